@@ -1,0 +1,28 @@
+package dev.stepwise.annotations;
+
+/** The export tasks an architecture supports, named as optimum names them. */
+public enum Task {
+    /** Logits only: no past inputs, no present outputs. */
+    TEXT_GENERATION("text-generation"),
+    /** The KV-cache decoder: past inputs and present outputs; an empty past is prefill. */
+    TEXT_GENERATION_WITH_PAST("text-generation-with-past");
+
+    private final String cliName;
+
+    Task(String cliName) {
+        this.cliName = cliName;
+    }
+
+    public String cliName() {
+        return cliName;
+    }
+
+    public static Task fromCliName(String name) {
+        for (Task t : values()) {
+            if (t.cliName.equals(name)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("unknown task '" + name + "' (expected text-generation or text-generation-with-past)");
+    }
+}

@@ -1,0 +1,131 @@
+package dev.stepwise.runtime.ops;
+
+import dev.stepwise.annotations.DType;
+
+/**
+ * The tensor interface an architecture's forward is written against, once. Two backends implement it: one records
+ * ONNX nodes (the export), one runs eagerly on DJL's PyTorch engine (the reference the export is checked against).
+ *
+ * <p>Conventions: axes may be negative (counted from the end); floating tensors are float32 unless a method says
+ * otherwise; integer index tensors are int64; broadcasting follows numpy rules.
+ */
+public interface Ops {
+
+    // ---- sources ----
+
+    /** Checkpoint tensor by its name in the checkpoint, as float32 (half-precision checkpoints are widened). */
+    Tensor weight(String name);
+
+    /**
+     * Checkpoint matrix {@code [out, in]} (nn.Linear layout) handed out as its transpose {@code [in, out]}, so that
+     * {@code matmul(x, weightTransposed(w))} is {@code x @ w.T}. The tracing backend stores it transposed once.
+     */
+    Tensor weightTransposed(String name);
+
+    /** True when the checkpoint holds a tensor of this name (e.g. an untied {@code lm_head.weight}). */
+    boolean hasWeight(String name);
+
+    /** A float32 scalar constant (rank 0). */
+    Tensor scalar(float value);
+
+    /** An int64 constant of rank 1. */
+    Tensor longs(long... values);
+
+    // ---- dims ----
+
+    /** Size of {@code axis} of {@code x}. */
+    Dim dim(Tensor x, int axis);
+
+    Dim add(Dim a, Dim b);
+
+    Dim sub(Dim a, Dim b);
+
+    Dim mul(Dim a, Dim b);
+
+    /** An int64 rank-1 tensor of length 1 holding the dim (for use in arithmetic with tensors). */
+    Tensor dimTensor(Dim d);
+
+    // ---- layout ----
+
+    /** Reshape; one entry may be {@code Dim.of(-1)} (inferred). */
+    Tensor reshape(Tensor x, Dim... shape);
+
+    Tensor transpose(Tensor x, int... perm);
+
+    Tensor concat(int axis, Tensor... xs);
+
+    /** {@code x[..., start:end, ...]} along {@code axis}. */
+    Tensor slice(Tensor x, int axis, Dim start, Dim end);
+
+    Tensor unsqueeze(Tensor x, int... axes);
+
+    /** Rows of {@code table} (axis 0) picked by int64 {@code indices}: an embedding lookup. */
+    Tensor gather(Tensor table, Tensor indices);
+
+    /** Element type conversion. */
+    Tensor cast(Tensor x, DType to);
+
+    // ---- arithmetic ----
+
+    Tensor add(Tensor a, Tensor b);
+
+    Tensor sub(Tensor a, Tensor b);
+
+    Tensor mul(Tensor a, Tensor b);
+
+    Tensor div(Tensor a, Tensor b);
+
+    /** Batched matrix product over the last two axes. */
+    Tensor matmul(Tensor a, Tensor b);
+
+    /** {@code a @ b^T} for a 2-D {@code b} of shape {@code [n, k]}: a tied LM head without a transposed copy. */
+    Tensor matmulTransposedB(Tensor a, Tensor b);
+
+    Tensor pow(Tensor x, float exponent);
+
+    Tensor sqrt(Tensor x);
+
+    Tensor tanh(Tensor x);
+
+    Tensor exp(Tensor x);
+
+    Tensor neg(Tensor x);
+
+    Tensor relu(Tensor x);
+
+    Tensor sigmoid(Tensor x);
+
+    /** Exact GELU, {@code x * 0.5 * (1 + erf(x / sqrt 2))}. */
+    Tensor gelu(Tensor x);
+
+    Tensor sin(Tensor x);
+
+    Tensor cos(Tensor x);
+
+    Tensor softmax(Tensor x, int axis);
+
+    /** Layer normalization over the last axis: {@code (x - mean) / sqrt(var + eps) * gamma + beta}; beta may be null. */
+    Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps);
+
+    Tensor reduceMean(Tensor x, int axis, boolean keepDims);
+
+    // ---- indices and masks ----
+
+    /** int64 {@code [start, start+1, ..., end-1]}. */
+    Tensor range(Dim start, Dim end);
+
+    /** Inclusive prefix sum along {@code axis} (int64 or float). */
+    Tensor cumsum(Tensor x, int axis);
+
+    /** Element-wise {@code a <= b} (bool). */
+    Tensor lessOrEqual(Tensor a, Tensor b);
+
+    /** Element-wise {@code a > b} (bool). */
+    Tensor greater(Tensor a, Tensor b);
+
+    /** Element-wise logical and of two bool tensors. */
+    Tensor and(Tensor a, Tensor b);
+
+    /** {@code cond ? a : b}, broadcast. */
+    Tensor where(Tensor cond, Tensor a, Tensor b);
+}

@@ -1,0 +1,48 @@
+package dev.stepwise.runtime.tensor;
+
+import dev.stepwise.annotations.DType;
+import java.util.Arrays;
+
+/**
+ * A small tensor in Java memory: dummy inputs, prompt ids, logits copied out for comparison. Not for weights, which
+ * stay memory-mapped. Data is a {@code long[]} for INT64 and a {@code float[]} for FLOAT, row-major.
+ */
+public record HostTensor(DType type, long[] shape, long[] longs, float[] floats) {
+
+    public static HostTensor ofLongs(long[] data, long... shape) {
+        check(data.length, shape);
+        return new HostTensor(DType.INT64, shape.clone(), data, null);
+    }
+
+    public static HostTensor ofFloats(float[] data, long... shape) {
+        check(data.length, shape);
+        return new HostTensor(DType.FLOAT, shape.clone(), null, data);
+    }
+
+    public static long elementCount(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+
+    public long size() {
+        return elementCount(shape);
+    }
+
+    public long dim(int axis) {
+        return shape[axis < 0 ? shape.length + axis : axis];
+    }
+
+    private static void check(int length, long[] shape) {
+        if (elementCount(shape) != length) {
+            throw new IllegalArgumentException("data of length " + length + " does not fit shape " + Arrays.toString(shape));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return type + Arrays.toString(shape);
+    }
+}
