@@ -1,14 +1,142 @@
 package dev.stepwise.runtime.export;
 
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import dev.stepwise.annotations.Task;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.Checkpoint;
+import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.model.Architecture;
+import dev.stepwise.runtime.model.ArchitectureSpec;
+import dev.stepwise.runtime.model.Architectures;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.onnx.ExternalDataWriter;
+import dev.stepwise.runtime.onnx.OnnxModelWriter;
+import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
 
-/** Exports a checkpoint through an architecture's forward into a validated ONNX folder. */
+/**
+ * Exports a checkpoint through an architecture's forward into a validated ONNX folder: checks the config and every
+ * tensor's shape first, traces the forward while streaming weights into the output, copies config and tokenizer
+ * files, validates against the PyTorch reference, and only then moves the folder into place.
+ */
 public final class Exporter {
+    public static final String MODEL_FILE = "model.onnx";
+    public static final String DATA_FILE = "model.onnx_data";
+    public static final String MANIFEST_FILE = "stepwise.json";
+
+    /** Files copied next to the model so the folder is self-contained for generation. */
+    static final List<String> SIDE_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
+            "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model");
+
     private Exporter() {
     }
 
+    /** Finds the architecture from {@code config.json}'s {@code model_type} and exports. */
+    public static ExportResult export(Path checkpointDir, Path outputDir, ExportOptions options) {
+        Path configFile = checkpointDir.resolve("config.json");
+        JsonObject json = ModelConfig.readJson(configFile);
+        return export(Architectures.forModelType(modelType(json, configFile), configFile.toString()), checkpointDir,
+                outputDir, options);
+    }
+
     public static ExportResult export(Architecture architecture, Path checkpointDir, Path outputDir, ExportOptions options) {
-        throw new UnsupportedOperationException("export is being written");
+        long started = System.nanoTime();
+        ArchitectureSpec spec = architecture.spec();
+        Path configFile = checkpointDir.resolve("config.json");
+        JsonObject json = ModelConfig.readJson(configFile);
+        String modelType = modelType(json, configFile);
+        if (!modelType.equals(spec.modelType())) {
+            throw new StepwiseException(configFile + ": model_type is '" + modelType + "' but the exporter is for '"
+                    + spec.modelType() + "'");
+        }
+        Task task = options.task();
+        if (!spec.supports(task)) {
+            throw new StepwiseException(spec.modelType() + " does not support task " + task.cliName());
+        }
+        int opset = options.opset() > 0 ? options.opset() : spec.opset();
+        if (opset < 13 || opset > 22) {
+            throw new StepwiseException("opset " + opset + " is not supported (13..22)");
+        }
+        double atol = Double.isNaN(options.atol()) ? spec.atol() : options.atol();
+        if (!(atol > 0)) {
+            throw new StepwiseException("atol must be > 0, got " + atol);
+        }
+        ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
+        ProgressListener progress = options.progress();
+
+        try (Checkpoint checkpoint = Checkpoint.open(checkpointDir); OutputFolder out = OutputFolder.create(outputDir)) {
+            checkpoint.checkAgainst(architecture.newModel().expectedWeights(config));
+
+            Path modelFile = out.path().resolve(MODEL_FILE);
+            long weightBytes;
+            boolean external;
+            progress.stage("trace", 0);
+            try (ExternalDataWriter sink = ExternalDataWriter.create(out.path().resolve(DATA_FILE))) {
+                ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
+                        sink, false);
+                weightBytes = sink.bytesWritten();
+                external = weightBytes > options.externalDataThresholdBytes();
+                sink.close();
+                OnnxModelWriter.write(model, out.path(), MODEL_FILE, DATA_FILE, external);
+            }
+            progress.done();
+            copySideFiles(checkpointDir, out.path());
+            writeManifest(out.path(), spec, task, opset, atol);
+
+            List<ValidationCase> validation = List.of();
+            if (options.validate()) {
+                validation = Validator.validate(architecture, config, checkpoint, modelFile, task, atol, progress);
+                if (!validation.stream().allMatch(ValidationCase::passed)) {
+                    throw new ValidationException(Validator.failureMessage(validation), validation);
+                }
+            }
+            out.commit();
+            double seconds = (System.nanoTime() - started) / 1e9;
+            return new ExportResult(out.target(), out.target().resolve(MODEL_FILE), weightBytes, external, seconds,
+                    validation);
+        }
+    }
+
+    static String modelType(JsonObject json, Path configFile) {
+        if (!json.has("model_type") || !json.get("model_type").isJsonPrimitive()) {
+            throw new StepwiseException(configFile + ": missing key 'model_type'");
+        }
+        return json.get("model_type").getAsString();
+    }
+
+    private static void copySideFiles(Path from, Path to) {
+        for (String name : SIDE_FILES) {
+            Path source = from.resolve(name);
+            if (Files.isRegularFile(source)) {
+                try {
+                    Files.copy(source, to.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                } catch (IOException e) {
+                    throw new StepwiseException(source + ": cannot copy: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** A small description of the export, read back by the generator and by tools. */
+    private static void writeManifest(Path dir, ArchitectureSpec spec, Task task, int opset, double atol) {
+        JsonObject m = new JsonObject();
+        m.addProperty("format", "kv-cache-decoder");
+        m.addProperty("model_type", spec.modelType());
+        m.addProperty("task", task.cliName());
+        m.addProperty("opset", opset);
+        m.addProperty("atol", atol);
+        m.addProperty("model", MODEL_FILE);
+        try {
+            Files.writeString(dir.resolve(MANIFEST_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(m),
+                    StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new StepwiseException(dir + ": cannot write " + MANIFEST_FILE + ": " + e.getMessage(), e);
+        }
     }
 }

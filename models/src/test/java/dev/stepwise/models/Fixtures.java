@@ -1,0 +1,24 @@
+package dev.stepwise.models;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The shared read-only fixtures beside the project ({@code ../shared/fixtures}). */
+final class Fixtures {
+    private Fixtures() {
+    }
+
+    static Path root() {
+        String root = System.getProperty("stepwise.root");
+        Path project = root != null ? Path.of(root) : Path.of("").toAbsolutePath().getParent();
+        Path fixtures = project.resolve("../shared/fixtures").normalize();
+        if (!Files.isDirectory(fixtures)) {
+            throw new IllegalStateException("fixtures not found at " + fixtures);
+        }
+        return fixtures;
+    }
+
+    static Path path(String relative) {
+        return root().resolve(relative);
+    }
+}

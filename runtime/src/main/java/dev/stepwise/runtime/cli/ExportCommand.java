@@ -1,0 +1,58 @@
+package dev.stepwise.runtime.cli;
+
+import dev.stepwise.annotations.Task;
+import dev.stepwise.runtime.export.ExportOptions;
+import dev.stepwise.runtime.export.ExportResult;
+import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.export.ValidationCase;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = "Export a Hugging Face checkpoint folder to a validated ONNX folder.")
+final class ExportCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint folder (config.json + safetensors).")
+    Path model;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Folder to write (replaced on success).")
+    Path output;
+
+    @Option(names = "--task", defaultValue = "text-generation-with-past",
+            description = "text-generation-with-past (default) or text-generation.")
+    String task;
+
+    @Option(names = "--opset", defaultValue = "0", description = "ONNX opset (default: the architecture's).")
+    int opset;
+
+    @Option(names = "--atol", defaultValue = "NaN", description = "Validation tolerance (default: the architecture's).")
+    double atol;
+
+    @Option(names = "--no-validate", description = "Skip the comparison against the PyTorch reference.")
+    boolean noValidate;
+
+    @Override
+    public Integer call() {
+        Task t;
+        try {
+            t = Task.fromCliName(task);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--task: " + e.getMessage());
+        }
+        ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol)
+                .withValidate(!noValidate).withProgress(new ConsoleProgress());
+        ExportResult result = Exporter.export(model, output, options);
+        printSummary(result);
+        return 0;
+    }
+
+    static void printSummary(ExportResult result) {
+        for (ValidationCase c : result.validation()) {
+            System.err.printf("validated  %-40s worst max abs diff %.2e (atol %.0e)%n", c.name(), c.worst(), c.atol());
+        }
+        System.err.printf("exported   %s (%.1f MB of weights%s) in %.1f s%n", result.modelFile(), result.weightBytes() / 1e6,
+                result.externalData() ? ", external data" : "", result.seconds());
+        System.out.println(result.outputDir());
+    }
+}

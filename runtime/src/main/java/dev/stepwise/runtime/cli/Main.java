@@ -1,0 +1,62 @@
+package dev.stepwise.runtime.cli;
+
+import dev.stepwise.runtime.StepwiseException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code stepwise} command line. Exit status: 0 success, 2 bad usage, 1 failure; errors are one line on stderr,
+ * results on stdout.
+ */
+@Command(name = "stepwise", mixinStandardHelpOptions = true, version = "stepwise 0.1.0",
+        description = "Export text-generation checkpoints to ONNX, validated against PyTorch, and run them.",
+        subcommands = {ExportCommand.class, GenerateCommand.class, RandomCheckpointCommand.class,
+            DemoCommand.class})
+public final class Main implements Runnable {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit status (tests call this instead of {@link #main}). */
+    public static int run(String... args) {
+        System.setProperty("ai.djl.offline", "true");
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("error: " + describe(e));
+            if (Boolean.getBoolean("stepwise.debug")) {
+                e.printStackTrace(commandLine.getErr());
+            }
+            return 1;
+        });
+        cli.setParameterExceptionHandler((e, args1) -> {
+            e.getCommandLine().getErr().println("error: " + e.getMessage());
+            e.getCommandLine().getErr().println("(see 'stepwise " + e.getCommandLine().getCommandName() + " --help')");
+            return 2;
+        });
+        if (args.length == 0) {
+            cli.usage(cli.getErr());
+            return 2;
+        }
+        return cli.execute(args);
+    }
+
+    static String describe(Throwable e) {
+        if (e instanceof StepwiseException) {
+            return oneLine(e.getMessage());
+        }
+        if (e instanceof CommandLine.ParameterException) {
+            return oneLine(e.getMessage());
+        }
+        return oneLine(e.getClass().getSimpleName() + ": " + e.getMessage());
+    }
+
+    static String oneLine(String s) {
+        return s == null ? "" : s.replace('\n', ' ').replace('\r', ' ');
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.err);
+    }
+}

@@ -1,0 +1,74 @@
+package dev.stepwise.runtime.export;
+
+import dev.stepwise.annotations.DType;
+import dev.stepwise.annotations.Task;
+import dev.stepwise.runtime.checkpoint.WeightSource;
+import dev.stepwise.runtime.model.Architecture;
+import dev.stepwise.runtime.model.ArchitectureSpec;
+import dev.stepwise.runtime.model.CacheDecl;
+import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.KvCache;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.TensorDecl;
+import dev.stepwise.runtime.onnx.GraphBuilder;
+import dev.stepwise.runtime.onnx.TracingOps;
+import dev.stepwise.runtime.onnx.WeightSink;
+import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
+import dev.stepwise.runtime.ops.Tensor;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Traces an architecture's forward into the decoder graph of the ONNX contract: the declared id inputs, per-layer
+ * past inputs (with-past task), logits and per-layer present outputs. Symbolic axes give the dynamic decoder; fixed
+ * {@link AxisSizes} give a fully static graph with no shape arithmetic.
+ */
+public final class DecoderTracer {
+    private DecoderTracer() {
+    }
+
+    public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
+                                   int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo) {
+        ArchitectureSpec spec = architecture.spec();
+        GraphBuilder graph = new GraphBuilder(opset);
+        TracingOps ops = new TracingOps(graph, weights, sink);
+
+        Map<String, Tensor> inputs = new HashMap<>();
+        for (TensorDecl in : spec.inputs()) {
+            Tensor t = ops.input(in.name(), in.type(), sizes.resolveAll(in.axes(), config));
+            inputs.put(in.name(), isInteger(in.type()) && in.type() != DType.INT64 ? ops.cast(t, DType.INT64) : t);
+        }
+        DecoderInputs decoderInputs = new DecoderInputs(inputs.get("input_ids"), inputs.get("attention_mask"),
+                inputs.get("position_ids"));
+
+        int layers = config.numLayers();
+        CacheDecl cache = spec.cache();
+        boolean withPast = task == Task.TEXT_GENERATION_WITH_PAST;
+        KvCache kv = withPast ? KvCache.withPast(layers) : KvCache.none(layers);
+        if (withPast) {
+            for (int l = 0; l < layers; l++) {
+                Tensor key = ops.input(cache.pastName(l, "key"), cache.type(), sizes.resolveAll(cache.axes(), config));
+                Tensor value = ops.input(cache.pastName(l, "value"), cache.type(), sizes.resolveAll(cache.axes(), config));
+                kv.setPast(l, key, value);
+            }
+        }
+
+        Tensor logits = architecture.newModel().forward(ops, config, decoderInputs, kv);
+
+        TensorDecl logitsDecl = spec.outputs().get(0);
+        ops.output(logitsDecl.name(), logits, logitsDecl.type(), sizes.resolveAll(logitsDecl.axes(), config));
+        if (withPast) {
+            for (int l = 0; l < layers; l++) {
+                ops.output(cache.presentName(l, "key"), kv.presentKey(l), cache.type(),
+                        sizes.resolveAll(cache.presentAxes(), config));
+                ops.output(cache.presentName(l, "value"), kv.presentValue(l), cache.type(),
+                        sizes.resolveAll(cache.presentAxes(), config));
+            }
+        }
+        return graph.buildModel(spec.modelType() + "-" + task.cliName(), valueInfo);
+    }
+
+    static boolean isInteger(DType t) {
+        return t == DType.INT64 || t == DType.INT32;
+    }
+}

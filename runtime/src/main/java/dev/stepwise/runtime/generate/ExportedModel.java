@@ -1,0 +1,131 @@
+package dev.stepwise.runtime.generate;
+
+import ai.onnxruntime.OrtSession;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.model.Architecture;
+import dev.stepwise.runtime.model.Architectures;
+import dev.stepwise.runtime.model.ArchitectureSpec;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.ort.OrtSessions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * An exported folder opened for generation: its ONNX Runtime session, the architecture's contract (input and cache
+ * names), the normalized config, and the eos/pad ids ({@code generation_config.json} overrides {@code config.json}).
+ */
+public final class ExportedModel implements AutoCloseable {
+    private final Path dir;
+    private final ArchitectureSpec spec;
+    private final ModelConfig config;
+    private final OrtSession session;
+    private final Set<Long> eosIds;
+    private final long padId;
+
+    private ExportedModel(Path dir, ArchitectureSpec spec, ModelConfig config, OrtSession session, Set<Long> eosIds,
+                          long padId) {
+        this.dir = dir;
+        this.spec = spec;
+        this.config = config;
+        this.session = session;
+        this.eosIds = eosIds;
+        this.padId = padId;
+    }
+
+    public static ExportedModel open(Path dir, int threads) {
+        if (!Files.isDirectory(dir)) {
+            throw new StepwiseException(dir + ": not a folder (expected an exported model folder)");
+        }
+        Path modelFile = dir.resolve(Exporter.MODEL_FILE);
+        if (!Files.isRegularFile(modelFile)) {
+            throw new StepwiseException(dir + ": no " + Exporter.MODEL_FILE + " (export the checkpoint first with 'stepwise export')");
+        }
+        Path configFile = dir.resolve("config.json");
+        JsonObject json = ModelConfig.readJson(configFile);
+        String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
+        Architecture architecture = Architectures.forModelType(modelType, configFile.toString());
+        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+
+        Set<Long> eos = new LinkedHashSet<>(config.eosTokenIds());
+        long pad = config.padTokenId();
+        Path generationConfig = dir.resolve("generation_config.json");
+        if (Files.isRegularFile(generationConfig)) {
+            JsonObject g = ModelConfig.readJson(generationConfig);
+            List<Long> genEos = ids(g.get("eos_token_id"), generationConfig);
+            if (!genEos.isEmpty()) {
+                eos = new LinkedHashSet<>(genEos);
+            }
+            List<Long> genPad = ids(g.get("pad_token_id"), generationConfig);
+            if (!genPad.isEmpty()) {
+                pad = genPad.get(0);
+            }
+        }
+        OrtSession session = OrtSessions.open(modelFile, threads);
+        if (!session.getInputNames().contains(architecture.spec().cache().pastName(0, "key"))) {
+            closeQuietly(session);
+            throw new StepwiseException(modelFile + ": has no past inputs; generation needs a text-generation-with-past export");
+        }
+        return new ExportedModel(dir, architecture.spec(), config, session, eos, pad);
+    }
+
+    private static List<Long> ids(JsonElement e, Path where) {
+        List<Long> out = new ArrayList<>();
+        if (e == null || e.isJsonNull()) {
+            return out;
+        }
+        try {
+            if (e.isJsonArray()) {
+                e.getAsJsonArray().forEach(x -> out.add(x.getAsLong()));
+            } else {
+                out.add(e.getAsLong());
+            }
+        } catch (RuntimeException ex) {
+            throw new StepwiseException(where + ": token ids must be integers, found " + e);
+        }
+        return out;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public ArchitectureSpec spec() {
+        return spec;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public OrtSession session() {
+        return session;
+    }
+
+    public Set<Long> eosIds() {
+        return eosIds;
+    }
+
+    public long padId() {
+        return padId;
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(session);
+    }
+
+    private static void closeQuietly(OrtSession s) {
+        try {
+            s.close();
+        } catch (ai.onnxruntime.OrtException e) {
+            // nothing left to do with a session that fails to close
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package dev.stepwise.runtime.ort;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.TensorInfo;
+import dev.stepwise.annotations.DType;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.tensor.HostTensor;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+
+/** Conversions between {@link HostTensor} and ONNX Runtime tensors. */
+public final class OrtTensors {
+    private OrtTensors() {
+    }
+
+    /** An ORT tensor of the declared type ({@code INT32} inputs get the int64 ids narrowed). */
+    public static OnnxTensor create(OrtEnvironment env, HostTensor t, DType declared) throws OrtException {
+        if (t.type() == DType.INT64) {
+            if (declared == DType.INT32) {
+                int[] narrowed = new int[t.longs().length];
+                for (int i = 0; i < narrowed.length; i++) {
+                    narrowed[i] = Math.toIntExact(t.longs()[i]);
+                }
+                return OnnxTensor.createTensor(env, IntBuffer.wrap(narrowed), t.shape());
+            }
+            return OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs()), t.shape());
+        }
+        if (t.type() == DType.FLOAT) {
+            return OnnxTensor.createTensor(env, FloatBuffer.wrap(t.floats()), t.shape());
+        }
+        throw new IllegalArgumentException("unsupported host tensor type " + t.type());
+    }
+
+    /** Copies an ORT float tensor (float32; float16 is widened) to the host. */
+    public static HostTensor toHostFloats(OnnxTensor t) throws OrtException {
+        TensorInfo info = t.getInfo();
+        long[] shape = info.getShape();
+        float[] data = new float[Math.toIntExact(HostTensor.elementCount(shape))];
+        if (info.type == OnnxJavaType.FLOAT) {
+            t.getFloatBuffer().get(data);
+        } else if (info.type == OnnxJavaType.FLOAT16) {
+            java.nio.ShortBuffer halves = t.getShortBuffer();
+            for (int i = 0; i < data.length; i++) {
+                data[i] = HalfFloats.toFloat(halves.get(i));
+            }
+        } else {
+            throw new StepwiseException("expected a float output, got " + info.type);
+        }
+        return HostTensor.ofFloats(data, shape);
+    }
+}
