@@ -121,6 +121,33 @@ class SafetensorsFileTest {
     }
 
     @Test
+    void tensorsBeyondTwoGibibytesAreMappedOnTheirOwn(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        // A sparse 3 GiB file: a huge U8 tensor first, then a small F32 one that starts past 2^31.
+        long big = 3L << 30;
+        String header = "{" + SafetensorsBytes.entry("pad", "U8", "[" + big + "]", 0, big) + ","
+                + SafetensorsBytes.entry("w", "F32", "[4]", big, big + 16) + "}";
+        byte[] json = header.getBytes(StandardCharsets.UTF_8);
+        Path file = dir.resolve("sparse.safetensors");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+                java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            ByteBuffer head = ByteBuffer.allocate(8 + json.length).order(ByteOrder.LITTLE_ENDIAN);
+            head.putLong(json.length).put(json).flip();
+            ch.write(head, 0);
+            ByteBuffer w = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+            w.asFloatBuffer().put(new float[] {1.5f, -2, 3, 4});
+            ch.write(w, 8 + json.length + big);
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertEquals(big + 16, f.dataSize());
+            FloatBuffer values = f.float32("w").asFloatBuffer();
+            assertEquals(1.5f, values.get(0));
+            assertEquals(4f, values.get(3));
+            StepwiseException e = assertThrows(StepwiseException.class, () -> f.raw("pad"));
+            assertTrue(e.getMessage().contains("tensor 'pad' holds 3221225472 bytes; tensors over 2 GiB"), e.getMessage());
+        }
+    }
+
+    @Test
     void emptyTensorsAndSpacePaddedHeaders(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
         Path file = SafetensorsBytes.write(dir.resolve("empty.safetensors"),
                 "{" + SafetensorsBytes.entry("empty", "F32", "[0, 4]", 0, 0) + ","
