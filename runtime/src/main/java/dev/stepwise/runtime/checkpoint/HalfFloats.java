@@ -1,0 +1,80 @@
+package dev.stepwise.runtime.checkpoint;
+
+/**
+ * Conversions between float32 and the two 16-bit float formats of checkpoints. Written out by hand because
+ * {@code Float.float16ToFloat} only arrived in Java 20. Narrowing rounds to nearest, ties to even, like PyTorch's
+ * {@code .half()} / {@code .bfloat16()}.
+ */
+public final class HalfFloats {
+    private HalfFloats() {
+    }
+
+    /** IEEE 754 binary16 bits → float; exact for every input (subnormals, ±0, ±inf, NaN payloads kept). */
+    public static float f16ToFloat(short half) {
+        int bits = half & 0xffff;
+        int sign = (bits & 0x8000) << 16;
+        int exponent = (bits >>> 10) & 0x1f;
+        int mantissa = bits & 0x3ff;
+        if (exponent == 0x1f) {
+            return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13));
+        }
+        if (exponent == 0) {
+            // Zero or subnormal: mantissa × 2^-24 is exact in float32.
+            float magnitude = mantissa * 0x1p-24f;
+            return sign != 0 ? -magnitude : magnitude;
+        }
+        // Rebias the exponent from 15 to 127.
+        return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
+    }
+
+    /** float → binary16 bits, round to nearest even; too large → ±inf, too small → ±0, NaN stays a (quiet) NaN. */
+    public static short floatToF16(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        int sign = (bits >>> 16) & 0x8000;
+        int exponent = (bits >>> 23) & 0xff;
+        int mantissa = bits & 0x7fffff;
+        if (exponent == 0xff) {
+            return (short) (sign | 0x7c00 | (mantissa != 0 ? 0x200 | (mantissa >>> 13) : 0));
+        }
+        int halfExponent = exponent - 127 + 15;
+        if (halfExponent >= 0x1f) {
+            return (short) (sign | 0x7c00);
+        }
+        if (halfExponent <= 0) {
+            // Result is subnormal (or zero): shift the full 24-bit significand down to units of 2^-24.
+            int shift = 14 - halfExponent;
+            if (shift > 24) {
+                return (short) sign;
+            }
+            int significand = mantissa | 0x800000;
+            int result = significand >>> shift;
+            int remainder = significand & ((1 << shift) - 1);
+            int halfway = 1 << (shift - 1);
+            if (remainder > halfway || (remainder == halfway && (result & 1) != 0)) {
+                result++; // may carry into the smallest normal, whose encoding follows on directly
+            }
+            return (short) (sign | result);
+        }
+        int result = (halfExponent << 10) | (mantissa >>> 13);
+        int remainder = mantissa & 0x1fff;
+        if (remainder > 0x1000 || (remainder == 0x1000 && (result & 1) != 0)) {
+            result++; // a carry into the exponent is correct, up to and including infinity
+        }
+        return (short) (sign | result);
+    }
+
+    /** bfloat16 bits → float: the top half of a float32, so always exact. */
+    public static float bf16ToFloat(short bf16) {
+        return Float.intBitsToFloat((bf16 & 0xffff) << 16);
+    }
+
+    /** float → bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN instead of rounding into infinity. */
+    public static short floatToBf16(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        if ((bits & 0x7fffffff) > 0x7f800000) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        int roundingBias = 0x7fff + ((bits >>> 16) & 1);
+        return (short) ((bits + roundingBias) >>> 16);
+    }
+}

@@ -1,0 +1,168 @@
+package dev.stepwise.runtime.checkpoint;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.export.ProgressListener;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * Writes a Hugging Face checkpoint folder of random weights ({@code config.json}, {@code generation_config.json},
+ * {@code model.safetensors}) for tests and benchmarks that need a real-sized model without downloading one.
+ * Values are deterministic for a seed and streamed to disk, so even the 124M-parameter GPT-2 preset needs no heap.
+ */
+public final class RandomCheckpoint {
+    /** One entry per architecture; add new layouts here. */
+    private static final List<RandomLayout> LAYOUTS = List.of(new Gpt2RandomLayout());
+
+    private static final Gson JSON = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
+
+    private RandomCheckpoint() {
+    }
+
+    /** Architectures a random checkpoint can be written for. */
+    public static List<String> archs() {
+        return LAYOUTS.stream().map(RandomLayout::arch).collect(Collectors.toList());
+    }
+
+    /** Presets of one architecture; throws naming the valid architectures when it is unknown. */
+    public static List<String> presets(String arch) {
+        return layout(arch).presets();
+    }
+
+    public static void write(String arch, String preset, Path outputDir, long seed) {
+        write(arch, preset, outputDir, seed, ProgressListener.SILENT);
+    }
+
+    /**
+     * Writes the folder. Refuses to overwrite an existing folder that is not empty; builds everything in a hidden
+     * temporary folder beside the target and moves it into place at the end, so a failure leaves nothing behind.
+     */
+    public static void write(String arch, String preset, Path outputDir, long seed, ProgressListener progress) {
+        RandomLayout layout = layout(arch);
+        if (!layout.presets().contains(preset)) {
+            throw new StepwiseException("unknown preset '" + preset + "' for " + arch + "; valid presets: "
+                    + String.join(", ", layout.presets()));
+        }
+        Path target = outputDir.toAbsolutePath().normalize();
+        checkWritableTarget(target);
+
+        Path temp;
+        try {
+            Files.createDirectories(target.getParent());
+            temp = SiblingTemp.newDirectory(target);
+        } catch (IOException e) {
+            throw new StepwiseException(target + ": cannot create a temporary folder beside it: " + e.getMessage(), e);
+        }
+        try {
+            JsonObject config = layout.config(preset);
+            writeJson(temp.resolve("config.json"), config);
+            writeJson(temp.resolve("generation_config.json"), generationConfig(config));
+            writeWeights(temp.resolve(Checkpoint.SINGLE_FILE), layout.tensors(config), arch, preset, seed, progress);
+            moveIntoPlace(temp, target);
+        } catch (IOException e) {
+            deleteRecursively(temp);
+            throw new StepwiseException(target + ": cannot write random checkpoint: " + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            deleteRecursively(temp);
+            throw e;
+        }
+    }
+
+    private static RandomLayout layout(String arch) {
+        return LAYOUTS.stream().filter(l -> l.arch().equals(arch)).findFirst().orElseThrow(() -> new StepwiseException(
+                "unknown architecture '" + arch + "' for a random checkpoint; valid architectures: " + String.join(", ", archs())));
+    }
+
+    private static void checkWritableTarget(Path target) {
+        if (!Files.exists(target)) {
+            return;
+        }
+        if (!Files.isDirectory(target)) {
+            throw new StepwiseException(target + ": exists and is not a folder; refusing to overwrite it");
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(target)) {
+            if (entries.iterator().hasNext()) {
+                throw new StepwiseException(target + ": folder exists and is not empty; refusing to overwrite it");
+            }
+        } catch (IOException e) {
+            throw new StepwiseException(target + ": cannot list: " + e.getMessage(), e);
+        }
+    }
+
+    /** What transformers derives from the model config when it saves a generation config. */
+    private static JsonObject generationConfig(JsonObject config) {
+        JsonObject g = new JsonObject();
+        g.addProperty("_from_model_config", true);
+        for (String key : List.of("bos_token_id", "eos_token_id", "pad_token_id")) {
+            if (config.has(key) && !config.get(key).isJsonNull()) {
+                g.add(key, config.get(key));
+            }
+        }
+        return g;
+    }
+
+    private static void writeJson(Path file, JsonObject json) throws IOException {
+        Files.writeString(file, JSON.toJson(json) + "\n", StandardCharsets.UTF_8);
+    }
+
+    private static void writeWeights(Path file, List<RandomTensor> tensors, String arch, String preset, long seed,
+                                     ProgressListener progress) {
+        List<PlannedTensor> plan = new ArrayList<>();
+        long total = 0;
+        for (RandomTensor t : tensors) {
+            plan.add(new PlannedTensor(t.name(), SafetensorsDtype.F32, t.shape()));
+            total += SafetensorsEntry.elementCount(t.shape());
+        }
+        // "format": "pt" is what transformers checks for when loading safetensors.
+        Map<String, String> metadata = Map.of("format", "pt", "stepwise.random", arch + "/" + preset + " seed " + seed);
+        progress.stage("writing random " + arch + "/" + preset + " weights", total);
+        try (SafetensorsWriter writer = SafetensorsWriter.create(file, plan, metadata)) {
+            for (RandomTensor t : tensors) {
+                NormalSampler sampler = new NormalSampler(NormalSampler.seedFor(seed, t.name()));
+                writer.write(t.name(), (first, chunk) -> {
+                    int n = chunk.remaining();
+                    sampler.fill(chunk, t.mean(), t.std());
+                    progress.advance(n);
+                });
+            }
+        }
+        progress.done();
+    }
+
+    private static void moveIntoPlace(Path temp, Path target) throws IOException {
+        // An empty target folder was allowed by the caller's check; rename cannot replace it portably, so remove it.
+        Files.deleteIfExists(target);
+        try {
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(temp, target);
+        }
+    }
+
+    private static void deleteRecursively(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // best effort: a leftover hidden .partial folder does not hide a real one
+        }
+    }
+}

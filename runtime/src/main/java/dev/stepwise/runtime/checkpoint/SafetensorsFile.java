@@ -1,0 +1,216 @@
+package dev.stepwise.runtime.checkpoint;
+
+import dev.stepwise.runtime.StepwiseException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One {@code .safetensors} file: header read and checked on open, tensor data memory-mapped on demand. Each tensor
+ * is mapped on its own, so files over 2 GiB work and nothing is read onto the Java heap.
+ *
+ * <p>Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the data section that the header's
+ * {@code data_offsets} point into.
+ */
+public final class SafetensorsFile implements AutoCloseable {
+    /** A real header is a few hundred KB at most; anything larger means a corrupt or foreign file. */
+    static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+
+    private final Path path;
+    private final FileChannel channel;
+    private final long dataStart;
+    private final long dataSize;
+    private final SafetensorsHeader header;
+
+    private SafetensorsFile(Path path, FileChannel channel, long dataStart, long dataSize, SafetensorsHeader header) {
+        this.path = path;
+        this.channel = channel;
+        this.dataStart = dataStart;
+        this.dataSize = dataSize;
+        this.header = header;
+    }
+
+    public static SafetensorsFile open(Path path) {
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new StepwiseException(path + ": file not found");
+        } catch (IOException e) {
+            throw new StepwiseException(path + ": cannot open: " + e.getMessage(), e);
+        }
+        try {
+            return read(path, channel);
+        } catch (RuntimeException e) {
+            closeQuietly(channel);
+            throw e;
+        }
+    }
+
+    private static SafetensorsFile read(Path path, FileChannel channel) {
+        try {
+            long fileSize = channel.size();
+            if (fileSize < 8) {
+                throw new StepwiseException(path + ": file is " + fileSize
+                        + " bytes, shorter than the 8-byte safetensors header length (truncated or not a safetensors file)");
+            }
+            ByteBuffer lengthBytes = readFully(channel, 0, 8).order(ByteOrder.LITTLE_ENDIAN);
+            long headerLength = lengthBytes.getLong(0);
+            if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
+                throw new StepwiseException(path + ": header length " + Long.toUnsignedString(headerLength)
+                        + " bytes is not plausible (limit " + MAX_HEADER_BYTES + "); not a safetensors file?");
+            }
+            if (headerLength > fileSize - 8) {
+                throw new StepwiseException(path + ": header length " + headerLength + " bytes runs past the end of the "
+                        + fileSize + "-byte file (truncated or not a safetensors file)");
+            }
+            byte[] json = new byte[(int) headerLength];
+            readFully(channel, 8, (int) headerLength).get(json);
+            long dataStart = 8 + headerLength;
+            long dataSize = fileSize - dataStart;
+            SafetensorsHeader header = SafetensorsHeader.parse(path.toString(), json, dataSize);
+            return new SafetensorsFile(path, channel, dataStart, dataSize, header);
+        } catch (IOException e) {
+            throw new StepwiseException(path + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static ByteBuffer readFully(FileChannel channel, long position, int length) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocate(length);
+        while (buffer.hasRemaining()) {
+            if (channel.read(buffer, position + buffer.position()) < 0) {
+                throw new IOException("unexpected end of file");
+            }
+        }
+        return buffer.flip();
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** Tensor names in header order. */
+    public Set<String> names() {
+        return header.entries().keySet();
+    }
+
+    public boolean has(String name) {
+        return header.entries().containsKey(name);
+    }
+
+    public SafetensorsEntry entry(String name) {
+        SafetensorsEntry e = header.entries().get(name);
+        if (e == null) {
+            throw new StepwiseException(path + ": no tensor '" + name + "'");
+        }
+        return e;
+    }
+
+    public SafetensorsDtype dtype(String name) {
+        return entry(name).dtype();
+    }
+
+    public long[] shape(String name) {
+        return entry(name).shape();
+    }
+
+    /** The {@code __metadata__} strings (empty when the header has none). */
+    public Map<String, String> metadata() {
+        return header.metadata();
+    }
+
+    /** Bytes after the header. */
+    public long dataSize() {
+        return dataSize;
+    }
+
+    /** The tensor's stored bytes, as a read-only little-endian mapping of the file (no copy). */
+    public ByteBuffer raw(String name) {
+        SafetensorsEntry e = entry(name);
+        if (e.byteLength() > Integer.MAX_VALUE) {
+            throw new StepwiseException(path + ": tensor '" + name + "' holds " + e.byteLength()
+                    + " bytes; tensors over 2 GiB cannot be handed out as one buffer");
+        }
+        if (e.byteLength() == 0) {
+            return ByteBuffer.allocateDirect(0).order(ByteOrder.LITTLE_ENDIAN).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        }
+        if (!channel.isOpen()) {
+            throw new StepwiseException(path + ": already closed (reading tensor '" + name + "')");
+        }
+        try {
+            // READ_ONLY mappings are read-only buffers already; the order must be set since buffers start big-endian.
+            return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
+        } catch (IOException ex) {
+            throw new StepwiseException(path + ": cannot map tensor '" + name + "': " + ex.getMessage(), ex);
+        }
+    }
+
+    /**
+     * The tensor as little-endian float32, positioned at 0 with limit 4 × element count: the mapping itself for F32,
+     * a new direct buffer of widened values for F16 and BF16.
+     */
+    public ByteBuffer float32(String name) {
+        SafetensorsEntry e = entry(name);
+        switch (e.dtype()) {
+            case F32:
+                return raw(name);
+            case F16:
+            case BF16:
+                return widen(e);
+            default:
+                throw new StepwiseException(path + ": tensor '" + name + "' is " + e.dtype()
+                        + "; only F32, F16 and BF16 tensors can be read as float32");
+        }
+    }
+
+    private ByteBuffer widen(SafetensorsEntry e) {
+        long outBytes = e.elementCount() * 4;
+        if (outBytes > Integer.MAX_VALUE) {
+            throw new StepwiseException(path + ": tensor '" + e.name() + "' has " + e.elementCount()
+                    + " elements; as float32 that is over 2 GiB, more than one buffer can hold");
+        }
+        ShortBuffer in = raw(e.name()).asShortBuffer();
+        ByteBuffer out = ByteBuffer.allocateDirect((int) outBytes).order(ByteOrder.LITTLE_ENDIAN);
+        FloatBuffer outFloats = out.asFloatBuffer();
+        boolean bf16 = e.dtype() == SafetensorsDtype.BF16;
+        // Convert through small heap arrays: bulk get/put is much faster than element-wise access to direct buffers.
+        short[] halves = new short[Math.min(in.remaining(), 1 << 16)];
+        float[] floats = new float[halves.length];
+        while (in.hasRemaining()) {
+            int n = Math.min(in.remaining(), halves.length);
+            in.get(halves, 0, n);
+            for (int i = 0; i < n; i++) {
+                floats[i] = bf16 ? HalfFloats.bf16ToFloat(halves[i]) : HalfFloats.f16ToFloat(halves[i]);
+            }
+            outFloats.put(floats, 0, n);
+        }
+        return out;
+    }
+
+    /** Closes the file; buffers already handed out stay valid (the JVM unmaps them when they are collected). */
+    @Override
+    public void close() {
+        closeQuietly(channel);
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // nothing useful to do: the file was only read
+        }
+    }
+
+    @Override
+    public String toString() {
+        return path.toString();
+    }
+}
