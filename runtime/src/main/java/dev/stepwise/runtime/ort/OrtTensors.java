@@ -45,7 +45,7 @@ public final class OrtTensors {
         } else if (info.type == OnnxJavaType.FLOAT16) {
             java.nio.ShortBuffer halves = t.getShortBuffer();
             for (int i = 0; i < data.length; i++) {
-                data[i] = HalfFloats.toFloat(halves.get(i));
+                data[i] = dev.stepwise.runtime.checkpoint.HalfFloats.f16ToFloat(halves.get(i));
             }
         } else {
             throw new StepwiseException("expected a float output, got " + info.type);
