@@ -74,7 +74,7 @@ final class DummyInputsGenerator {
             m.beginControlFlow("for (int layer = 0; layer < config.numLayers(); layer++)");
             for (int kind = 0; kind < CacheModel.KINDS.size(); kind++) {
                 // seed + 1 + 2 * layer + kind: a different stream for every past tensor
-                m.addStatement("inputs.put($L, $T.randomFloats(seed + $L + 2L * layer, $L))",
+                m.addStatement("inputs.put($L,$W$T.randomFloats(seed + $L + 2L * layer,$W$L))",
                         cacheName(cache.past().value(), CacheModel.KINDS.get(kind)), RuntimeTypes.DUMMY_TENSORS,
                         kind + 1, shape);
             }
@@ -120,7 +120,7 @@ final class DummyInputsGenerator {
     }
 
     private static CodeBlock shape(List<Located<String>> axes) {
-        return CodeBlock.of("$L", String.join(", ", axes.stream().map(a -> sizeCode(a.value())).toList()));
+        return axes.stream().map(a -> CodeBlock.of("$L", sizeCode(a.value()))).collect(CodeBlock.joining(",$W"));
     }
 
     /** {@code "past_key_values." + layer + ".key"} from {@code past_key_values.{layer}.{kind}}. */

@@ -113,12 +113,12 @@ final class ExporterGenerator {
                 .add("$S,\n", model.modelType().value())
                 .add("$T.of($L),\n", LIST, model.tasks().stream()
                         .map(t -> CodeBlock.of("$T.$L", TASK, t.value()))
-                        .collect(CodeBlock.joining(", ")))
+                        .collect(CodeBlock.joining(",$W")))
                 .add("$L,\n", model.opset().value())
                 .add("$L,\n", Double.toString(model.atol().value()))
                 .add("$T.KEYS,\n", names.config())
                 .add("$L,\n", tensors(model.inputs()))
-                .add("new $T($S, $S, $T.$L, $L),\n", RuntimeTypes.CACHE_DECL, cache.past().value(),
+                .add("new $T($S,$W$S,$W$T.$L,$W$L),\n", RuntimeTypes.CACHE_DECL, cache.past().value(),
                         cache.present().value(), DTYPE, cache.type().value(), strings(cache.axes()))
                 .add("$L)", tensors(model.outputs()))
                 .unindent().unindent()
@@ -129,7 +129,7 @@ final class ExporterGenerator {
         CodeBlock.Builder b = CodeBlock.builder().add("$T.of(", LIST).indent().indent();
         for (int i = 0; i < tensors.size(); i++) {
             TensorModel t = tensors.get(i);
-            b.add("\n$L$L", CodeBlock.of("new $T($S, $T.$L, $L)", RuntimeTypes.TENSOR_DECL, t.name().value(), DTYPE,
+            b.add("\n$L$L", CodeBlock.of("new $T($S,$W$T.$L,$W$L)", RuntimeTypes.TENSOR_DECL, t.name().value(), DTYPE,
                     t.type().value(), strings(t.axes())), i + 1 < tensors.size() ? "," : "");
         }
         return b.unindent().unindent().add(")").build();
@@ -138,6 +138,6 @@ final class ExporterGenerator {
     private static CodeBlock strings(List<Located<String>> values) {
         return CodeBlock.of("$T.of($L)", LIST, values.stream()
                 .map(v -> CodeBlock.of("$S", v.value()))
-                .collect(CodeBlock.joining(", ")));
+                .collect(CodeBlock.joining(",$W")));
     }
 }

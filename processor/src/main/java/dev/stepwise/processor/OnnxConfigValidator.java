@@ -377,9 +377,10 @@ final class OnnxConfigValidator {
                 error(t.type().where(), t.describe() + " has type " + d + "; expected INT64 or INT32");
             }
             if (!t.axes().isEmpty() && t.axes().size() != 2) {
-                error(t.axesWhere(), t.describe() + " has " + t.axes().size() + " axes; expected 2, [batch_size, "
-                        + (t.name().value().equals(OnnxConfigModel.ATTENTION_MASK) ? Axis.TOTAL_SEQUENCE
-                        : "sequence_length") + "]");
+                String expected = t.name().value().equals(OnnxConfigModel.ATTENTION_MASK) ? Axis.TOTAL_SEQUENCE
+                        : "sequence_length";
+                error(t.axesWhere(), t.describe() + " has " + t.axes().size()
+                        + (t.axes().size() == 1 ? " axis" : " axes") + "; expected 2, [batch_size, " + expected + "]");
             }
         }
     }
