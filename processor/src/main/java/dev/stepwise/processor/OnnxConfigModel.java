@@ -51,9 +51,5 @@ record OnnxConfigModel(TypeElement type, AnnotationMirror mirror, Located<String
         static final String LAYER = "{layer}";
         static final String KIND = "{kind}";
         static final List<String> KINDS = List.of("key", "value");
-
-        String pastName(String layer, String kind) {
-            return past.value().replace(LAYER, layer).replace(KIND, kind);
-        }
     }
 }

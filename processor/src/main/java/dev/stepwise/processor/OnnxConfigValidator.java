@@ -134,8 +134,14 @@ final class OnnxConfigValidator {
         }
     }
 
-    /** By name, so the processor needs no runtime on its own class path, and works when CausalLm is unresolved. */
+    /**
+     * By name, so the processor needs no runtime on its own class path. An unresolved supertype counts as a match:
+     * javac already reports it, and a second error about CausalLm would only be noise.
+     */
     private boolean implementsCausalLm(TypeMirror t, Set<String> seen) {
+        if (t.getKind() == TypeKind.ERROR) {
+            return true;
+        }
         if (t.getKind() != TypeKind.DECLARED) {
             return false;
         }
@@ -431,7 +437,7 @@ final class OnnxConfigValidator {
             for (Located<String> a : model.cache().axes()) {
                 String present = a.value().equals(AxisSymbol.PAST_SEQUENCE_LENGTH.symbol()) ? Axis.TOTAL_SEQUENCE
                         : a.value();
-                checkDefined(new Located<>(present, a.where()), "the present cache tensors", defined, definedSums);
+                checkDefined(new Located<>(present, a.where()), "the present cache layout", defined, definedSums);
             }
         }
     }

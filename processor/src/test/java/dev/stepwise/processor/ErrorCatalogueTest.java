@@ -101,7 +101,7 @@ class ErrorCatalogueTest {
                 // ---- dynamic axes must come from inputs ----
                 error("output axis that no input defines",
                         replace("tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}", "tasks = {Task.TEXT_GENERATION}")
-                                .andThen(replace("\"vocab_size\"})})", "\"vocab_size\"}),\n        @TensorSpec(name ="
+                                .then(replace("\"vocab_size\"})})", "\"vocab_size\"}),\n        @TensorSpec(name ="
                                         + " \"hidden\", type = DType.FLOAT, axes = {\"past_sequence_length\", \"hidden_size\"})})")),
                         "output \"hidden\" uses axis \"past_sequence_length\", but no input defines past_sequence_length;"
                                 + " expected batch_size, sequence_length and past_sequence_length to be an axis of some input"
@@ -216,7 +216,7 @@ class ErrorCatalogueTest {
                         "class Gpt2 is an inner (non-static) class; expected a top-level or static nested class",
                         "class Gpt2"),
                 error("class nested in a class that is not public",
-                        nestIn("final class Models {").andThen(replace("public final class Gpt2", "public static final class Gpt2")),
+                        nestIn("final class Models {").then(replace("public final class Gpt2", "public static final class Gpt2")),
                         "test.Models",
                         "class Gpt2 is nested in Models, which is not public; expected every enclosing class to be public",
                         "class Gpt2"),
@@ -290,9 +290,9 @@ class ErrorCatalogueTest {
         return Arguments.of(new Entry(problem, edit, file, message, onLineWith));
     }
 
-    /** An edit; {@code andThen} chains a second one. */
+    /** An edit; {@code then} chains a second one. */
     interface Edit extends UnaryOperator<String> {
-        default Edit andThen(UnaryOperator<String> next) {
+        default Edit then(UnaryOperator<String> next) {
             return s -> next.apply(apply(s));
         }
     }
