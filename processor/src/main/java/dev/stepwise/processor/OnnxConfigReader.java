@@ -46,7 +46,7 @@ final class OnnxConfigReader {
         Scope top = new Scope(mirror, true, Where.at(mirror));
         List<Located<Task>> tasks = new ArrayList<>();
         for (Located<AnnotationValue> t : top.list("tasks")) {
-            tasks.add(new Located<>(Task.valueOf(enumName("tasks", t.value())), t.where()));
+            tasks.add(new Located<>(constant(Task.class, "tasks", t.value()), t.where()));
         }
         List<TensorModel> inputs = tensors(top, "inputs", "input");
         List<TensorModel> outputs = tensors(top, "outputs", "output");
@@ -78,11 +78,17 @@ final class OnnxConfigReader {
                 c.at("axes"), c.strings("axes"));
     }
 
-    private static String enumName(String member, AnnotationValue v) throws UnreadableException {
+    /** The enum constant a value names; unreadable when the value is erroneous or the constant is unknown here. */
+    private static <E extends Enum<E>> E constant(Class<E> type, String member, AnnotationValue v)
+            throws UnreadableException {
         if (!(v.getValue() instanceof VariableElement constant)) {
             throw new UnreadableException(member);
         }
-        return constant.getSimpleName().toString();
+        try {
+            return Enum.valueOf(type, constant.getSimpleName().toString());
+        } catch (IllegalArgumentException e) {
+            throw new UnreadableException(member);
+        }
     }
 
     /**
@@ -140,7 +146,7 @@ final class OnnxConfigReader {
         }
 
         <E extends Enum<E>> Located<E> enumValue(String member, Class<E> type) throws UnreadableException {
-            return new Located<>(Enum.valueOf(type, enumName(member, raw(member))), at(member));
+            return new Located<>(constant(type, member, raw(member)), at(member));
         }
 
         /** The elements of an array member, each with its own place when the array is spelled out. */

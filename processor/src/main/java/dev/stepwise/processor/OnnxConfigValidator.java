@@ -69,13 +69,15 @@ final class OnnxConfigValidator {
         checkTasks(model);
         checkOpsetAndAtol(model);
         checkConfigKeys(model);
+        // '&', not '&&': the outputs are checked even when an input has a bad axis
         boolean axesParse = checkTensorShapes(model.inputs()) & checkTensorShapes(model.outputs());
         boolean cacheParses = checkCache(model.cache());
         checkNames(model);
         checkRequiredTensors(model);
         checkIdInputs(model);
+        checkAttentionMask(model);
         if (axesParse && cacheParses) {
-            checkAttentionMask(model);
+            // which sizes are defined is only meaningful once every axis means something
             checkOutputAxesAreDefined(model);
         }
         return errors == 0;
@@ -400,7 +402,8 @@ final class OnnxConfigValidator {
             return;
         }
         Located<String> last = mask.get().axes().get(mask.get().axes().size() - 1);
-        if (!last.value().equals(Axis.TOTAL_SEQUENCE)) {
+        // an unparsable last axis already has its own error
+        if (Axis.parse(last.value()) instanceof Axis.Valid && !last.value().equals(Axis.TOTAL_SEQUENCE)) {
             error(last.where(), "the last axis of input \"attention_mask\" is \"" + last.value() + "\"; expected \""
                     + Axis.TOTAL_SEQUENCE + "\" because tasks include TEXT_GENERATION_WITH_PAST (the mask covers"
                     + " the past and the new tokens)");

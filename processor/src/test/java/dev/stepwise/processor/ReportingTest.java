@@ -37,6 +37,17 @@ class ReportingTest {
     }
 
     @Test
+    void oneMistakeIsOneErrorAMalformedMaskAxisIsNotAlsoAWrongMaskAxis() {
+        String text = Gpt2Source.replace(Gpt2Source.TEXT, "\"past_sequence_length + sequence_length\"",
+                "\"past_sequence_length+sequence_length\"");
+
+        Compilation c = compile(JavaFileObjects.forSourceString("test.Gpt2", text));
+
+        assertThat(c).hadErrorCount(1);
+        assertThat(c).hadErrorContaining("malformed axis \"past_sequence_length+sequence_length\"");
+    }
+
+    @Test
     void twoClassesClaimingOneModelTypeAreAnError() {
         JavaFileObject copy = JavaFileObjects.forSourceString("test.Gpt2Copy",
                 Gpt2Source.TEXT.replace("class Gpt2", "class Gpt2Copy"));
