@@ -1,0 +1,99 @@
+package dev.stepwise.processor;
+
+import com.google.auto.service.AutoService;
+import dev.stepwise.annotations.OnnxConfig;
+import java.util.Set;
+import javax.annotation.processing.AbstractProcessor;
+import javax.annotation.processing.ProcessingEnvironment;
+import javax.annotation.processing.Processor;
+import javax.annotation.processing.RoundEnvironment;
+import javax.lang.model.SourceVersion;
+import javax.lang.model.element.AnnotationMirror;
+import javax.lang.model.element.Element;
+import javax.lang.model.element.TypeElement;
+
+/**
+ * For every {@code @OnnxConfig} class: read the annotation into a model, validate it (reporting every problem), and
+ * only if it is valid generate its exporter, config and dummy inputs. The service file is written once, at the end.
+ * The work itself lives in the reader, the validator and one generator per generated file.
+ */
+@AutoService(Processor.class)
+public final class OnnxConfigProcessor extends AbstractProcessor {
+    private static final String ANNOTATION = OnnxConfig.class.getCanonicalName();
+
+    private OnnxConfigReader reader;
+    private OnnxConfigValidator validator;
+    private ExporterGenerator exporter;
+    private ConfigGenerator config;
+    private DummyInputsGenerator dummyInputs;
+    private final ServiceFile serviceFile = new ServiceFile();
+
+    @Override
+    public synchronized void init(ProcessingEnvironment env) {
+        super.init(env);
+        reader = new OnnxConfigReader(env.getElementUtils());
+        validator = new OnnxConfigValidator(env.getMessager(), env.getTypeUtils());
+        SourceWriter writer = new SourceWriter(env.getFiler(), env.getMessager(), env.getElementUtils());
+        exporter = new ExporterGenerator(writer);
+        config = new ConfigGenerator(writer);
+        dummyInputs = new DummyInputsGenerator(writer);
+    }
+
+    @Override
+    public Set<String> getSupportedAnnotationTypes() {
+        return Set.of(ANNOTATION);
+    }
+
+    @Override
+    public SourceVersion getSupportedSourceVersion() {
+        return SourceVersion.latestSupported();
+    }
+
+    @Override
+    public boolean process(Set<? extends TypeElement> annotations, RoundEnvironment round) {
+        if (round.processingOver()) {
+            serviceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
+            return false;
+        }
+        TypeElement annotation = processingEnv.getElementUtils().getTypeElement(ANNOTATION);
+        if (annotation == null) {
+            return false;
+        }
+        for (Element e : round.getElementsAnnotatedWith(annotation)) {
+            AnnotationMirror mirror = mirrorOf(e, annotation);
+            if (e instanceof TypeElement type && mirror != null) {
+                process(type, mirror);
+            }
+        }
+        // not claimed: other processors may read @OnnxConfig too
+        return false;
+    }
+
+    private void process(TypeElement type, AnnotationMirror mirror) {
+        OnnxConfigModel model;
+        try {
+            model = reader.read(type, mirror);
+        } catch (OnnxConfigReader.UnreadableException e) {
+            return; // javac has reported the erroneous annotation value itself
+        }
+        if (!validator.validate(model)) {
+            return;
+        }
+        GeneratedNames names = GeneratedNames.of(type);
+        boolean written = config.generate(model, names)
+                & dummyInputs.generate(model, names)
+                & exporter.generate(model, names);
+        if (written) {
+            serviceFile.add(names.exporter().reflectionName(), type);
+        }
+    }
+
+    private static AnnotationMirror mirrorOf(Element e, TypeElement annotation) {
+        for (AnnotationMirror m : e.getAnnotationMirrors()) {
+            if (m.getAnnotationType().asElement().equals(annotation)) {
+                return m;
+            }
+        }
+        return null;
+    }
+}
