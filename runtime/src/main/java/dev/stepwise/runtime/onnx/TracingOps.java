@@ -421,12 +421,21 @@ public final class TracingOps implements Ops {
                 pending.add(i);
             }
         }
-        if (pending.size() == 1 && inferred < 0 && !literalZero) {
-            entries[pending.get(0)] = -1L;
-        } else {
+        if (!pending.isEmpty() && inferred < 0 && !literalZero) {
+            // one axis can be inferred for free; pick one whose tensor does not exist yet. (A -1 cannot be inferred
+            // when another axis is 0 at run time; forwards do not reshape tensors whose kept axes are empty.)
+            int chosen = pending.get(0);
             for (int i : pending) {
-                entries[i] = shape[i];
+                if (!((SymbolicDim) shape[i]).isMaterialized()) {
+                    chosen = i;
+                    break;
+                }
             }
+            entries[chosen] = -1L;
+            pending.remove(Integer.valueOf(chosen));
+        }
+        for (int i : pending) {
+            entries[i] = shape[i];
         }
         List<AttributeProto> attrs = new ArrayList<>();
         if (literalZero) {
@@ -711,29 +720,11 @@ public final class TracingOps implements Ops {
         TracedTensor y = node("Gemm", x.type(), new Dim[] {flat.dim(0), n}, List.of(flat.name(), w.name()), transB);
 
         Dim[] outShape = new Dim[lead + 1];
-        int symbolic = 0;
         for (int i = 0; i < lead; i++) {
             outShape[i] = dim(x, i);
-            symbolic += outShape[i].isKnown() ? 0 : 1;
         }
         outShape[lead] = n;
-        if (symbolic <= 1) {
-            return (TracedTensor) reshape(y, outShape); // constants, or constants and one -1
-        }
-        // Several run-time leading dims: take them off a's shape in one go and append n.
-        TracedTensor leading;
-        if (opset >= 15) {
-            leading = node("Shape", DType.INT64, new Dim[] {Dim.of(lead)}, List.of(x.name()),
-                    Attributes.of("start", 0L), Attributes.of("end", (long) lead));
-        } else {
-            TracedTensor shape = shapes.computeIfAbsent(x,
-                    v -> node("Shape", DType.INT64, new Dim[] {Dim.of(v.rank())}, List.of(v.name())));
-            leading = node("Slice", DType.INT64, new Dim[] {Dim.of(lead)}, List.of(shape.name(),
-                    constantLongs(0).name(), constantLongs(lead).name(), constantLongs(0).name()));
-        }
-        TracedTensor target = node("Concat", DType.INT64, new Dim[] {Dim.of(lead + 1)},
-                List.of(leading.name(), dimTensorName(n)), Attributes.of("axis", 0L));
-        return node("Reshape", x.type(), outShape, List.of(y.name(), target.name()));
+        return reshape(y, outShape); // constants; with run-time leading dims, one -1 and the others' tensors
     }
 
     @Override
