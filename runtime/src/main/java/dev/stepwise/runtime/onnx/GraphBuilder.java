@@ -13,6 +13,7 @@ import dev.stepwise.runtime.onnx.proto.Onnx.TypeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.ValueInfoProto;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -158,7 +159,8 @@ public final class GraphBuilder {
 
     public List<String> addNode(String domain, String opType, List<String> inputs, int outputCount,
                                 AttributeProto... attributes) {
-        String nodeName = uniqueNodeName(scopePrefix() + "/" + opType);
+        // node names share the value namespace, which keeps both unique and readable
+        String nodeName = uniqueName(scopePrefix() + "/" + opType);
         NodeProto.Builder node = NodeProto.newBuilder().setName(nodeName).setOpType(opType).setDomain(domain);
         for (String in : inputs) {
             if (!in.isEmpty() && !names.contains(in)) {
@@ -181,11 +183,6 @@ public final class GraphBuilder {
         }
         nodes.add(node.build());
         return outs;
-    }
-
-    private String uniqueNodeName(String base) {
-        // node names share the value namespace here, which keeps both unique and readable
-        return uniqueName(base);
     }
 
     /** Adds an initializer; its name must be unique. */
@@ -273,7 +270,7 @@ public final class GraphBuilder {
 
     /** The nodes so far, in order (a read-only view). */
     public List<NodeProto> nodes() {
-        return java.util.Collections.unmodifiableList(nodes);
+        return Collections.unmodifiableList(nodes);
     }
 
     // ---- output ----
