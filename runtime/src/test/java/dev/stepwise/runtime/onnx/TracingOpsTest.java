@@ -368,6 +368,20 @@ class TracingOpsTest {
     }
 
     @Test
+    void reshapeKeepsAZeroLengthAxis() {
+        both(dir, 14, List.of(Feed.of("past", floats(new float[0], 2, 4, 0, 8), "batch_size", null, "past")),
+                (ops, in) -> new Tensor[] {
+                    ops.reshape(in[0], ops.dim(in[0], 0), Dim.of(4), ops.dim(in[0], 2), Dim.of(2), Dim.of(4))},
+                run -> {
+                    assertFloats(run.y(0), shape(2, 4, 0, 2, 4), new float[0], 0);
+                    boolean allowZero = run.fixture().graph.nodes().stream()
+                            .filter(n -> n.getOpType().equals("Reshape"))
+                            .anyMatch(n -> n.getAttributeList().stream().anyMatch(a -> a.getName().equals("allowzero")));
+                    assertEquals(run.fixed(), allowZero, "a literal 0 needs allowzero; a copied axis does not");
+                });
+    }
+
+    @Test
     void sliceWithKnownAndSymbolicBounds() {
         float[] x = values(2 * 5, 1f, 0.1f);
         both(dir, 13, List.of(Feed.of("x", floats(x, 2, 5), "batch_size", "total")),
