@@ -30,7 +30,7 @@ public final class DecoderTracer {
     public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
                                    int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo) {
         ArchitectureSpec spec = architecture.spec();
-        GraphBuilder graph = new GraphBuilder(opset);
+        GraphBuilder graph = new GraphBuilder(spec.modelType() + "-" + task.cliName(), opset);
         TracingOps ops = new TracingOps(graph, weights, sink);
 
         Map<String, Tensor> inputs = new HashMap<>();
@@ -65,7 +65,9 @@ public final class DecoderTracer {
                         sizes.resolveAll(cache.presentAxes(), config));
             }
         }
-        return graph.buildModel(spec.modelType() + "-" + task.cliName(), valueInfo);
+        graph.putMetadata("model_type", spec.modelType());
+        graph.putMetadata("task", task.cliName());
+        return graph.build(valueInfo);
     }
 
     static boolean isInteger(DType t) {

@@ -77,7 +77,7 @@ public final class Exporter {
             long weightBytes;
             boolean external;
             progress.stage("trace", 0);
-            try (ExternalDataWriter sink = ExternalDataWriter.create(out.path().resolve(DATA_FILE))) {
+            try (ExternalDataWriter sink = new ExternalDataWriter(out.path().resolve(DATA_FILE))) {
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
                         sink, false);
                 weightBytes = sink.bytesWritten();
