@@ -76,10 +76,10 @@ public final class Exporter {
             Path modelFile = out.path().resolve(MODEL_FILE);
             long weightBytes;
             boolean external;
-            progress.stage("trace", 0);
+            progress.stage("trace MB", float32Bytes(checkpoint) >> 20);
             try (ExternalDataWriter sink = new ExternalDataWriter(out.path().resolve(DATA_FILE))) {
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
-                        sink, false);
+                        new ProgressWeightSink(sink, progress), false);
                 weightBytes = sink.bytesWritten();
                 external = weightBytes > options.externalDataThresholdBytes();
                 sink.close();
@@ -101,6 +101,15 @@ public final class Exporter {
             return new ExportResult(out.target(), out.target().resolve(MODEL_FILE), weightBytes, external, seconds,
                     validation);
         }
+    }
+
+    /** The checkpoint's size once widened to float32: what tracing streams into the output. */
+    static long float32Bytes(Checkpoint checkpoint) {
+        long total = 0;
+        for (String name : checkpoint.names()) {
+            total += 4 * dev.stepwise.runtime.tensor.HostTensor.elementCount(checkpoint.shape(name));
+        }
+        return total;
     }
 
     static String modelType(JsonObject json, Path configFile) {
