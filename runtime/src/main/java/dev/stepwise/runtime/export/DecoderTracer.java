@@ -15,7 +15,9 @@ import dev.stepwise.runtime.onnx.TracingOps;
 import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import dev.stepwise.runtime.ops.Tensor;
+import dev.stepwise.runtime.ops.Dim;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -27,10 +29,32 @@ public final class DecoderTracer {
     private DecoderTracer() {
     }
 
+    /** Which key/value tensors the graph has. */
+    public enum CacheMode {
+        /** Neither past inputs nor present outputs (plain text-generation). */
+        NONE,
+        /** Past inputs and present outputs (the KV-cache decoder; an empty past is prefill). */
+        PAST_AND_PRESENT,
+        /** Present outputs only: a static prefill graph, which has no zero-length past inputs. */
+        PRESENT_ONLY
+    }
+
     public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
                                    int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo) {
+        CacheMode mode = task == Task.TEXT_GENERATION_WITH_PAST ? CacheMode.PAST_AND_PRESENT : CacheMode.NONE;
+        return trace(architecture, config, weights, mode, opset, sizes, sink, valueInfo, false,
+                architecture.spec().modelType() + "-" + task.cliName());
+    }
+
+    /**
+     * Traces the decoder. With {@code lastTokenLogits} the logits output keeps only the last position,
+     * {@code [batch, 1, vocab]} (left padding puts every row's newest token there).
+     */
+    public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, CacheMode mode,
+                                   int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo,
+                                   boolean lastTokenLogits, String graphName) {
         ArchitectureSpec spec = architecture.spec();
-        GraphBuilder graph = new GraphBuilder(spec.modelType() + "-" + task.cliName(), opset);
+        GraphBuilder graph = new GraphBuilder(graphName, opset);
         TracingOps ops = new TracingOps(graph, weights, sink);
 
         Map<String, Tensor> inputs = new HashMap<>();
@@ -43,7 +67,8 @@ public final class DecoderTracer {
 
         int layers = config.numLayers();
         CacheDecl cache = spec.cache();
-        boolean withPast = task == Task.TEXT_GENERATION_WITH_PAST;
+        boolean withPast = mode == CacheMode.PAST_AND_PRESENT;
+        boolean withPresent = mode != CacheMode.NONE;
         KvCache kv = withPast ? KvCache.withPast(layers) : KvCache.none(layers);
         if (withPast) {
             for (int l = 0; l < layers; l++) {
@@ -56,8 +81,14 @@ public final class DecoderTracer {
         Tensor logits = architecture.newModel().forward(ops, config, decoderInputs, kv);
 
         TensorDecl logitsDecl = spec.outputs().get(0);
-        ops.output(logitsDecl.name(), logits, logitsDecl.type(), sizes.resolveAll(logitsDecl.axes(), config));
-        if (withPast) {
+        List<Object> logitsDims = sizes.resolveAll(logitsDecl.axes(), config);
+        if (lastTokenLogits) {
+            Dim sequence = ops.dim(logits, 1);
+            logits = ops.slice(logits, 1, ops.sub(sequence, Dim.of(1)), sequence);
+            logitsDims.set(1, 1L);
+        }
+        ops.output(logitsDecl.name(), logits, logitsDecl.type(), logitsDims);
+        if (withPresent) {
             for (int l = 0; l < layers; l++) {
                 ops.output(cache.presentName(l, "key"), kv.presentKey(l), cache.type(),
                         sizes.resolveAll(cache.presentAxes(), config));
@@ -66,7 +97,7 @@ public final class DecoderTracer {
             }
         }
         graph.putMetadata("model_type", spec.modelType());
-        graph.putMetadata("task", task.cliName());
+        graph.putMetadata("cache", mode.name());
         return graph.build(valueInfo);
     }
 

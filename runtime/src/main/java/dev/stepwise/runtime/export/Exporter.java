@@ -17,7 +17,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
@@ -124,7 +123,7 @@ public final class Exporter {
             Path source = from.resolve(name);
             if (Files.isRegularFile(source)) {
                 try {
-                    Files.copy(source, to.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                    OutputFolder.copyInto(source, to.resolve(name));
                 } catch (IOException e) {
                     throw new StepwiseException(source + ": cannot copy: " + e.getMessage(), e);
                 }

@@ -36,10 +36,24 @@ public final class OutputFolder implements AutoCloseable {
         try {
             Files.createDirectories(parent);
             Path work = Files.createTempDirectory(parent, "." + absolute.getFileName() + ".tmp-");
+            makeOrdinary(work);
             return new OutputFolder(absolute, work);
         } catch (IOException e) {
             throw new StepwiseException(target + ": cannot create a working folder beside it: " + e.getMessage(), e);
         }
+    }
+
+    /** Temporary folders are created owner-only; the finished result should read like any folder the user makes. */
+    private static void makeOrdinary(Path dir) throws IOException {
+        if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+    }
+
+    /** Copies a file in and leaves it writable by the owner (fixtures and read-only sources stay read-only). */
+    public static void copyInto(Path source, Path target) throws IOException {
+        Files.copy(source, target, StandardCopyOption.REPLACE_EXISTING);
+        target.toFile().setWritable(true, true);
     }
 
     /** The temporary folder to write into. */
