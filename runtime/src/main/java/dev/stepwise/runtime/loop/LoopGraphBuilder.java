@@ -100,7 +100,7 @@ public final class LoopGraphBuilder {
     public static final String FORMAT = "generation-loop";
     public static final String META_SAMPLING = "stepwise.sampling";
     /** Names the procedure documented in {@link LoopSampling}; a change to it must change this value. */
-    public static final String SAMPLING = "counter-hash-mod-p/v1";
+    public static final String SAMPLING = "feistel-mod-p/v1";
 
     private static final int FLOAT = OnnxTypes.elemType(DType.FLOAT);
     private static final int INT64 = OnnxTypes.elemType(DType.INT64);
@@ -160,7 +160,8 @@ public final class LoopGraphBuilder {
         private final Nodes g;
 
         // main-graph values the body reads
-        private String rowHash;
+        private String seedWord;
+        private String rowWord;
         private String ones;
         private String eosRow;
         private String eosInVocab;
@@ -203,7 +204,8 @@ public final class LoopGraphBuilder {
             ones = g.op("ConstantOfShape", g.op("Concat", List.of(batch1, g.i64s(1)), of("axis", 0L)),
                     Nodes.fill(DType.INT64, Nodes.le(8).putLong(1).array()));
             String rows = g.op("Range", g.i64(0), batch, g.i64(1));
-            rowHash = mix(g, g.op("Mod", SEED, g.i64(LoopSampling.P)), rows);
+            seedWord = g.op("Mod", SEED, g.i64(LoopSampling.P));                  // L of the hash
+            rowWord = g.op("Mul", rows, g.i64(LoopSampling.ROW_STRIDE));          // R = this + step
             eosRow = g.op("Unsqueeze", EOS_TOKEN_ID, g.i64s(0));                  // [1, n]
             String vocabIds = g.op("Unsqueeze", g.op("Range", g.i64(0), g.i64(vocab), g.i64(1)), g.i64s(1));
             eosInVocab = g.op("Greater", sum(g, g.op("Equal", vocabIds, eosRow), 1, false), g.i64(0)); // [V]
@@ -289,7 +291,7 @@ public final class LoopGraphBuilder {
         private GraphProto body() {
             GraphBuilder step = new GraphBuilder("generation_step", opset);
             Nodes b = new Nodes(step, "step");
-            for (String outer : List.of(MIN_NEW_TOKENS, PAD_TOKEN_ID, TEMPERATURE, rowHash, ones, eosRow, eosInVocab,
+            for (String outer : List.of(MIN_NEW_TOKENS, PAD_TOKEN_ID, TEMPERATURE, seedWord, rowWord, ones, eosRow, eosInVocab,
                     sampleFlag, topKLength, topPCut)) {
                 b.outer(outer);
             }
@@ -396,7 +398,7 @@ public final class LoopGraphBuilder {
             String kept = n.op("Where", keep, values, n.f32(Float.NEGATIVE_INFINITY));
             String cdf = n.op("CumSum", n.op("Softmax", kept, of("axis", 1L)), n.i64(1));
 
-            String h = mix(n, mix(n, n.outer(rowHash), n.outer(iteration)), n.i64(0));          // [B]
+            String h = feistel(n, n.outer(seedWord), n.op("Add", n.outer(rowWord), n.outer(iteration)));   // [B]
             String u = n.op("Mul", n.op("Cast", n.op("Div", h, n.i64(128)), of("to", (long) FLOAT)),
                     n.f32(0x1p-24f));
             String below = sum(n, n.op("LessOrEqual", cdf, n.op("Unsqueeze", u, n.i64s(1))), 1, true);
@@ -410,13 +412,20 @@ public final class LoopGraphBuilder {
 
     // ---- shared pieces ----
 
-    /** {@link LoopSampling#mix} in int64 graph arithmetic (all operands below 2^62). */
-    private static String mix(Nodes n, String h, String v) {
+    /** {@link LoopSampling#hash} in int64 graph arithmetic (every operand below 2^62); returns the final R. */
+    private static String feistel(Nodes n, String left, String right) {
         String p = n.i64(LoopSampling.P);
-        String x = n.op("Mod", n.op("Add", n.op("Add", h, v), n.i64(LoopSampling.K)), p);
-        x = n.op("Mod", n.op("Mul", x, n.i64(LoopSampling.A)), p);
-        x = n.op("Mod", n.op("Mul", x, x), p);
-        return n.op("Mod", n.op("Mul", x, n.i64(LoopSampling.B)), p);
+        String l = left;
+        String r = n.op("Mod", right, p);
+        for (int round = 0; round < LoopSampling.ROUNDS; round++) {
+            String y = n.op("Mod", n.op("Add", n.op("Mul", r, n.i64(LoopSampling.A)), n.i64(LoopSampling.K)), p);
+            y = n.op("Mod", n.op("Mul", y, y), p);
+            y = n.op("Mod", n.op("Mul", y, n.i64(LoopSampling.B)), p);
+            String next = n.op("Mod", n.op("Add", l, y), p);
+            l = r;
+            r = next;
+        }
+        return r;
     }
 
     /** Count of true values along {@code axis} (int64). */
