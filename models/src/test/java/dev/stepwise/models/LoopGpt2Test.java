@@ -15,6 +15,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.generate.ExportedModel;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.Generator;
@@ -29,6 +30,7 @@ import dev.stepwise.runtime.onnx.proto.Onnx.GraphProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.NodeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.ort.OrtRunner;
 import dev.stepwise.runtime.ort.OrtSessions;
 import dev.stepwise.runtime.tensor.HostTensor;
@@ -110,6 +112,21 @@ class LoopGpt2Test {
     void greedyEqualsJavaGeneratorOnLeftPaddedBatch() {
         List<long[]> expected = javaGreedy(decoderDir, PROMPTS, 12);
         assertRowsEqual(expected, engine.generate(PROMPTS, GenerationConfig.greedy(12), PAD, List.of(98L)));
+    }
+
+    @Test
+    void greedyIsTheSameAtOtherOpsets() {
+        List<long[]> expected = engine.generate(PROMPTS, GenerationConfig.greedy(8), PAD, List.of(98L));
+        for (int opset : new int[] {13, 17, 18}) {
+            Path file = LoopGraphBuilder.write(new Gpt2Exporter(), Fixtures.path("gpt2-tiny-random"),
+                    tmp.resolve("loop-opset-" + opset), opset);
+            assertEquals(opset, OnnxModelReader.load(file).model().getOpsetImport(0).getVersion());
+            try (LoopEngine other = LoopEngine.open(file, 1)) {
+                assertRowsEqual(expected, other.generate(PROMPTS, GenerationConfig.greedy(8), PAD, List.of(98L)));
+                assertRowsEqual(engine.generate(PROMPTS, sampling(8, 0.9, 30, 0.9, 77), PAD, List.of(98L)),
+                        other.generate(PROMPTS, sampling(8, 0.9, 30, 0.9, 77), PAD, List.of(98L)));
+            }
+        }
     }
 
     @Test
@@ -240,6 +257,8 @@ class LoopGpt2Test {
         assertEquals(model.getGraph().getInitializerCount(), model.getGraph().getInitializerList().stream()
                 .map(t -> t.getName()).distinct().count());
         System.out.println("loop graph ops (" + counts.values().stream().mapToInt(Integer::intValue).sum() + "): " + counts);
+        System.out.println("nodes per graph: " + dev.stepwise.runtime.loop.LoopGraphStats.nodesPerGraph(model));
+        assertEquals(counts, dev.stepwise.runtime.loop.LoopGraphStats.opCounts(model));
     }
 
     @Test
@@ -255,6 +274,26 @@ class LoopGpt2Test {
         assertEquals(0, body.getInitializerCount(), "the body holds no initializers");
         for (var input : body.getInputList()) {
             assertFalse(initializers.contains(input.getName()), "outer values are not body inputs: " + input.getName());
+        }
+    }
+
+    @Test
+    void writtenBesideAnExportItSharesTheWeightsFile() {
+        Path dir = Gpt2Exporter.run(Fixtures.path("gpt2-tiny-random"), tmp.resolve("shared"),
+                ExportOptions.defaults().withExternalDataThreshold(0).withValidate(false)).outputDir();
+        ModelProto decoder = OnnxModelReader.load(dir.resolve("model.onnx")).model();
+        Path file = LoopGraphBuilder.write(new Gpt2Exporter(), Fixtures.path("gpt2-tiny-random"), dir, 0, decoder);
+        assertFalse(Files.exists(dir.resolve(LoopGraphBuilder.DATA_FILE)), "no second weights file");
+        ModelProto loop = OnnxModelReader.load(file).model();
+        long shared = loop.getGraph().getInitializerList().stream()
+                .filter(t -> t.getDataLocation() == TensorProto.DataLocation.EXTERNAL)
+                .peek(t -> assertEquals("model.onnx_data", t.getExternalData(0).getValue()))
+                .count();
+        assertEquals(decoder.getGraph().getInitializerList().stream()
+                .filter(t -> t.getDataLocation() == TensorProto.DataLocation.EXTERNAL).count(), shared);
+        try (LoopEngine shareEngine = LoopEngine.open(file, 1)) {
+            assertRowsEqual(engine.generate(PROMPTS, GenerationConfig.greedy(6), PAD, List.of(98L)),
+                    shareEngine.generate(PROMPTS, GenerationConfig.greedy(6), PAD, List.of(98L)));
         }
     }
 

@@ -31,6 +31,8 @@ import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.ValueInfoProto;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -127,19 +129,30 @@ public final class LoopGraphBuilder {
      * Returns the model file.
      */
     public static Path write(Architecture architecture, Path checkpointDir, Path outputDir, int opset) {
+        return write(architecture, checkpointDir, outputDir, opset, null);
+    }
+
+    /**
+     * As {@link #write(Architecture, Path, Path, int)}, next to an exported decoder {@code shareWith} (the parsed
+     * {@code model.onnx} of the same folder, or null): every weight the decoder keeps in external data is referenced
+     * from there, so the folder holds the weights once. Weights the decoder has inline are written again.
+     */
+    public static Path write(Architecture architecture, Path checkpointDir, Path outputDir, int opset,
+                             ModelProto shareWith) {
         ArchitectureSpec spec = architecture.spec();
         ModelConfig config = ModelConfig.read(checkpointDir.resolve("config.json"), spec.configKeys());
         try {
-            java.nio.file.Files.createDirectories(outputDir);
-        } catch (java.io.IOException e) {
+            Files.createDirectories(outputDir);
+        } catch (IOException e) {
             throw new StepwiseException(outputDir + ": cannot create the folder: " + e.getMessage(), e);
         }
         try (Checkpoint checkpoint = Checkpoint.open(checkpointDir)) {
             checkpoint.checkAgainst(architecture.newModel().expectedWeights(config));
-            try (ExternalDataWriter sink = new ExternalDataWriter(outputDir.resolve(DATA_FILE))) {
+            try (ExternalDataWriter data = new ExternalDataWriter(outputDir.resolve(DATA_FILE))) {
+                WeightSink sink = shareWith == null ? data : new SharedWeightSink(shareWith, data);
                 ModelProto model = build(architecture, config, checkpoint, sink, opset > 0 ? opset : spec.opset());
-                boolean external = sink.bytesWritten() > ExportOptions.DEFAULT_EXTERNAL_DATA_THRESHOLD;
-                sink.close();
+                boolean external = data.bytesWritten() > ExportOptions.DEFAULT_EXTERNAL_DATA_THRESHOLD;
+                data.close();
                 return OnnxModelWriter.write(model, outputDir, FILE, DATA_FILE, external);
             }
         }

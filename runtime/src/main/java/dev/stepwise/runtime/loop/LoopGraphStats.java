@@ -29,10 +29,10 @@ public final class LoopGraphStats {
         return opCounts(modelFile).values().stream().mapToInt(Integer::intValue).sum();
     }
 
-    /** Node counts per graph: the main graph, then each subgraph by its attribute path ({@code Loop.body/If.then_branch}). */
+    /** Node counts per graph: the main graph, then each subgraph by its path of graph names ({@code main/generation_step/sample}). */
     public static Map<String, Integer> nodesPerGraph(ModelProto model) {
         Map<String, Integer> out = new java.util.LinkedHashMap<>();
-        perGraph(model.getGraph(), "main", out);
+        perGraph(model.getGraph(), model.getGraph().getName(), out);
         return out;
     }
 
@@ -41,7 +41,7 @@ public final class LoopGraphStats {
         for (NodeProto n : g.getNodeList()) {
             for (AttributeProto a : n.getAttributeList()) {
                 if (a.hasG()) {
-                    perGraph(a.getG(), path + "/" + n.getOpType() + "." + a.getName(), out);
+                    perGraph(a.getG(), path + "/" + a.getG().getName(), out);
                 }
             }
         }
