@@ -202,6 +202,10 @@ public final class LoopGraphBuilder {
                         + " input_ids, attention_mask and optionally position_ids; it declares " + inputs);
             }
             this.hasPositions = inputs.contains("position_ids");
+            if (spec.cache().type() != DType.FLOAT) {
+                throw new StepwiseException(spec.modelType() + ": the loop graph supports a float32 KV cache, the"
+                        + " architecture declares " + spec.cache().type());
+            }
         }
 
         ModelProto run() {
