@@ -156,6 +156,34 @@ final class ExportChecks {
         }
     }
 
+    /**
+     * Prefill logits {@code [B, S, vocab]} of the exported graph for explicit id, mask and position rows (empty past),
+     * run through ONNX Runtime.
+     */
+    static float[] prefillLogits(Path exportDir, dev.stepwise.runtime.model.Architecture architecture, long[][] ids,
+                                 long[][] mask, long[][] positions) {
+        int batch = ids.length;
+        int sequence = ids[0].length;
+        try (ExportedModel model = ExportedModel.open(exportDir, 1)) {
+            dev.stepwise.runtime.export.DummyInputs in = architecture.dummyInputs(model.config(), batch, sequence, 0, 1);
+            in.put("input_ids", dev.stepwise.runtime.tensor.HostTensor.ofLongs(flat(ids), batch, sequence));
+            in.put("attention_mask", dev.stepwise.runtime.tensor.HostTensor.ofLongs(flat(mask), batch, sequence));
+            in.put("position_ids", dev.stepwise.runtime.tensor.HostTensor.ofLongs(flat(positions), batch, sequence));
+            return dev.stepwise.runtime.export.Validator.runOrt(model.session(), architecture, in).get("logits").floats();
+        } catch (OrtException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long[] flat(long[][] rows) {
+        return Arrays.stream(rows).flatMapToLong(Arrays::stream).toArray();
+    }
+
+    /** Row {@code row}, slots {@code from..to-1} of logits {@code [B, S, vocab]}. */
+    static float[] slots(float[] logits, int sequence, int vocab, int row, int from, int to) {
+        return Arrays.copyOfRange(logits, (row * sequence + from) * vocab, (row * sequence + to) * vocab);
+    }
+
     static double maxAbsDiff(float[] a, float[] b) {
         double worst = 0;
         for (int i = 0; i < a.length; i++) {
