@@ -31,8 +31,9 @@ import java.util.List;
  * (1e-12 in {@code microsoft/biogpt}) is not used by transformers, so it is not used here either.
  */
 @OnnxConfig(modelType = "biogpt", tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}, opset = 14, atol = 1e-4,
-        config = @ConfigKeys(numLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads",
-                hiddenSize = "hidden_size", maxPositions = "max_position_embeddings"),
+        // BioGptConfig uses transformers' usual key names (num_hidden_layers, num_attention_heads, hidden_size,
+        // vocab_size, max_position_embeddings, eos_token_id, ...): @ConfigKeys' defaults.
+        config = @ConfigKeys,
         inputs = {
             @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
             @TensorSpec(name = "attention_mask", type = DType.INT64,
