@@ -125,7 +125,7 @@ class RandomCheckpointTest {
         StepwiseException preset = assertThrows(StepwiseException.class,
                 () -> RandomCheckpoint.write("gpt2", "huge", dir.resolve("x"), 1));
         assertEquals("unknown preset 'huge' for gpt2; valid presets: tiny, gpt2", preset.getMessage());
-        assertEquals(List.of("gpt2"), RandomCheckpoint.archs());
+        assertTrue(RandomCheckpoint.archs().contains("gpt2"), RandomCheckpoint.archs().toString());
         assertEquals(List.of("tiny", "gpt2"), RandomCheckpoint.presets("gpt2"));
         assertFalse(Files.exists(dir.resolve("x")));
     }
