@@ -121,7 +121,8 @@ class RandomCheckpointTest {
     void unknownArchOrPresetListsTheValidOnes() {
         StepwiseException arch = assertThrows(StepwiseException.class,
                 () -> RandomCheckpoint.write("gpt3", "tiny", dir.resolve("x"), 1));
-        assertEquals("unknown architecture 'gpt3' for a random checkpoint; valid architectures: gpt2", arch.getMessage());
+        assertEquals("unknown architecture 'gpt3' for a random checkpoint; valid architectures: "
+                + String.join(", ", RandomCheckpoint.archs()), arch.getMessage());
         StepwiseException preset = assertThrows(StepwiseException.class,
                 () -> RandomCheckpoint.write("gpt2", "huge", dir.resolve("x"), 1));
         assertEquals("unknown preset 'huge' for gpt2; valid presets: tiny, gpt2", preset.getMessage());
