@@ -89,11 +89,14 @@ public final class LlamaRandomLayout implements RandomLayout {
         return s;
     }
 
+    /** Keys sorted, as transformers writes them. */
     private static JsonObject llama3Scaling(double factor, double low, double high, int originalMax) {
-        JsonObject s = scaling("llama3", factor);
+        JsonObject s = new JsonObject();
+        s.addProperty("factor", factor);
         s.addProperty("high_freq_factor", high);
         s.addProperty("low_freq_factor", low);
         s.addProperty("original_max_position_embeddings", originalMax);
+        s.addProperty("rope_type", "llama3");
         return s;
     }
 
