@@ -30,7 +30,9 @@ public final class RandomCheckpoint {
             new Gpt2RandomLayout(),
             new GptNeoRandomLayout(),
             new OptRandomLayout(),
-            new BioGptRandomLayout());
+            new BioGptRandomLayout(),
+            LlamaRandomLayout.llama(),
+            LlamaRandomLayout.mistral());
 
     private static final Gson JSON = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 

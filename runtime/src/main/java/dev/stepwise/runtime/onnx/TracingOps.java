@@ -205,6 +205,16 @@ public final class TracingOps implements Ops {
         return constantLongs(values);
     }
 
+    @Override
+    public Tensor floats(float... values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            b.putFloat(v);
+        }
+        String hint = values.length > 6 ? values.length + "_values" : values.length == 0 ? "empty" : "vec";
+        return constant(DType.FLOAT, new long[] {values.length}, b.array(), "f32_" + hint);
+    }
+
     private TracedTensor constantLongs(long... values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : values) {
@@ -731,6 +741,11 @@ public final class TracingOps implements Ops {
     public Tensor pow(Tensor x, float exponent) {
         TracedTensor t = traced(x);
         return node("Pow", t.type(), t.dims(), List.of(t.name(), ((TracedTensor) scalar(exponent)).name()));
+    }
+
+    @Override
+    public Tensor pow(Tensor x, Tensor exponent) {
+        return binary("Pow", x, exponent);
     }
 
     @Override
