@@ -97,7 +97,6 @@ final class PickleReader {
     static final int HIGHEST_PROTOCOL = 5;
     /** Longer {@code LONG4} integers are refused: nothing a checkpoint holds needs more than a few bytes. */
     static final int MAX_LONG_BYTES = 64;
-    private static final int MAX_KEY_NESTING = 32;
 
     // Opcodes, as named by Python's pickletools.
     static final int MARK = '(';
@@ -277,7 +276,7 @@ final class PickleReader {
                 case SETITEM -> {
                     Object value = pop();
                     Object key = pop();
-                    dict(peek(), "SETITEM").put(hashable(key, 0), value);
+                    dict(peek(), "SETITEM").put(hashable(key), value);
                 }
                 case SETITEMS -> {
                     List<Object> pairs = popMark();
@@ -407,23 +406,28 @@ final class PickleReader {
             throw fail("malformed pickle: " + op + " with an odd number of items");
         }
         for (int i = 0; i < items.size(); i += 2) {
-            dict.put(hashable(items.get(i), 0), items.get(i + 1));
+            dict.put(hashable(items.get(i)), items.get(i + 1));
         }
     }
 
-    /** Dict keys must be immutable scalars or tuples of them, as in Python (lists and dicts are unhashable). */
-    private Object hashable(Object key, int depth) {
-        if (key instanceof String || key instanceof Long || key instanceof BigInteger || key instanceof Boolean
-                || key instanceof Double || key instanceof Bytes || key == NONE) {
+    /**
+     * Dict keys must be immutable scalars, or flat tuples of them. Python also hashes nested tuples, but a pickle can
+     * share one tuple many times over through the memo, making hashing and comparing nested keys exponentially slow;
+     * no checkpoint needs them.
+     */
+    private Object hashable(Object key) {
+        if (isScalar(key)) {
             return key;
         }
-        if (key instanceof Tuple t && depth < MAX_KEY_NESTING) {
-            for (Object item : t.items()) {
-                hashable(item, depth + 1);
-            }
+        if (key instanceof Tuple t && t.items().stream().allMatch(PickleReader::isScalar)) {
             return key;
         }
-        throw fail("unsupported dict key " + describe(key));
+        throw fail("unsupported dict key " + describe(key) + " (only strings, numbers and flat tuples of them)");
+    }
+
+    private static boolean isScalar(Object value) {
+        return value instanceof String || value instanceof Long || value instanceof BigInteger || value instanceof Boolean
+                || value instanceof Double || value instanceof Bytes || value == NONE;
     }
 
     private Object littleEndianInteger(int length) {
@@ -509,7 +513,7 @@ final class PickleReader {
             return "None";
         }
         if (value instanceof String s) {
-            return "'" + (s.length() > 40 ? s.substring(0, 37) + "..." : s) + "'";
+            return "'" + printable(s.length() > 40 ? s.substring(0, 37) + "..." : s) + "'";
         }
         if (value instanceof Long || value instanceof BigInteger) {
             return "int " + value;
@@ -533,5 +537,23 @@ final class PickleReader {
             return "bytes of length " + b.value().length;
         }
         return String.valueOf(value);
+    }
+
+    /** {@code text} with control characters escaped, so that names read from a file keep error messages on one line. */
+    static String printable(String text) {
+        StringBuilder out = null;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isISOControl(c) || Character.getType(c) == Character.LINE_SEPARATOR
+                    || Character.getType(c) == Character.PARAGRAPH_SEPARATOR) {
+                if (out == null) {
+                    out = new StringBuilder(text.substring(0, i));
+                }
+                out.append(c == '\n' ? "\\n" : String.format("\\u%04x", (int) c));
+            } else if (out != null) {
+                out.append(c);
+            }
+        }
+        return out == null ? text : out.toString();
     }
 }

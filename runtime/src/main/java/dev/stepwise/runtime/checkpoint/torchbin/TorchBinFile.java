@@ -1,6 +1,7 @@
 package dev.stepwise.runtime.checkpoint.torchbin;
 
 import static dev.stepwise.runtime.checkpoint.torchbin.PickleReader.describe;
+import static dev.stepwise.runtime.checkpoint.torchbin.PickleReader.printable;
 
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.HalfFloats;
@@ -96,7 +97,7 @@ public final class TorchBinFile implements TensorFile {
                         + " is not a string (expected tensor names)");
             }
             if (!(e.getValue() instanceof TensorRef ref)) {
-                throw new StepwiseException(path + ": state dict entry '" + name + "' is " + describe(e.getValue())
+                throw new StepwiseException(path + ": state dict entry '" + printable(name) + "' is " + describe(e.getValue())
                         + ", not a tensor (expected a dict of tensor name → tensor)");
             }
             tensors.put(name, check(path, name, ref));
@@ -143,8 +144,8 @@ public final class TorchBinFile implements TensorFile {
             int slash = name.indexOf('/');
             if (slash > 0 && name.substring(slash + 1).equals("data.pkl")) {
                 if (prefix != null) {
-                    throw new StepwiseException(path + ": the archive holds two pickles, '" + prefix + "data.pkl' and '"
-                            + name + "'; expected one torch.save archive");
+                    throw new StepwiseException(path + ": the archive holds two pickles, '" + printable(prefix) + "data.pkl' and '"
+                            + printable(name) + "'; expected one torch.save archive");
                 }
                 prefix = name.substring(0, slash + 1);
             }
@@ -163,38 +164,38 @@ public final class TorchBinFile implements TensorFile {
         ByteBuffer bytes = readSmallEntry(path, channel, entry, 16);
         String order = StandardCharsets.US_ASCII.decode(bytes).toString().trim();
         if (!order.equals("little")) {
-            throw new StepwiseException(path + ": tensors are stored with byte order '" + order
-                    + "' ('" + entry.name() + "'); only little-endian checkpoints are supported");
+            throw new StepwiseException(path + ": tensors are stored with byte order '" + printable(order)
+                    + "' ('" + printable(entry.name()) + "'); only little-endian checkpoints are supported");
         }
     }
 
     private static ByteBuffer readSmallEntry(Path path, FileChannel channel, ZipDirectory.Entry entry, long maxBytes) {
         if (!entry.stored()) {
-            throw new StepwiseException(path + ": archive entry '" + entry.name() + "' is compressed (zip method "
+            throw new StepwiseException(path + ": archive entry '" + printable(entry.name()) + "' is compressed (zip method "
                     + entry.method() + "); torch.save stores every entry uncompressed (re-save the checkpoint with"
                     + " torch.save, or as safetensors)");
         }
         if (entry.size() > maxBytes) {
-            throw new StepwiseException(path + ": archive entry '" + entry.name() + "' is " + entry.size()
+            throw new StepwiseException(path + ": archive entry '" + printable(entry.name()) + "' is " + entry.size()
                     + " bytes, more than the " + maxBytes + " expected (corrupt or foreign file?)");
         }
         ByteBuffer buffer = ByteBuffer.allocate((int) entry.size());
         try {
             while (buffer.hasRemaining()) {
                 if (channel.read(buffer, entry.dataOffset() + buffer.position()) < 0) {
-                    throw new StepwiseException(path + ": archive entry '" + entry.name() + "' runs past the end of the file"
+                    throw new StepwiseException(path + ": archive entry '" + printable(entry.name()) + "' runs past the end of the file"
                             + " (truncated file?)");
                 }
             }
         } catch (IOException e) {
-            throw new StepwiseException(path + ": cannot read '" + entry.name() + "': " + e.getMessage(), e);
+            throw new StepwiseException(path + ": cannot read '" + printable(entry.name()) + "': " + e.getMessage(), e);
         }
         return buffer.flip();
     }
 
     /** Checks a tensor against its storage: contiguous, row-major, inside the storage's bytes. */
     private static Tensor check(Path path, String name, TensorRef ref) {
-        String where = path + ": tensor '" + name + "'";
+        String where = path + ": tensor '" + printable(name) + "'";
         long[] shape = ref.shape();
         long elements;
         try {
@@ -250,7 +251,7 @@ public final class TorchBinFile implements TensorFile {
     private Tensor tensor(String name) {
         Tensor t = tensors.get(name);
         if (t == null) {
-            throw new StepwiseException(path + ": no tensor '" + name + "'");
+            throw new StepwiseException(path + ": no tensor '" + printable(name) + "'");
         }
         return t;
     }
@@ -269,19 +270,19 @@ public final class TorchBinFile implements TensorFile {
     public ByteBuffer raw(String name) {
         Tensor t = tensor(name);
         if (t.byteLength() > Integer.MAX_VALUE) {
-            throw new StepwiseException(path + ": tensor '" + name + "' holds " + t.byteLength()
+            throw new StepwiseException(path + ": tensor '" + printable(name) + "' holds " + t.byteLength()
                     + " bytes; tensors over 2 GiB cannot be handed out as one buffer");
         }
         if (t.byteLength() == 0) {
             return ByteBuffer.allocateDirect(0).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         }
         if (!channel.isOpen()) {
-            throw new StepwiseException(path + ": already closed (reading tensor '" + name + "')");
+            throw new StepwiseException(path + ": already closed (reading tensor '" + printable(name) + "')");
         }
         try {
             return channel.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), t.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
-            throw new StepwiseException(path + ": cannot map tensor '" + name + "': " + e.getMessage(), e);
+            throw new StepwiseException(path + ": cannot map tensor '" + printable(name) + "': " + e.getMessage(), e);
         }
     }
 
@@ -294,12 +295,12 @@ public final class TorchBinFile implements TensorFile {
             case F16:
             case BF16:
                 if (t.elementCount() * 4 > Integer.MAX_VALUE) {
-                    throw new StepwiseException(path + ": tensor '" + name + "' has " + t.elementCount()
+                    throw new StepwiseException(path + ": tensor '" + printable(name) + "' has " + t.elementCount()
                             + " elements; as float32 that is over 2 GiB, more than one buffer can hold");
                 }
                 return HalfFloats.widenToFloat32(raw(name), t.dtype() == SafetensorsDtype.BF16);
             default:
-                throw new StepwiseException(path + ": tensor '" + name + "' is " + t.dtype()
+                throw new StepwiseException(path + ": tensor '" + printable(name) + "' is " + t.dtype()
                         + "; only F32, F16 and BF16 tensors can be read as float32");
         }
     }

@@ -1,6 +1,7 @@
 package dev.stepwise.runtime.checkpoint.torchbin;
 
 import static dev.stepwise.runtime.checkpoint.torchbin.PickleReader.describe;
+import static dev.stepwise.runtime.checkpoint.torchbin.PickleReader.printable;
 
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.SafetensorsDtype;
@@ -70,7 +71,7 @@ final class TorchUnpickler implements PickleReader.Globals, PickleReader.Persist
     record Storage(String key, StorageType type, long elements, ZipDirectory.Entry entry) {
         @Override
         public String toString() {
-            return "storage '" + key + "'";
+            return "storage '" + printable(key) + "'";
         }
     }
 
@@ -138,10 +139,10 @@ final class TorchUnpickler implements PickleReader.Globals, PickleReader.Persist
             return new StorageType(name, STORAGE_TYPES.get(name));
         }
         if (module.equals("torch") && name.endsWith("Storage")) {
-            throw new StepwiseException(file + ": tensors of storage type '" + qualified + "' are not supported (supported: "
+            throw new StepwiseException(file + ": tensors of storage type '" + printable(qualified) + "' are not supported (supported: "
                     + String.join(", ", STORAGE_TYPES.keySet()) + ")");
         }
-        throw new StepwiseException(file + ": refusing pickle global '" + qualified
+        throw new StepwiseException(file + ": refusing pickle global '" + printable(qualified)
                 + "' (only tensor-rebuilding calls are allowed)");
     }
 
@@ -223,7 +224,7 @@ final class TorchUnpickler implements PickleReader.Globals, PickleReader.Persist
         Storage known = storages.get(key);
         if (known != null) {
             if (!known.type().equals(type) || known.elements() != elements) {
-                throw new StepwiseException(file + ": storage '" + key + "' is described twice, as " + known.elements()
+                throw new StepwiseException(file + ": storage '" + printable(key) + "' is described twice, as " + known.elements()
                         + " × " + known.type() + " and as " + elements + " × " + type);
             }
             return known;
@@ -231,11 +232,11 @@ final class TorchUnpickler implements PickleReader.Globals, PickleReader.Persist
         String entryName = prefix + "data/" + key;
         ZipDirectory.Entry entry = entries.get(entryName);
         if (entry == null) {
-            throw new StepwiseException(file + ": storage '" + key + "' is missing: the archive has no entry '"
-                    + entryName + "'");
+            throw new StepwiseException(file + ": storage '" + printable(key) + "' is missing: the archive has no entry '"
+                    + printable(entryName) + "'");
         }
         if (!entry.stored()) {
-            throw new StepwiseException(file + ": archive entry '" + entryName + "' is compressed (zip method "
+            throw new StepwiseException(file + ": archive entry '" + printable(entryName) + "' is compressed (zip method "
                     + entry.method() + "); torch.save stores tensor data uncompressed so it can be memory-mapped"
                     + " (re-save the checkpoint with torch.save, or as safetensors)");
         }
@@ -246,7 +247,7 @@ final class TorchUnpickler implements PickleReader.Globals, PickleReader.Persist
             bytes = Long.MAX_VALUE;
         }
         if (entry.size() < bytes) {
-            throw new StepwiseException(file + ": storage '" + key + "' ('" + entryName + "') holds " + entry.size()
+            throw new StepwiseException(file + ": storage '" + printable(key) + "' ('" + printable(entryName) + "') holds " + entry.size()
                     + " bytes, but its persistent id declares " + elements + " × " + type + " (" + (bytes == Long.MAX_VALUE
                     ? "too many" : "" + bytes) + " bytes); truncated or corrupt file?");
         }

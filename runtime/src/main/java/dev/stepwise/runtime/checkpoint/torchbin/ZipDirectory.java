@@ -137,7 +137,7 @@ final class ZipDirectory {
             for (long i = 0; i < entryCount; i++) {
                 Entry entry = readEntry(directory, position, directoryOffset);
                 if (entries.put(entry.name(), entry) != null) {
-                    throw fail("zip archive holds entry '" + entry.name() + "' twice");
+                    throw fail("zip archive holds entry '" + PickleReader.printable(entry.name()) + "' twice");
                 }
                 position += CENTRAL_HEADER_SIZE + u16(directory, position + 28) + u16(directory, position + 30)
                         + u16(directory, position + 32);
@@ -191,23 +191,23 @@ final class ZipDirectory {
                 }
             }
             if ((flags & 1) != 0) {
-                throw fail("zip entry '" + name + "' is encrypted");
+                throw fail("zip entry '" + PickleReader.printable(name) + "' is encrypted");
             }
             if (localOffset < 0 || localOffset > directoryOffset - LOCAL_HEADER_SIZE) {
-                throw fail("zip entry '" + name + "' starts at offset " + Long.toUnsignedString(localOffset)
+                throw fail("zip entry '" + PickleReader.printable(name) + "' starts at offset " + Long.toUnsignedString(localOffset)
                         + ", outside the file's data (corrupt archive)");
             }
             ByteBuffer local = readAt(localOffset, LOCAL_HEADER_SIZE);
             if (local.getInt(0) != LOCAL_HEADER) {
-                throw fail("zip entry '" + name + "' has no local header at offset " + localOffset + " (corrupt archive)");
+                throw fail("zip entry '" + PickleReader.printable(name) + "' has no local header at offset " + localOffset + " (corrupt archive)");
             }
             long dataOffset = localOffset + LOCAL_HEADER_SIZE + u16(local, 26) + u16(local, 28);
             if (compressedSize < 0 || dataOffset > directoryOffset || compressedSize > directoryOffset - dataOffset) {
-                throw fail("zip entry '" + name + "' (" + Long.toUnsignedString(compressedSize) + " bytes at offset "
+                throw fail("zip entry '" + PickleReader.printable(name) + "' (" + Long.toUnsignedString(compressedSize) + " bytes at offset "
                         + dataOffset + ") runs past the end of the data (truncated or corrupt archive)");
             }
             if (method == METHOD_STORED && size != compressedSize) {
-                throw fail("zip entry '" + name + "' is stored uncompressed but its sizes differ (" + size + " vs "
+                throw fail("zip entry '" + PickleReader.printable(name) + "' is stored uncompressed but its sizes differ (" + size + " vs "
                         + compressedSize + "; corrupt archive)");
             }
             return new Entry(name, method, compressedSize, size, dataOffset);
@@ -226,16 +226,16 @@ final class ZipDirectory {
                 }
                 at += 4 + size;
             }
-            throw fail("zip entry '" + name + "' needs a zip64 extra field for its sizes, but has none (corrupt archive)");
+            throw fail("zip entry '" + PickleReader.printable(name) + "' needs a zip64 extra field for its sizes, but has none (corrupt archive)");
         }
 
         private long zip64Long(ByteBuffer zip64, String name) {
             if (zip64.remaining() < 8) {
-                throw fail("zip entry '" + name + "' has a zip64 extra field that is too short (corrupt archive)");
+                throw fail("zip entry '" + PickleReader.printable(name) + "' has a zip64 extra field that is too short (corrupt archive)");
             }
             long value = zip64.getLong();
             if (value < 0) {
-                throw fail("zip entry '" + name + "' has an implausible zip64 size or offset (corrupt archive)");
+                throw fail("zip entry '" + PickleReader.printable(name) + "' has an implausible zip64 size or offset (corrupt archive)");
             }
             return value;
         }

@@ -256,6 +256,16 @@ class TorchBinFileTest {
     }
 
     @Test
+    void namesReadFromTheFileCannotBreakTheMessageLine() throws IOException {
+        PickleBytes p = new PickleBytes().proto(4).stackGlobal("os", "sys\ntem\u2028").op(PickleReader.STOP);
+        assertEquals(bin() + ": refusing pickle global 'os.sys\\ntem\\u2028' (only tensor-rebuilding calls are allowed)",
+                failOpen(withPickle(p)));
+        Path file = new TorchSave().storage("0", "FloatStorage", 6, new byte[24]).view("a\r\nb", "0", 0, shape(2, 3), shape(1, 2))
+                .write(bin());
+        assertMentions(failOpen(file), "tensor 'a\\u000d\\nb': strides [1, 2]");
+    }
+
+    @Test
     void unsupportedStorageTypesAreNamed() throws IOException {
         PickleBytes p = new PickleBytes().proto(2).global("torch", "ComplexFloatStorage").op(PickleReader.STOP);
         assertEquals(bin() + ": tensors of storage type 'torch.ComplexFloatStorage' are not supported (supported: FloatStorage,"
