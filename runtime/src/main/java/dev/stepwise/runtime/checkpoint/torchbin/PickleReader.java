@@ -27,7 +27,7 @@ import java.util.Map;
  * {@code BUILD} is accepted on dicts only, and drops the attributes it would set (an {@code OrderedDict} state dict
  * carries its {@code _metadata} that way). Opcodes that instantiate classes or use the extension registry
  * ({@code INST}, {@code OBJ}, {@code NEWOBJ}, {@code NEWOBJ_EX}, {@code EXT1/2/4}) are refused, and so is every
- * opcode not listed in {@link #read}.
+ * other opcode this class does not interpret (protocol-0 text opcodes, sets, out-of-band buffers).
  *
  * <p>Values: {@code None} → {@link #NONE}, bool → {@link Boolean}, int → {@link Long} ({@link BigInteger} when it does
  * not fit), float → {@link Double}, str → {@link String}, bytes → {@link Bytes}, tuple → {@link Tuple}, list →
