@@ -111,6 +111,9 @@ final class DecoderRun implements StepModel, AutoCloseable {
         if (identity) {
             return;
         }
+        if (gather == null) {
+            throw new IllegalStateException("this decoder run was opened without a cache reorder session");
+        }
         long[][] oldMask = mask.clone();
         long[] oldPosition = nextPosition.clone();
         for (int i = 0; i < rows; i++) {

@@ -122,6 +122,28 @@ class SamplingTest {
     }
 
     @Test
+    void anyOfSeveralEosIdsEndsARow() {
+        List<long[]> plain = run(GenerationConfig.greedy(10));
+        int row = -1;
+        for (int r = 0; r < plain.size() && row < 0; r++) {
+            int prompt = PROMPTS.get(r).length;
+            if (plain.get(r).length >= prompt + 3 && plain.get(r)[prompt] != EOS && plain.get(r)[prompt + 1] != EOS) {
+                row = r;
+            }
+        }
+        assertTrue(row >= 0, "a row with three tokens before eos");
+        int prompt = PROMPTS.get(row).length;
+        long third = plain.get(row)[prompt + 2];
+        List<long[]> rows = Generator.expand(PROMPTS, 1);
+        List<long[]> out = TokenLoop.run(new FakeLm(VOCAB, 2f, rows), rows, GenerationConfig.greedy(10),
+                Set.of(EOS, third), 0, Generator.TokenListener.NONE);
+        long[] s = out.get(row);
+        assertEquals(third, s[s.length - 1], "the row ends at the other eos id");
+        assertTrue(s.length <= prompt + 3);
+        assertArrayEquals(Arrays.copyOf(plain.get(row), s.length), s, "same tokens up to there");
+    }
+
+    @Test
     void noRepeatNgramHoldsWhileSampling() {
         GenerationConfig config = sampling(2.0, 0, 1.0, 8).toBuilder().noRepeatNgramSize(2).maxNewTokens(30).build(4);
         for (long[] s : run(config)) {
