@@ -49,6 +49,12 @@ class SearchGpt2Test {
     static Path tmp;
     static ExportResult decoder;
     static Map<SearchKind, Path> graphs = new LinkedHashMap<>();
+    static Path contractPositions;
+    static Path weightsInDecoder;
+    /** The same weights with eos 832 (a token the tiny model produces) and pad 1: ends of sequences get exercised. */
+    static Path eosCheckpoint;
+    static ExportResult eosDecoder;
+    static Map<SearchKind, Path> eosGraphs = new LinkedHashMap<>();
 
     @BeforeAll
     static void build() {
@@ -61,6 +67,30 @@ class SearchGpt2Test {
             for (SearchKind kind : SearchKind.values()) {
                 graphs.put(kind, SearchGraphBuilder.write(kind, gpt2, config, checkpoint, SearchOptions.defaults(),
                         tmp, kind.fileName(), Long.MAX_VALUE));
+            }
+            contractPositions = SearchGraphBuilder.write(SearchKind.BEAM_SEARCH, gpt2, config, checkpoint,
+                    SearchOptions.defaults().withPositionsFromMask(false), tmp, "contract_positions.onnx", Long.MAX_VALUE);
+            weightsInDecoder = SearchGraphBuilder.write(SearchKind.BEAM_SEARCH, gpt2, config, checkpoint,
+                    SearchOptions.defaults().withWeightsInDecoder(true), tmp, "weights_in_decoder.onnx", Long.MAX_VALUE);
+        }
+
+        eosCheckpoint = tmp.resolve("eos-832");
+        try {
+            Files.createDirectories(eosCheckpoint);
+            Files.copy(checkpointDir.resolve("model.safetensors"), eosCheckpoint.resolve("model.safetensors"));
+            Files.writeString(eosCheckpoint.resolve("config.json"), Files.readString(configFile)
+                    .replace("\"eos_token_id\": 98", "\"eos_token_id\": 832")
+                    .replace("\"pad_token_id\": 98", "\"pad_token_id\": 1"));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        eosDecoder = Gpt2Exporter.run(eosCheckpoint, tmp.resolve("eos-decoder"));
+        ModelConfig eosConfig = ModelConfig.read(eosCheckpoint.resolve("config.json"), gpt2.spec().configKeys());
+        assertEquals(List.of(832L), eosConfig.eosTokenIds());
+        try (Checkpoint checkpoint = Checkpoint.open(eosCheckpoint)) {
+            for (SearchKind kind : SearchKind.values()) {
+                eosGraphs.put(kind, SearchGraphBuilder.write(kind, gpt2, eosConfig, checkpoint,
+                        SearchOptions.defaults(), tmp, "eos_" + kind.fileName(), Long.MAX_VALUE));
             }
         }
     }
@@ -151,9 +181,11 @@ class SearchGpt2Test {
         for (int returned : new int[] {1, 4}) {
             Map<String, Object> in = beamInputs(prompts(), 20, 4, returned);
             int[] expected = run(upstream("tiny_gpt2_beamsearch.onnx"), in);
-            int[] actual = run(graphs.get(SearchKind.BEAM_SEARCH), in);
             assertEquals(3 * returned * 20, expected.length);
-            assertArrayEquals(expected, actual, "BeamSearch sequences, num_return_sequences " + returned);
+            assertArrayEquals(expected, run(graphs.get(SearchKind.BEAM_SEARCH), in),
+                    "BeamSearch sequences, num_return_sequences " + returned);
+            assertArrayEquals(expected, run(contractPositions, in), "with the operator's own position ids");
+            assertArrayEquals(expected, run(weightsInDecoder, in), "with the weights inside the decoder subgraph");
         }
     }
 
@@ -198,6 +230,48 @@ class SearchGpt2Test {
         for (int r = 0; r < prompts.size(); r++) {
             assertArrayEquals(expected.get(r), actual.get(r), "row " + r);
         }
+    }
+
+    @Test
+    void rowsEndAtEosLikeTheJavaGenerator() {
+        // With eos 832: row 1 stops after four 948s, row 3 (padded) on its own schedule, the others run to the end.
+        List<long[]> prompts = List.of(new long[] {5, 6, 7, 8}, new long[] {9, 10, 11, 12}, new long[] {3, 1, 4},
+                new long[] {2, 7, 1, 8, 2, 8});
+        List<long[]> expected;
+        try (ExportedModel model = ExportedModel.open(eosDecoder.outputDir(), 1)) {
+            expected = new Generator(model).greedy(prompts, 16);
+        }
+        assertArrayEquals(new long[] {9, 10, 11, 12, 948, 948, 948, 948, 832}, expected.get(1));
+        List<long[]> actual = SearchEngine.generate(eosGraphs.get(SearchKind.GREEDY_SEARCH), SearchKind.GREEDY_SEARCH,
+                prompts, GenerationConfig.greedy(16), 1);
+        for (int r = 0; r < prompts.size(); r++) {
+            assertArrayEquals(expected.get(r), actual.get(r), "row " + r);
+        }
+    }
+
+    @Test
+    void finishedBeamHypothesesEndWithEos() {
+        List<long[]> prompts = List.of(new long[] {5, 6, 7, 8}, new long[] {9, 10, 11, 12});
+        List<long[]> beams = SearchEngine.generate(eosGraphs.get(SearchKind.BEAM_SEARCH), SearchKind.BEAM_SEARCH,
+                prompts, beam(4, 4, 16), 1);
+        assertEquals(8, beams.size());
+        int finished = 0;
+        for (int i = 0; i < beams.size(); i++) {
+            long[] row = beams.get(i);
+            assertArrayEquals(prompts.get(i / 4), Arrays.copyOf(row, 4));
+            assertTrue(row.length <= 20);
+            for (int t = 4; t < row.length - 1; t++) {
+                assertNotEquals(832L, row[t], "eos only at the end");
+                assertNotEquals(1L, row[t], "no padding inside");
+            }
+            if (row[row.length - 1] == 832) {
+                finished++;
+            } else {
+                assertEquals(20, row.length, "a beam without eos runs to max length");
+            }
+        }
+        assertTrue(finished >= 1, "some beam meets eos");
+        assertArrayEquals(new long[] {9, 10, 11, 12, 948, 832}, beams.get(4), "the second prompt's best beam");
     }
 
     @Test

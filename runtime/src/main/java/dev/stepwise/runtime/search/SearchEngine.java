@@ -315,10 +315,9 @@ public final class SearchEngine implements AutoCloseable {
         return v == null ? fallback : Long.parseLong(v);
     }
 
-    /** The operator's int32 seed; ONNX Runtime reseeds from its own entropy for 0, so 0 is mapped to a fixed value. */
+    /** The operator's int32 seed: the long folded to 32 bits (the same seed draws the same tokens, 0 included). */
     static int seed(long seed) {
-        int folded = (int) (seed ^ (seed >>> 32));
-        return folded == 0 ? 0x5eed : folded;
+        return (int) (seed ^ (seed >>> 32));
     }
 
     private static OnnxTensor scalar(OrtEnvironment env, int value) throws OrtException {
