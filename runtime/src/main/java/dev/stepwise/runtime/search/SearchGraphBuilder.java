@@ -22,6 +22,7 @@ import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.proto.Onnx.AttributeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.GraphProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
+import dev.stepwise.runtime.onnx.proto.Onnx.NodeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Tensor;
@@ -259,7 +260,30 @@ public final class SearchGraphBuilder {
             ops.output("present_" + l, ops.concat(0, key, value), DType.FLOAT,
                     List.of(2L, BATCH, (long) layout.heads(), TOTAL, (long) layout.headDim()));
         }
-        return graph.buildGraph(false);
+        return withoutDeadNodes(graph.buildGraph(false));
+    }
+
+    /**
+     * Drops nodes and constants no output depends on: the adapter offers every forward position ids, and a forward
+     * that derives its own from the mask (OPT, BioGPT) leaves them unread. Graph inputs stay (they are the contract).
+     */
+    static GraphProto withoutDeadNodes(GraphProto graph) {
+        Set<String> needed = new HashSet<>();
+        graph.getOutputList().forEach(o -> needed.add(o.getName()));
+        List<NodeProto> kept = new ArrayList<>();
+        for (int i = graph.getNodeCount() - 1; i >= 0; i--) {
+            NodeProto node = graph.getNode(i);
+            if (node.getOutputList().stream().anyMatch(needed::contains)) {
+                kept.add(0, node);
+                needed.addAll(node.getInputList());
+            }
+        }
+        if (kept.size() == graph.getNodeCount()) {
+            return graph;
+        }
+        GraphProto.Builder b = graph.toBuilder().clearNode().addAllNode(kept).clearInitializer();
+        graph.getInitializerList().stream().filter(t -> needed.contains(t.getName())).forEach(b::addInitializer);
+        return b.build();
     }
 
     /**
