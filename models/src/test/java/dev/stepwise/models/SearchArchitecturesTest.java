@@ -126,6 +126,33 @@ class SearchArchitecturesTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void llamaFixtureGreedySearchGivesTheJavaGeneratorsTokens() {
+        assumeTrue(Architectures.all().containsKey("llama"), "llama is not on the class path");
+        Path checkpointDir = Fixtures.path("llama-tiny-random-fp16");
+        Path decoderDir = Exporter.export(checkpointDir, tmp.resolve("decoder"), ExportOptions.defaults()
+                .withValidate(false)).outputDir();
+        Path configFile = checkpointDir.resolve("config.json");
+        Architecture llama = Architectures.forModelType("llama", configFile.toString());
+        ModelConfig config = ModelConfig.read(configFile, llama.spec().configKeys());
+        Path greedy;
+        try (Checkpoint checkpoint = Checkpoint.open(checkpointDir)) {
+            greedy = SearchGraphBuilder.write(SearchKind.GREEDY_SEARCH, llama, config, checkpoint,
+                    SearchOptions.defaults(), tmp, SearchKind.GREEDY_SEARCH.fileName(), 1 << 20);
+        }
+        assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve(SearchKind.GREEDY_SEARCH.fileName() + "_data")),
+                "weights above the threshold stay in external data");
+        List<long[]> prompts = List.of(new long[] {1, 306, 4658, 278}, new long[] {1, 15043}, new long[] {0, 0, 0, 52});
+        try (ExportedModel model = ExportedModel.open(decoderDir, 1)) {
+            List<long[]> expected = new Generator(model).greedy(prompts, NEW_TOKENS);
+            List<long[]> actual = SearchEngine.generate(greedy, SearchKind.GREEDY_SEARCH, prompts,
+                    GenerationConfig.greedy(NEW_TOKENS), model.padId());
+            for (int r = 0; r < prompts.size(); r++) {
+                assertArrayEquals(expected.get(r), actual.get(r), "row " + r);
+            }
+        }
+    }
+
     static GenerationConfig beam(int beams, int returned) {
         return new GenerationConfig(NEW_TOKENS, 0, false, 1.0, 0, 1.0, 0, beams, 1.0, false, returned, 0, 1.0,
                 List.of(), -1);
