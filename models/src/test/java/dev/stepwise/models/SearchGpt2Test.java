@@ -203,6 +203,22 @@ class SearchGpt2Test {
         }
     }
 
+    @Test
+    void searchEngineRunsOnnxruntimesOwnGraphToo() {
+        // no Stepwise metadata and no attention_mask input: eos comes from the request, equal prompts need no padding
+        List<long[]> prompts = prompts();
+        GenerationConfig request = new GenerationConfig(8, 0, false, 1.0, 0, 1.0, 0, 4, 1.0, false, 2, 0, 1.0,
+                List.of(EOS), -1);
+        List<long[]> upstream = SearchEngine.generate(upstream("tiny_gpt2_beamsearch.onnx"), SearchKind.BEAM_SEARCH,
+                prompts, request, EOS);
+        List<long[]> ours = SearchEngine.generate(graphs.get(SearchKind.BEAM_SEARCH), SearchKind.BEAM_SEARCH, prompts,
+                request, EOS);
+        assertEquals(6, upstream.size());
+        for (int i = 0; i < 6; i++) {
+            assertArrayEquals(upstream.get(i), ours.get(i), "sequence " + i);
+        }
+    }
+
     /** Raw upstream output cut after the first eos past the prompt. */
     static long[] upToEos(int[] row, int promptLength) {
         int end = row.length;

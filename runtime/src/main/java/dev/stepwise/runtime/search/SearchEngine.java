@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -68,9 +69,9 @@ public final class SearchEngine implements AutoCloseable {
     }
 
     /** The operator this graph was built around, when it was built by Stepwise (else empty: foreign graphs). */
-    public java.util.Optional<SearchKind> builtKind() {
+    public Optional<SearchKind> builtKind() {
         String k = metadata.get(SearchGraphBuilder.META_KIND);
-        return k == null ? java.util.Optional.empty() : java.util.Optional.of(SearchKind.fromCliName(k));
+        return k == null ? Optional.empty() : Optional.of(SearchKind.fromCliName(k));
     }
 
     /**
