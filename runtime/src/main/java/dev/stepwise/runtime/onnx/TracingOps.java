@@ -634,6 +634,19 @@ public final class TracingOps implements Ops {
         return node("Unsqueeze", t.type(), out, List.of(t.name(), constantLongs(normalized).name()));
     }
 
+    /**
+     * {@code x[index]} along {@code axis}, which disappears: a Gather with a scalar index. Not part of {@link Ops}
+     * (forwards never need it); graph adapters use it to unpack stacked inputs such as a {@code [2, ...]} key/value pair.
+     */
+    public Tensor select(Tensor x, int axis, long index) {
+        TracedTensor t = traced(x);
+        int a = t.normalize(axis);
+        List<Dim> out = new ArrayList<>(Arrays.asList(t.dims()));
+        out.remove(a);
+        return node("Gather", t.type(), out.toArray(new Dim[0]),
+                List.of(t.name(), constantLongScalar(index).name()), Attributes.of("axis", (long) a));
+    }
+
     @Override
     public Tensor gather(Tensor table, Tensor indices) {
         TracedTensor t = traced(table);
