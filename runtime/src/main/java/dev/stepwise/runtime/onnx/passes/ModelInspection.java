@@ -97,7 +97,7 @@ public record ModelInspection(String file, long irVersion, List<String> opsets, 
         sb.append("  outputs\n");
         outputs.forEach(o -> sb.append("    ").append(o).append('\n'));
         sb.append("  nodes ").append(nodes).append('\n');
-        ops.forEach((op, n) -> sb.append(String.format("    %-44s %6d%n", op, n)));
+        ops.forEach((op, n) -> sb.append(String.format("    %-52s %6d%n", op, n)));
         if (isStatic()) {
             sb.append("  static: yes (all ").append(values).append(" tensors have fixed-dim value_info, no shape ops)\n");
         } else {
