@@ -38,6 +38,9 @@ public final class NoOpElimination {
 
     private static NodeProto rewrite(NodeProto n, Scope scope, GraphInference inference, Set<String> outputs) {
         boolean standard = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx");
+        if (OpRules.MS.equals(n.getDomain()) && n.getOpType().equals("MultiHeadAttention")) {
+            return dropEmptyPast(n, scope);
+        }
         if (!standard || n.getOutputCount() != 1 || n.getInputCount() == 0 || n.getInput(0).isEmpty()) {
             return n;
         }
@@ -135,6 +138,32 @@ public final class NoOpElimination {
                     .addOutput(n.getOutput(0)).build();
         }
         return kept == n.getInputCount() ? n : b.build();
+    }
+
+    /**
+     * MultiHeadAttention with a zero-length past_key/past_value (a prefill) computes the same without them: the
+     * present is then the new keys and values alone. Dropping them lets the prefill graph do without past inputs.
+     */
+    private static NodeProto dropEmptyPast(NodeProto n, Scope scope) {
+        if (n.getInputCount() < 8 || n.getInput(6).isEmpty() || n.getInput(7).isEmpty()
+                || (n.getInputCount() > 8 && !n.getInput(8).isEmpty())) {
+            return n;
+        }
+        TensorType key = scope.type(n.getInput(1));
+        TensorType pastKey = scope.type(n.getInput(6));
+        TensorType pastValue = scope.type(n.getInput(7));
+        if (key == null || key.rank() != 3 || pastKey.rank() != 4 || pastKey.dim(2) != 0 || pastValue.dim(2) != 0) {
+            return n;
+        }
+        int keep = 6;
+        while (keep > 3 && n.getInput(keep - 1).isEmpty()) {
+            keep--;
+        }
+        NodeProto.Builder b = n.toBuilder().clearInput();
+        for (int i = 0; i < keep; i++) {
+            b.addInput(n.getInput(i));
+        }
+        return b.build();
     }
 
     /** Number of nodes of each op a graph has, for tests. */

@@ -35,6 +35,8 @@ public final class SharedExternalData implements Closeable {
     private final FileChannel out;
     private final Map<String, long[]> regions = new HashMap<>();
     private final Map<String, long[]> contents = new HashMap<>();
+    /** Inline data already stored, by identity: step graphs of one source share the same ByteString objects. */
+    private final Map<com.google.protobuf.ByteString, long[]> stored = new java.util.IdentityHashMap<>();
     private final Set<String> names = new HashSet<>();
     private long position;
 
@@ -111,6 +113,10 @@ public final class SharedExternalData implements Closeable {
     }
 
     private TensorProto storeInline(TensorProto t) {
+        long[] known = t.getRawData().isEmpty() ? null : stored.get(t.getRawData());
+        if (known != null) {
+            return pointTo(t, known);
+        }
         ByteBuffer data = InitializerData.read(t, null);
         String key = t.getDataType() + ":" + digest(data.duplicate());
         long[] at = contents.get(key);
@@ -119,6 +125,9 @@ public final class SharedExternalData implements Closeable {
             write(data.duplicate(), start, t.getName());
             at = new long[] {start, data.remaining()};
             contents.put(key, at);
+        }
+        if (!t.getRawData().isEmpty()) {
+            stored.put(t.getRawData(), at);
         }
         return pointTo(t, at);
     }

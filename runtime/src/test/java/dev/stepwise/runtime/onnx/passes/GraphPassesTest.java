@@ -250,6 +250,36 @@ class GraphPassesTest {
     }
 
     @Test
+    void multiHeadAttentionWithAnEmptyPastDropsIt() {
+        GraphBuilder g = new GraphBuilder("mha", 14);
+        g.importOpset("com.microsoft", 1);
+        for (String name : List.of("q", "k", "v")) {
+            g.addInput(GraphBuilder.tensorInfo(name, F, new long[] {1, 3, 8}));
+        }
+        g.addInput(GraphBuilder.tensorInfo("past_key", F, new long[] {1, 2, 0, 4}));
+        g.addInput(GraphBuilder.tensorInfo("past_value", F, new long[] {1, 2, 0, 4}));
+        List<String> outs = g.addNode("com.microsoft", "MultiHeadAttention",
+                List.of("q", "k", "v", "", "", "", "past_key", "past_value"), 3, Attributes.of("num_heads", 2L));
+        g.addOutput(GraphBuilder.tensorInfo(outs.get(0), F, new long[] {1, 3, 8}));
+        g.addOutput(GraphBuilder.tensorInfo(outs.get(1), F, new long[] {1, 2, 3, 4}));
+        g.addOutput(GraphBuilder.tensorInfo(outs.get(2), F, new long[] {1, 2, 3, 4}));
+        ModelProto before = g.build(false);
+        ModelProto after = StaticGraphOptimizer.optimize(before, null,
+                StaticGraphOptimizer.Options.DEFAULT.withDropUnusedInputs(true));
+        assertEquals(3, after.getGraph().getInputCount(), "the empty past inputs are gone");
+        Map<String, ConstTensor> feeds = new java.util.HashMap<>(Map.of("q", OpCase.random(F, 1, 3, 8),
+                "k", OpCase.random(F, 1, 3, 8), "v", OpCase.random(F, 1, 3, 8)));
+        Map<String, ConstTensor> withPast = new java.util.HashMap<>(feeds);
+        withPast.put("past_key", ConstTensor.ofDoubles(F, new long[] {1, 2, 0, 4}, new double[0]));
+        withPast.put("past_value", ConstTensor.ofDoubles(F, new long[] {1, 2, 0, 4}, new double[0]));
+        Map<String, ConstTensor> a = OrtRunner.run(before, dir, withPast);
+        Map<String, ConstTensor> b = OrtRunner.run(after, dir, feeds);
+        for (String k : a.keySet()) {
+            ConstantFoldingTest.assertClose(a.get(k), b.get(k));
+        }
+    }
+
+    @Test
     void optimizerRefusesWhatCannotBeMadeStatic() {
         GraphBuilder g = new GraphBuilder("nz", 13);
         g.addInput(GraphBuilder.tensorInfo("x", I64, new long[] {4}));
