@@ -62,7 +62,9 @@ final class OpEval {
             return List.of(acc);
         }
         return switch (op) {
-            case "Identity", "Dropout" -> List.of(in[0]);
+            case "Identity" -> List.of(in[0]);
+            case "Dropout" -> out.size() == 1 ? List.of(in[0]) : List.of(in[0], ConstTensor.ofLongs(BOOL,
+                    in[0].dims(), filled(in[0].size(), 1)));
             case "Cast", "CastLike" -> List.of(in[0].cast(t0.elemType()));
             case "Shape" -> {
                 int[] r = OpRules.shapeRange(c);
@@ -87,6 +89,12 @@ final class OpEval {
             case "Split" -> split(c, in[0], out);
             default -> throw c.fail("cannot be evaluated");
         };
+    }
+
+    private static long[] filled(int n, long v) {
+        long[] a = new long[n];
+        Arrays.fill(a, v);
+        return a;
     }
 
     // ---- index helpers ----
@@ -190,13 +198,12 @@ final class OpEval {
         return ConstTensor.ofDoubles(out.elemType(), x.dims(), v);
     }
 
-    /** erf to about 1e-7 (Abramowitz and Stegun 7.1.26 refined with one Newton step), ample for float32. */
+    /** erf to about 1e-7: the Taylor series near zero, Abramowitz and Stegun 7.1.26 elsewhere; ample for float32. */
     static double erf(double x) {
         double t = 1 / (1 + 0.3275911 * Math.abs(x));
         double y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
                 + 0.254829592) * t * Math.exp(-x * x);
         y = x >= 0 ? y : -y;
-        // one Newton step on erf(y0) = x is not available; refine with the series near zero instead
         if (Math.abs(x) < 0.5) {
             double sum = x;
             double term = x;
