@@ -149,19 +149,30 @@ class SimplifyLlamaFixtureTest {
         }
     }
 
-    @Test
-    void inspectReportsAStepGraphAsStatic() {
+    private static String inspect(Path file) {
         PrintStream saved = System.out;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         System.setOut(new PrintStream(out, true));
-        int status;
         try {
-            status = Main.run("inspect", result.output().resolve(Simplifier.stepFileName(1)).toString());
+            assertEquals(0, Main.run("inspect", file.toString()));
         } finally {
             System.setOut(saved);
         }
-        String text = out.toString();
-        assertEquals(0, status);
+        return out.toString();
+    }
+
+    @Test
+    void inspectShowsTheOriginalsSymbolicDimsByName() {
+        String text = inspect(source);
+        assertTrue(text.contains("input_ids int64[batch_size, sequence_length]"), text);
+        assertTrue(text.contains("past_key_values.0.key float16[batch_size, 1, past_sequence_length, 16]"), text);
+        assertTrue(text.contains("static: no") && text.contains("13 shape ops"), text);
+        assertTrue(text.contains("external data model.onnx.data"), text);
+    }
+
+    @Test
+    void inspectReportsAStepGraphAsStatic() {
+        String text = inspect(result.output().resolve(Simplifier.stepFileName(1)));
         assertTrue(text.contains("ai.onnx 14, com.microsoft 1"), text);
         assertTrue(text.contains("input_ids int64[2, 1]") && text.contains("logits float16[2, 1, 32000]"), text);
         assertTrue(text.contains("static: yes"), text);
