@@ -7,6 +7,7 @@ import com.google.gson.JsonParser;
 import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.torchbin.TorchBinFile;
 import dev.stepwise.runtime.model.WeightSpec;
 import java.io.IOException;
 import java.io.Reader;
@@ -21,21 +22,26 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * The weights of a Hugging Face checkpoint folder: a single {@code model.safetensors} or shards listed by
- * {@code model.safetensors.index.json}. Tensors are memory-mapped; F32 ones are handed out without a copy.
+ * {@code model.safetensors.index.json}; failing those, a PyTorch {@code pytorch_model.bin} or shards listed by
+ * {@code pytorch_model.bin.index.json} (read without Python by {@link TorchBinFile}). Tensors are memory-mapped; F32
+ * ones are handed out without a copy.
  */
 public final class Checkpoint implements WeightSource, AutoCloseable {
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
+    public static final String BIN_FILE = "pytorch_model.bin";
+    public static final String BIN_INDEX_FILE = "pytorch_model.bin.index.json";
 
     private final Path dir;
-    private final List<SafetensorsFile> files;
+    private final List<TensorFile> files;
     /** Tensor name → the file holding it, in header (or index) order. */
-    private final Map<String, SafetensorsFile> byName;
+    private final Map<String, TensorFile> byName;
 
-    private Checkpoint(Path dir, List<SafetensorsFile> files, Map<String, SafetensorsFile> byName) {
+    private Checkpoint(Path dir, List<TensorFile> files, Map<String, TensorFile> byName) {
         this.dir = dir;
         this.files = List.copyOf(files);
         this.byName = Collections.unmodifiableMap(byName);
@@ -44,43 +50,47 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
     public static Checkpoint open(Path dir) {
         if (!Files.isDirectory(dir)) {
             throw new StepwiseException(dir + ": " + (Files.exists(dir) ? "not a folder" : "folder not found")
-                    + " (expected a Hugging Face checkpoint folder with " + SINGLE_FILE + " or " + INDEX_FILE + ")");
+                    + " (expected a Hugging Face checkpoint folder with " + SINGLE_FILE + ", " + BIN_FILE + " or their index)");
         }
+        // safetensors first, as transformers does: a folder holding both formats is read without any pickle.
         Path single = dir.resolve(SINGLE_FILE);
         if (Files.isRegularFile(single)) {
-            SafetensorsFile file = SafetensorsFile.open(single);
-            Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
-            for (String name : file.names()) {
-                byName.put(name, file);
-            }
-            return new Checkpoint(dir, List.of(file), byName);
+            return openSingle(dir, SafetensorsFile.open(single));
         }
         Path index = dir.resolve(INDEX_FILE);
         if (Files.isRegularFile(index)) {
-            return openSharded(dir, index);
+            return openSharded(dir, index, SafetensorsFile::open);
         }
-        throw new StepwiseException(dir + ": no " + SINGLE_FILE + " or " + INDEX_FILE + " found" + unsupportedFormatHint(dir));
+        Path bin = dir.resolve(BIN_FILE);
+        if (Files.isRegularFile(bin)) {
+            return openSingle(dir, TorchBinFile.open(bin));
+        }
+        Path binIndex = dir.resolve(BIN_INDEX_FILE);
+        if (Files.isRegularFile(binIndex)) {
+            return openSharded(dir, binIndex, TorchBinFile::open);
+        }
+        throw new StepwiseException(dir + ": no " + SINGLE_FILE + ", " + INDEX_FILE + ", " + BIN_FILE + " or "
+                + BIN_INDEX_FILE + " found (expected a Hugging Face checkpoint folder)");
     }
 
-    /** Names checkpoint formats we recognise but cannot read yet, so the user knows why their folder is refused. */
-    private static String unsupportedFormatHint(Path dir) {
-        if (Files.exists(dir.resolve("pytorch_model.bin")) || Files.exists(dir.resolve("pytorch_model.bin.index.json"))) {
-            return "; it holds pytorch_model.bin, but .bin (PyTorch pickle) checkpoints are not supported yet:"
-                    + " re-save the model with safe_serialization=True";
+    private static Checkpoint openSingle(Path dir, TensorFile file) {
+        Map<String, TensorFile> byName = new LinkedHashMap<>();
+        for (String name : file.names()) {
+            byName.put(name, file);
         }
-        return " (expected a Hugging Face checkpoint folder)";
+        return new Checkpoint(dir, List.of(file), byName);
     }
 
-    private static Checkpoint openSharded(Path dir, Path index) {
+    private static Checkpoint openSharded(Path dir, Path index, Function<Path, TensorFile> opener) {
         Map<String, String> weightMap = readWeightMap(index);
-        Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
-        Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
+        Map<String, TensorFile> shards = new LinkedHashMap<>();
+        Map<String, TensorFile> byName = new LinkedHashMap<>();
         Path base = dir.toAbsolutePath().normalize();
         try {
             for (Map.Entry<String, String> e : weightMap.entrySet()) {
                 String tensor = e.getKey();
                 String shardName = e.getValue();
-                SafetensorsFile shard = shards.get(shardName);
+                TensorFile shard = shards.get(shardName);
                 if (shard == null) {
                     Path shardPath = base.resolve(shardName).normalize();
                     if (!base.equals(shardPath.getParent())) {
@@ -91,7 +101,7 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
                         throw new StepwiseException(index + ": shard '" + shardName + "' (for tensor '" + tensor
                                 + "') not found in " + dir);
                     }
-                    shard = SafetensorsFile.open(shardPath);
+                    shard = opener.apply(shardPath);
                     shards.put(shardName, shard);
                 }
                 if (!shard.has(tensor)) {
@@ -101,7 +111,7 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
                 byName.put(tensor, shard);
             }
         } catch (RuntimeException e) {
-            shards.values().forEach(SafetensorsFile::close);
+            shards.values().forEach(TensorFile::close);
             throw e;
         }
         return new Checkpoint(dir, new ArrayList<>(shards.values()), byName);
@@ -143,14 +153,14 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
         return dir;
     }
 
-    /** The safetensors files, in the order they were first needed. */
-    public List<SafetensorsFile> files() {
+    /** The tensor files (safetensors or pytorch_model.bin), in the order they were first needed. */
+    public List<TensorFile> files() {
         return files;
     }
 
     /** The file holding a tensor. */
-    public SafetensorsFile fileOf(String name) {
-        SafetensorsFile f = byName.get(name);
+    public TensorFile fileOf(String name) {
+        TensorFile f = byName.get(name);
         if (f == null) {
             throw new StepwiseException(dir + ": no tensor '" + name + "'");
         }
@@ -198,7 +208,7 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
     public void checkAgainst(List<WeightSpec> expected) {
         List<String> problems = new ArrayList<>();
         for (WeightSpec spec : expected) {
-            SafetensorsFile file = byName.get(spec.name());
+            TensorFile file = byName.get(spec.name());
             if (file == null) {
                 if (!spec.optional()) {
                     problems.add("tensor '" + spec.name() + "' (shape " + Arrays.toString(spec.shape())
@@ -221,7 +231,7 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
 
     @Override
     public void close() {
-        files.forEach(SafetensorsFile::close);
+        files.forEach(TensorFile::close);
     }
 
     @Override

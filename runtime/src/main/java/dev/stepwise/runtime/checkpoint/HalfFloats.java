@@ -1,5 +1,10 @@
 package dev.stepwise.runtime.checkpoint;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
+
 /**
  * Conversions between float32 and the two 16-bit float formats of checkpoints. Written out by hand because
  * {@code Float.float16ToFloat} only arrived in Java 20. Narrowing rounds to nearest, ties to even, like PyTorch's
@@ -76,5 +81,28 @@ public final class HalfFloats {
         }
         int roundingBias = 0x7fff + ((bits >>> 16) & 1);
         return (short) ((bits + roundingBias) >>> 16);
+    }
+
+    /**
+     * Widens little-endian 16-bit floats (binary16, or bfloat16 when {@code bf16}) from {@code halves}' position to its
+     * limit into a new direct little-endian float32 buffer, positioned at 0. The caller checks that 2 × the input size
+     * fits one buffer.
+     */
+    public static ByteBuffer widenToFloat32(ByteBuffer halves, boolean bf16) {
+        ShortBuffer in = halves.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+        ByteBuffer out = ByteBuffer.allocateDirect(Math.multiplyExact(in.remaining(), 4)).order(ByteOrder.LITTLE_ENDIAN);
+        FloatBuffer outFloats = out.asFloatBuffer();
+        // Convert through small heap arrays: bulk get/put is much faster than element-wise access to direct buffers.
+        short[] shorts = new short[Math.min(in.remaining(), 1 << 16)];
+        float[] floats = new float[shorts.length];
+        while (in.hasRemaining()) {
+            int n = Math.min(in.remaining(), shorts.length);
+            in.get(shorts, 0, n);
+            for (int i = 0; i < n; i++) {
+                floats[i] = bf16 ? bf16ToFloat(shorts[i]) : f16ToFloat(shorts[i]);
+            }
+            outFloats.put(floats, 0, n);
+        }
+        return out;
     }
 }

@@ -26,7 +26,13 @@ import java.util.stream.Stream;
  */
 public final class RandomCheckpoint {
     /** One entry per architecture; add new layouts here. */
-    private static final List<RandomLayout> LAYOUTS = List.of(new Gpt2RandomLayout());
+    private static final List<RandomLayout> LAYOUTS = List.of(
+            new Gpt2RandomLayout(),
+            new GptNeoRandomLayout(),
+            new OptRandomLayout(),
+            new BioGptRandomLayout(),
+            LlamaRandomLayout.llama(),
+            LlamaRandomLayout.mistral());
 
     private static final Gson JSON = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 

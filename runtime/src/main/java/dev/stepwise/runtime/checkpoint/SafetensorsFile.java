@@ -4,8 +4,6 @@ import dev.stepwise.runtime.StepwiseException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
-import java.nio.ShortBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -20,7 +18,7 @@ import java.util.Set;
  * <p>Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the data section that the header's
  * {@code data_offsets} point into.
  */
-public final class SafetensorsFile implements AutoCloseable {
+public final class SafetensorsFile implements TensorFile {
     /** A real header is a few hundred KB at most; anything larger means a corrupt or foreign file. */
     static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
@@ -172,27 +170,11 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     private ByteBuffer widen(SafetensorsEntry e) {
-        long outBytes = e.elementCount() * 4;
-        if (outBytes > Integer.MAX_VALUE) {
+        if (e.elementCount() * 4 > Integer.MAX_VALUE) {
             throw new StepwiseException(path + ": tensor '" + e.name() + "' has " + e.elementCount()
                     + " elements; as float32 that is over 2 GiB, more than one buffer can hold");
         }
-        ShortBuffer in = raw(e.name()).asShortBuffer();
-        ByteBuffer out = ByteBuffer.allocateDirect((int) outBytes).order(ByteOrder.LITTLE_ENDIAN);
-        FloatBuffer outFloats = out.asFloatBuffer();
-        boolean bf16 = e.dtype() == SafetensorsDtype.BF16;
-        // Convert through small heap arrays: bulk get/put is much faster than element-wise access to direct buffers.
-        short[] halves = new short[Math.min(in.remaining(), 1 << 16)];
-        float[] floats = new float[halves.length];
-        while (in.hasRemaining()) {
-            int n = Math.min(in.remaining(), halves.length);
-            in.get(halves, 0, n);
-            for (int i = 0; i < n; i++) {
-                floats[i] = bf16 ? HalfFloats.bf16ToFloat(halves[i]) : HalfFloats.f16ToFloat(halves[i]);
-            }
-            outFloats.put(floats, 0, n);
-        }
-        return out;
+        return HalfFloats.widenToFloat32(raw(e.name()), e.dtype() == SafetensorsDtype.BF16);
     }
 
     /** Closes the file; buffers already handed out stay valid (the JVM unmaps them when they are collected). */

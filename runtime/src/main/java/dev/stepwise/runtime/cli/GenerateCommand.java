@@ -1,7 +1,9 @@
 package dev.stepwise.runtime.cli;
 
 import dev.stepwise.runtime.StepwiseException;
-import dev.stepwise.runtime.generate.ExportedModel;
+import dev.stepwise.runtime.generate.BeamOptions;
+import dev.stepwise.runtime.generate.GenerationConfig;
+import dev.stepwise.runtime.generate.GenerationEngines;
 import dev.stepwise.runtime.generate.Generator;
 import dev.stepwise.runtime.generate.TextTokenizer;
 import java.nio.file.Path;
@@ -14,8 +16,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generate with an exported model folder on ONNX Runtime (greedy, KV cache).")
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Generate with an exported model folder on ONNX Runtime: greedy, seeded sampling or beam search.",
+            "Defaults come from the folder's generation_config.json (transformers' defaults where it is silent); "
+                + "flags override them."})
 final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
@@ -34,10 +38,68 @@ final class GenerateCommand implements Callable<Integer> {
         String ids;
     }
 
-    @Option(names = "--max-new-tokens", defaultValue = "20", description = "Maximum number of new tokens (default 20).")
-    int maxNewTokens;
+    @Option(names = "--max-new-tokens", paramLabel = "N",
+            description = "Maximum number of new tokens (default: generation_config.json's max_new_tokens or max_length, else 20).")
+    Integer maxNewTokens;
 
-    @Option(names = "--print-ids", description = "Print ids (one line per row) instead of text.")
+    @Option(names = "--max-length", paramLabel = "N", description = "Maximum total length, prompt included (transformers' max_length).")
+    Integer maxLength;
+
+    @Option(names = "--min-new-tokens", paramLabel = "N", description = "Suppress eos until N tokens were generated.")
+    Integer minNewTokens;
+
+    @Option(names = "--greedy", description = "Greedy decoding (overrides do_sample and num_beams of generation_config.json).")
+    boolean greedy;
+
+    @Option(names = "--do-sample", description = "Seeded sampling (temperature, top-k, top-p).")
+    boolean doSample;
+
+    @Option(names = "--temperature", paramLabel = "T", description = "Sampling temperature (> 0; default 1).")
+    Double temperature;
+
+    @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K most likely tokens (0 = off; default 50, as transformers).")
+    Integer topK;
+
+    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling: in (0, 1] (1 = off; default 1).")
+    Double topP;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Sampling seed (default 0); the same seed gives the same tokens.")
+    Long seed;
+
+    @Option(names = "--num-beams", paramLabel = "K", description = "Beam search with K beams (1 = no beam search).")
+    Integer numBeams;
+
+    @Option(names = "--length-penalty", paramLabel = "X", description = "Beam scores are divided by length^X (default 1).")
+    Double lengthPenalty;
+
+    @Option(names = "--num-return-sequences", paramLabel = "R", description = "Sequences per prompt (beam search: R <= K; sampling: R draws).")
+    Integer numReturnSequences;
+
+    @Option(names = "--early-stopping", arity = "0..1", fallbackValue = "true", paramLabel = "true|false|never",
+            description = "Beam search stopping rule (bare flag = true; default false, transformers' heuristic).")
+    String earlyStopping;
+
+    @Option(names = "--beam-convention", paramLabel = "transformers|onnxruntime",
+            description = "Length normalisation and done test of beam search: transformers' (default) or onnxruntime's BeamSearch operator's.")
+    String beamConvention;
+
+    @Option(names = "--no-repeat-ngram-size", paramLabel = "N", description = "No n-gram of this size occurs twice (0 = off).")
+    Integer noRepeatNgramSize;
+
+    @Option(names = "--repetition-penalty", paramLabel = "X", description = "Penalty on tokens already present (1 = off).")
+    Double repetitionPenalty;
+
+    @Option(names = "--eos-token-id", paramLabel = "IDS", split = ",", description = "Eos id(s), comma separated (default: the model's).")
+    List<Long> eosTokenIds;
+
+    @Option(names = "--pad-token-id", paramLabel = "ID", description = "Pad id (default: the model's).")
+    Long padTokenId;
+
+    @Option(names = "--engine", defaultValue = "java", paramLabel = "java|loop|beam-search",
+            description = "Who runs the generation: the Java step loop (default), the ONNX Loop graph or ONNX Runtime's BeamSearch graph.")
+    String engine;
+
+    @Option(names = "--print-ids", description = "Print ids instead of text: one line per returned sequence, prompts in order.")
     boolean printIds;
 
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads (default: all cores).")
@@ -46,26 +108,149 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<long[]> rows = prompt.ids != null ? parseIds(prompt.ids) : null;
-        try (ExportedModel exported = ExportedModel.open(model, threads)) {
-            TextTokenizer tokenizer = null;
+        GenerationEngines.Kind kind;
+        GenerationConfig.Builder builder;
+        BeamOptions beamOptions;
+        try {
+            kind = GenerationEngines.Kind.parse(engine);
+            builder = GenerationConfig.Builder.fromModelDir(model);
+            beamOptions = applyFlags(builder);
+        } catch (IllegalArgumentException | UsageError e) {
+            return usage(e.getMessage());
+        }
+        TextTokenizer tokenizer = null;
+        try {
+            if (rows == null || !printIds) {
+                tokenizer = TextTokenizer.open(model);
+            }
+            if (rows == null) {
+                rows = List.of(tokenizer.encode(prompt.text));
+            }
+            int longest = rows.stream().mapToInt(r -> r.length).max().orElse(0);
+            GenerationConfig config;
             try {
-                if (rows == null || !printIds) {
-                    tokenizer = TextTokenizer.open(model);
+                config = builder.build(longest);
+                checkFlagsApply(config);
+            } catch (StepwiseException | UsageError e) {
+                return usage(e.getMessage());
+            }
+            List<List<long[]>> out = GenerationEngines.create(kind, threads, beamOptions, Generator.TokenListener.NONE)
+                    .generate(model, rows, config);
+            for (List<long[]> sequences : out) {
+                for (long[] s : sequences) {
+                    System.out.println(printIds ? join(s) : tokenizer.decode(s));
                 }
-                if (rows == null) {
-                    rows = List.of(tokenizer.encode(prompt.text));
-                }
-                List<long[]> out = new Generator(exported).greedy(rows, maxNewTokens);
-                for (long[] row : out) {
-                    System.out.println(printIds ? join(row) : tokenizer.decode(row));
-                }
-            } finally {
-                if (tokenizer != null) {
-                    tokenizer.close();
-                }
+            }
+        } finally {
+            if (tokenizer != null) {
+                tokenizer.close();
             }
         }
         return 0;
+    }
+
+    /** A flag combination that cannot work: exit status 2 with one line. */
+    static final class UsageError extends RuntimeException {
+        UsageError(String message) {
+            super(message);
+        }
+    }
+
+    private int usage(String message) {
+        spec.commandLine().getErr().println("error: " + message);
+        return 2;
+    }
+
+    private BeamOptions applyFlags(GenerationConfig.Builder b) {
+        if (greedy && doSample) {
+            throw new UsageError("--greedy and --do-sample exclude each other");
+        }
+        if (greedy && numBeams != null && numBeams > 1) {
+            throw new UsageError("--greedy and --num-beams " + numBeams + " exclude each other");
+        }
+        if (greedy) {
+            b.doSample(false).numBeams(1);
+        }
+        if (doSample) {
+            b.doSample(true);
+        }
+        if (maxNewTokens != null) {
+            b.maxNewTokens(maxNewTokens);
+        }
+        if (maxLength != null) {
+            b.maxLength(maxLength);
+        }
+        if (minNewTokens != null) {
+            b.minNewTokens(minNewTokens);
+        }
+        if (temperature != null) {
+            b.temperature(temperature);
+        }
+        if (topK != null) {
+            b.topK(topK);
+        }
+        if (topP != null) {
+            b.topP(topP);
+        }
+        if (seed != null) {
+            b.seed(seed);
+        }
+        if (numBeams != null) {
+            b.numBeams(numBeams);
+        }
+        if (lengthPenalty != null) {
+            b.lengthPenalty(lengthPenalty);
+        }
+        if (numReturnSequences != null) {
+            b.numReturnSequences(numReturnSequences);
+        }
+        if (earlyStopping != null) {
+            try {
+                b.earlyStopping(BeamOptions.EarlyStopping.parse(earlyStopping));
+            } catch (IllegalArgumentException e) {
+                throw new UsageError("--early-stopping must be true, false or never, not '" + earlyStopping + "'");
+            }
+        }
+        if (noRepeatNgramSize != null) {
+            b.noRepeatNgramSize(noRepeatNgramSize);
+        }
+        if (repetitionPenalty != null) {
+            b.repetitionPenalty(repetitionPenalty);
+        }
+        if (eosTokenIds != null) {
+            b.eosTokenIds(eosTokenIds);
+        }
+        if (padTokenId != null) {
+            b.padTokenId(padTokenId);
+        }
+        BeamOptions.Convention convention = BeamOptions.Convention.TRANSFORMERS;
+        if (beamConvention != null) {
+            convention = switch (beamConvention.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "transformers" -> BeamOptions.Convention.TRANSFORMERS;
+                case "onnxruntime" -> BeamOptions.Convention.ONNX_RUNTIME;
+                default -> throw new UsageError("--beam-convention must be transformers or onnxruntime, not '"
+                        + beamConvention + "'");
+            };
+        }
+        return b.beamOptions().withConvention(convention);
+    }
+
+    /** Flags given for a mode that is not the one chosen are a mistake, not something to ignore silently. */
+    private void checkFlagsApply(GenerationConfig config) {
+        if (!config.doSample()) {
+            String given = temperature != null ? "--temperature" : topK != null ? "--top-k" : topP != null ? "--top-p"
+                    : seed != null ? "--seed" : null;
+            if (given != null) {
+                throw new UsageError(given + " applies only to sampling (add --do-sample)");
+            }
+        }
+        if (!config.isBeamSearch()) {
+            String given = lengthPenalty != null ? "--length-penalty" : earlyStopping != null ? "--early-stopping"
+                    : beamConvention != null ? "--beam-convention" : null;
+            if (given != null) {
+                throw new UsageError(given + " applies only to beam search (add --num-beams K with K > 1)");
+            }
+        }
     }
 
     List<long[]> parseIds(String text) {

@@ -1,160 +1,144 @@
 package dev.stepwise.runtime.generate;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
-import dev.stepwise.runtime.model.CacheDecl;
-import dev.stepwise.runtime.model.TensorDecl;
-import dev.stepwise.runtime.ort.OrtSessions;
-import java.nio.FloatBuffer;
-import java.nio.IntBuffer;
-import java.nio.LongBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * Greedy decoding on ONNX Runtime with the KV cache kept as ONNX Runtime tensors: each step's present tensors are
- * fed straight back as the next step's past, never copied through Java arrays. Rows of different lengths are left
- * padded with the pad id; the mask marks padding and position ids follow the mask (cumulative sum − 1), so a padded
- * row produces the same tokens as the row alone.
+ * The reference decoder: greedy, seeded sampling and beam search on ONNX Runtime, with the KV cache kept as ONNX
+ * Runtime tensors: each step's present tensors are fed straight back as the next step's past, never copied through
+ * Java arrays (beam search reorders them with a small Gather session, see {@link CacheGather}). Rows of different
+ * lengths are left padded with the pad id; the mask marks padding and position ids follow the mask (cumulative sum
+ * − 1), so a padded row produces the same tokens as the row alone.
+ *
+ * <p>Greedy and sampling choose each token with {@link TokenSampler} (its class comment is the exact procedure, seeded
+ * draw included); beam search is {@link BeamSearch}, with transformers' semantics. Results are per prompt: a list of
+ * sequences (one for greedy, {@code num_return_sequences} for sampling and beam search), each the prompt followed by
+ * the generated tokens, ending with the eos id when one ended it.
  */
 public final class Generator {
-    /** Called once per generated token (streaming). */
+    /** Called once per generated token (streaming). {@code row} is the row of the expanded batch. */
     public interface TokenListener {
         void onToken(int row, int step, long token);
+
+        /** Listens to nothing. */
+        TokenListener NONE = (row, step, token) -> { };
     }
 
     private final ExportedModel model;
-    private final OrtEnvironment env = OrtSessions.environment();
-    private final Map<String, DType> inputTypes = new HashMap<>();
+    private final Map<String, DType> inputTypes;
 
     public Generator(ExportedModel model) {
         this.model = model;
-        for (TensorDecl d : model.spec().inputs()) {
-            inputTypes.put(d.name(), d.type());
-        }
+        this.inputTypes = DecoderRun.inputTypes(model);
     }
 
     /** Per row: the prompt ids followed by the generated ids, ending after eos when eos was produced. */
     public List<long[]> greedy(List<long[]> prompts, int maxNewTokens) {
-        return greedy(prompts, maxNewTokens, (row, step, token) -> { });
+        return greedy(prompts, maxNewTokens, TokenListener.NONE);
     }
 
     public List<long[]> greedy(List<long[]> prompts, int maxNewTokens, TokenListener listener) {
-        check(prompts, maxNewTokens);
-        int batch = prompts.size();
-        int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
-        long pad = model.padId();
-        int vocab = model.config().vocabSize();
-
-        // Left-padded prompt, its mask, and positions from the mask.
-        long[] ids = new long[batch * longest];
-        long[] positions = new long[batch * longest];
-        List<long[]> maskRows = new ArrayList<>();
-        long[] nextPosition = new long[batch];
-        for (int b = 0; b < batch; b++) {
-            long[] p = prompts.get(b);
-            int padding = longest - p.length;
-            long[] mask = new long[longest];
-            for (int t = 0; t < longest; t++) {
-                boolean real = t >= padding;
-                ids[b * longest + t] = real ? p[t - padding] : pad;
-                mask[t] = real ? 1 : 0;
-                positions[b * longest + t] = real ? t - padding : 1;
-            }
-            maskRows.add(mask);
-            nextPosition[b] = p.length;
+        if (maxNewTokens < 1) {
+            throw new StepwiseException("max new tokens must be at least 1, got " + maxNewTokens);
         }
+        return first(generate(prompts, GenerationConfig.greedy(maxNewTokens), listener));
+    }
 
-        List<List<Long>> generated = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            generated.add(new ArrayList<>());
+    /** Generates as the config says (greedy, sampling or beam search), with transformers' early stopping rules. */
+    public List<List<long[]>> generate(List<long[]> prompts, GenerationConfig config) {
+        return generate(prompts, config, BeamOptions.of(config), TokenListener.NONE);
+    }
+
+    public List<List<long[]>> generate(List<long[]> prompts, GenerationConfig config, TokenListener listener) {
+        return generate(prompts, config, BeamOptions.of(config), listener);
+    }
+
+    /**
+     * The full form. The listener hears every token of greedy decoding and sampling; beam search knows its sequences
+     * only at the end, so it accepts no listener (as transformers' streamers).
+     */
+    public List<List<long[]>> generate(List<long[]> prompts, GenerationConfig config, BeamOptions beamOptions,
+                                       TokenListener listener) {
+        config.validate();
+        if (config.isBeamSearch()) {
+            if (listener != TokenListener.NONE) {
+                throw new StepwiseException("streaming tokens is not available with beam search (num_beams > 1)");
+            }
+            return beamSearch(prompts, config, beamOptions);
         }
-        boolean[] finished = new boolean[batch];
-        Map<String, OnnxTensor> past = emptyPast(batch);
-        OrtSession.Result previous = null;
-        try {
-            long[] stepIds = ids;
-            long[] stepPositions = positions;
-            int stepLength = longest;
-            for (int step = 0; step < maxNewTokens; step++) {
-                Map<String, OnnxTensor> feed = new LinkedHashMap<>(past);
-                List<OnnxTensor> owned = new ArrayList<>();
-                try {
-                    owned.add(put(feed, "input_ids", stepIds, batch, stepLength));
-                    owned.add(put(feed, "attention_mask", concatRows(maskRows), batch, maskRows.get(0).length));
-                    owned.add(put(feed, "position_ids", stepPositions, batch, stepLength));
-                    OrtSession.Result result = model.session().run(feed);
-                    if (previous != null) {
-                        previous.close();
-                    } else {
-                        past.values().forEach(OnnxTensor::close);
-                    }
-                    previous = result;
-                    past = presents(result);
+        return decode(prompts, config, listener);
+    }
 
-                    FloatBuffer logits = ((OnnxTensor) result.get(logitsName()).orElseThrow()).getFloatBuffer();
-                    long[] next = new long[batch];
-                    for (int b = 0; b < batch; b++) {
-                        int offset = (b * stepLength + stepLength - 1) * vocab;
-                        next[b] = finished[b] ? pad : argmax(logits, offset, vocab);
-                        if (!finished[b]) {
-                            generated.get(b).add(next[b]);
-                            listener.onToken(b, step, next[b]);
-                            finished[b] = model.eosIds().contains(next[b]);
-                        }
-                    }
-                    if (allTrue(finished)) {
-                        break;
-                    }
-                    stepIds = next;
-                    stepLength = 1;
-                    stepPositions = new long[batch];
-                    for (int b = 0; b < batch; b++) {
-                        stepPositions[b] = nextPosition[b]++;
-                        maskRows.set(b, append(maskRows.get(b), 1));
-                    }
-                } finally {
-                    owned.forEach(OnnxTensor::close);
-                }
-            }
-        } catch (OrtException e) {
-            throw new StepwiseException(model.dir() + ": ONNX Runtime failed while generating: " + e.getMessage(), e);
-        } finally {
-            if (previous != null) {
-                previous.close();
-            } else {
-                past.values().forEach(OnnxTensor::close);
-            }
+    /**
+     * Beam search even for {@code num_beams = 1} (which {@link #generate} answers with greedy decoding, as
+     * transformers does; a one-beam search gives the same tokens unless a processor treats logits and log-probabilities
+     * differently).
+     */
+    public List<List<long[]>> beamSearch(List<long[]> prompts, GenerationConfig config, BeamOptions beamOptions) {
+        config.validate();
+        if (config.doSample()) {
+            throw new StepwiseException("beam search does not sample; do_sample must be false");
         }
+        check(prompts, config.maxNewTokens());
+        List<long[]> rows = expand(prompts, config.numBeams());
+        int padded = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
+        Set<Long> eos = eos(config);
+        try (CacheGather gather = new CacheGather(model);
+             DecoderRun run = new DecoderRun(model, inputTypes, gather, rows, pad(config))) {
+            return new BeamSearch(config, beamOptions, eos, pad(config)).run(run, prompts, padded);
+        }
+    }
 
-        List<long[]> out = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            long[] p = prompts.get(b);
-            List<Long> g = generated.get(b);
-            long[] row = new long[p.length + g.size()];
-            System.arraycopy(p, 0, row, 0, p.length);
-            for (int i = 0; i < g.size(); i++) {
-                row[p.length + i] = g.get(i);
-            }
-            out.add(row);
+    /** Greedy or sampling: one token per unfinished row per step, chosen by {@link TokenSampler}. */
+    private List<List<long[]>> decode(List<long[]> prompts, GenerationConfig config, TokenListener listener) {
+        check(prompts, config.maxNewTokens());
+        int perPrompt = config.doSample() ? config.numReturnSequences() : 1;
+        List<long[]> rows = expand(prompts, perPrompt);
+        List<long[]> done;
+        try (DecoderRun run = new DecoderRun(model, inputTypes, null, rows, pad(config))) {
+            done = TokenLoop.run(run, rows, config, eos(config), pad(config), listener);
+        }
+        List<List<long[]>> out = new ArrayList<>();
+        for (int b = 0; b < prompts.size(); b++) {
+            out.add(new ArrayList<>(done.subList(b * perPrompt, (b + 1) * perPrompt)));
         }
         return out;
+    }
+
+    /** Each prompt repeated {@code times} times in a row (transformers' repeat_interleave). */
+    static List<long[]> expand(List<long[]> prompts, int times) {
+        List<long[]> rows = new ArrayList<>();
+        for (long[] p : prompts) {
+            for (int j = 0; j < times; j++) {
+                rows.add(p);
+            }
+        }
+        return rows;
+    }
+
+    private Set<Long> eos(GenerationConfig config) {
+        Set<Long> eos = config.eosTokenIds().isEmpty() ? model.eosIds() : new LinkedHashSet<>(config.eosTokenIds());
+        int vocab = model.config().vocabSize();
+        for (long id : eos) {
+            if (id >= vocab) {
+                throw new StepwiseException("eos_token_id " + id + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        return eos;
+    }
+
+    private long pad(GenerationConfig config) {
+        return config.padTokenId() >= 0 ? config.padTokenId() : model.padId();
     }
 
     private void check(List<long[]> prompts, int maxNewTokens) {
         if (prompts.isEmpty()) {
             throw new StepwiseException("no prompt given");
-        }
-        if (maxNewTokens < 1) {
-            throw new StepwiseException("max new tokens must be at least 1, got " + maxNewTokens);
         }
         int vocab = model.config().vocabSize();
         for (int r = 0; r < prompts.size(); r++) {
@@ -174,108 +158,11 @@ public final class Generator {
         }
     }
 
-    private String logitsName() {
-        return model.spec().outputs().get(0).name();
-    }
-
-    /** Past tensors of length 0: prefill runs the same graph as decode. */
-    private Map<String, OnnxTensor> emptyPast(int batch) throws RuntimeException {
-        CacheDecl cache = model.spec().cache();
-        Map<String, OnnxTensor> past = new LinkedHashMap<>();
-        long[] shape = cacheShape(batch, 0);
-        try {
-            for (int l = 0; l < model.config().numLayers(); l++) {
-                past.put(cache.pastName(l, "key"), OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape));
-                past.put(cache.pastName(l, "value"), OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape));
-            }
-        } catch (OrtException e) {
-            throw new StepwiseException("cannot create the empty KV cache: " + e.getMessage(), e);
-        }
-        return past;
-    }
-
-    private long[] cacheShape(int batch, int length) {
-        List<String> axes = model.spec().cache().axes();
-        long[] shape = new long[axes.size()];
-        for (int i = 0; i < shape.length; i++) {
-            shape[i] = switch (axes.get(i)) {
-                case "batch_size" -> batch;
-                case CacheDecl.PAST_SEQUENCE -> length;
-                case "num_key_value_heads" -> model.config().numKeyValueHeads();
-                case "num_attention_heads" -> model.config().numAttentionHeads();
-                case "head_dim" -> model.config().headDim();
-                case "hidden_size" -> model.config().hiddenSize();
-                default -> throw new StepwiseException("cache axis '" + axes.get(i) + "' is not supported by the generator");
-            };
-        }
-        return shape;
-    }
-
-    /** The result's present tensors renamed to the next step's past inputs (same ORT values, no copy). */
-    private Map<String, OnnxTensor> presents(OrtSession.Result result) {
-        CacheDecl cache = model.spec().cache();
-        Map<String, OnnxTensor> next = new LinkedHashMap<>();
-        for (int l = 0; l < model.config().numLayers(); l++) {
-            for (String kind : new String[] {"key", "value"}) {
-                OnnxValue v = result.get(cache.presentName(l, kind))
-                        .orElseThrow(() -> new StepwiseException("the model has no output " + cache.presentName(0, kind)));
-                next.put(cache.pastName(l, kind), (OnnxTensor) v);
-            }
-        }
-        return next;
-    }
-
-    private OnnxTensor put(Map<String, OnnxTensor> feed, String name, long[] data, int batch, int length)
-            throws OrtException {
-        long[] shape = {batch, length};
-        OnnxTensor t;
-        if (inputTypes.get(name) == DType.INT32) {
-            int[] narrow = new int[data.length];
-            for (int i = 0; i < data.length; i++) {
-                narrow[i] = (int) data[i];
-            }
-            t = OnnxTensor.createTensor(env, IntBuffer.wrap(narrow), shape);
-        } else {
-            t = OnnxTensor.createTensor(env, LongBuffer.wrap(data), shape);
-        }
-        feed.put(name, t);
-        return t;
-    }
-
-    static long argmax(FloatBuffer logits, int offset, int vocab) {
-        int best = 0;
-        float bestValue = Float.NEGATIVE_INFINITY;
-        for (int v = 0; v < vocab; v++) {
-            float x = logits.get(offset + v);
-            if (x > bestValue) {
-                bestValue = x;
-                best = v;
-            }
-        }
-        return best;
-    }
-
-    private static long[] concatRows(List<long[]> rows) {
-        int width = rows.get(0).length;
-        long[] out = new long[rows.size() * width];
-        for (int r = 0; r < rows.size(); r++) {
-            System.arraycopy(rows.get(r), 0, out, r * width, width);
+    private static List<long[]> first(List<List<long[]>> perPrompt) {
+        List<long[]> out = new ArrayList<>();
+        for (List<long[]> s : perPrompt) {
+            out.add(s.get(0));
         }
         return out;
-    }
-
-    private static long[] append(long[] row, long value) {
-        long[] out = java.util.Arrays.copyOf(row, row.length + 1);
-        out[row.length] = value;
-        return out;
-    }
-
-    private static boolean allTrue(boolean[] xs) {
-        for (boolean x : xs) {
-            if (!x) {
-                return false;
-            }
-        }
-        return true;
     }
 }

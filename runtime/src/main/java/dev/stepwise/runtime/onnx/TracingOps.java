@@ -205,6 +205,16 @@ public final class TracingOps implements Ops {
         return constantLongs(values);
     }
 
+    @Override
+    public Tensor floats(float... values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            b.putFloat(v);
+        }
+        String hint = values.length > 6 ? values.length + "_values" : values.length == 0 ? "empty" : "vec";
+        return constant(DType.FLOAT, new long[] {values.length}, b.array(), "f32_" + hint);
+    }
+
     private TracedTensor constantLongs(long... values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : values) {
@@ -624,6 +634,19 @@ public final class TracingOps implements Ops {
         return node("Unsqueeze", t.type(), out, List.of(t.name(), constantLongs(normalized).name()));
     }
 
+    /**
+     * {@code x[index]} along {@code axis}, which disappears: a Gather with a scalar index. Not part of {@link Ops}
+     * (forwards never need it); graph adapters use it to unpack stacked inputs such as a {@code [2, ...]} key/value pair.
+     */
+    public Tensor select(Tensor x, int axis, long index) {
+        TracedTensor t = traced(x);
+        int a = t.normalize(axis);
+        List<Dim> out = new ArrayList<>(Arrays.asList(t.dims()));
+        out.remove(a);
+        return node("Gather", t.type(), out.toArray(new Dim[0]),
+                List.of(t.name(), constantLongScalar(index).name()), Attributes.of("axis", (long) a));
+    }
+
     @Override
     public Tensor gather(Tensor table, Tensor indices) {
         TracedTensor t = traced(table);
@@ -731,6 +754,11 @@ public final class TracingOps implements Ops {
     public Tensor pow(Tensor x, float exponent) {
         TracedTensor t = traced(x);
         return node("Pow", t.type(), t.dims(), List.of(t.name(), ((TracedTensor) scalar(exponent)).name()));
+    }
+
+    @Override
+    public Tensor pow(Tensor x, Tensor exponent) {
+        return binary("Pow", x, exponent);
     }
 
     @Override

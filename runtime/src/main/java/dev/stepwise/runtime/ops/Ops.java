@@ -31,6 +31,9 @@ public interface Ops {
     /** An int64 constant of rank 1. */
     Tensor longs(long... values);
 
+    /** A float32 constant of rank 1 (e.g. rotary inverse frequencies computed in Java). */
+    Tensor floats(float... values);
+
     // ---- dims ----
 
     /** Size of {@code axis} of {@code x}. */
@@ -82,6 +85,9 @@ public interface Ops {
     Tensor matmulTransposedB(Tensor a, Tensor b);
 
     Tensor pow(Tensor x, float exponent);
+
+    /** Element-wise {@code x ^ exponent} with a tensor exponent (float32), broadcast. */
+    Tensor pow(Tensor x, Tensor exponent);
 
     Tensor sqrt(Tensor x);
 

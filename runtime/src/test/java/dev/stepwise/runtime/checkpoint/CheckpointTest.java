@@ -194,15 +194,16 @@ class CheckpointTest {
     void folderWithoutWeights() throws IOException {
         Files.writeString(dir.resolve("config.json"), "{}");
         StepwiseException e = assertThrows(StepwiseException.class, () -> Checkpoint.open(dir));
-        assertEquals(dir + ": no model.safetensors or model.safetensors.index.json found (expected a Hugging Face checkpoint folder)",
-                e.getMessage());
+        assertEquals(dir + ": no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json"
+                + " found (expected a Hugging Face checkpoint folder)", e.getMessage());
     }
 
     @Test
-    void pytorchBinCheckpointsAreNamedAsUnsupported() throws IOException {
+    void corruptPytorchBinIsReportedByPath() throws IOException {
         Files.write(dir.resolve("pytorch_model.bin"), new byte[16]);
         StepwiseException e = assertThrows(StepwiseException.class, () -> Checkpoint.open(dir));
-        assertTrue(e.getMessage().contains("pytorch_model.bin") && e.getMessage().contains("not supported yet"), e.getMessage());
+        assertEquals(dir.resolve("pytorch_model.bin") + ": not a PyTorch checkpoint: expected a torch.save zip archive"
+                + " (starting with 'PK'), found bytes 00 00 00 00", e.getMessage());
     }
 
     @Test

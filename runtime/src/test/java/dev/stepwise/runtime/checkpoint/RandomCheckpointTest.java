@@ -121,11 +121,12 @@ class RandomCheckpointTest {
     void unknownArchOrPresetListsTheValidOnes() {
         StepwiseException arch = assertThrows(StepwiseException.class,
                 () -> RandomCheckpoint.write("gpt3", "tiny", dir.resolve("x"), 1));
-        assertEquals("unknown architecture 'gpt3' for a random checkpoint; valid architectures: gpt2", arch.getMessage());
+        assertEquals("unknown architecture 'gpt3' for a random checkpoint; valid architectures: "
+                + String.join(", ", RandomCheckpoint.archs()), arch.getMessage());
         StepwiseException preset = assertThrows(StepwiseException.class,
                 () -> RandomCheckpoint.write("gpt2", "huge", dir.resolve("x"), 1));
         assertEquals("unknown preset 'huge' for gpt2; valid presets: tiny, gpt2", preset.getMessage());
-        assertEquals(List.of("gpt2"), RandomCheckpoint.archs());
+        assertTrue(RandomCheckpoint.archs().contains("gpt2"), RandomCheckpoint.archs().toString());
         assertEquals(List.of("tiny", "gpt2"), RandomCheckpoint.presets("gpt2"));
         assertFalse(Files.exists(dir.resolve("x")));
     }

@@ -209,6 +209,13 @@ public final class TorchOps implements Ops, AutoCloseable {
         return fromHost(data, new Shape(values.length), DataType.INT64);
     }
 
+    @Override
+    public Tensor floats(float... values) {
+        ByteBuffer data = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder());
+        data.asFloatBuffer().put(values);
+        return fromHost(data, new Shape(values.length), DataType.FLOAT32);
+    }
+
     // ---- dims ----
 
     @Override
@@ -404,6 +411,11 @@ public final class TorchOps implements Ops, AutoCloseable {
         try (PtNDArray e = JniUtils.full(current(), new Shape(), exponent, DataType.FLOAT32, device, SparseFormat.DENSE)) {
             return wrap(JniUtils.pow(a, e));
         }
+    }
+
+    @Override
+    public Tensor pow(Tensor x, Tensor exponent) {
+        return wrap(JniUtils.pow(unwrap(x), unwrap(exponent)));
     }
 
     @Override

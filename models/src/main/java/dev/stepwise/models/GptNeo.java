@@ -1,0 +1,211 @@
+package dev.stepwise.models;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import dev.stepwise.annotations.ConfigKeys;
+import dev.stepwise.annotations.DType;
+import dev.stepwise.annotations.KeyValueCache;
+import dev.stepwise.annotations.OnnxConfig;
+import dev.stepwise.annotations.Task;
+import dev.stepwise.annotations.TensorSpec;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.model.CausalLm;
+import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.KvCache;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.WeightSpec;
+import dev.stepwise.runtime.model.layers.Activations;
+import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.ops.Dim;
+import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * GPT-Neo, as transformers' {@code GPTNeoForCausalLM} computes it: learned positions, pre-LayerNorm blocks whose
+ * attention alternates between global and local ({@code attention_layers}, or {@code attention_types} expanded), a
+ * local layer seeing only the last {@code window_size} cache slots, itself included. Scores are not scaled by
+ * {@code 1/sqrt(head_dim)}; q/k/v have no bias, out_proj has one; all projections are {@code nn.Linear}
+ * ({@code [out, in]}); gelu_new MLP; LM head tied to the token embedding. transformers computes the scores in float32
+ * and masks them with float32's lowest value, which is what this forward does in its float32 graph.
+ */
+@OnnxConfig(modelType = "gpt_neo", tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}, opset = 14, atol = 1e-4,
+        config = @ConfigKeys(numLayers = "num_layers", numAttentionHeads = "num_heads", hiddenSize = "hidden_size",
+                maxPositions = "max_position_embeddings"),
+        inputs = {
+            @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
+            @TensorSpec(name = "attention_mask", type = DType.INT64,
+                    axes = {"batch_size", "past_sequence_length + sequence_length"}),
+            @TensorSpec(name = "position_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"})},
+        cache = @KeyValueCache(past = "past_key_values.{layer}.{kind}", present = "present.{layer}.{kind}",
+                axes = {"batch_size", "num_key_value_heads", "past_sequence_length", "head_dim"}),
+        outputs = @TensorSpec(name = "logits", type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))
+public final class GptNeo implements CausalLm {
+    /** GPTNeoConfig's defaults. */
+    static final int DEFAULT_WINDOW = 256;
+
+    @Override
+    public Tensor forward(Ops ops, ModelConfig config, DecoderInputs in, KvCache cache) {
+        String p = "transformer.";
+        float eps = (float) config.getDouble("layer_norm_epsilon", 1e-5);
+        String activation = config.getString("activation_function", "gelu_new");
+        List<String> kinds = attentionLayers(config);
+
+        Tensor wte = ops.weight(p + "wte.weight");
+        Tensor hidden = ops.add(ops.gather(wte, in.inputIds()), ops.gather(ops.weight(p + "wpe.weight"), in.positionIds()));
+        // One mask per attention kind, built only when some layer uses it.
+        Tensor globalMask = kinds.contains("global") ? AttentionMask.causal(ops, in) : null;
+        Tensor localMask = kinds.contains("local") ? AttentionMask.causal(ops, in, windowSize(config)) : null;
+
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            String h = p + "h." + layer + ".";
+            Tensor mask = kinds.get(layer).equals("local") ? localMask : globalMask;
+            Tensor attn = attention(ops, config, layer, h + "attn.attention.", layerNorm(ops, hidden, h + "ln_1", eps),
+                    mask, cache);
+            hidden = ops.add(hidden, attn);
+            Tensor mlp = linear(ops, Activations.apply(ops, activation,
+                    linear(ops, layerNorm(ops, hidden, h + "ln_2", eps), h + "mlp.c_fc")), h + "mlp.c_proj");
+            hidden = ops.add(hidden, mlp);
+        }
+        hidden = layerNorm(ops, hidden, p + "ln_f", eps);
+
+        Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : wte;
+        return ops.matmulTransposedB(hidden, lmHead);
+    }
+
+    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,
+                                    KvCache cache) {
+        Dim batch = ops.dim(x, 0);
+        Dim sequence = ops.dim(x, 1);
+        Tensor query = splitHeads(ops, config, ops.matmul(x, ops.weightTransposed(w + "q_proj.weight")), batch, sequence);
+        Tensor key = splitHeads(ops, config, ops.matmul(x, ops.weightTransposed(w + "k_proj.weight")), batch, sequence);
+        Tensor value = splitHeads(ops, config, ops.matmul(x, ops.weightTransposed(w + "v_proj.weight")), batch, sequence);
+        if (cache.hasPast()) {
+            key = ops.concat(2, cache.pastKey(layer), key);
+            value = ops.concat(2, cache.pastValue(layer), value);
+        }
+        cache.setPresent(layer, key, value);
+
+        // GPT-Neo does not scale the scores.
+        Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
+        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
+        Tensor context = ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3);        // [B, S, H, D]
+        context = ops.reshape(context, batch, sequence, Dim.of(config.hiddenSize()));
+        return linear(ops, context, w + "out_proj");
+    }
+
+    /** {@code [B, S, H*D]} → {@code [B, H, S, D]}. */
+    private static Tensor splitHeads(Ops ops, ModelConfig config, Tensor x, Dim batch, Dim sequence) {
+        Tensor split = ops.reshape(x, batch, sequence, Dim.of(config.numAttentionHeads()), Dim.of(config.headDim()));
+        return ops.transpose(split, 0, 2, 1, 3);
+    }
+
+    /** {@code nn.Linear} with bias: weight stored {@code [out, in]}. */
+    private static Tensor linear(Ops ops, Tensor x, String name) {
+        return ops.add(ops.matmul(x, ops.weightTransposed(name + ".weight")), ops.weight(name + ".bias"));
+    }
+
+    private static Tensor layerNorm(Ops ops, Tensor x, String name, float eps) {
+        return ops.layerNorm(x, ops.weight(name + ".weight"), ops.weight(name + ".bias"), eps);
+    }
+
+    static int windowSize(ModelConfig config) {
+        int window = config.getInt("window_size", DEFAULT_WINDOW);
+        if (window < 1) {
+            throw new StepwiseException(config.source() + ": key 'window_size' must be at least 1, found " + window);
+        }
+        return window;
+    }
+
+    /**
+     * Each layer's attention kind, "global" or "local". As in {@code GPTNeoConfig}: {@code attention_layers} when
+     * the file has it, else {@code attention_types} ({@code [[["global", "local"], 12]]} by default) expanded, each
+     * entry's kind list repeated its count of times. The result must name exactly one kind per layer.
+     */
+    static List<String> attentionLayers(ModelConfig config) {
+        String where = config.source().toString();
+        List<String> kinds = new ArrayList<>();
+        String key;
+        if (config.has("attention_layers") && !config.json().get("attention_layers").isJsonNull()) {
+            key = "attention_layers";
+            JsonElement layers = config.json().get(key);
+            if (!layers.isJsonArray()) {
+                throw new StepwiseException(where + ": key 'attention_layers' must be a list of \"global\"/\"local\", found "
+                        + layers);
+            }
+            for (JsonElement e : layers.getAsJsonArray()) {
+                kinds.add(kind(where, key, e));
+            }
+        } else {
+            key = "attention_types";
+            JsonElement types = config.has(key) && !config.json().get(key).isJsonNull()
+                    ? config.json().get(key) : com.google.gson.JsonParser.parseString("[[[\"global\", \"local\"], 12]]");
+            String expected = "a list of [[kinds...], count] pairs, e.g. [[[\"global\", \"local\"], 6]]";
+            if (!types.isJsonArray()) {
+                throw new StepwiseException(where + ": key 'attention_types' must be " + expected + ", found " + types);
+            }
+            for (JsonElement item : types.getAsJsonArray()) {
+                if (!item.isJsonArray() || item.getAsJsonArray().size() != 2 || !item.getAsJsonArray().get(0).isJsonArray()
+                        || !item.getAsJsonArray().get(1).isJsonPrimitive()
+                        || !item.getAsJsonArray().get(1).getAsJsonPrimitive().isNumber()) {
+                    throw new StepwiseException(where + ": key 'attention_types' must be " + expected + ", found " + item);
+                }
+                JsonArray pattern = item.getAsJsonArray().get(0).getAsJsonArray();
+                int count = item.getAsJsonArray().get(1).getAsInt();
+                for (int i = 0; i < count; i++) {
+                    for (JsonElement e : pattern) {
+                        kinds.add(kind(where, key, e));
+                    }
+                }
+            }
+        }
+        if (kinds.size() != config.numLayers()) {
+            throw new StepwiseException(where + ": '" + key + "' gives " + kinds.size() + " attention layers but the model has "
+                    + config.numLayers() + " layers (num_layers)");
+        }
+        return kinds;
+    }
+
+    private static String kind(String where, String key, JsonElement e) {
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()
+                && (e.getAsString().equals("global") || e.getAsString().equals("local"))) {
+            return e.getAsString();
+        }
+        throw new StepwiseException(where + ": key '" + key + "' holds attention type " + e
+                + "; only \"global\" and \"local\" exist");
+    }
+
+    @Override
+    public List<WeightSpec> expectedWeights(ModelConfig config) {
+        Activations.check(config.getString("activation_function", "gelu_new"), config.source().toString());
+        attentionLayers(config);
+        windowSize(config);
+        long e = config.hiddenSize();
+        long inner = config.getInt("intermediate_size", 4 * config.hiddenSize());
+        String p = "transformer.";
+        List<WeightSpec> w = new ArrayList<>();
+        w.add(WeightSpec.required(p + "wte.weight", config.vocabSize(), e));
+        w.add(WeightSpec.required(p + "wpe.weight", config.maxPositions(), e));
+        for (int i = 0; i < config.numLayers(); i++) {
+            String h = p + "h." + i + ".";
+            w.add(WeightSpec.required(h + "ln_1.weight", e));
+            w.add(WeightSpec.required(h + "ln_1.bias", e));
+            w.add(WeightSpec.required(h + "attn.attention.k_proj.weight", e, e));
+            w.add(WeightSpec.required(h + "attn.attention.v_proj.weight", e, e));
+            w.add(WeightSpec.required(h + "attn.attention.q_proj.weight", e, e));
+            w.add(WeightSpec.required(h + "attn.attention.out_proj.weight", e, e));
+            w.add(WeightSpec.required(h + "attn.attention.out_proj.bias", e));
+            w.add(WeightSpec.required(h + "ln_2.weight", e));
+            w.add(WeightSpec.required(h + "ln_2.bias", e));
+            w.add(WeightSpec.required(h + "mlp.c_fc.weight", inner, e));
+            w.add(WeightSpec.required(h + "mlp.c_fc.bias", inner));
+            w.add(WeightSpec.required(h + "mlp.c_proj.weight", e, inner));
+            w.add(WeightSpec.required(h + "mlp.c_proj.bias", e));
+        }
+        w.add(WeightSpec.required(p + "ln_f.weight", e));
+        w.add(WeightSpec.required(p + "ln_f.bias", e));
+        w.add(WeightSpec.optional("lm_head.weight", config.vocabSize(), e));
+        return w;
+    }
+}

@@ -1,0 +1,219 @@
+package dev.stepwise.models;
+
+import dev.stepwise.annotations.ConfigKeys;
+import dev.stepwise.annotations.DType;
+import dev.stepwise.annotations.KeyValueCache;
+import dev.stepwise.annotations.OnnxConfig;
+import dev.stepwise.annotations.Task;
+import dev.stepwise.annotations.TensorSpec;
+import dev.stepwise.runtime.model.CausalLm;
+import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.KvCache;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.WeightSpec;
+import dev.stepwise.runtime.model.layers.Activations;
+import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.ops.Dim;
+import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * OPT, as transformers' {@code OPTForCausalLM} computes it.
+ *
+ * <ul>
+ *   <li>Token embeddings of width {@code word_embed_proj_dim}, projected to {@code hidden_size} by {@code project_in}
+ *       (and back by {@code project_out} after the last layer) when the two differ; both without bias.</li>
+ *   <li>Learned positions with offset 2, computed from the attention mask as {@code OPTLearnedPositionalEmbedding}
+ *       does when it is given no position ids: {@code cumsum(mask) * mask - 1} over the whole mask, the last
+ *       {@code sequence} columns kept, plus 2. The {@code position_ids} input of the contract is declared but not
+ *       read: transformers' OPT numbers padded slots −1 (embedding row 1), while the contract's position ids give
+ *       padded slots 1, so deriving positions from the mask is what matches transformers on every slot, padded ones
+ *       included. Real slots get the same positions either way, so a left-padded row gives the same tokens as the
+ *       row alone.</li>
+ *   <li>{@code do_layer_norm_before}: pre-LayerNorm blocks (125m, 1.3b, ...) or post-LayerNorm (350m); the final
+ *       LayerNorm exists only for pre-LN models without {@code _remove_final_layer_norm}.</li>
+ *   <li>Query scaled by {@code head_dim^-0.5} before the score product; {@code enable_bias} for the attention and
+ *       MLP projections; {@code activation_function} (ReLU); LayerNorm eps 1e-5 (nn.LayerNorm's default);
+ *       {@code layer_norm_elementwise_affine}.</li>
+ *   <li>LM head tied to the token embedding unless the checkpoint has {@code lm_head.weight}.</li>
+ * </ul>
+ */
+@OnnxConfig(modelType = "opt", tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}, opset = 14, atol = 1e-4,
+        config = @ConfigKeys(numLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads",
+                hiddenSize = "hidden_size", maxPositions = "max_position_embeddings"),
+        inputs = {
+            @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
+            @TensorSpec(name = "attention_mask", type = DType.INT64,
+                    axes = {"batch_size", "past_sequence_length + sequence_length"}),
+            @TensorSpec(name = "position_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"})},
+        cache = @KeyValueCache(past = "past_key_values.{layer}.{kind}", present = "present.{layer}.{kind}",
+                axes = {"batch_size", "num_key_value_heads", "past_sequence_length", "head_dim"}),
+        outputs = @TensorSpec(name = "logits", type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))
+public final class Opt implements CausalLm {
+    /** OPT's LayerNorms are plain {@code nn.LayerNorm}: the default epsilon, no config key. */
+    static final float LAYER_NORM_EPS = 1e-5f;
+    /** OPTLearnedPositionalEmbedding's offset: position p is row p + 2. */
+    static final long POSITION_OFFSET = 2;
+
+    /** The config values the forward depends on, read once. */
+    private record Settings(boolean normBefore, boolean finalNorm, boolean bias, boolean affine, boolean project,
+                            String activation) {
+        static Settings of(ModelConfig c) {
+            boolean before = c.getBoolean("do_layer_norm_before", true);
+            return new Settings(before, before && !c.getBoolean("_remove_final_layer_norm", false),
+                    c.getBoolean("enable_bias", true), c.getBoolean("layer_norm_elementwise_affine", true),
+                    wordEmbedDim(c) != c.hiddenSize(), c.getString("activation_function", "relu"));
+        }
+    }
+
+    @Override
+    public Tensor forward(Ops ops, ModelConfig config, DecoderInputs in, KvCache cache) {
+        String p = "model.decoder.";
+        Settings s = Settings.of(config);
+
+        Tensor embedTokens = ops.weight(p + "embed_tokens.weight");
+        Tensor tokens = ops.gather(embedTokens, in.inputIds());
+        if (s.project()) {
+            tokens = ops.matmul(tokens, ops.weightTransposed(p + "project_in.weight"));
+        }
+        Tensor hidden = ops.add(tokens, ops.gather(ops.weight(p + "embed_positions.weight"), positionsFromMask(ops, in)));
+        Tensor mask = AttentionMask.causal(ops, in);
+
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            String h = p + "layers." + layer + ".";
+            Tensor residual = hidden;
+            if (s.normBefore()) {
+                hidden = layerNorm(ops, s, hidden, h + "self_attn_layer_norm");
+            }
+            hidden = ops.add(residual, attention(ops, config, s, layer, h + "self_attn.", hidden, mask, cache));
+            if (!s.normBefore()) {
+                hidden = layerNorm(ops, s, hidden, h + "self_attn_layer_norm");
+            }
+
+            residual = hidden;
+            if (s.normBefore()) {
+                hidden = layerNorm(ops, s, hidden, h + "final_layer_norm");
+            }
+            hidden = linear(ops, s, Activations.apply(ops, s.activation(), linear(ops, s, hidden, h + "fc1")), h + "fc2");
+            hidden = ops.add(residual, hidden);
+            if (!s.normBefore()) {
+                hidden = layerNorm(ops, s, hidden, h + "final_layer_norm");
+            }
+        }
+        if (s.finalNorm()) {
+            hidden = layerNorm(ops, s, hidden, p + "final_layer_norm");
+        }
+        if (s.project()) {
+            hidden = ops.matmul(hidden, ops.weightTransposed(p + "project_out.weight"));
+        }
+        Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : embedTokens;
+        return ops.matmulTransposedB(hidden, lmHead);
+    }
+
+    /**
+     * OPT's position ids for the new tokens, {@code [B, S]}, already offset: {@code cumsum(mask) * mask - 1 + 2} over
+     * the whole mask (past included), of which the last {@code S} columns.
+     */
+    static Tensor positionsFromMask(Ops ops, DecoderInputs in) {
+        Tensor mask = in.attentionMask();
+        Dim total = ops.dim(mask, 1);
+        Dim past = ops.sub(total, ops.dim(in.inputIds(), 1));
+        Tensor counted = ops.sub(ops.mul(ops.cumsum(mask, 1), mask), ops.longs(1));
+        return ops.add(ops.slice(counted, 1, past, total), ops.longs(POSITION_OFFSET));
+    }
+
+    private static Tensor attention(Ops ops, ModelConfig config, Settings s, int layer, String w, Tensor x, Tensor mask,
+                                    KvCache cache) {
+        Dim batch = ops.dim(x, 0);
+        Dim sequence = ops.dim(x, 1);
+        float scaling = (float) Math.pow(config.headDim(), -0.5);
+        Tensor query = splitHeads(ops, config, ops.mul(linear(ops, s, x, w + "q_proj"), ops.scalar(scaling)), batch, sequence);
+        Tensor key = splitHeads(ops, config, linear(ops, s, x, w + "k_proj"), batch, sequence);
+        Tensor value = splitHeads(ops, config, linear(ops, s, x, w + "v_proj"), batch, sequence);
+        if (cache.hasPast()) {
+            key = ops.concat(2, cache.pastKey(layer), key);
+            value = ops.concat(2, cache.pastValue(layer), value);
+        }
+        cache.setPresent(layer, key, value);
+
+        Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
+        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
+        Tensor context = ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3);        // [B, S, H, D]
+        context = ops.reshape(context, batch, sequence, Dim.of(config.hiddenSize()));
+        return linear(ops, s, context, w + "out_proj");
+    }
+
+    /** {@code [B, S, H*D]} → {@code [B, H, S, D]}. */
+    private static Tensor splitHeads(Ops ops, ModelConfig config, Tensor x, Dim batch, Dim sequence) {
+        Tensor split = ops.reshape(x, batch, sequence, Dim.of(config.numAttentionHeads()), Dim.of(config.headDim()));
+        return ops.transpose(split, 0, 2, 1, 3);
+    }
+
+    /** {@code nn.Linear} ({@code [out, in]}), with a bias when {@code enable_bias}. */
+    private static Tensor linear(Ops ops, Settings s, Tensor x, String name) {
+        Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight"));
+        return s.bias() ? ops.add(y, ops.weight(name + ".bias")) : y;
+    }
+
+    private static Tensor layerNorm(Ops ops, Settings s, Tensor x, String name) {
+        if (s.affine()) {
+            return ops.layerNorm(x, ops.weight(name + ".weight"), ops.weight(name + ".bias"), LAYER_NORM_EPS);
+        }
+        // elementwise_affine=false: no scale, no shift.
+        Tensor centered = ops.sub(x, ops.reduceMean(x, -1, true));
+        Tensor variance = ops.reduceMean(ops.mul(centered, centered), -1, true);
+        return ops.div(centered, ops.sqrt(ops.add(variance, ops.scalar(LAYER_NORM_EPS))));
+    }
+
+    static int wordEmbedDim(ModelConfig config) {
+        return config.getInt("word_embed_proj_dim", config.hiddenSize());
+    }
+
+    @Override
+    public List<WeightSpec> expectedWeights(ModelConfig config) {
+        Settings s = Settings.of(config);
+        Activations.check(s.activation(), config.source().toString());
+        long e = config.hiddenSize();
+        long word = wordEmbedDim(config);
+        long ffn = config.getInt("ffn_dim", 4 * config.hiddenSize());
+        String p = "model.decoder.";
+        List<WeightSpec> w = new ArrayList<>();
+        w.add(WeightSpec.required(p + "embed_tokens.weight", config.vocabSize(), word));
+        w.add(WeightSpec.required(p + "embed_positions.weight", config.maxPositions() + POSITION_OFFSET, e));
+        if (s.project()) {
+            w.add(WeightSpec.required(p + "project_in.weight", e, word));
+            w.add(WeightSpec.required(p + "project_out.weight", word, e));
+        }
+        for (int i = 0; i < config.numLayers(); i++) {
+            String h = p + "layers." + i + ".";
+            for (String proj : List.of("k_proj", "v_proj", "q_proj", "out_proj")) {
+                addLinear(w, s, h + "self_attn." + proj, e, e);
+            }
+            addLayerNorm(w, s, h + "self_attn_layer_norm", e);
+            addLinear(w, s, h + "fc1", e, ffn);
+            addLinear(w, s, h + "fc2", ffn, e);
+            addLayerNorm(w, s, h + "final_layer_norm", e);
+        }
+        if (s.finalNorm()) {
+            addLayerNorm(w, s, p + "final_layer_norm", e);
+        }
+        w.add(WeightSpec.optional("lm_head.weight", config.vocabSize(), word));
+        return w;
+    }
+
+    private static void addLinear(List<WeightSpec> w, Settings s, String name, long in, long out) {
+        w.add(WeightSpec.required(name + ".weight", out, in));
+        if (s.bias()) {
+            w.add(WeightSpec.required(name + ".bias", out));
+        }
+    }
+
+    private static void addLayerNorm(List<WeightSpec> w, Settings s, String name, long e) {
+        if (s.affine()) {
+            w.add(WeightSpec.required(name + ".weight", e));
+            w.add(WeightSpec.required(name + ".bias", e));
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package dev.stepwise.runtime.onnx.passes;
+
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.onnx.proto.Onnx.GraphProto;
+import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
+import dev.stepwise.runtime.onnx.proto.Onnx.StringStringEntryProto;
+import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One external data file that several models (the step graphs of one decoder) share, so N graphs cost the weights
+ * once on disk. Each model's initializers are rewritten to point into it: an external tensor of the source model is
+ * copied once per source region (file, offset, length), streamed file to file; an inline tensor of at least
+ * {@code minExternalBytes} is stored once per distinct content (folded tensors that every step computes alike are
+ * shared too). Smaller inline tensors stay in the graph. Every tensor starts at a 64-byte aligned offset.
+ */
+public final class SharedExternalData implements Closeable {
+    public static final int ALIGNMENT = 64;
+
+    private final Path file;
+    private final String location;
+    private final long minExternalBytes;
+    private final FileChannel out;
+    private final Map<String, long[]> regions = new HashMap<>();
+    private final Map<String, long[]> contents = new HashMap<>();
+    /** Inline data already stored, by identity: step graphs of one source share the same ByteString objects. */
+    private final Map<com.google.protobuf.ByteString, long[]> stored = new java.util.IdentityHashMap<>();
+    private final Set<String> names = new HashSet<>();
+    private long position;
+
+    public SharedExternalData(Path file, long minExternalBytes) {
+        this.file = file;
+        this.location = file.getFileName().toString();
+        this.minExternalBytes = minExternalBytes;
+        try {
+            this.out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new StepwiseException("cannot create " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    public long size() {
+        return position;
+    }
+
+    /** The model with its initializers moved into (or pointed at) the shared file; {@code sourceDir} resolves the
+     * model's own external data. */
+    public ModelProto share(ModelProto model, Path sourceDir) {
+        GraphProto.Builder g = model.getGraph().toBuilder();
+        for (int i = 0; i < g.getInitializerCount(); i++) {
+            TensorProto t = g.getInitializer(i);
+            if (InitializerData.isExternal(t)) {
+                g.setInitializer(i, copyExternal(t, sourceDir));
+            } else if (InitializerData.byteLength(t) >= minExternalBytes) {
+                g.setInitializer(i, storeInline(t));
+            }
+        }
+        return model.toBuilder().setGraph(g).build();
+    }
+
+    private TensorProto copyExternal(TensorProto t, Path sourceDir) {
+        String loc = InitializerData.external(t, "location");
+        Path src = sourceDir.toAbsolutePath().normalize().resolve(loc).normalize();
+        if (!src.startsWith(sourceDir.toAbsolutePath().normalize())) {
+            throw new StepwiseException("initializer '" + t.getName() + "' points outside the model folder (" + loc + ")");
+        }
+        String off = InitializerData.external(t, "offset");
+        long offset = off == null ? 0 : Long.parseLong(off);
+        long length = InitializerData.byteLength(t);
+        String key = src + "\u0000" + offset + "\u0000" + length;
+        long[] at = regions.get(key);
+        if (at == null) {
+            long start = align();
+            try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ)) {
+                if (offset + length > in.size()) {
+                    throw new StepwiseException("initializer '" + t.getName() + "' needs bytes " + offset + ".."
+                            + (offset + length) + " of " + src + ", which has " + in.size());
+                }
+                long done = 0;
+                while (done < length) {
+                    long n = in.transferTo(offset + done, length - done, out.position(start + done));
+                    if (n <= 0) {
+                        throw new StepwiseException("copying '" + t.getName() + "' from " + src + " stalled");
+                    }
+                    done += n;
+                }
+            } catch (IOException e) {
+                throw new StepwiseException("cannot copy '" + t.getName() + "' from " + src + " to " + file + ": "
+                        + e.getMessage(), e);
+            }
+            position = start + length;
+            at = new long[] {start, length};
+            regions.put(key, at);
+        }
+        return pointTo(t, at);
+    }
+
+    private TensorProto storeInline(TensorProto t) {
+        long[] known = t.getRawData().isEmpty() ? null : stored.get(t.getRawData());
+        if (known != null) {
+            return pointTo(t, known);
+        }
+        ByteBuffer data = InitializerData.read(t, null);
+        String key = t.getDataType() + ":" + digest(data.duplicate());
+        long[] at = contents.get(key);
+        if (at == null) {
+            long start = align();
+            write(data.duplicate(), start, t.getName());
+            at = new long[] {start, data.remaining()};
+            contents.put(key, at);
+        }
+        if (!t.getRawData().isEmpty()) {
+            stored.put(t.getRawData(), at);
+        }
+        return pointTo(t, at);
+    }
+
+    private TensorProto pointTo(TensorProto t, long[] at) {
+        names.add(t.getName());
+        return t.toBuilder().clearRawData().clearFloatData().clearInt32Data().clearInt64Data().clearDoubleData()
+                .clearUint64Data().clearExternalData()
+                .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                .addExternalData(entry("location", location))
+                .addExternalData(entry("offset", Long.toString(at[0])))
+                .addExternalData(entry("length", Long.toString(at[1])))
+                .build();
+    }
+
+    private long align() {
+        long aligned = (position + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+        if (aligned > position) {
+            write(ByteBuffer.allocate((int) (aligned - position)), position, "padding");
+        }
+        return aligned;
+    }
+
+    private void write(ByteBuffer b, long at, String what) {
+        try {
+            long p = at;
+            while (b.hasRemaining()) {
+                p += out.write(b, p);
+            }
+            position = Math.max(position, p);
+        } catch (IOException e) {
+            throw new StepwiseException("writing '" + what + "' to " + file + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static String digest(ByteBuffer b) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            md.update(b);
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static StringStringEntryProto entry(String k, String v) {
+        return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
+    }
+
+    @Override
+    public void close() {
+        try {
+            out.close();
+        } catch (IOException e) {
+            throw new StepwiseException("closing " + file + " failed: " + e.getMessage(), e);
+        }
+    }
+}
