@@ -22,8 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every architecture on the class path that {@link RandomCheckpoint} can make a tiny checkpoint for: the loop graph's
- * greedy tokens equal the Java generator's on a left-padded batch, and its seeded samples follow
- * {@link dev.stepwise.runtime.loop.LoopSampling}'s rule. New architectures join by registering a random layout.
+ * greedy tokens and its seeded samples equal the Java generator's on a left-padded batch. New architectures join by registering a random layout.
  */
 class LoopArchitecturesTest {
     static final List<long[]> PROMPTS = List.of(
@@ -61,9 +60,9 @@ class LoopArchitecturesTest {
             LoopGpt2Test.assertRowsEqual(expected,
                     engine.generate(PROMPTS, GenerationConfig.greedy(newTokens), model.padId(), eos));
 
-            GenerationConfig sampling = LoopGpt2Test.sampling(newTokens, 0.9, 40, 0.95, 3);
-            LoopGpt2Test.assertRowsEqual(LoopGpt2Test.Reference.generate(decoder, PROMPTS, sampling, model.padId(), eos),
-                    engine.generate(PROMPTS, sampling, model.padId(), eos));
+            GenerationConfig sampling = GenerationConfig.sampling(newTokens, 0.9, 40, 0.95, 3);
+            List<long[]> sampled = new Generator(model).generate(PROMPTS, sampling).stream().map(l -> l.get(0)).toList();
+            LoopGpt2Test.assertRowsEqual(sampled, engine.generate(PROMPTS, sampling, model.padId(), eos));
         }
     }
 }

@@ -11,19 +11,19 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import com.google.gson.GsonBuilder;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.generate.ExportedModel;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.Generator;
+import dev.stepwise.runtime.generate.JavaEngine;
+import dev.stepwise.runtime.generate.LogitsProcessors;
+import dev.stepwise.runtime.generate.TokenSampler;
 import dev.stepwise.runtime.loop.LoopEngine;
+import dev.stepwise.runtime.loop.LoopGenerationEngine;
 import dev.stepwise.runtime.loop.LoopGraphBuilder;
 import dev.stepwise.runtime.loop.LoopSampling;
 import dev.stepwise.runtime.model.CacheDecl;
-import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.onnx.proto.Onnx.AttributeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.GraphProto;
@@ -34,9 +34,7 @@ import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.ort.OrtRunner;
 import dev.stepwise.runtime.ort.OrtSessions;
 import dev.stepwise.runtime.tensor.HostTensor;
-import java.io.IOException;
 import java.nio.LongBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -89,13 +87,19 @@ class LoopGpt2Test {
     }
 
     static GenerationConfig sampling(int newTokens, double temperature, int topK, double topP, long seed) {
-        return new GenerationConfig(newTokens, 0, true, temperature, topK, topP, seed, 1, 1.0, false, 1, 0, 1.0,
-                List.of(), -1);
+        return GenerationConfig.sampling(newTokens, temperature, topK, topP, seed);
     }
 
-    static GenerationConfig greedy(int newTokens, int minNewTokens) {
-        return new GenerationConfig(newTokens, minNewTokens, false, 1.0, 0, 1.0, 0, 1, 1.0, false, 1, 0, 1.0,
-                List.of(), -1);
+    /** Greedy with eos ids given in the request and a minimum length. */
+    static GenerationConfig greedy(int newTokens, int minNewTokens, List<Long> eos) {
+        return new GenerationConfig(newTokens, minNewTokens, false, 1.0, 0, 1.0, 0, 1, 1.0, false, 1, 0, 1.0, eos, -1);
+    }
+
+    /** The Java generator's first sequence per prompt. */
+    static List<long[]> javaGenerate(Path dir, List<long[]> prompts, GenerationConfig config) {
+        try (ExportedModel model = ExportedModel.open(dir, 1)) {
+            return new Generator(model).generate(prompts, config).stream().map(l -> l.get(0)).toList();
+        }
     }
 
     static void assertRowsEqual(List<long[]> expected, List<long[]> actual) {
@@ -139,30 +143,29 @@ class LoopGpt2Test {
     }
 
     /**
-     * A copy of the fixture whose config names, as eos ids, tokens the rows produce at different steps: the Java
-     * generator stops each row there, and the loop must stop every row at the same token and leave the loop early.
+     * Eos ids (given in the request) that the rows produce at different steps: the Java generator stops each row there,
+     * and the loop must stop every row at the same token and leave the loop early.
      */
     @Test
-    void earlyExitWhenEveryRowProducedEos() throws IOException {
+    void earlyExitWhenEveryRowProducedEos() {
         int maxNew = 16;
         List<long[]> free = engine.generate(PROMPTS, GenerationConfig.greedy(maxNew), PAD, List.of());
-        Set<Long> eos = new LinkedHashSet<>();
+        Set<Long> eosSet = new LinkedHashSet<>();
         for (int r = 0; r < PROMPTS.size(); r++) {
-            eos.add(free.get(r)[PROMPTS.get(r).length + 2 + r]); // row r's token at step 2 + r
+            eosSet.add(free.get(r)[PROMPTS.get(r).length + 2 + r]); // row r's token at step 2 + r
         }
-        eos.remove(PAD);
-        Path dir = eosCheckpoint(List.copyOf(eos));
-        Path exported = Gpt2Exporter.run(dir, tmp.resolve("decoder-eos")).outputDir();
-        List<long[]> expected = javaGreedy(exported, PROMPTS, maxNew);
+        eosSet.remove(PAD);
+        List<Long> eos = List.copyOf(eosSet);
+        List<long[]> expected = javaGenerate(decoderDir, PROMPTS, greedy(maxNew, 0, eos));
 
-        List<long[]> actual = engine.generate(PROMPTS, GenerationConfig.greedy(maxNew), PAD, List.copyOf(eos));
+        List<long[]> actual = engine.generate(PROMPTS, GenerationConfig.greedy(maxNew), PAD, eos);
         assertRowsEqual(expected, actual);
 
-        long[][] raw = engine.run(PROMPTS, GenerationConfig.greedy(maxNew), PAD, List.copyOf(eos));
+        long[][] raw = engine.run(PROMPTS, GenerationConfig.greedy(maxNew), PAD, eos);
         int longest = 0;
         for (int r = 0; r < PROMPTS.size(); r++) {
             int generated = actual.get(r).length - PROMPTS.get(r).length;
-            assertTrue(eos.contains(actual.get(r)[actual.get(r).length - 1]), "row " + r + " ends with eos");
+            assertTrue(eosSet.contains(actual.get(r)[actual.get(r).length - 1]), "row " + r + " ends with eos");
             for (int i = generated; i < raw[r].length; i++) {
                 assertEquals(PAD, raw[r][i], "row " + r + " pads after its eos");
             }
@@ -172,26 +175,14 @@ class LoopGpt2Test {
         assertTrue(longest < maxNew, "and that is before max_new_tokens");
     }
 
-    private static Path eosCheckpoint(List<Long> eos) throws IOException {
-        Path source = Fixtures.path("gpt2-tiny-random");
-        Path dir = Files.createDirectories(tmp.resolve("gpt2-eos"));
-        JsonObject config = ModelConfig.readJson(source.resolve("config.json"));
-        JsonArray ids = new JsonArray();
-        eos.forEach(ids::add);
-        config.add("eos_token_id", ids);
-        Files.writeString(dir.resolve("config.json"), new GsonBuilder().create().toJson(config), StandardCharsets.UTF_8);
-        Files.copy(source.resolve("model.safetensors"), dir.resolve("model.safetensors"));
-        return dir;
-    }
-
     @Test
-    void minNewTokensKeepsEosAwayAndMatchesReference() {
+    void minNewTokensKeepsEosAwayAsInTheJavaGenerator() {
         // eos = the token row 1 makes at step 1; with min_new_tokens 6 that token cannot appear before step 6
         List<long[]> free = engine.generate(PROMPTS, GenerationConfig.greedy(10), PAD, List.of());
         long eos = free.get(1)[PROMPTS.get(1).length + 1];
-        GenerationConfig config = greedy(10, 6);
-        List<long[]> actual = engine.generate(PROMPTS, config, PAD, List.of(eos));
-        assertRowsEqual(Reference.generate(decoderDir, PROMPTS, config, PAD, List.of(eos)), actual);
+        GenerationConfig config = greedy(10, 6, List.of(eos));
+        List<long[]> actual = engine.generate(PROMPTS, config, PAD, List.of(98L));
+        assertRowsEqual(javaGenerate(decoderDir, PROMPTS, config), actual);
         for (int r = 0; r < PROMPTS.size(); r++) {
             long[] row = actual.get(r);
             int p = PROMPTS.get(r).length;
@@ -228,12 +219,48 @@ class LoopGpt2Test {
         assertRowsEqual(greedy, engine.generate(PROMPTS, sampling(10, 1.3, 0, 1e-6, 5), PAD, List.of(98L)));
     }
 
+    static final List<GenerationConfig> SAMPLING = List.of(sampling(10, 1.0, 0, 1.0, 42),
+            sampling(10, 0.8, 20, 0.9, -3), sampling(10, 1.5, 5, 1.0, Long.MAX_VALUE), sampling(10, 1.0, 0, 0.5, 2024),
+            sampling(12, 0.7, 1000, 0.95, 9));
+
     @Test
-    void samplingFollowsTheDocumentedRule() {
-        for (GenerationConfig c : List.of(sampling(10, 1.0, 0, 1.0, 42), sampling(10, 0.8, 20, 0.9, -3),
-                sampling(10, 1.5, 5, 1.0, Long.MAX_VALUE), sampling(10, 1.0, 0, 0.5, 2024))) {
-            assertRowsEqual(Reference.generate(decoderDir, PROMPTS, c, PAD, List.of(98L)),
-                    engine.generate(PROMPTS, c, PAD, List.of(98L)));
+    void samplingEqualsTheJavaGenerator() {
+        for (GenerationConfig c : SAMPLING) {
+            assertRowsEqual(javaGenerate(decoderDir, PROMPTS, c), engine.generate(PROMPTS, c, PAD, List.of(98L)));
+        }
+    }
+
+    @Test
+    void engineInterfaceMatchesTheJavaEngineWithSeveralSequencesPerPrompt() {
+        Path folder = tmp.resolve("engines");
+        Path exported = Gpt2Exporter.run(Fixtures.path("gpt2-tiny-random"), folder,
+                ExportOptions.defaults().withValidate(false)).outputDir();
+        LoopGenerationEngine loopEngine = new LoopGenerationEngine(1);
+        assertMessage("no model_loop.onnx", () -> loopEngine.generate(exported, PROMPTS, GenerationConfig.greedy(3)));
+        LoopGraphBuilder.write(new Gpt2Exporter(), Fixtures.path("gpt2-tiny-random"), exported, 0);
+        for (GenerationConfig c : List.of(GenerationConfig.greedy(9), sampling(9, 0.9, 0, 0.9, 5).toBuilder()
+                .numReturnSequences(3).build(0))) {
+            List<List<long[]>> expected = new JavaEngine(1).generate(exported, PROMPTS, c);
+            List<List<long[]>> actual = loopEngine.generate(exported, PROMPTS, c);
+            assertEquals(expected.size(), actual.size());
+            for (int b = 0; b < expected.size(); b++) {
+                assertRowsEqual(expected.get(b), actual.get(b));
+            }
+        }
+    }
+
+    /** The alternative draw: the same rule with {@link LoopSampling#feistel}, against a Java decoder built from it. */
+    @Test
+    void feistelDrawGraphFollowsItsJavaDefinition() {
+        Path file = LoopGraphBuilder.write(new Gpt2Exporter(), Fixtures.path("gpt2-tiny-random"),
+                tmp.resolve("loop-feistel"), 0, null, LoopSampling.Draw.FEISTEL);
+        try (LoopEngine feistel = LoopEngine.open(file, 1)) {
+            assertRowsEqual(engine.generate(PROMPTS, GenerationConfig.greedy(8), PAD, List.of(98L)),
+                    feistel.generate(PROMPTS, GenerationConfig.greedy(8), PAD, List.of(98L)));
+            for (GenerationConfig c : SAMPLING) {
+                assertRowsEqual(Reference.generate(decoderDir, PROMPTS, c, PAD, List.of(98L), LoopSampling.Draw.FEISTEL),
+                        feistel.generate(PROMPTS, c, PAD, List.of(98L)));
+            }
         }
     }
 
@@ -253,7 +280,7 @@ class LoopGpt2Test {
                     .contains(op), "non-reproducible op " + op);
         }
         assertEquals(1, counts.get("Loop"));
-        assertEquals(2, counts.get("If"));
+        assertEquals(4, counts.get("If"), "min_new_tokens, greedy or sample, top-k, top-p");
         assertEquals(model.getGraph().getInitializerCount(), model.getGraph().getInitializerList().stream()
                 .map(t -> t.getName()).distinct().count());
         System.out.println("loop graph ops (" + counts.values().stream().mapToInt(Integer::intValue).sum() + "): " + counts);
@@ -338,7 +365,7 @@ class LoopGpt2Test {
             feed.put("do_sample", OnnxTensor.createTensor(env, false));
             feed.put("temperature", OnnxTensor.createTensor(env, 1f));
             feed.put("top_k", OnnxTensor.createTensor(env, 0L));
-            feed.put("top_p", OnnxTensor.createTensor(env, 1f));
+            feed.put("top_p", OnnxTensor.createTensor(env, 1.0));
             feed.put("seed", OnnxTensor.createTensor(env, 0L));
             feed.put("eos_token_id", OnnxTensor.createTensor(env, LongBuffer.wrap(eos), new long[] {eos.length}));
             feed.put("pad_token_id", OnnxTensor.createTensor(env, 98L));
@@ -360,7 +387,7 @@ class LoopGpt2Test {
     @Test
     void badRequestsAreRefusedWithTheReason() {
         List<Long> eos = List.of(98L);
-        assertMessage("max new tokens", () -> engine.generate(PROMPTS, GenerationConfig.greedy(0), PAD, eos));
+        assertMessage("max_new_tokens", () -> engine.generate(PROMPTS, GenerationConfig.greedy(0), PAD, eos));
         assertMessage("no prompt", () -> engine.generate(List.of(), GenerationConfig.greedy(3), PAD, eos));
         assertMessage("row 1 is empty", () -> engine.generate(List.of(new long[] {1}, new long[0]),
                 GenerationConfig.greedy(3), PAD, eos));
@@ -371,6 +398,8 @@ class LoopGpt2Test {
         assertMessage("temperature", () -> engine.generate(PROMPTS, sampling(3, 0, 0, 1, 1), PAD, eos));
         assertMessage("top_p", () -> engine.generate(PROMPTS, sampling(3, 1, 0, 0, 1), PAD, eos));
         assertMessage("top_k", () -> engine.generate(PROMPTS, sampling(3, 1, -1, 1, 1), PAD, eos));
+        assertMessage("no_repeat_ngram_size", () -> engine.generate(PROMPTS, GenerationConfig.greedy(3).toBuilder()
+                .noRepeatNgramSize(2).build(0), PAD, eos));
         assertMessage("beam search", () -> engine.generate(PROMPTS, new GenerationConfig(3, 0, false, 1, 0, 1, 0, 4,
                 1, false, 1, 0, 1, List.of(), -1), PAD, eos));
         assertMessage("repetition penalty", () -> engine.generate(PROMPTS, new GenerationConfig(3, 0, false, 1, 0, 1,
@@ -386,15 +415,15 @@ class LoopGpt2Test {
     }
 
     /**
-     * An independent decoder written from {@link LoopSampling}'s description: no KV cache (the decoder re-reads the
-     * whole sequence each step with an empty past), token choice by {@link LoopSampling#sample}, eos suppressed
-     * before {@code min_new_tokens}, finished rows padded.
+     * A decoder built from the Java generator's rule ({@link TokenSampler}) with a chosen draw: no KV cache (the
+     * decoder re-reads the whole sequence each step with an empty past), finished rows padded.
      */
     static final class Reference {
         private Reference() {
         }
 
-        static List<long[]> generate(Path decoderDir, List<long[]> prompts, GenerationConfig c, long pad, List<Long> eos) {
+        static List<long[]> generate(Path decoderDir, List<long[]> prompts, GenerationConfig c, long pad, List<Long> eos,
+                                     LoopSampling.Draw draw) {
             try (ExportedModel model = ExportedModel.open(decoderDir, 1)) {
                 int batch = prompts.size();
                 int vocab = model.config().vocabSize();
@@ -422,15 +451,14 @@ class LoopGpt2Test {
                         if (finished[b]) {
                             token = pad;
                         } else {
-                            if (step < c.minNewTokens()) {
-                                for (long e : eos) {
-                                    logits[b * vocab + (int) e] = Float.NEGATIVE_INFINITY;
-                                }
+                            float[] scores = Arrays.copyOfRange(logits, b * vocab, (b + 1) * vocab);
+                            TokenSampler.process(scores, new long[0], 0, step, c, eos);
+                            if (c.doSample()) {
+                                TokenSampler.warp(scores, c);
+                                token = TokenSampler.inverseCdf(scores, LoopSampling.uniform(draw, c.seed(), b, step));
+                            } else {
+                                token = LogitsProcessors.argmax(scores);
                             }
-                            token = c.doSample()
-                                    ? LoopSampling.sample(logits, b * vocab, vocab, (float) c.temperature(), c.topK(),
-                                            (float) c.topP(), LoopSampling.uniform(c.seed(), b, step))
-                                    : LoopSampling.argmax(logits, b * vocab, vocab);
                             generated.get(b).add(token);
                             finished[b] = eos.contains(token);
                         }

@@ -66,16 +66,25 @@ public final class LoopEngine implements AutoCloseable {
 
     /**
      * Per row: the prompt, then the generated ids up to and including the first eos id. {@code config}'s eos and pad
-     * ids, when set, override {@code eosIds} and {@code padId}.
+     * ids, when set, override {@code eosIds} and {@code padId}. With sampling and {@code num_return_sequences = R},
+     * each prompt becomes R consecutive rows (prompt {@code b}'s {@code j}-th sequence is row {@code b * R + j}, as
+     * in the Java generator, whose draws are numbered the same way).
      */
     public List<long[]> generate(List<long[]> prompts, GenerationConfig config, long padId, List<Long> eosIds) {
         List<Long> eos = config.eosTokenIds().isEmpty() ? eosIds : config.eosTokenIds();
         long pad = config.padTokenId() >= 0 ? config.padTokenId() : padId;
-        long[][] generated = run(prompts, config, pad, eos);
+        List<long[]> rows = new ArrayList<>();
+        int copies = config.doSample() ? config.numReturnSequences() : 1;
+        for (long[] p : prompts) {
+            for (int j = 0; j < copies; j++) {
+                rows.add(p);
+            }
+        }
+        long[][] generated = run(rows, config, pad, eos);
         Set<Long> eosSet = new HashSet<>(eos);
         List<long[]> out = new ArrayList<>();
-        for (int r = 0; r < prompts.size(); r++) {
-            long[] p = prompts.get(r);
+        for (int r = 0; r < rows.size(); r++) {
+            long[] p = rows.get(r);
             long[] g = generated[r];
             int n = g.length;
             for (int i = 0; i < g.length; i++) {
@@ -93,8 +102,8 @@ public final class LoopEngine implements AutoCloseable {
     }
 
     /**
-     * The graph's raw output: {@code [batch][new_tokens]} new ids, pad after a row's eos, fewer than
-     * {@code maxNewTokens} columns when every row ended early.
+     * The graph's raw output for these rows (no expansion): {@code [batch][new_tokens]} new ids, pad after a row's
+     * eos, fewer than {@code maxNewTokens} columns when every row ended early.
      */
     public long[][] run(List<long[]> prompts, GenerationConfig config, long padId, List<Long> eosIds) {
         check(prompts, config);
@@ -122,7 +131,7 @@ public final class LoopEngine implements AutoCloseable {
             feed.put(LoopGraphBuilder.DO_SAMPLE, OnnxTensor.createTensor(env, config.doSample()));
             feed.put(LoopGraphBuilder.TEMPERATURE, OnnxTensor.createTensor(env, (float) config.temperature()));
             feed.put(LoopGraphBuilder.TOP_K, scalar(env, config.topK()));
-            feed.put(LoopGraphBuilder.TOP_P, OnnxTensor.createTensor(env, (float) config.topP()));
+            feed.put(LoopGraphBuilder.TOP_P, OnnxTensor.createTensor(env, config.topP()));
             feed.put(LoopGraphBuilder.SEED, scalar(env, config.seed()));
             long[] eos = eosIds.stream().mapToLong(Long::longValue).toArray();
             feed.put(LoopGraphBuilder.EOS_TOKEN_ID, OnnxTensor.createTensor(env, LongBuffer.wrap(eos), new long[] {eos.length}));
@@ -147,18 +156,13 @@ public final class LoopEngine implements AutoCloseable {
     }
 
     private void check(List<long[]> prompts, GenerationConfig config) {
+        config.validate();
         if (prompts.isEmpty()) {
             throw new StepwiseException("no prompt given");
         }
-        if (config.maxNewTokens() < 1) {
-            throw new StepwiseException("max new tokens must be at least 1, got " + config.maxNewTokens());
-        }
-        if (config.minNewTokens() < 0) {
-            throw new StepwiseException("min new tokens must be >= 0, got " + config.minNewTokens());
-        }
-        if (config.numBeams() != 1 || config.numReturnSequences() != 1) {
+        if (config.numBeams() != 1) {
             throw new StepwiseException("the loop graph does not do beam search (num_beams " + config.numBeams()
-                    + ", num_return_sequences " + config.numReturnSequences() + "); use --engine beam-search or java");
+                    + "); use --engine beam-search or java");
         }
         if (config.repetitionPenalty() != 1.0) {
             throw new StepwiseException("the loop graph has no repetition penalty (got " + config.repetitionPenalty()
@@ -167,17 +171,6 @@ public final class LoopEngine implements AutoCloseable {
         if (config.noRepeatNgramSize() > 0) {
             throw new StepwiseException("the loop graph has no no_repeat_ngram_size (got " + config.noRepeatNgramSize()
                     + "); use --engine java");
-        }
-        if (config.doSample()) {
-            if (!(config.temperature() > 0) || Double.isInfinite(config.temperature())) {
-                throw new StepwiseException("temperature must be a positive number when sampling, got " + config.temperature());
-            }
-            if (config.topK() < 0) {
-                throw new StepwiseException("top_k must be >= 0 (0 = off), got " + config.topK());
-            }
-            if (!(config.topP() > 0 && config.topP() <= 1)) {
-                throw new StepwiseException("top_p must be in (0, 1] (1 = off), got " + config.topP());
-            }
         }
         for (int r = 0; r < prompts.size(); r++) {
             long[] p = prompts.get(r);

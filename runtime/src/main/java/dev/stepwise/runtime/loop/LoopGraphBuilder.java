@@ -117,10 +117,16 @@ public final class LoopGraphBuilder {
      */
     public static ModelProto build(Architecture architecture, ModelConfig config, WeightSource weights, WeightSink sink,
                                    int opset) {
+        return build(architecture, config, weights, sink, opset, LoopSampling.Draw.SEEDED_UNIFORM);
+    }
+
+    /** As {@link #build(Architecture, ModelConfig, WeightSource, WeightSink, int)} with a choice of uniform draw. */
+    public static ModelProto build(Architecture architecture, ModelConfig config, WeightSource weights, WeightSink sink,
+                                   int opset, LoopSampling.Draw draw) {
         if (opset < MIN_OPSET) {
             throw new StepwiseException("the loop graph needs opset " + MIN_OPSET + " or newer, got " + opset);
         }
-        return new Build(architecture, config, weights, sink, opset).run();
+        return new Build(architecture, config, weights, sink, opset, draw).run();
     }
 
     /**
@@ -139,6 +145,12 @@ public final class LoopGraphBuilder {
      */
     public static Path write(Architecture architecture, Path checkpointDir, Path outputDir, int opset,
                              ModelProto shareWith) {
+        return write(architecture, checkpointDir, outputDir, opset, shareWith, LoopSampling.Draw.SEEDED_UNIFORM);
+    }
+
+    /** The full form of {@link #write(Architecture, Path, Path, int, ModelProto)}, with a choice of uniform draw. */
+    public static Path write(Architecture architecture, Path checkpointDir, Path outputDir, int opset,
+                             ModelProto shareWith, LoopSampling.Draw draw) {
         ArchitectureSpec spec = architecture.spec();
         ModelConfig config = ModelConfig.read(checkpointDir.resolve("config.json"), spec.configKeys());
         try {
@@ -150,7 +162,7 @@ public final class LoopGraphBuilder {
             checkpoint.checkAgainst(architecture.newModel().expectedWeights(config));
             try (ExternalDataWriter data = new ExternalDataWriter(outputDir.resolve(DATA_FILE))) {
                 WeightSink sink = shareWith == null ? data : new SharedWeightSink(shareWith, data);
-                ModelProto model = build(architecture, config, checkpoint, sink, opset > 0 ? opset : spec.opset());
+                ModelProto model = build(architecture, config, checkpoint, sink, opset > 0 ? opset : spec.opset(), draw);
                 boolean external = data.bytesWritten() > ExportOptions.DEFAULT_EXTERNAL_DATA_THRESHOLD;
                 data.close();
                 return OnnxModelWriter.write(model, outputDir, FILE, DATA_FILE, external);
@@ -166,6 +178,7 @@ public final class LoopGraphBuilder {
         private final WeightSource weights;
         private final WeightSink sink;
         private final int opset;
+        private final LoopSampling.Draw draw;
         private final int vocab;
         private final boolean hasPositions;
 
@@ -173,22 +186,27 @@ public final class LoopGraphBuilder {
         private final Nodes g;
 
         // main-graph values the body reads
-        private String seedWord;
-        private String rowWord;
+        private String drawLeft;      // SEEDED_UNIFORM: the row hash; FEISTEL: the seed word
+        private String drawRight;     // FEISTEL: row * 65536
         private String ones;
         private String eosRow;
         private String eosInVocab;
+        private String vocabIds;      // [1, V]
         private String sampleFlag;
-        private String topKLength;
-        private String topPCut;
+        private String topKOn;
+        private String topK1;         // [1]
+        private String topPOn;
+        private String topPLimit;     // 1 - top_p, double
 
-        Build(Architecture architecture, ModelConfig config, WeightSource weights, WeightSink sink, int opset) {
+        Build(Architecture architecture, ModelConfig config, WeightSource weights, WeightSink sink, int opset,
+              LoopSampling.Draw draw) {
             this.architecture = architecture;
             this.spec = architecture.spec();
             this.config = config;
             this.weights = weights;
             this.sink = sink;
             this.opset = opset;
+            this.draw = draw;
             this.vocab = config.vocabSize();
             this.main = new GraphBuilder(spec.modelType() + "-generation-loop", opset);
             this.g = new Nodes(main, "gen");
@@ -221,16 +239,23 @@ public final class LoopGraphBuilder {
             ones = g.op("ConstantOfShape", g.op("Concat", List.of(batch1, g.i64s(1)), of("axis", 0L)),
                     Nodes.fill(DType.INT64, Nodes.le(8).putLong(1).array()));
             String rows = g.op("Range", g.i64(0), batch, g.i64(1));
-            seedWord = g.op("Mod", SEED, g.i64(LoopSampling.P));                  // L of the hash
-            rowWord = g.op("Mul", rows, g.i64(LoopSampling.ROW_STRIDE));          // R = this + step
+            if (draw == LoopSampling.Draw.FEISTEL) {
+                drawLeft = g.op("Mod", SEED, g.i64(LoopSampling.P));
+                drawRight = g.op("Mul", rows, g.i64(LoopSampling.ROW_STRIDE));
+            } else {
+                // SeededUniform: mix((mix(seed mod M) + row) mod M); the step is added in the loop
+                String seedHash = seededMix(g, g.op("Mod", SEED, g.i64(LoopSampling.M)));
+                drawLeft = seededMix(g, g.op("Mod", g.op("Add", seedHash, rows), g.i64(LoopSampling.M)));
+            }
             eosRow = g.op("Unsqueeze", EOS_TOKEN_ID, g.i64s(0));                  // [1, n]
-            String vocabIds = g.op("Unsqueeze", g.op("Range", g.i64(0), g.i64(vocab), g.i64(1)), g.i64s(1));
-            eosInVocab = g.op("Greater", sum(g, g.op("Equal", vocabIds, eosRow), 1, false), g.i64(0)); // [V]
+            vocabIds = g.op("Unsqueeze", g.op("Range", g.i64(0), g.i64(vocab), g.i64(1)), g.i64s(0)); // [1, V]
+            String column = g.op("Unsqueeze", g.op("Squeeze", vocabIds, g.i64s(0)), g.i64s(1));    // [V, 1]
+            eosInVocab = g.op("Greater", sum(g, g.op("Equal", column, eosRow), 1, false), g.i64(0)); // [V]
             sampleFlag = g.op("And", DO_SAMPLE, g.op("Greater", TEMPERATURE, g.f32(0)));
-            topKLength = g.op("Unsqueeze", g.op("Where", g.op("Greater", TOP_K, g.i64(0)),
-                    g.op("Min", TOP_K, g.i64(vocab)), g.i64(vocab)), g.i64s(0));  // [1]
-            topPCut = g.op("Where", g.op("Less", TOP_P, g.f32(1)), g.op("Max", TOP_P, g.f32(Float.MIN_VALUE)),
-                    g.f32(Float.POSITIVE_INFINITY));
+            topKOn = g.op("And", g.op("Greater", TOP_K, g.i64(0)), g.op("Less", TOP_K, g.i64(vocab)));
+            topK1 = g.op("Unsqueeze", TOP_K, g.i64s(0));
+            topPOn = g.op("Less", TOP_P, g.f64(1));
+            topPLimit = g.op("Sub", g.f64(1), TOP_P);
             String go = g.op("Greater", MAX_NEW_TOKENS, g.i64(0));
 
             List<String> loopInputs = new ArrayList<>(List.of(MAX_NEW_TOKENS, go, INPUT_IDS, ATTENTION_MASK));
@@ -279,7 +304,7 @@ public final class LoopGraphBuilder {
             }
             main.addInput(GraphBuilder.tensorInfo(DO_SAMPLE, BOOL, List.of()));
             main.addInput(GraphBuilder.tensorInfo(TEMPERATURE, FLOAT, List.of()));
-            main.addInput(GraphBuilder.tensorInfo(TOP_P, FLOAT, List.of()));
+            main.addInput(GraphBuilder.tensorInfo(TOP_P, Nodes.DOUBLE, List.of()));
             main.addInput(GraphBuilder.tensorInfo(EOS_TOKEN_ID, INT64, List.of("num_eos")));
         }
 
@@ -308,8 +333,7 @@ public final class LoopGraphBuilder {
         private GraphProto body() {
             GraphBuilder step = new GraphBuilder("generation_step", opset);
             Nodes b = new Nodes(step, "step");
-            for (String outer : List.of(MIN_NEW_TOKENS, PAD_TOKEN_ID, TEMPERATURE, seedWord, rowWord, ones, eosRow, eosInVocab,
-                    sampleFlag, topKLength, topPCut)) {
+            for (String outer : List.of(MIN_NEW_TOKENS, PAD_TOKEN_ID, ones, eosRow, eosInVocab, sampleFlag)) {
                 b.outer(outer);
             }
             TracingOps ops = new TracingOps(step, weights, sink);
@@ -342,7 +366,7 @@ public final class LoopGraphBuilder {
             String early = b.op("Less", iteration.name(), MIN_NEW_TOKENS);
             String suppressed = b.op("If", List.of(early),
                     Nodes.graphAttribute("then_branch", suppressEos(scores)),
-                    Nodes.graphAttribute("else_branch", passThrough(scores)));
+                    Nodes.graphAttribute("else_branch", passThrough("keep_scores", scores)));
             String choice = b.op("If", List.of(sampleFlag),
                     Nodes.graphAttribute("then_branch", sample(suppressed, iteration.name())),
                     Nodes.graphAttribute("else_branch", greedy(suppressed)));
@@ -383,11 +407,11 @@ public final class LoopGraphBuilder {
             return branch.buildGraph(false);
         }
 
-        private GraphProto passThrough(String scores) {
-            GraphBuilder branch = new GraphBuilder("keep_scores", opset);
-            Nodes n = new Nodes(branch, "keep");
-            branch.push("keep_scores");
-            branch.addOutput(unknown(n.op("Identity", n.outer(scores)), FLOAT, 2));
+        private GraphProto passThrough(String name, String value) {
+            GraphBuilder branch = new GraphBuilder(name, opset);
+            Nodes n = new Nodes(branch, name);
+            branch.push(name);
+            branch.addOutput(unknown(n.op("Identity", n.outer(value)), FLOAT, 2));
             return branch.buildGraph(false);
         }
 
@@ -400,36 +424,105 @@ public final class LoopGraphBuilder {
             return branch.buildGraph(false);
         }
 
-        /** {@link LoopSampling}'s procedure, step for step. */
+        /** {@link dev.stepwise.runtime.generate.TokenSampler}'s warpers and draw, see {@link LoopSampling}. */
         private GraphProto sample(String scores, String iteration) {
             GraphBuilder branch = new GraphBuilder("sample", opset);
             Nodes n = new Nodes(branch, "sample");
             branch.push("sample");
             String scaled = n.op("Div", n.outer(scores), n.outer(TEMPERATURE));
-            List<String> top = n.ops("TopK", 2, List.of(scaled, n.outer(topKLength)),
-                    of("axis", 1L), of("largest", 1L), of("sorted", 1L));
-            String values = top.get(0);                                             // [B, k], descending
-            String ids = top.get(1);
-            String before = n.op("CumSum", n.op("Softmax", values, of("axis", 1L)), n.i64(1), of("exclusive", 1L));
-            String keep = n.op("Less", before, n.outer(topPCut));                   // a prefix, entry 0 always
-            String kept = n.op("Where", keep, values, n.f32(Float.NEGATIVE_INFINITY));
-            String cdf = n.op("CumSum", n.op("Softmax", kept, of("axis", 1L)), n.i64(1));
+            String topK = n.op("If", List.of(n.outer(topKOn)),
+                    Nodes.graphAttribute("then_branch", topK(scaled)),
+                    Nodes.graphAttribute("else_branch", passThrough("top_k_off", scaled)));
+            String topP = n.op("If", List.of(n.outer(topPOn)),
+                    Nodes.graphAttribute("then_branch", topP(topK)),
+                    Nodes.graphAttribute("else_branch", passThrough("top_p_off", topK)));
 
-            String h = feistel(n, n.outer(seedWord), n.op("Add", n.outer(rowWord), n.outer(iteration)));   // [B]
-            String u = n.op("Mul", n.op("Cast", n.op("Div", h, n.i64(128)), of("to", (long) FLOAT)),
-                    n.f32(0x1p-24f));
-            String below = sum(n, n.op("LessOrEqual", cdf, n.op("Unsqueeze", u, n.i64s(1))), 1, true);
-            String last = n.op("Sub", sum(n, keep, 1, true), n.i64(1));
-            String position = n.op("Min", below, last);                             // [B, 1]
-            String token = n.op("Squeeze", n.op("GatherElements", ids, position, of("axis", 1L)), n.i64s(1));
+            String probs = n.op("Softmax", n.op("Cast", topP, of("to", (long) Nodes.DOUBLE)), of("axis", 1L));
+            String cdf = n.op("CumSum", probs, n.i64(1));
+            String u = n.op("Unsqueeze", uniform(n, n.outer(iteration)), n.i64s(1));              // [B, 1]
+            String below = sum(n, n.op("LessOrEqual", cdf, u), 1, false);                         // [B]
+            String positive = n.op("Where", n.op("Greater", probs, n.f64(0)), n.outer(vocabIds), n.i64(-1));
+            String lastPositive = reduceMax(n, positive, 1);
+            String token = n.op("Where", n.op("Less", below, n.i64(vocab)), below, lastPositive);
             branch.addOutput(unknown(token, INT64, 1));
             return branch.buildGraph(false);
+        }
+
+        /** Scores below the k-th largest become -inf (ties with it stay). */
+        private GraphProto topK(String scores) {
+            GraphBuilder branch = new GraphBuilder("top_k", opset);
+            Nodes n = new Nodes(branch, "top_k");
+            branch.push("top_k");
+            String values = n.ops("TopK", 2, List.of(n.outer(scores), n.outer(topK1)),
+                    of("axis", 1L), of("largest", 1L), of("sorted", 1L)).get(0);
+            String kth = n.op("Slice", List.of(values, n.i64s(-1), n.i64s(Long.MAX_VALUE), n.i64s(1)));
+            String out = n.op("Where", n.op("Less", scores, kth), n.f32(Float.NEGATIVE_INFINITY), scores);
+            branch.addOutput(unknown(out, FLOAT, 2));
+            return branch.buildGraph(false);
+        }
+
+        /**
+         * Nucleus: in ascending order (ties by id) the tokens whose running probability is at most 1 − p become -inf,
+         * the most likely one never.
+         */
+        private GraphProto topP(String scores) {
+            GraphBuilder branch = new GraphBuilder("top_p", opset);
+            Nodes n = new Nodes(branch, "top_p");
+            branch.push("top_p");
+            String ascending = n.ops("TopK", 2, List.of(n.outer(scores), n.i64s(vocab)),
+                    of("axis", 1L), of("largest", 0L), of("sorted", 1L)).get(1);                // ids, [B, V]
+            String probs = n.op("Softmax", n.op("Cast", scores, of("to", (long) Nodes.DOUBLE)), of("axis", 1L));
+            String running = n.op("CumSum", n.op("GatherElements", probs, ascending, of("axis", 1L)), n.i64(1));
+            String removed = n.op("Min", n.op("ReduceSum", List.of(n.op("Cast",
+                    n.op("LessOrEqual", running, n.outer(topPLimit)), of("to", (long) INT64)), n.i64s(1)),
+                    of("keepdims", 1L)), n.i64(vocab - 1L));                                       // [B, 1]
+            // each id's place in the ascending order: ascending is a permutation, so it can serve as the data too
+            String places = n.op("Expand", n.outer(vocabIds), n.op("Shape", ascending));
+            String rank = n.op("ScatterElements", List.of(ascending, ascending, places), of("axis", 1L));
+            String out = n.op("Where", n.op("Less", rank, removed), n.f32(Float.NEGATIVE_INFINITY), scores);
+            branch.addOutput(unknown(out, FLOAT, 2));
+            return branch.buildGraph(false);
+        }
+
+        /** The draw in (0, 1) per row, double {@code [B]}. */
+        private String uniform(Nodes n, String step) {
+            if (draw == LoopSampling.Draw.FEISTEL) {
+                String right = feistel(n, n.outer(drawLeft), n.op("Add", n.outer(drawRight), step));
+                return n.op("Mul", n.op("Add", n.op("Cast", n.op("Div", right, n.i64(128)),
+                        of("to", (long) Nodes.DOUBLE)), n.f64(0.5)), n.f64(0x1p-24));
+            }
+            String h = seededMix(n, n.op("Mod", n.op("Add", n.outer(drawLeft), step), n.i64(LoopSampling.M)));
+            return n.op("Mul", n.op("Add", n.op("Cast", n.op("Div", h, n.i64(512)), of("to", (long) Nodes.DOUBLE)),
+                    n.f64(0.5)), n.f64(0x1p-23));
+        }
+
+        /** ReduceMax over one axis, without keeping it (axes became an input in opset 18). */
+        private String reduceMax(Nodes n, String x, long axis) {
+            if (opset >= 18) {
+                return n.op("ReduceMax", List.of(x, n.i64s(axis)), of("keepdims", 0L));
+            }
+            return n.op("ReduceMax", List.of(x), Attributes.ints("axes", axis), of("keepdims", 0L));
         }
     }
 
     // ---- shared pieces ----
 
-    /** {@link LoopSampling#hash} in int64 graph arithmetic (every operand below 2^62); returns the final R. */
+    /**
+     * One round of {@link dev.stepwise.runtime.generate.SeededUniform}'s mix on int64 values in [0, 2^32): every
+     * product stays below 2^63, and the divisions are floor divisions of non-negative numbers.
+     */
+    private static String seededMix(Nodes n, String value) {
+        String m = n.i64(LoopSampling.M);
+        String x = n.op("Mod", n.op("Add", value, n.i64(0x9E3779B9L)), m);
+        x = n.op("Mod", n.op("Mul", x, n.i64(0x7FEB352DL)), m);
+        x = n.op("Mod", n.op("Add", x, n.op("Div", x, n.i64(32768))), m);
+        x = n.op("Mod", n.op("Mul", x, n.i64(0x2C1B3C6DL)), m);
+        x = n.op("Mod", n.op("Add", x, n.op("Div", x, n.i64(4096))), m);
+        x = n.op("Mod", n.op("Mul", x, n.i64(0x297A2D39L)), m);
+        return n.op("Mod", n.op("Add", x, n.op("Div", x, n.i64(32768))), m);
+    }
+
+    /** {@link LoopSampling#feistelHash} in int64 graph arithmetic (every operand below 2^62); returns the final R. */
     private static String feistel(Nodes n, String left, String right) {
         String p = n.i64(LoopSampling.P);
         String l = left;

@@ -1,60 +1,66 @@
 package dev.stepwise.runtime.loop;
 
-import java.util.Arrays;
+import dev.stepwise.runtime.generate.SeededUniform;
+import dev.stepwise.runtime.generate.TokenSampler;
 
 /**
- * The token-choice procedure of the Loop graph, written out in Java so that any other decoder (the Java
- * {@code Generator}) can make exactly the same choices. The graph ({@link LoopGraphBuilder}) computes the same
- * steps with standard ONNX operators; this class is the specification.
+ * How the Loop graph chooses tokens, and the uniform draws it can use. The rule is the Java generator's,
+ * {@link TokenSampler} (its class comment is the specification), computed with standard ONNX operators:
+ * <table>
+ *   <tr><th>TokenSampler step</th><th>graph</th></tr>
+ *   <tr><td>eos → −inf while {@code step < min_new_tokens}</td><td>{@code If(Less(iteration, min_new_tokens))}
+ *       around {@code Where(eos_in_vocab, -inf, scores)}</td></tr>
+ *   <tr><td>greedy: first index of the largest score</td><td>{@code ArgMax(select_last_index = 0)}</td></tr>
+ *   <tr><td>temperature: {@code score / (float) t}</td><td>{@code Div} by the float32 {@code temperature}
+ *       input</td></tr>
+ *   <tr><td>top-k: remove scores below the k-th largest (ties kept), when {@code 0 < k < vocab}</td><td>{@code If}
+ *       around {@code TopK(k)}, its last value as threshold, {@code Where(Less(...))}</td></tr>
+ *   <tr><td>top-p: ascending order (ties by id), double softmax, remove while the running sum ≤ 1 − p, keep the
+ *       most likely, when {@code p < 1}</td><td>{@code If} around {@code TopK(vocab, largest = 0)},
+ *       {@code Softmax}/{@code CumSum} in double, the removed count (at most vocab − 1), ranks by
+ *       {@code ScatterElements}</td></tr>
+ *   <tr><td>double softmax, inverse CDF in token id order, else the last id with p &gt; 0</td><td>{@code Softmax},
+ *       {@code CumSum} in double, {@code #(cdf ≤ u)}, {@code ReduceMax} of the ids with p &gt; 0</td></tr>
+ * </table>
+ * Both use the same float32 scores and double probabilities, so they agree token for token except when a draw lies
+ * within a last-bit rounding difference of a cumulative sum (Java's and ONNX Runtime's {@code exp}/softmax may round
+ * the last bit differently). {@code top_p} is a double graph input for that reason.
  *
- * <h2>The uniform draw: a counter-based hash, not a random generator</h2>
- * The draw for batch row {@code b} (0-based row of the batch as given) at generation step {@code t} (0 = the first
- * new token, the one chosen from the prompt's logits) under seed {@code s} (any {@code long}) is a pure function of
- * {@code (s, b, t)}; no state is carried between steps, so it is the same in every runtime, run after run, whatever
- * the batch size or the number of steps. It is a 4-round Feistel network over two words in [0, P), with all
- * arithmetic on non-negative integers below 2<sup>62</sup>, so it needs only int64 {@code Add}, {@code Mul} and
- * {@code Mod} (no bitwise operators, no overflow, any opset):
+ * <h2>The draws</h2>
+ * A draw is a pure function of (seed, row, step): row of the expanded batch (prompt {@code b}'s {@code j}-th of
+ * {@code R} returned sequences is row {@code b * R + j}), step counting generated tokens from 0. Two formulas are
+ * available, both in int64 {@code Add}/{@code Mul}/{@code Div}/{@code Mod} only (no bitwise operators, no overflow,
+ * any opset, no {@code RandomUniform}/{@code Multinomial}):
+ * <ul>
+ *   <li>{@link Draw#SEEDED_UNIFORM} (the default): {@link SeededUniform#draw}, what the Java generator uses, so the
+ *       loop graph and the Java generator sample the same tokens.</li>
+ *   <li>{@link Draw#FEISTEL}: a 4-round Feistel network modulo the prime {@code P = 2^31 − 1}
+ *       ({@link #feistel}), offered as a replacement: SeededUniform's additive shifts leave visible structure (rows
+ *       {@code r} and {@code r + 2} often draw within 0.003 of each other; neighbouring steps and rows fail a
+ *       16×16 pair test by orders of magnitude), which makes the {@code num_return_sequences} samples of one prompt
+ *       alike. The Feistel draw passes the same tests ({@code LoopSamplingTest}).</li>
+ * </ul>
  * <pre>
- *   P = 2147483647                       (2^31 - 1, prime)
- *   A = 742938285, B = 950706376, K = 1013904223
- *   f(x) = ((((x * A + K) mod P)^2 mod P) * B) mod P
- *   L = floorMod(s, P)                   (mod with the sign of the divisor: ONNX Mod fmod=0, Java Math.floorMod)
- *   R = (b * 65536 + t) mod P
- *   4 times:  (L, R) = (R, (L + f(R)) mod P)
- *   u = float32(R div 128) * 2^-24       (exact; u in [0, 1 - 2^-24])
+ *   FEISTEL:  P = 2147483647, A = 742938285, B = 950706376, K = 1013904223
+ *             f(x) = ((((x * A + K) mod P)^2 mod P) * B) mod P
+ *             L = floorMod(seed, P),  R = (row * 65536 + step) mod P
+ *             4 times: (L, R) = (R, (L + f(R)) mod P)
+ *             u = (R div 128 + 0.5) / 2^24          in (0, 1), exact in double
  * </pre>
- * Seeds that are equal modulo P give equal draws, as do (b, t) pairs equal in {@code b * 65536 + t} (rows and steps
- * below 32768 and 65536 never collide). {@link #uniform(long, int, int)} computes it. (Checked: no correlation
- * between neighbouring steps, rows or seeds, and uniform pairs, over 80,000 draws.)
- *
- * <h2>The choice of a token from one row of logits</h2>
- * All values are float32; sums run left to right.
- * <ol>
- *   <li>Greedy (not sampling, or sampling with {@code temperature <= 0}): the index of the largest logit, the lowest
- *       index among equal maxima (ONNX {@code ArgMax}, {@code select_last_index = 0}).</li>
- *   <li>{@code v_i = logit_i / temperature}.</li>
- *   <li>Sort descending by {@code v}, ties by lower token id (ONNX {@code TopK}, largest, sorted), and keep the
- *       first {@code k} entries: {@code k = min(top_k, vocab)} when {@code top_k > 0}, else {@code vocab}. Unlike
- *       transformers, entries tied with the k-th value are not kept, so {@code top_k = 1} is exactly greedy.</li>
- *   <li>Top-p, only when {@code top_p < 1}: {@code q = softmax(v_0..v_{k-1})}; entry {@code j} is kept when
- *       {@code q_0 + ... + q_{j-1} < max(top_p, Float.MIN_VALUE)} (an exclusive cumulative sum; entry 0 is always
- *       kept). Kept entries form a prefix of length {@code n}. Otherwise {@code n = k}.</li>
- *   <li>{@code p = softmax} over the kept entries (the others get probability 0), {@code c_j = p_0 + ... + p_j}.</li>
- *   <li>The chosen position is {@code j* = min(#{j : c_j <= u}, n - 1)}, i.e. the first {@code j} with
- *       {@code c_j > u}, or the last kept entry when rounding leaves {@code c_{n-1} <= u}; the token is the sorted
- *       entry's id.</li>
- * </ol>
- * This is transformers' temperature → top-k → top-p → multinomial order. The Java and ONNX Runtime softmax may
- * round differently in the last bit, so the two can disagree only when {@code u} falls within a rounding error of
- * a cumulative boundary.
- *
- * <h2>Around the choice</h2>
- * Before choosing, when the step {@code t < min_new_tokens}, the logits of every eos id are set to {@code -inf}.
- * A row that has produced an eos id is finished: from the next step on its token is the pad id (its draws are
- * still computed and ignored).
  */
 public final class LoopSampling {
-    /** The hash's modulus, 2^31 − 1. */
+    /** Which uniform draw a loop graph computes. */
+    public enum Draw {
+        /** {@link SeededUniform#draw}: the Java generator's draw. */
+        SEEDED_UNIFORM,
+        /** {@link LoopSampling#feistel}: the proposed replacement. */
+        FEISTEL
+    }
+
+    /** {@link SeededUniform}'s modulus, 2^32. */
+    public static final long M = 1L << 32;
+
+    /** The Feistel draw's modulus, 2^31 − 1 (prime). */
     public static final long P = 2147483647L;
     public static final long A = 742938285L;
     public static final long B = 950706376L;
@@ -66,16 +72,25 @@ public final class LoopSampling {
     private LoopSampling() {
     }
 
-    /** The uniform draw in [0, 1) for batch row {@code row} at step {@code step} (0-based) under {@code seed}. */
-    public static float uniform(long seed, int row, int step) {
+    /** The draw a default loop graph uses for row {@code row} at step {@code step}: {@link SeededUniform#draw}. */
+    public static double uniform(long seed, int row, int step) {
+        return uniform(Draw.SEEDED_UNIFORM, seed, row, step);
+    }
+
+    public static double uniform(Draw draw, long seed, int row, int step) {
         if (row < 0 || step < 0) {
             throw new IllegalArgumentException("row and step must be >= 0, got " + row + ", " + step);
         }
-        return toUniform(hash(seed, row, step));
+        return draw == Draw.FEISTEL ? feistel(seed, row, step) : SeededUniform.draw(seed, row, step);
     }
 
-    /** The integer hash in [0, P) behind {@link #uniform}. */
-    public static long hash(long seed, long row, long step) {
+    /** The Feistel draw in (0, 1). */
+    public static double feistel(long seed, long row, long step) {
+        return ((feistelHash(seed, row, step) >>> 7) + 0.5) / (1 << 24);
+    }
+
+    /** The Feistel network's final right word, in [0, P). */
+    public static long feistelHash(long seed, long row, long step) {
         long left = Math.floorMod(seed, P);
         long right = Math.floorMod(row * ROW_STRIDE + step, P);
         for (int round = 0; round < ROUNDS; round++) {
@@ -91,76 +106,5 @@ public final class LoopSampling {
         long y = (x * A + K) % P;
         y = y * y % P;
         return y * B % P;
-    }
-
-    static float toUniform(long h) {
-        return (float) (h >>> 7) * 0x1p-24f;
-    }
-
-    /** Index of the largest value in {@code logits[offset, offset + vocab)}, the lowest on ties. */
-    public static int argmax(float[] logits, int offset, int vocab) {
-        int best = 0;
-        float bestValue = logits[offset];
-        for (int i = 1; i < vocab; i++) {
-            if (logits[offset + i] > bestValue) {
-                bestValue = logits[offset + i];
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    /**
-     * The sampled token for one row of logits ({@code logits[offset, offset + vocab)}) and draw {@code u}, by the rule
-     * above. {@code temperature <= 0} picks greedily.
-     */
-    public static int sample(float[] logits, int offset, int vocab, float temperature, int topK, float topP, float u) {
-        if (!(temperature > 0)) {
-            return argmax(logits, offset, vocab);
-        }
-        float[] v = new float[vocab];
-        for (int i = 0; i < vocab; i++) {
-            v[i] = logits[offset + i] / temperature;
-        }
-        int k = topK > 0 ? Math.min(topK, vocab) : vocab;
-        Integer[] order = new Integer[vocab];
-        for (int i = 0; i < vocab; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (a, b) -> v[a] > v[b] ? -1 : v[a] < v[b] ? 1 : Integer.compare(a, b));
-        float max = v[order[0]];
-        float[] e = new float[k];
-        for (int j = 0; j < k; j++) {
-            e[j] = (float) Math.exp(v[order[j]] - max);
-        }
-        int kept = k;
-        if (topP < 1) { // NaN is "off", like top_p = 1
-            float cut = Math.max(topP, Float.MIN_VALUE);
-            float sum = 0;
-            for (int j = 0; j < k; j++) {
-                sum += e[j];
-            }
-            float before = 0;
-            kept = 0;
-            for (int j = 0; j < k; j++) {
-                if (!(before < cut)) {
-                    break;
-                }
-                kept++;
-                before += e[j] / sum;
-            }
-        }
-        float sum = 0;
-        for (int j = 0; j < kept; j++) {
-            sum += e[j];
-        }
-        float cumulative = 0;
-        for (int j = 0; j < kept; j++) {
-            cumulative += e[j] / sum;
-            if (cumulative > u) {
-                return order[j];
-            }
-        }
-        return order[kept - 1];
     }
 }

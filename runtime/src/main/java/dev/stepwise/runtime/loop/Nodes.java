@@ -21,6 +21,9 @@ import java.util.Map;
  * once per value; the loop builder later moves every subgraph initializer to the main graph.
  */
 final class Nodes {
+    /** ONNX's element type for float64 (the project's {@link DType} has none). */
+    static final int DOUBLE = TensorProto.DataType.DOUBLE_VALUE;
+
     private final GraphBuilder graph;
     private final String prefix;
     private final Map<String, String> constants = new HashMap<>();
@@ -92,24 +95,37 @@ final class Nodes {
         return constant(DType.FLOAT, new long[0], le(4).putFloat(value).array(), "f32_" + hint);
     }
 
+    String f64(double value) {
+        String hint = Double.isInfinite(value) ? (value > 0 ? "inf" : "neg_inf") : Double.toString(value);
+        return constant(DOUBLE, new long[0], le(8).putDouble(value).array(), "f64_" + hint);
+    }
+
     String bool(boolean value) {
         return constant(DType.BOOL, new long[0], new byte[] {(byte) (value ? 1 : 0)}, "bool_" + value);
     }
 
     private String constant(DType type, long[] dims, byte[] raw, String hint) {
-        String key = type + Arrays.toString(dims) + Arrays.toString(raw);
+        return constant(OnnxTypes.elemType(type), dims, raw, hint);
+    }
+
+    private String constant(int elemType, long[] dims, byte[] raw, String hint) {
+        String key = elemType + Arrays.toString(dims) + Arrays.toString(raw);
         String existing = constants.get(key);
         if (existing != null) {
             return existing;
         }
         String name = graph.unusedName(prefix + "_" + hint.replace('.', 'p'));
-        graph.addInitializer(tensor(name, type, dims, raw));
+        graph.addInitializer(tensor(name, elemType, dims, raw));
         constants.put(key, name);
         return name;
     }
 
     static TensorProto tensor(String name, DType type, long[] dims, byte[] raw) {
-        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(OnnxTypes.elemType(type))
+        return tensor(name, OnnxTypes.elemType(type), dims, raw);
+    }
+
+    static TensorProto tensor(String name, int elemType, long[] dims, byte[] raw) {
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(elemType)
                 .setRawData(ByteString.copyFrom(raw));
         for (long d : dims) {
             t.addDims(d);

@@ -1,0 +1,85 @@
+package dev.stepwise.runtime.loop;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.generate.GenerationConfig;
+import dev.stepwise.runtime.generate.GenerationEngine;
+import dev.stepwise.runtime.model.Architectures;
+import dev.stepwise.runtime.model.ModelConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The {@code loop} engine: runs an exported folder's {@code model_loop.onnx} ({@link LoopEngine}). Eos and pad ids
+ * come from the request, else from the folder ({@code generation_config.json} over {@code config.json}), as for the
+ * Java engine. Greedy and sampling (with {@code num_return_sequences}); no beam search, repetition penalty or
+ * n-gram ban (refused with the reason); no streaming, since the whole generation is one {@code session.run}.
+ */
+public final class LoopGenerationEngine implements GenerationEngine {
+    private final int threads;
+
+    /** {@code threads} intra-op threads for ONNX Runtime (0 = one per core). */
+    public LoopGenerationEngine(int threads) {
+        this.threads = threads;
+    }
+
+    @Override
+    public List<List<long[]>> generate(Path modelDir, List<long[]> prompts, GenerationConfig config) {
+        Path file = modelDir.resolve(LoopGraphBuilder.FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new StepwiseException(modelDir + ": no " + LoopGraphBuilder.FILE
+                    + " (write it with 'stepwise export --generation loop')");
+        }
+        List<Long> eos = config.eosTokenIds();
+        long pad = config.padTokenId();
+        if (eos.isEmpty() || pad < 0) {
+            Path configFile = modelDir.resolve("config.json");
+            JsonObject json = ModelConfig.readJson(configFile);
+            String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
+            ModelConfig model = ModelConfig.of(configFile, json,
+                    Architectures.forModelType(modelType, configFile.toString()).spec().configKeys());
+            List<Long> folderEos = model.eosTokenIds();
+            long folderPad = model.padTokenId();
+            Path generation = modelDir.resolve("generation_config.json");
+            if (Files.isRegularFile(generation)) {
+                JsonObject g = ModelConfig.readJson(generation);
+                List<Long> genEos = ids(g.get("eos_token_id"), generation);
+                folderEos = genEos.isEmpty() ? folderEos : genEos;
+                List<Long> genPad = ids(g.get("pad_token_id"), generation);
+                folderPad = genPad.isEmpty() ? folderPad : genPad.get(0);
+            }
+            eos = eos.isEmpty() ? folderEos : eos;
+            pad = pad < 0 ? folderPad : pad;
+        }
+        List<long[]> rows;
+        try (LoopEngine engine = LoopEngine.open(file, threads)) {
+            rows = engine.generate(prompts, config, pad, eos);
+        }
+        int perPrompt = rows.size() / prompts.size();
+        List<List<long[]>> out = new ArrayList<>();
+        for (int b = 0; b < prompts.size(); b++) {
+            out.add(new ArrayList<>(rows.subList(b * perPrompt, (b + 1) * perPrompt)));
+        }
+        return out;
+    }
+
+    private static List<Long> ids(JsonElement e, Path where) {
+        List<Long> out = new ArrayList<>();
+        if (e == null || e.isJsonNull()) {
+            return out;
+        }
+        try {
+            if (e.isJsonArray()) {
+                e.getAsJsonArray().forEach(x -> out.add(x.getAsLong()));
+            } else {
+                out.add(e.getAsLong());
+            }
+        } catch (RuntimeException ex) {
+            throw new StepwiseException(where + ": token ids must be integers, found " + e);
+        }
+        return out;
+    }
+}
