@@ -44,8 +44,9 @@ import java.util.Set;
 /**
  * The whole generation as one ONNX graph ({@code model_loop.onnx}): the architecture's decoder step, traced once
  * with symbolic dims, becomes the body of an ONNX {@code Loop}; the token choice (greedy, or seeded sampling with
- * temperature, top-k and top-p, see {@link LoopSampling}) and the end-of-sequence bookkeeping are written around it
- * in standard-domain operators only, so any ONNX runtime can run the file.
+ * temperature, top-k and top-p: the Java generator's rule and draw, see {@link LoopSampling}) and the
+ * end-of-sequence bookkeeping are written around it in standard-domain operators only, so any ONNX runtime can run
+ * the file.
  *
  * <h2>Contract</h2>
  * <table>
@@ -56,8 +57,9 @@ import java.util.Set;
  *   <tr><td>{@code min_new_tokens}</td><td>int64</td><td>[]</td><td>eos is impossible before this step</td></tr>
  *   <tr><td>{@code do_sample}</td><td>bool</td><td>[]</td><td>false = greedy</td></tr>
  *   <tr><td>{@code temperature}</td><td>float</td><td>[]</td><td>≤ 0 = greedy even when sampling</td></tr>
- *   <tr><td>{@code top_k}</td><td>int64</td><td>[]</td><td>≤ 0 = off</td></tr>
- *   <tr><td>{@code top_p}</td><td>float</td><td>[]</td><td>≥ 1 = off</td></tr>
+ *   <tr><td>{@code top_k}</td><td>int64</td><td>[]</td><td>≤ 0 or ≥ vocab = off</td></tr>
+ *   <tr><td>{@code top_p}</td><td>double</td><td>[]</td><td>≥ 1 = off (double, as the Java generator compares
+ *       it)</td></tr>
  *   <tr><td>{@code seed}</td><td>int64</td><td>[]</td><td>the sampling seed</td></tr>
  *   <tr><td>{@code eos_token_id}</td><td>int64</td><td>[num_eos]</td><td>any of them ends a row; may be empty</td></tr>
  *   <tr><td>{@code pad_token_id}</td><td>int64</td><td>[]</td><td>emitted by rows that ended</td></tr>
@@ -74,7 +76,7 @@ import java.util.Set;
  * the chosen token. Iteration 0 runs the step on the whole prompt with an empty past (prefill), so the decoder is
  * traced once and there is one copy of its nodes. Weights (and every constant) are initializers of the main graph,
  * referenced from the body by name as outer-scope values; greedy and sampling are the two branches of an {@code If},
- * so a greedy run never sorts the vocabulary.
+ * and top-k, top-p and the min_new_tokens eos ban are {@code If}s too, so a greedy run never sorts the vocabulary.
  */
 public final class LoopGraphBuilder {
     public static final String FILE = "model_loop.onnx";
@@ -101,8 +103,11 @@ public final class LoopGraphBuilder {
     public static final String META_FORMAT = "stepwise.format";
     public static final String FORMAT = "generation-loop";
     public static final String META_SAMPLING = "stepwise.sampling";
-    /** Names the procedure documented in {@link LoopSampling}; a change to it must change this value. */
-    public static final String SAMPLING = "feistel-mod-p/v1";
+    /**
+     * Names the token-choice procedure ({@code TokenSampler}, see {@link LoopSampling}); the metadata value is this
+     * followed by {@code +} and the draw ({@code seeded_uniform} or {@code feistel}).
+     */
+    public static final String SAMPLING = "token-sampler/v1";
 
     private static final int FLOAT = OnnxTypes.elemType(DType.FLOAT);
     private static final int INT64 = OnnxTypes.elemType(DType.INT64);
@@ -282,7 +287,7 @@ public final class LoopGraphBuilder {
             main.addOutput(GraphBuilder.tensorInfo(generated, INT64, List.of("batch_size", "new_tokens")));
 
             main.putMetadata(META_FORMAT, FORMAT);
-            main.putMetadata(META_SAMPLING, SAMPLING);
+            main.putMetadata(META_SAMPLING, SAMPLING + "+" + draw.name().toLowerCase(java.util.Locale.ROOT));
             main.putMetadata("model_type", spec.modelType());
             main.putMetadata("vocab_size", Integer.toString(vocab));
             main.putMetadata("num_layers", Integer.toString(config.numLayers()));
