@@ -4,6 +4,7 @@ import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.export.GenerationGraph;
 import dev.stepwise.runtime.export.ValidationCase;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -32,6 +33,10 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--no-validate", description = "Skip the comparison against the PyTorch reference.")
     boolean noValidate;
 
+    @Option(names = "--generation", paramLabel = "LIST", defaultValue = "",
+            description = "Also write whole-generation graphs: any of loop, beam-search, greedy-search, sampling (comma-separated).")
+    String generation;
+
     @Override
     public Integer call() {
         Task t;
@@ -40,8 +45,14 @@ final class ExportCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--task: " + e.getMessage());
         }
+        java.util.Set<GenerationGraph> graphs;
+        try {
+            graphs = GenerationGraph.parseList(generation);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--generation: " + e.getMessage());
+        }
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol)
-                .withValidate(!noValidate).withProgress(new ConsoleProgress());
+                .withValidate(!noValidate).withGeneration(graphs).withProgress(new ConsoleProgress());
         ExportResult result = Exporter.export(model, output, options);
         printSummary(result);
         return 0;

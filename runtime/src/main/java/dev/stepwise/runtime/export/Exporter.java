@@ -10,7 +10,9 @@ import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.ArchitectureSpec;
 import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.onnx.DedupWeightSink;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
+import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.OnnxModelWriter;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import java.io.IOException;
@@ -18,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Exports a checkpoint through an architecture's forward into a validated ONNX folder: checks the config and every
@@ -77,11 +80,18 @@ public final class Exporter {
             boolean external;
             progress.stage("trace MB", float32Bytes(checkpoint) >> 20);
             try (ExternalDataWriter sink = new ExternalDataWriter(out.path().resolve(DATA_FILE))) {
+                // One weights file for the decoder and its generation graphs: each weight is stored once.
+                WeightSink shared = new DedupWeightSink(new ProgressWeightSink(sink, progress));
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
-                        new ProgressWeightSink(sink, progress), false);
+                        shared, false);
+                Map<String, ModelProto> generation = GenerationGraphs.build(options.generation(), architecture, config,
+                        checkpoint, shared, opset, checkpointDir);
                 weightBytes = sink.bytesWritten();
                 external = weightBytes > options.externalDataThresholdBytes();
                 sink.close();
+                for (Map.Entry<String, ModelProto> g : generation.entrySet()) {
+                    OnnxModelWriter.write(g.getValue(), out.path(), g.getKey(), DATA_FILE, external, true);
+                }
                 OnnxModelWriter.write(model, out.path(), MODEL_FILE, DATA_FILE, external);
             }
             progress.done();
