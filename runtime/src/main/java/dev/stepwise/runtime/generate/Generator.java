@@ -185,8 +185,8 @@ public final class Generator {
         long[] shape = cacheShape(batch, 0);
         try {
             for (int l = 0; l < model.config().numLayers(); l++) {
-                past.put(cache.pastName(l, "key"), OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape));
-                past.put(cache.pastName(l, "value"), OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape));
+                past.put(cache.pastName(l, "key"), model.emptyPast(shape));
+                past.put(cache.pastName(l, "value"), model.emptyPast(shape));
             }
         } catch (OrtException e) {
             throw new StepwiseException("cannot create the empty KV cache: " + e.getMessage(), e);
