@@ -80,6 +80,21 @@ class HalfPrecisionExportTest {
         assertHalfPrecisionContract(half.modelFile());
     }
 
+    /** OPT without LayerNorm affine parameters normalizes by hand, in float32; exact GELU in float16. */
+    @Test
+    void optConfigVariant() {
+        Path checkpoint = ExportChecks.randomCheckpoint(tmp.resolve("ckpt"), "opt", "tiny");
+        ExportChecks.editConfig(checkpoint, c -> {
+            c.addProperty("enable_bias", false);
+            c.addProperty("layer_norm_elementwise_affine", false);
+            c.addProperty("activation_function", "gelu");
+        });
+        ExportResult half = Exporter.export(checkpoint, tmp.resolve("fp16"),
+                ExportOptions.defaults().withDtype(DType.FLOAT16));
+        ExportChecks.assertValidated("opt/tiny variant fp16", half, 3);
+        assertHalfPrecisionContract(half.modelFile());
+    }
+
     @Test
     void cliExportsFp16AndRefusesOtherTypes() throws Exception {
         Path checkpoint = ExportChecks.randomCheckpoint(tmp.resolve("ckpt"), "llama", "tiny");
