@@ -20,11 +20,18 @@ public final class DedupWeightSink implements WeightSink {
 
     @Override
     public TensorProto write(String name, DType type, long[] dims, ByteBuffer data) {
-        return written.computeIfAbsent("plain:" + name, k -> delegate.write(name, type, dims, data));
+        // Keyed by type too: an fp32 graph must never be handed the fp16 copy of a weight.
+        return written.computeIfAbsent("plain:" + type + ":" + name, k -> delegate.write(name, type, dims, data));
     }
 
     @Override
     public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
-        return written.computeIfAbsent("transposed:" + name, k -> delegate.writeTransposed(name, rows, cols, data));
+        return written.computeIfAbsent("transposed:FLOAT:" + name, k -> delegate.writeTransposed(name, rows, cols, data));
+    }
+
+    @Override
+    public TensorProto writeTransposed(String name, DType type, long rows, long cols, ByteBuffer data) {
+        return written.computeIfAbsent("transposed:" + type + ":" + name,
+                k -> delegate.writeTransposed(name, type, rows, cols, data));
     }
 }
