@@ -28,7 +28,7 @@ import java.util.List;
  * local layer seeing only the last {@code window_size} cache slots, itself included. Scores are not scaled by
  * {@code 1/sqrt(head_dim)}; q/k/v have no bias, out_proj has one; all projections are {@code nn.Linear}
  * ({@code [out, in]}); gelu_new MLP; LM head tied to the token embedding. transformers computes the scores in float32
- * and masks them with float32's lowest value, which is what this forward does in its float32 graph.
+ * and masks them with float32's lowest value, which is what this forward does in float32 and float16 graphs alike.
  */
 @OnnxConfig(modelType = "gpt_neo", tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}, opset = 14, atol = 1e-4,
         config = @ConfigKeys(numLayers = "num_layers", numAttentionHeads = "num_heads", hiddenSize = "hidden_size",
@@ -87,9 +87,10 @@ public final class GptNeo implements CausalLm {
         }
         cache.setPresent(layer, key, value);
 
-        // GPT-Neo does not scale the scores.
-        Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
-        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
+        // GPT-Neo does not scale the scores; it computes them, masks them and takes their softmax in float32, then
+        // weighs the values in their own type.
+        Tensor scores = ops.matmul(ops.cast(query, DType.FLOAT), ops.transpose(ops.cast(key, DType.FLOAT), 0, 1, 3, 2));
+        Tensor probs = ops.cast(ops.softmax(AttentionMask.apply(ops, scores, mask), -1), value.type());
         Tensor context = ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3);        // [B, S, H, D]
         context = ops.reshape(context, batch, sequence, Dim.of(config.hiddenSize()));
         return linear(ops, context, w + "out_proj");

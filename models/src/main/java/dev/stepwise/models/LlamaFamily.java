@@ -26,6 +26,9 @@ import java.util.List;
  * {@code num_attention_heads / num_key_value_heads} query heads, as transformers' {@code repeat_kv} arranges them
  * (query head {@code h} reads key/value head {@code h / n_rep}); the repetition is done by broadcasting in the two
  * batched products rather than by copying keys and values.
+ *
+ * <p>In a float16 forward, as in transformers: RMSNorm normalizes in float32, rotary cos/sin are computed in float32,
+ * and the attention softmax runs in float32 ({@code softmax(..., dtype=torch.float32)}); the rest is float16.
  */
 abstract class LlamaFamily implements CausalLm {
     private static final String MODEL = "model.";
@@ -81,7 +84,7 @@ abstract class LlamaFamily implements CausalLm {
         Tensor context;                                                                   // [B, H, S, D]
         if (kvHeads == heads) {
             Tensor scores = ops.mul(ops.matmul(query, ops.transpose(key, 0, 1, 3, 2)), scale);
-            Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
+            Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, mask));
             context = ops.matmul(probs, value);
         } else {
             // [B, KV, n_rep, S, D] queries against [B, KV, 1, T, D] keys: each KV head serves its n_rep query heads.
@@ -89,7 +92,7 @@ abstract class LlamaFamily implements CausalLm {
             Tensor grouped = ops.reshape(query, batch, Dim.of(kvHeads), Dim.of(groups), sequence, Dim.of(headDim));
             Tensor keys = ops.transpose(ops.unsqueeze(key, 2), 0, 1, 2, 4, 3);          // [B, KV, 1, D, T]
             Tensor scores = ops.mul(ops.matmul(grouped, keys), scale);                   // [B, KV, n_rep, S, T]
-            Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, ops.unsqueeze(mask, 1)), -1);
+            Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, ops.unsqueeze(mask, 1)));
             Tensor out = ops.matmul(probs, ops.unsqueeze(value, 2));                     // [B, KV, n_rep, S, D]
             context = ops.reshape(out, batch, Dim.of(heads), sequence, Dim.of(headDim));
         }

@@ -139,7 +139,8 @@ public final class Opt implements CausalLm {
         cache.setPresent(layer, key, value);
 
         Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
-        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
+        // transformers' OPT takes the softmax in float32 for float16 models
+        Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, mask));
         Tensor context = ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3);        // [B, S, H, D]
         context = ops.reshape(context, batch, sequence, Dim.of(config.hiddenSize()));
         return linear(ops, s, context, w + "out_proj");
@@ -161,10 +162,12 @@ public final class Opt implements CausalLm {
         if (s.affine()) {
             return ops.layerNorm(x, ops.weight(name + ".weight"), ops.weight(name + ".bias"), LAYER_NORM_EPS);
         }
-        // elementwise_affine=false: no scale, no shift.
-        Tensor centered = ops.sub(x, ops.reduceMean(x, -1, true));
+        // elementwise_affine=false: no scale, no shift; normalized in float32, like Ops.layerNorm.
+        Tensor x32 = ops.cast(x, DType.FLOAT);
+        Tensor centered = ops.sub(x32, ops.reduceMean(x32, -1, true));
         Tensor variance = ops.reduceMean(ops.mul(centered, centered), -1, true);
-        return ops.div(centered, ops.sqrt(ops.add(variance, ops.scalar(LAYER_NORM_EPS))));
+        Tensor normed = ops.div(centered, ops.sqrt(ops.add(variance, ops.scalar(LAYER_NORM_EPS, DType.FLOAT))));
+        return ops.cast(normed, x.type());
     }
 
     static int wordEmbedDim(ModelConfig config) {

@@ -61,7 +61,12 @@ final class ExportChecks {
         List<ValidationCase> cases = export.validation();
         assertTrue(cases.size() >= expectedCases, label + ": " + cases.size() + " validation cases ran");
         for (ValidationCase c : cases) {
-            System.out.printf("%s [%s] worst max abs diff %.3g (atol %.0e)%n", label, c.name(), c.worst(), c.atol());
+            if (c.rtol() > 0) {
+                System.out.printf("%s [%s] worst max abs diff %.3g, %.2g of max |reference| (atol %.0e + rtol %.0e x max"
+                        + " |reference|)%n", label, c.name(), c.worst(), c.worstRelative(), c.atol(), c.rtol());
+            } else {
+                System.out.printf("%s [%s] worst max abs diff %.3g (atol %.0e)%n", label, c.name(), c.worst(), c.atol());
+            }
             assertTrue(c.passed(), label + " [" + c.name() + "]: " + c.maxAbsDiff());
         }
     }

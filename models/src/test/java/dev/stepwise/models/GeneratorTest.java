@@ -137,15 +137,6 @@ class GeneratorTest {
         }
     }
 
-    @Test
-    void loopAndBeamSearchEnginesAreNotInThisBuildYet() {
-        for (GenerationEngines.Kind kind : List.of(GenerationEngines.Kind.LOOP, GenerationEngines.Kind.BEAM_SEARCH)) {
-            StepwiseException e = assertThrows(StepwiseException.class,
-                    () -> GenerationEngines.create(kind, 1, null, Generator.TokenListener.NONE));
-            assertTrue(e.getMessage().contains("not available in this build"), e.getMessage());
-        }
-    }
-
     // ---- command line ----
 
     record Run(int status, String out, String err) {

@@ -12,6 +12,7 @@ import dev.stepwise.runtime.model.WeightSpec;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -185,6 +186,15 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
     @Override
     public ByteBuffer float32(String name) {
         return fileOf(name).float32(name);
+    }
+
+    /** F16 tensors are handed over as stored (no round trip through float32); F32 and BF16 ones are narrowed. */
+    @Override
+    public ByteBuffer float16(String name) {
+        if (dtype(name) == SafetensorsDtype.F16) {
+            return raw(name).slice().order(ByteOrder.LITTLE_ENDIAN);
+        }
+        return WeightSource.super.float16(name);
     }
 
     public SafetensorsDtype dtype(String name) {

@@ -105,4 +105,32 @@ public final class HalfFloats {
         }
         return out;
     }
+
+    /**
+     * Narrows little-endian float32 values (from {@code floats}' position to its limit) to binary16, round to nearest
+     * even, into a new direct little-endian buffer positioned at 0. A finite value beyond binary16's range (±65504)
+     * is an {@link ArithmeticException} naming it, rather than a silent infinity.
+     */
+    public static ByteBuffer narrowToFloat16(ByteBuffer floats) {
+        FloatBuffer in = floats.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        ByteBuffer out = ByteBuffer.allocateDirect(Math.multiplyExact(in.remaining(), 2)).order(ByteOrder.LITTLE_ENDIAN);
+        ShortBuffer outShorts = out.asShortBuffer();
+        float[] values = new float[Math.min(in.remaining(), 1 << 16)];
+        short[] halves = new short[values.length];
+        long done = 0;
+        while (in.hasRemaining()) {
+            int n = Math.min(in.remaining(), values.length);
+            in.get(values, 0, n);
+            for (int i = 0; i < n; i++) {
+                halves[i] = floatToF16(values[i]);
+                if ((halves[i] & 0x7fff) == 0x7c00 && !Float.isInfinite(values[i])) {
+                    throw new ArithmeticException("element " + (done + i) + " (" + values[i]
+                            + ") is beyond the float16 range of +-65504");
+                }
+            }
+            outShorts.put(halves, 0, n);
+            done += n;
+        }
+        return out;
+    }
 }

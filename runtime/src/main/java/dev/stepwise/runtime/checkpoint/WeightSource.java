@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.checkpoint;
 
+import dev.stepwise.runtime.StepwiseException;
 import java.nio.ByteBuffer;
 import java.util.Set;
 
@@ -21,6 +22,20 @@ public interface WeightSource {
      * direct buffer.
      */
     ByteBuffer float32(String name);
+
+    /**
+     * The tensor's elements as IEEE float16, little-endian, row-major, positioned at 0 with limit = 2 × element count.
+     * This default narrows {@link #float32} (round to nearest even); a source holding float16 already hands its bytes
+     * over as stored. A value beyond float16's range is an error naming the tensor.
+     */
+    default ByteBuffer float16(String name) {
+        try {
+            return HalfFloats.narrowToFloat16(float32(name));
+        } catch (ArithmeticException e) {
+            throw new StepwiseException(describe() + ": tensor '" + name + "' cannot be stored as float16: "
+                    + e.getMessage());
+        }
+    }
 
     /** Where the weights come from, for error messages (a folder or file path). */
     String describe();

@@ -1,9 +1,11 @@
 package dev.stepwise.runtime.cli;
 
+import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.export.GenerationGraph;
 import dev.stepwise.runtime.export.ValidationCase;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -29,8 +31,22 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--atol", defaultValue = "NaN", description = "Validation tolerance (default: the architecture's).")
     double atol;
 
+    @Option(names = "--rtol", defaultValue = "NaN",
+            description = "Relative validation tolerance: an output passes within atol + rtol x its max |reference| "
+                    + "(default: 0 for fp32, 2e-3 for fp16).")
+    double rtol;
+
+    @Option(names = "--dtype", defaultValue = "fp32",
+            description = "Graph precision: fp32 (default, also for fp16/bf16 checkpoints) or fp16 (weights, KV cache "
+                    + "and logits in half precision; validated against the float32 reference).")
+    String dtype;
+
     @Option(names = "--no-validate", description = "Skip the comparison against the PyTorch reference.")
     boolean noValidate;
+
+    @Option(names = "--generation", paramLabel = "LIST", defaultValue = "",
+            description = "Also write whole-generation graphs: any of loop, beam-search, greedy-search, sampling (comma-separated).")
+    String generation;
 
     @Override
     public Integer call() {
@@ -40,8 +56,20 @@ final class ExportCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--task: " + e.getMessage());
         }
-        ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol)
-                .withValidate(!noValidate).withProgress(new ConsoleProgress());
+        java.util.Set<GenerationGraph> graphs;
+        try {
+            graphs = GenerationGraph.parseList(generation);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--generation: " + e.getMessage());
+        }
+        DType d = switch (dtype) {
+            case "fp32", "float32" -> DType.FLOAT;
+            case "fp16", "float16" -> DType.FLOAT16;
+            default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--dtype: expected fp32 or fp16, got '" + dtype + "'");
+        };
+        ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
+                .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withProgress(new ConsoleProgress());
         ExportResult result = Exporter.export(model, output, options);
         printSummary(result);
         return 0;
@@ -49,7 +77,13 @@ final class ExportCommand implements Callable<Integer> {
 
     static void printSummary(ExportResult result) {
         for (ValidationCase c : result.validation()) {
-            System.err.printf("validated  %-40s worst max abs diff %.2e (atol %.0e)%n", c.name(), c.worst(), c.atol());
+            if (c.rtol() > 0) {
+                System.err.printf("validated  %-40s worst max abs diff %.2e, %.1e of max |reference| (atol %.0e + rtol %.0e"
+                        + " x max |reference|); greedy token agrees at %d/%d clear positions%n", c.name(), c.worst(),
+                        c.worstRelative(), c.atol(), c.rtol(), c.argmaxAgreed(), c.argmaxCompared());
+            } else {
+                System.err.printf("validated  %-40s worst max abs diff %.2e (atol %.0e)%n", c.name(), c.worst(), c.atol());
+            }
         }
         System.err.printf("exported   %s (%.1f MB of weights%s) in %.1f s%n", result.modelFile(), result.weightBytes() / 1e6,
                 result.externalData() ? ", external data" : "", result.seconds());

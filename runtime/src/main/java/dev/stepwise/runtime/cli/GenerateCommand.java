@@ -5,7 +5,10 @@ import dev.stepwise.runtime.generate.BeamOptions;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.GenerationEngines;
 import dev.stepwise.runtime.generate.Generator;
+import dev.stepwise.runtime.generate.GenerationEngine;
 import dev.stepwise.runtime.generate.TextTokenizer;
+import dev.stepwise.runtime.unroll.StepGraphEngine;
+import dev.stepwise.runtime.unroll.UnrollManifest;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -134,8 +137,10 @@ final class GenerateCommand implements Callable<Integer> {
             } catch (StepwiseException | UsageError e) {
                 return usage(e.getMessage());
             }
-            List<List<long[]>> out = GenerationEngines.create(kind, threads, beamOptions, Generator.TokenListener.NONE)
-                    .generate(model, rows, config);
+            UnrollManifest unrolled = UnrollManifest.readIfPresent(model);
+            GenerationEngine chosen = unrolled != null ? new StepGraphEngine(unrolled)
+                    : GenerationEngines.create(kind, threads, beamOptions, Generator.TokenListener.NONE);
+            List<List<long[]>> out = chosen.generate(model, rows, config);
             for (List<long[]> sequences : out) {
                 for (long[] s : sequences) {
                     System.out.println(printIds ? join(s) : tokenizer.decode(s));

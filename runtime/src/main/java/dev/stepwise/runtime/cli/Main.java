@@ -11,9 +11,10 @@ import picocli.CommandLine.Command;
 @Command(name = "stepwise", mixinStandardHelpOptions = true, version = "stepwise 0.1.0",
         description = "Export text-generation checkpoints to ONNX, validated against PyTorch, and run them.",
         subcommands = {ExportCommand.class, GenerateCommand.class, RandomCheckpointCommand.class,
-            DemoCommand.class,
+            UnrollCommand.class,
             SimplifyCommand.class,
-            InspectCommand.class})
+            InspectCommand.class,
+            DemoCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

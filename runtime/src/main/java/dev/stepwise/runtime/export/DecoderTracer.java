@@ -41,9 +41,18 @@ public final class DecoderTracer {
 
     public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
                                    int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo) {
+        return trace(architecture, config, weights, task, opset, sizes, sink, valueInfo, DType.FLOAT);
+    }
+
+    /**
+     * As above, computing in {@code floatType}: with {@code FLOAT16}, weights, activations, and every input and output
+     * the architecture declares {@code FLOAT} (past, present, logits) are float16.
+     */
+    public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
+                                   int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo, DType floatType) {
         CacheMode mode = task == Task.TEXT_GENERATION_WITH_PAST ? CacheMode.PAST_AND_PRESENT : CacheMode.NONE;
         return trace(architecture, config, weights, mode, opset, sizes, sink, valueInfo, false,
-                architecture.spec().modelType() + "-" + task.cliName());
+                architecture.spec().modelType() + "-" + task.cliName(), floatType);
     }
 
     /**
@@ -53,13 +62,21 @@ public final class DecoderTracer {
     public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, CacheMode mode,
                                    int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo,
                                    boolean lastTokenLogits, String graphName) {
+        return trace(architecture, config, weights, mode, opset, sizes, sink, valueInfo, lastTokenLogits, graphName,
+                DType.FLOAT);
+    }
+
+    /** As above, computing in {@code floatType} ({@code FLOAT} or {@code FLOAT16}). */
+    public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, CacheMode mode,
+                                   int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo,
+                                   boolean lastTokenLogits, String graphName, DType floatType) {
         ArchitectureSpec spec = architecture.spec();
         GraphBuilder graph = new GraphBuilder(graphName, opset);
-        TracingOps ops = new TracingOps(graph, weights, sink);
+        TracingOps ops = new TracingOps(graph, weights, sink, floatType);
 
         Map<String, Tensor> inputs = new HashMap<>();
         for (TensorDecl in : spec.inputs()) {
-            Tensor t = ops.input(in.name(), in.type(), sizes.resolveAll(in.axes(), config));
+            Tensor t = ops.input(in.name(), inGraph(in.type(), floatType), sizes.resolveAll(in.axes(), config));
             inputs.put(in.name(), isInteger(in.type()) && in.type() != DType.INT64 ? ops.cast(t, DType.INT64) : t);
         }
         DecoderInputs decoderInputs = new DecoderInputs(inputs.get("input_ids"), inputs.get("attention_mask"),
@@ -67,13 +84,14 @@ public final class DecoderTracer {
 
         int layers = config.numLayers();
         CacheDecl cache = spec.cache();
+        DType cacheType = inGraph(cache.type(), floatType);
         boolean withPast = mode == CacheMode.PAST_AND_PRESENT;
         boolean withPresent = mode != CacheMode.NONE;
         KvCache kv = withPast ? KvCache.withPast(layers) : KvCache.none(layers);
         if (withPast) {
             for (int l = 0; l < layers; l++) {
-                Tensor key = ops.input(cache.pastName(l, "key"), cache.type(), sizes.resolveAll(cache.axes(), config));
-                Tensor value = ops.input(cache.pastName(l, "value"), cache.type(), sizes.resolveAll(cache.axes(), config));
+                Tensor key = ops.input(cache.pastName(l, "key"), cacheType, sizes.resolveAll(cache.axes(), config));
+                Tensor value = ops.input(cache.pastName(l, "value"), cacheType, sizes.resolveAll(cache.axes(), config));
                 kv.setPast(l, key, value);
             }
         }
@@ -87,18 +105,23 @@ public final class DecoderTracer {
             logits = ops.slice(logits, 1, ops.sub(sequence, Dim.of(1)), sequence);
             logitsDims.set(1, 1L);
         }
-        ops.output(logitsDecl.name(), logits, logitsDecl.type(), logitsDims);
+        ops.output(logitsDecl.name(), logits, inGraph(logitsDecl.type(), floatType), logitsDims);
         if (withPresent) {
             for (int l = 0; l < layers; l++) {
-                ops.output(cache.presentName(l, "key"), kv.presentKey(l), cache.type(),
+                ops.output(cache.presentName(l, "key"), kv.presentKey(l), cacheType,
                         sizes.resolveAll(cache.presentAxes(), config));
-                ops.output(cache.presentName(l, "value"), kv.presentValue(l), cache.type(),
+                ops.output(cache.presentName(l, "value"), kv.presentValue(l), cacheType,
                         sizes.resolveAll(cache.presentAxes(), config));
             }
         }
         graph.putMetadata("model_type", spec.modelType());
         graph.putMetadata("cache", mode.name());
         return graph.build(valueInfo);
+    }
+
+    /** A declared type as the graph has it: declared {@code FLOAT} tensors take the compute type. */
+    public static DType inGraph(DType declared, DType floatType) {
+        return declared == DType.FLOAT ? floatType : declared;
     }
 
     static boolean isInteger(DType t) {

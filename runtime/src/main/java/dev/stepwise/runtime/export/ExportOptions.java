@@ -1,43 +1,86 @@
 package dev.stepwise.runtime.export;
 
+import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
 
 /**
  * How to export: the task, opset and tolerance (0 / NaN = the architecture's default), whether to validate against
- * the PyTorch reference, and the external-data threshold.
+ * the PyTorch reference, the external-data threshold, and the graph's floating type: {@code FLOAT} (the default,
+ * whatever the checkpoint's dtype) or {@code FLOAT16}, which keeps weights, activations, KV cache and logits in half
+ * precision. {@code rtol} scales the tolerance with each output's magnitude (NaN = the default for the type:
+ * 0 for float32, {@link #FLOAT16_RTOL} for float16).
  */
 public record ExportOptions(Task task, int opset, double atol, boolean validate, long externalDataThresholdBytes,
-                            ProgressListener progress) {
+                            ProgressListener progress, DType dtype, double rtol,
+                            java.util.Set<GenerationGraph> generation) {
+
 
     /** Models whose weights exceed this go to {@code model.onnx_data}; always above 2 GiB (protobuf's limit). */
     public static final long DEFAULT_EXTERNAL_DATA_THRESHOLD = 64L << 20;
 
+    /**
+     * Default relative tolerance of a float16 graph against the float32 reference: an output passes when its max abs
+     * difference is at most {@code atol + rtol × max |reference|}. float16 keeps 11 significant bits (a relative step
+     * of 2^-11, about 4.9e-4); 2e-3 allows about four such steps of error, accumulated over the layers.
+     */
+    public static final double FLOAT16_RTOL = 2e-3;
+
+    public ExportOptions {
+        if (dtype != DType.FLOAT && dtype != DType.FLOAT16) {
+            throw new IllegalArgumentException("dtype must be FLOAT or FLOAT16, got " + dtype);
+        }
+        generation = java.util.Set.copyOf(generation);
+    }
+
     public static ExportOptions defaults() {
         return new ExportOptions(Task.TEXT_GENERATION_WITH_PAST, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
-                ProgressListener.SILENT);
+                ProgressListener.SILENT, DType.FLOAT, Double.NaN,
+                java.util.Set.of());
     }
 
     public ExportOptions withTask(Task t) {
-        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress);
+        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation);
     }
 
     public ExportOptions withOpset(int o) {
-        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress);
+        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation);
     }
 
     public ExportOptions withAtol(double a) {
-        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress);
+        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation);
     }
 
     public ExportOptions withValidate(boolean v) {
-        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress);
+        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation);
     }
 
     public ExportOptions withExternalDataThreshold(long bytes) {
-        return new ExportOptions(task, opset, atol, validate, bytes, progress);
+        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation);
     }
 
     public ExportOptions withProgress(ProgressListener p) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation);
+    }
+
+    /** {@code FLOAT} (default) or {@code FLOAT16}. */
+    public ExportOptions withDtype(DType d) {
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation);
+    }
+
+    /** Whole-generation graphs to write next to {@code model.onnx}. */
+    public ExportOptions withGeneration(java.util.Set<GenerationGraph> graphs) {
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs);
+    }
+
+    public ExportOptions withRtol(double r) {
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation);
+    }
+
+    /** The relative tolerance in effect: {@link #rtol()}, or the default for {@link #dtype()} when NaN. */
+    public double effectiveRtol() {
+        if (!Double.isNaN(rtol)) {
+            return rtol;
+        }
+        return dtype == DType.FLOAT16 ? FLOAT16_RTOL : 0;
     }
 }

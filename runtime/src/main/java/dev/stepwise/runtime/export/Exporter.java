@@ -2,6 +2,7 @@ package dev.stepwise.runtime.export;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
@@ -10,7 +11,9 @@ import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.ArchitectureSpec;
 import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.onnx.DedupWeightSink;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
+import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.OnnxModelWriter;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import java.io.IOException;
@@ -18,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Exports a checkpoint through an architecture's forward into a validated ONNX folder: checks the config and every
@@ -66,6 +70,10 @@ public final class Exporter {
         if (!(atol > 0)) {
             throw new StepwiseException("atol must be > 0, got " + atol);
         }
+        double rtol = options.effectiveRtol();
+        if (!(rtol >= 0)) {
+            throw new StepwiseException("rtol must be >= 0, got " + rtol);
+        }
         ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
         ProgressListener progress = options.progress();
 
@@ -75,22 +83,31 @@ public final class Exporter {
             Path modelFile = out.path().resolve(MODEL_FILE);
             long weightBytes;
             boolean external;
-            progress.stage("trace MB", float32Bytes(checkpoint) >> 20);
+            DType dtype = options.dtype();
+            progress.stage("trace MB", (dtype == DType.FLOAT16 ? float32Bytes(checkpoint) / 2 : float32Bytes(checkpoint)) >> 20);
             try (ExternalDataWriter sink = new ExternalDataWriter(out.path().resolve(DATA_FILE))) {
+                // One weights file for the decoder and its generation graphs: each weight is stored once.
+                WeightSink shared = new DedupWeightSink(new ProgressWeightSink(sink, progress));
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
-                        new ProgressWeightSink(sink, progress), false);
+                        shared, false, dtype);
+                Map<String, ModelProto> generation = GenerationGraphs.build(options.generation(), architecture, config,
+                        checkpoint, shared, opset, checkpointDir);
                 weightBytes = sink.bytesWritten();
                 external = weightBytes > options.externalDataThresholdBytes();
                 sink.close();
+                for (Map.Entry<String, ModelProto> g : generation.entrySet()) {
+                    OnnxModelWriter.write(g.getValue(), out.path(), g.getKey(), DATA_FILE, external, true);
+                }
                 OnnxModelWriter.write(model, out.path(), MODEL_FILE, DATA_FILE, external);
             }
             progress.done();
             copySideFiles(checkpointDir, out.path());
-            writeManifest(out.path(), spec, task, opset, atol);
+            writeManifest(out.path(), spec, task, opset, atol, rtol, dtype);
 
             List<ValidationCase> validation = List.of();
             if (options.validate()) {
-                validation = Validator.validate(architecture, config, checkpoint, modelFile, task, atol, progress);
+                validation = Validator.validate(architecture, config, checkpoint, modelFile, task, atol, rtol, dtype,
+                        progress);
                 if (!validation.stream().allMatch(ValidationCase::passed)) {
                     throw new ValidationException(Validator.failureMessage(validation), validation);
                 }
@@ -132,13 +149,16 @@ public final class Exporter {
     }
 
     /** A small description of the export, read back by the generator and by tools. */
-    private static void writeManifest(Path dir, ArchitectureSpec spec, Task task, int opset, double atol) {
+    private static void writeManifest(Path dir, ArchitectureSpec spec, Task task, int opset, double atol, double rtol,
+                                      DType dtype) {
         JsonObject m = new JsonObject();
         m.addProperty("format", "kv-cache-decoder");
         m.addProperty("model_type", spec.modelType());
         m.addProperty("task", task.cliName());
         m.addProperty("opset", opset);
+        m.addProperty("dtype", dtype == DType.FLOAT16 ? "fp16" : "fp32");
         m.addProperty("atol", atol);
+        m.addProperty("rtol", rtol);
         m.addProperty("model", MODEL_FILE);
         try {
             Files.writeString(dir.resolve(MANIFEST_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(m),

@@ -28,4 +28,11 @@ final class ProgressWeightSink implements WeightSink {
         progress.advance(data.remaining() >> 20);
         return t;
     }
+
+    @Override
+    public TensorProto writeTransposed(String name, DType type, long rows, long cols, ByteBuffer data) {
+        TensorProto t = delegate.writeTransposed(name, type, rows, cols, data);
+        progress.advance(data.remaining() >> 20);
+        return t;
+    }
 }

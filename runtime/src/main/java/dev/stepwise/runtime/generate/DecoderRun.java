@@ -186,10 +186,8 @@ final class DecoderRun implements StepModel, AutoCloseable {
         try {
             for (int l = 0; l < model.config().numLayers(); l++) {
                 for (String kind : new String[] {"key", "value"}) {
-                    OnnxTensor t = cache.type() == DType.FLOAT16
-                            ? OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(0), shape, OnnxJavaType.FLOAT16)
-                            : OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
-                    empty.put(cache.pastName(l, kind), t);
+                    // The graph's own cache type: an fp16 export has fp16 past whatever the annotation declares.
+                    empty.put(cache.pastName(l, kind), model.emptyPast(shape));
                 }
             }
         } catch (OrtException e) {

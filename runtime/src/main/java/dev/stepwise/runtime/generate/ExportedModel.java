@@ -1,6 +1,10 @@
 package dev.stepwise.runtime.generate;
 
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
@@ -10,6 +14,8 @@ import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ArchitectureSpec;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ort.OrtSessions;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,6 +26,8 @@ import java.util.Set;
 /**
  * An exported folder opened for generation: its ONNX Runtime session, the architecture's contract (input and cache
  * names), the normalized config, and the eos/pad ids ({@code generation_config.json} overrides {@code config.json}).
+ * The KV cache's element type is the one the graph declares: float32, or float16 for a {@code --dtype fp16} export
+ * (whose float16 logits {@code OnnxTensor.getFloatBuffer()} hands out widened).
  */
 public final class ExportedModel implements AutoCloseable {
     private final Path dir;
@@ -28,15 +36,17 @@ public final class ExportedModel implements AutoCloseable {
     private final OrtSession session;
     private final Set<Long> eosIds;
     private final long padId;
+    private final OnnxJavaType cacheType;
 
     private ExportedModel(Path dir, ArchitectureSpec spec, ModelConfig config, OrtSession session, Set<Long> eosIds,
-                          long padId) {
+                          long padId, OnnxJavaType cacheType) {
         this.dir = dir;
         this.spec = spec;
         this.config = config;
         this.session = session;
         this.eosIds = eosIds;
         this.padId = padId;
+        this.cacheType = cacheType;
     }
 
     public static ExportedModel open(Path dir, int threads) {
@@ -68,11 +78,24 @@ public final class ExportedModel implements AutoCloseable {
             }
         }
         OrtSession session = OrtSessions.open(modelFile, threads);
-        if (!session.getInputNames().contains(architecture.spec().cache().pastName(0, "key"))) {
+        String firstPast = architecture.spec().cache().pastName(0, "key");
+        if (!session.getInputNames().contains(firstPast)) {
             closeQuietly(session);
             throw new StepwiseException(modelFile + ": has no past inputs; generation needs a text-generation-with-past export");
         }
-        return new ExportedModel(dir, architecture.spec(), config, session, eos, pad);
+        OnnxJavaType cacheType;
+        try {
+            cacheType = ((TensorInfo) session.getInputInfo().get(firstPast).getInfo()).type;
+        } catch (ai.onnxruntime.OrtException | RuntimeException e) {
+            closeQuietly(session);
+            throw new StepwiseException(modelFile + ": cannot read the type of input '" + firstPast + "': " + e.getMessage(), e);
+        }
+        if (cacheType != OnnxJavaType.FLOAT && cacheType != OnnxJavaType.FLOAT16) {
+            closeQuietly(session);
+            throw new StepwiseException(modelFile + ": input '" + firstPast + "' is " + cacheType
+                    + "; the generator supports float and float16 caches");
+        }
+        return new ExportedModel(dir, architecture.spec(), config, session, eos, pad, cacheType);
     }
 
     private static List<Long> ids(JsonElement e, Path where) {
@@ -114,6 +137,19 @@ public final class ExportedModel implements AutoCloseable {
 
     public long padId() {
         return padId;
+    }
+
+    /** The element type of the KV cache (past inputs and present outputs): {@code FLOAT} or {@code FLOAT16}. */
+    public OnnxJavaType cacheType() {
+        return cacheType;
+    }
+
+    /** A past tensor of {@code shape} (with a 0-length sequence axis: prefill) in the cache's element type. */
+    public OnnxTensor emptyPast(long[] shape) throws ai.onnxruntime.OrtException {
+        OrtEnvironment env = OrtSessions.environment();
+        return cacheType == OnnxJavaType.FLOAT16
+                ? OnnxTensor.createTensor(env, ShortBuffer.allocate(0), shape, OnnxJavaType.FLOAT16)
+                : OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
     }
 
     @Override

@@ -41,7 +41,7 @@ public final class GenerationEngines {
         return switch (kind) {
             case JAVA -> new JavaEngine(threads, beamOptions, listener);
             case LOOP -> throw notAvailable(kind, "model_loop.onnx (export --generation loop)");
-            case BEAM_SEARCH -> throw notAvailable(kind, "the BeamSearch graph (export --generation beam-search)");
+            case BEAM_SEARCH -> new dev.stepwise.runtime.search.SearchOpEngine();
         };
     }
 

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -86,40 +87,74 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
 
     @Override
     public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
+        return writeTransposed(name, DType.FLOAT, rows, cols, data);
+    }
+
+    /** Transposes a float32 or float16 matrix while streaming it out, one chunk of output rows at a time. */
+    @Override
+    public TensorProto writeTransposed(String name, DType type, long rows, long cols, ByteBuffer data) {
+        if (type != DType.FLOAT && type != DType.FLOAT16) {
+            throw new StepwiseException("weight '" + name + "': cannot transpose a " + type + " matrix");
+        }
+        int elemType = OnnxTypes.elemType(type);
+        int size = OnnxTypes.byteSize(elemType);
         long count = rows * cols;
-        if (data.remaining() != count * 4) {
-            throw new StepwiseException("weight '" + name + "': " + data.remaining() + " bytes, expected " + count * 4
-                    + " for a float32 [" + rows + ", " + cols + "] matrix");
+        if (data.remaining() != count * size) {
+            throw new StepwiseException("weight '" + name + "': " + data.remaining() + " bytes, expected " + count * size
+                    + " for a " + (type == DType.FLOAT ? "float32" : "float16") + " [" + rows + ", " + cols + "] matrix");
         }
         // ByteBuffer.duplicate() forgets the byte order, so set it again on the copy
-        FloatBuffer src = data.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        ByteBuffer in = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         long offset = alignedStart();
-        long outRowBytes = rows * 4;
+        long outRowBytes = rows * size;
         int rowsPerChunk = (int) Math.max(1, Math.min(cols, scratchBytes / Math.max(1, outRowBytes)));
         ByteBuffer buf = scratch(rowsPerChunk * outRowBytes);
         long at = offset;
         for (long j0 = 0; j0 < cols; j0 += rowsPerChunk) {
             long j1 = Math.min(cols, j0 + rowsPerChunk);
             buf.clear();
-            FloatBuffer dst = buf.asFloatBuffer();
-            // output row j (a column of the source) lands at (j - j0) * rows within the chunk
-            for (long i0 = 0; i0 < rows; i0 += TILE) {
-                long i1 = Math.min(rows, i0 + TILE);
-                for (long t0 = j0; t0 < j1; t0 += TILE) {
-                    long t1 = Math.min(j1, t0 + TILE);
-                    for (long i = i0; i < i1; i++) {
-                        int srcRow = (int) (i * cols);
-                        for (long j = t0; j < t1; j++) {
-                            dst.put((int) ((j - j0) * rows + i), src.get(srcRow + (int) j));
-                        }
-                    }
-                }
+            if (size == 4) {
+                transposeChunk(in.asFloatBuffer(), buf.asFloatBuffer(), rows, cols, j0, j1);
+            } else {
+                transposeChunk(in.asShortBuffer(), buf.asShortBuffer(), rows, cols, j0, j1);
             }
             buf.limit((int) ((j1 - j0) * outRowBytes));
             writeAt(buf, at, name);
             at += (j1 - j0) * outRowBytes;
         }
-        return finish(name, TensorProto.DataType.FLOAT_VALUE, new long[] {cols, rows}, offset, count * 4);
+        return finish(name, elemType, new long[] {cols, rows}, offset, count * size);
+    }
+
+    /** Output rows {@code j0..j1-1} (columns of the source), each landing at {@code (j - j0) * rows} in {@code dst}. */
+    private static void transposeChunk(FloatBuffer src, FloatBuffer dst, long rows, long cols, long j0, long j1) {
+        for (long i0 = 0; i0 < rows; i0 += TILE) {
+            long i1 = Math.min(rows, i0 + TILE);
+            for (long t0 = j0; t0 < j1; t0 += TILE) {
+                long t1 = Math.min(j1, t0 + TILE);
+                for (long i = i0; i < i1; i++) {
+                    int srcRow = (int) (i * cols);
+                    for (long j = t0; j < t1; j++) {
+                        dst.put((int) ((j - j0) * rows + i), src.get(srcRow + (int) j));
+                    }
+                }
+            }
+        }
+    }
+
+    /** The same walk for 16-bit elements. */
+    private static void transposeChunk(ShortBuffer src, ShortBuffer dst, long rows, long cols, long j0, long j1) {
+        for (long i0 = 0; i0 < rows; i0 += TILE) {
+            long i1 = Math.min(rows, i0 + TILE);
+            for (long t0 = j0; t0 < j1; t0 += TILE) {
+                long t1 = Math.min(j1, t0 + TILE);
+                for (long i = i0; i < i1; i++) {
+                    int srcRow = (int) (i * cols);
+                    for (long j = t0; j < t1; j++) {
+                        dst.put((int) ((j - j0) * rows + i), src.get(srcRow + (int) j));
+                    }
+                }
+            }
+        }
     }
 
     private ByteBuffer scratch(long bytes) {

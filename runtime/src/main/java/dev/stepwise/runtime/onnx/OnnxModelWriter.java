@@ -35,6 +35,15 @@ public final class OnnxModelWriter {
      */
     public static Path write(ModelProto model, Path dir, String modelFileName, String dataFileName,
                              boolean externalData) {
+        return write(model, dir, modelFileName, dataFileName, externalData, false);
+    }
+
+    /**
+     * As {@link #write(ModelProto, Path, String, String, boolean)}; with {@code keepDataFile} an inlined model leaves
+     * the data file in place, for when several models inline from the same file (the last one deletes it).
+     */
+    public static Path write(ModelProto model, Path dir, String modelFileName, String dataFileName,
+                             boolean externalData, boolean keepDataFile) {
         Path modelFile = dir.resolve(modelFileName);
         Path dataFile = dir.resolve(dataFileName);
         ModelProto out = externalData ? model : inline(model, dataFile, dataFileName, modelFile);
@@ -48,7 +57,7 @@ public final class OnnxModelWriter {
         } catch (IOException e) {
             throw new StepwiseException("cannot write " + modelFile + ": " + e.getMessage(), e);
         }
-        if (!externalData) {
+        if (!externalData && !keepDataFile) {
             try {
                 Files.deleteIfExists(dataFile);
             } catch (IOException e) {

@@ -3,6 +3,7 @@ package dev.stepwise.runtime.onnx;
 import com.google.protobuf.ByteString;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.HalfFloats;
 import dev.stepwise.runtime.checkpoint.WeightSource;
 import dev.stepwise.runtime.onnx.proto.Onnx.AttributeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
@@ -28,7 +29,9 @@ import java.util.Map;
  * dims are read off values lazily and once ({@link SymbolicDim}), and reshapes copy ({@code 0}) or infer ({@code -1})
  * an axis rather than compute it whenever that is possible.
  *
- * <p>Weights are handed to a {@link WeightSink} the moment they are first asked for, and stored once per name.
+ * <p>Weights are handed to a {@link WeightSink} the moment they are first asked for, and stored once per name, in the
+ * compute type ({@link #floatType()}): float32, or float16 for a half-precision graph (float16 checkpoint tensors are
+ * copied as stored, others narrowed).
  */
 public final class TracingOps implements Ops {
     /** Lowest supported opset: Softmax's single-axis semantics and input-tensor forms of Unsqueeze/Squeeze/Split. */
@@ -38,6 +41,7 @@ public final class TracingOps implements Ops {
     private final WeightSource weights;
     private final WeightSink sink;
     private final int opset;
+    private final DType floatType;
 
     private final Map<String, TracedTensor> weightCache = new HashMap<>();
     private final Map<String, TracedTensor> transposedCache = new HashMap<>();
@@ -53,13 +57,22 @@ public final class TracingOps implements Ops {
     }
 
     public TracingOps(GraphBuilder graph, WeightSource weights, WeightSink sink) {
+        this(graph, weights, sink, DType.FLOAT);
+    }
+
+    /** A tracer whose weights, activations and {@link #scalar(float)} constants are of {@code floatType}. */
+    public TracingOps(GraphBuilder graph, WeightSource weights, WeightSink sink, DType floatType) {
         if (graph.opset() < MIN_OPSET) {
             throw new StepwiseException("opset " + graph.opset() + " is not supported; the lowest is " + MIN_OPSET);
+        }
+        if (floatType != DType.FLOAT && floatType != DType.FLOAT16) {
+            throw new IllegalArgumentException("compute type must be FLOAT or FLOAT16, got " + floatType);
         }
         this.graph = graph;
         this.weights = weights;
         this.sink = sink;
         this.opset = graph.opset();
+        this.floatType = floatType;
     }
 
     public GraphBuilder graph() {
@@ -157,15 +170,25 @@ public final class TracingOps implements Ops {
     // ---- sources ----
 
     @Override
+    public DType floatType() {
+        return floatType;
+    }
+
+    /** The checkpoint tensor's bytes in the compute type. */
+    private ByteBuffer weightData(String name) {
+        return floatType == DType.FLOAT16 ? weights.float16(name) : weights.float32(name);
+    }
+
+    @Override
     public Tensor weight(String name) {
         TracedTensor cached = weightCache.get(name);
         if (cached != null) {
             return cached;
         }
         long[] shape = weights.shape(name);
-        TensorProto init = sink.write(name, DType.FLOAT, shape, weights.float32(name));
+        TensorProto init = sink.write(name, floatType, shape, weightData(name));
         graph.addInitializer(init);
-        TracedTensor t = new TracedTensor(name, DType.FLOAT, known(shape));
+        TracedTensor t = new TracedTensor(name, floatType, known(shape));
         weightCache.put(name, t);
         return t;
     }
@@ -182,9 +205,9 @@ public final class TracingOps implements Ops {
                     + "; a transposed weight must be a matrix");
         }
         String initName = graph.unusedName(name + ".T");
-        TensorProto init = sink.writeTransposed(initName, shape[0], shape[1], weights.float32(name));
+        TensorProto init = sink.writeTransposed(initName, floatType, shape[0], shape[1], weightData(name));
         graph.addInitializer(init);
-        TracedTensor t = new TracedTensor(initName, DType.FLOAT, known(new long[] {shape[1], shape[0]}));
+        TracedTensor t = new TracedTensor(initName, floatType, known(new long[] {shape[1], shape[0]}));
         transposedCache.put(name, t);
         return t;
     }
@@ -196,6 +219,18 @@ public final class TracingOps implements Ops {
 
     @Override
     public Tensor scalar(float value) {
+        return scalar(value, floatType);
+    }
+
+    @Override
+    public Tensor scalar(float value, DType type) {
+        if (type == DType.FLOAT16) {
+            ByteBuffer b = ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(HalfFloats.floatToF16(value));
+            return constant(DType.FLOAT16, new long[0], b.array(), "f16_" + value);
+        }
+        if (type != DType.FLOAT) {
+            throw new IllegalArgumentException("scalar: " + type + " is not a floating type");
+        }
         ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(value);
         return constant(DType.FLOAT, new long[0], b.array(), "f32_" + value);
     }
@@ -753,7 +788,7 @@ public final class TracingOps implements Ops {
     @Override
     public Tensor pow(Tensor x, float exponent) {
         TracedTensor t = traced(x);
-        return node("Pow", t.type(), t.dims(), List.of(t.name(), ((TracedTensor) scalar(exponent)).name()));
+        return node("Pow", t.type(), t.dims(), List.of(t.name(), ((TracedTensor) scalar(exponent, t.type())).name()));
     }
 
     @Override
@@ -809,10 +844,11 @@ public final class TracingOps implements Ops {
     @Override
     public Tensor gelu(Tensor x) {
         // x * 0.5 * (1 + erf(x / sqrt 2)), written out so it runs at opset 13 (Gelu arrived in opset 20)
-        Tensor scaled = div(x, scalar((float) Math.sqrt(2.0)));
+        DType type = traced(x).type();
+        Tensor scaled = div(x, scalar((float) Math.sqrt(2.0), type));
         Tensor erf = unary("Erf", scaled);
-        Tensor onePlus = add(erf, scalar(1f));
-        return mul(mul(x, onePlus), scalar(0.5f));
+        Tensor onePlus = add(erf, scalar(1f, type));
+        return mul(mul(x, onePlus), scalar(0.5f, type));
     }
 
     @Override
@@ -832,11 +868,13 @@ public final class TracingOps implements Ops {
             return node("LayerNormalization", t.type(), t.dims(), inputs,
                     Attributes.of("axis", -1L), Attributes.of("epsilon", eps));
         }
-        Tensor mean = reduceMean(t, -1, true);
-        Tensor centered = sub(t, mean);
+        // Below opset 17: normalize in float32 (as LayerNormalization's default stash_type does), scale in x's type.
+        Tensor x32 = cast(t, DType.FLOAT);
+        Tensor mean = reduceMean(x32, -1, true);
+        Tensor centered = sub(x32, mean);
         Tensor variance = reduceMean(pow(centered, 2f), -1, true);
-        Tensor std = sqrt(add(variance, scalar(eps)));
-        Tensor y = mul(div(centered, std), gamma);
+        Tensor std = sqrt(add(variance, scalar(eps, DType.FLOAT)));
+        Tensor y = mul(cast(div(centered, std), t.type()), gamma);
         return beta == null ? y : add(y, beta);
     }
 

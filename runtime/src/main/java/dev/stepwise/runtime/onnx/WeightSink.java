@@ -21,4 +21,16 @@ public interface WeightSink {
      * {@code [cols, rows]} initializer, transposing while streaming rather than building a transposed copy.
      */
     TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data);
+
+    /**
+     * As {@link #writeTransposed(String, long, long, ByteBuffer)} for a matrix of {@code type} ({@code FLOAT} or
+     * {@code FLOAT16}); sinks that store only float32 keep this default.
+     */
+    default TensorProto writeTransposed(String name, DType type, long rows, long cols, ByteBuffer data) {
+        if (type == DType.FLOAT) {
+            return writeTransposed(name, rows, cols, data);
+        }
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " stores float32 matrices only, not "
+                + type + " ('" + name + "')");
+    }
 }

@@ -6,14 +6,20 @@ import dev.stepwise.annotations.DType;
  * The tensor interface an architecture's forward is written against, once. Two backends implement it: one records
  * ONNX nodes (the export), one runs eagerly on DJL's PyTorch engine (the reference the export is checked against).
  *
- * <p>Conventions: axes may be negative (counted from the end); floating tensors are float32 unless a method says
- * otherwise; integer index tensors are int64; broadcasting follows numpy rules.
+ * <p>Conventions: axes may be negative (counted from the end); floating tensors are of the compute type
+ * {@link #floatType()} (float32, or float16 for a half-precision export) unless a method says otherwise; integer index
+ * tensors are int64; broadcasting follows numpy rules. Where transformers computes a step in float32 whatever the
+ * model's dtype (RMSNorm, rotary angles, some softmaxes), a forward casts up and back down with {@link #cast}; in a
+ * float32 forward those casts return their input, so they leave no trace.
  */
 public interface Ops {
 
+    /** The element type of weights, activations, the KV cache and logits: {@code FLOAT} or {@code FLOAT16}. */
+    DType floatType();
+
     // ---- sources ----
 
-    /** Checkpoint tensor by its name in the checkpoint, as float32 (half-precision checkpoints are widened). */
+    /** Checkpoint tensor by its name in the checkpoint, in {@link #floatType()} (converted as needed). */
     Tensor weight(String name);
 
     /**
@@ -25,13 +31,19 @@ public interface Ops {
     /** True when the checkpoint holds a tensor of this name (e.g. an untied {@code lm_head.weight}). */
     boolean hasWeight(String name);
 
-    /** A float32 scalar constant (rank 0). */
+    /** A scalar constant (rank 0) of {@link #floatType()}. */
     Tensor scalar(float value);
+
+    /** A scalar constant (rank 0) of a floating type: {@code FLOAT} inside a float32 step of a half-precision forward. */
+    Tensor scalar(float value, DType type);
 
     /** An int64 constant of rank 1. */
     Tensor longs(long... values);
 
-    /** A float32 constant of rank 1 (e.g. rotary inverse frequencies computed in Java). */
+    /**
+     * A float32 constant of rank 1, whatever {@link #floatType()} is: values computed in Java for a float32 step
+     * (rotary inverse frequencies).
+     */
     Tensor floats(float... values);
 
     // ---- dims ----
@@ -86,7 +98,7 @@ public interface Ops {
 
     Tensor pow(Tensor x, float exponent);
 
-    /** Element-wise {@code x ^ exponent} with a tensor exponent (float32), broadcast. */
+    /** Element-wise {@code x ^ exponent} with a tensor exponent of x's type, broadcast. */
     Tensor pow(Tensor x, Tensor exponent);
 
     Tensor sqrt(Tensor x);
@@ -110,7 +122,10 @@ public interface Ops {
 
     Tensor softmax(Tensor x, int axis);
 
-    /** Layer normalization over the last axis: {@code (x - mean) / sqrt(var + eps) * gamma + beta}; beta may be null. */
+    /**
+     * Layer normalization over the last axis: {@code (x - mean) / sqrt(var + eps) * gamma + beta}; beta may be null.
+     * Mean and variance are computed in float32 whatever x's type (as ONNX's LayerNormalization does by default).
+     */
     Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps);
 
     Tensor reduceMean(Tensor x, int axis, boolean keepDims);

@@ -7,7 +7,10 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.TensorInfo;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.HalfFloats;
 import dev.stepwise.runtime.tensor.HostTensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
@@ -17,8 +20,19 @@ public final class OrtTensors {
     private OrtTensors() {
     }
 
-    /** An ORT tensor of the declared type ({@code INT32} inputs get the int64 ids narrowed). */
+    /**
+     * An ORT tensor of the declared type ({@code INT32} inputs get the int64 ids narrowed, {@code FLOAT16} ones the
+     * floats rounded to nearest even).
+     */
     public static OnnxTensor create(OrtEnvironment env, HostTensor t, DType declared) throws OrtException {
+        if (t.type() == DType.FLOAT && declared == DType.FLOAT16) {
+            ByteBuffer b = ByteBuffer.allocateDirect(t.floats().length * 2).order(ByteOrder.nativeOrder());
+            for (float f : t.floats()) {
+                b.putShort(HalfFloats.floatToF16(f));
+            }
+            b.flip();
+            return OnnxTensor.createTensor(env, b, t.shape(), OnnxJavaType.FLOAT16);
+        }
         if (t.type() == DType.INT64) {
             if (declared == DType.INT32) {
                 int[] narrowed = new int[t.longs().length];

@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.model.layers;
 
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
@@ -37,8 +38,29 @@ public final class AttentionMask {
         return ops.and(allowed, ops.unsqueeze(notPadding, 1, 2));                   // [B, 1, S, T]
     }
 
-    /** Scores where the mask is false get the lowest float, as transformers does, so softmax never sees -inf. */
+    /**
+     * Scores where the mask is false get the lowest finite value of the scores' type ({@code torch.finfo(dtype).min}),
+     * as transformers does, so softmax never sees -inf.
+     */
     public static Tensor apply(Ops ops, Tensor scores, Tensor mask) {
-        return ops.where(mask, scores, ops.scalar(-Float.MAX_VALUE));
+        DType type = scores.type();
+        return ops.where(mask, scores, ops.scalar(lowest(type), type));
+    }
+
+    /** The lowest finite value of a floating type: {@code -Float.MAX_VALUE}, or -65504 for float16. */
+    public static float lowest(DType type) {
+        return switch (type) {
+            case FLOAT -> -Float.MAX_VALUE;
+            case FLOAT16 -> -65504f;
+            default -> throw new IllegalArgumentException(type + " is not a floating type");
+        };
+    }
+
+    /**
+     * Softmax over the last axis computed in float32 and returned in the scores' type, as transformers'
+     * {@code softmax(scores, dim=-1, dtype=torch.float32).to(dtype)}; in a float32 forward, a plain softmax.
+     */
+    public static Tensor softmaxInFloat32(Ops ops, Tensor scores) {
+        return ops.cast(ops.softmax(ops.cast(scores, DType.FLOAT), -1), scores.type());
     }
 }

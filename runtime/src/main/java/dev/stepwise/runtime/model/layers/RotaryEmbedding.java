@@ -210,14 +210,17 @@ public final class RotaryEmbedding {
 
     /**
      * cos and sin of {@code position_ids * inv_freq} for every position of {@code positionIds} ({@code [B, S]}
-     * int64); {@code totalLength} is past + new tokens (only dynamic scaling reads it).
+     * int64); {@code totalLength} is past + new tokens (only dynamic scaling reads it). The angles and their cos/sin
+     * are computed in float32 and handed out in the compute type, as transformers does.
      */
     public CosSin cosSin(Ops ops, Tensor positionIds, Dim totalLength) {
         Tensor inv = inverseFrequencies(ops, totalLength);
         Tensor positions = ops.unsqueeze(ops.cast(positionIds, DType.FLOAT), 2);        // [B, S, 1]
         Tensor angles = ops.mul(positions, inv);                                          // [B, S, D/2]
         Tensor both = ops.concat(-1, angles, angles);                                     // [B, S, D]
-        return new CosSin(ops.unsqueeze(ops.cos(both), 1), ops.unsqueeze(ops.sin(both), 1));
+        Tensor cos = ops.unsqueeze(ops.cast(ops.cos(both), ops.floatType()), 1);
+        Tensor sin = ops.unsqueeze(ops.cast(ops.sin(both), ops.floatType()), 1);
+        return new CosSin(cos, sin);
     }
 
     /** The frequencies as a tensor: a constant, unless they depend on a length the trace does not know. */
@@ -227,12 +230,15 @@ public final class RotaryEmbedding {
         }
         // In the graph, the same float32 steps as dynamicBase and baseFrequencies.
         Tensor length = ops.cast(ops.dimTensor(totalLength), DType.FLOAT);              // [1]
-        Tensor ratio = ops.sub(ops.div(ops.mul(ops.scalar((float) factor), length), ops.scalar((float) maxPositions)),
-                ops.scalar((float) (factor - 1)));
-        Tensor base = ops.mul(ops.scalar((float) theta), ops.pow(ratio, (float) ((double) dim / (dim - 2))));
-        Tensor rescaled = ops.div(ops.scalar(1f), ops.pow(base, ops.floats(exponents())));   // [D/2]
+        Tensor ratio = ops.sub(ops.div(ops.mul(f32(ops, factor), length), f32(ops, maxPositions)), f32(ops, factor - 1));
+        Tensor base = ops.mul(f32(ops, theta), ops.pow(ratio, (float) ((double) dim / (dim - 2))));
+        Tensor rescaled = ops.div(f32(ops, 1), ops.pow(base, ops.floats(exponents())));   // [D/2]
         Tensor beyond = ops.greater(ops.dimTensor(totalLength), ops.longs(maxPositions));  // [1]
         return ops.where(beyond, rescaled, ops.floats(baseFrequencies((float) theta)));
+    }
+
+    private static Tensor f32(Ops ops, double value) {
+        return ops.scalar((float) value, DType.FLOAT);
     }
 
     /** {@code x * cos + rotate_half(x) * sin} for {@code x} of shape {@code [B, heads, S, dim]}. */

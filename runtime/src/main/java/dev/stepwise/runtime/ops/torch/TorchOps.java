@@ -159,6 +159,12 @@ public final class TorchOps implements Ops, AutoCloseable {
 
     // ---- sources ----
 
+    /** Always float32: the reference runs at full precision whatever the export's type. */
+    @Override
+    public DType floatType() {
+        return DType.FLOAT;
+    }
+
     @Override
     public Tensor weight(String name) {
         checkOpen();
@@ -199,7 +205,12 @@ public final class TorchOps implements Ops, AutoCloseable {
 
     @Override
     public Tensor scalar(float value) {
-        return wrap(JniUtils.full(current(), new Shape(), value, DataType.FLOAT32, device, SparseFormat.DENSE));
+        return scalar(value, DType.FLOAT);
+    }
+
+    @Override
+    public Tensor scalar(float value, DType type) {
+        return wrap(JniUtils.full(current(), new Shape(), value, dataType(type), device, SparseFormat.DENSE));
     }
 
     @Override

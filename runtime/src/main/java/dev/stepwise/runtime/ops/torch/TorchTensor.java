@@ -1,7 +1,9 @@
 package dev.stepwise.runtime.ops.torch;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.ops.Tensor;
 
 /**
@@ -27,6 +29,19 @@ public final class TorchTensor implements Tensor {
     @Override
     public int rank() {
         return array.getShape().dimension();
+    }
+
+    @Override
+    public DType type() {
+        DataType t = array.getDataType();
+        return switch (t) {
+            case FLOAT32 -> DType.FLOAT;
+            case FLOAT16 -> DType.FLOAT16;
+            case INT64 -> DType.INT64;
+            case INT32 -> DType.INT32;
+            case BOOLEAN -> DType.BOOL;
+            default -> throw new IllegalStateException("no Stepwise element type for libtorch's " + t);
+        };
     }
 
     /** The shape, as a fresh array. */

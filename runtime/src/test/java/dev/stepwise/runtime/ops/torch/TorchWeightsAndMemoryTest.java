@@ -268,7 +268,17 @@ class TorchWeightsAndMemoryTest {
     @Test
     void tensorsFromAnotherBackendAreRejected() {
         try (TorchOps ops = new TorchOps(new MapWeightSource())) {
-            Tensor foreign = () -> 2;
+            Tensor foreign = new Tensor() {
+                @Override
+                public int rank() {
+                    return 2;
+                }
+
+                @Override
+                public dev.stepwise.annotations.DType type() {
+                    return dev.stepwise.annotations.DType.FLOAT;
+                }
+            };
             assertThrows(IllegalArgumentException.class, () -> ops.relu(foreign));
         }
     }

@@ -1,0 +1,50 @@
+package dev.stepwise.runtime.export;
+
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Set;
+
+/** The whole-generation graphs an export can write next to {@code model.onnx} ({@code export --generation ...}). */
+public enum GenerationGraph {
+    /** {@code model_loop.onnx}: the decoder inside an ONNX Loop, greedy and seeded sampling, standard ops only. */
+    LOOP("loop"),
+    /** {@code model_beam_search.onnx}: ONNX Runtime's com.microsoft BeamSearch around the decoder. */
+    BEAM_SEARCH("beam-search"),
+    /** {@code model_greedy_search.onnx}: ONNX Runtime's GreedySearch. */
+    GREEDY_SEARCH("greedy-search"),
+    /** {@code model_sampling.onnx}: ONNX Runtime's Sampling. */
+    SAMPLING("sampling");
+
+    private final String cliName;
+
+    GenerationGraph(String cliName) {
+        this.cliName = cliName;
+    }
+
+    public String cliName() {
+        return cliName;
+    }
+
+    /** Parses a comma-separated list such as {@code loop,beam-search}. */
+    public static Set<GenerationGraph> parseList(String list) {
+        Set<GenerationGraph> out = EnumSet.noneOf(GenerationGraph.class);
+        for (String part : list.split(",")) {
+            String name = part.trim().toLowerCase(Locale.ROOT);
+            if (name.isEmpty()) {
+                continue;
+            }
+            GenerationGraph found = null;
+            for (GenerationGraph g : values()) {
+                if (g.cliName.equals(name)) {
+                    found = g;
+                }
+            }
+            if (found == null) {
+                throw new IllegalArgumentException("unknown generation graph '" + part.trim()
+                        + "' (expected loop, beam-search, greedy-search or sampling)");
+            }
+            out.add(found);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,139 @@
+package dev.stepwise.runtime.unroll;
+
+import com.google.gson.JsonObject;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.Checkpoint;
+import dev.stepwise.runtime.export.AxisSizes;
+import dev.stepwise.runtime.export.DecoderTracer;
+import dev.stepwise.runtime.export.DecoderTracer.CacheMode;
+import dev.stepwise.runtime.export.ProgressListener;
+import dev.stepwise.runtime.io.OutputFolder;
+import dev.stepwise.runtime.model.Architecture;
+import dev.stepwise.runtime.model.Architectures;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.onnx.DedupWeightSink;
+import dev.stepwise.runtime.onnx.ExternalDataWriter;
+import dev.stepwise.runtime.onnx.OnnxModelWriter;
+import dev.stepwise.runtime.onnx.passes.OpCounts;
+import dev.stepwise.runtime.onnx.passes.StaticGraphOptimizer;
+import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Writes one fully static graph per generation step ({@code decoder_model-opt_gen_step=s.onnx}) for compilers that
+ * only take fixed shapes. Each step is traced with concrete dims, so no shape arithmetic is ever emitted; the graph
+ * passes then fold constants, drop identities and dead nodes and record a fixed-dim value_info for every tensor. All
+ * steps point into one weights file. At the end the chained steps are checked against the dynamic decoder.
+ */
+public final class Unroller {
+    public static final String WEIGHTS_FILE = "decoder_model-opt.onnx_data";
+    public static final String MANIFEST_FILE = "unroll.json";
+    public static final String REPORT_FILE = "unroll-report.json";
+    static final String DYNAMIC_FILE = "decoder_model.onnx";
+    static final String DYNAMIC_DATA = "decoder_model.onnx_data";
+
+    private Unroller() {
+    }
+
+    public static UnrollResult unroll(Path checkpointDir, Path outputDir, UnrollOptions options) {
+        check(options);
+        Path configFile = checkpointDir.resolve("config.json");
+        JsonObject json = ModelConfig.readJson(configFile);
+        String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
+        Architecture architecture = Architectures.forModelType(modelType, configFile.toString());
+        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+        if (options.sequence() + options.stepCount() > config.maxPositions()) {
+            throw new StepwiseException("sequence length " + options.sequence() + " + " + options.stepCount()
+                    + " steps exceed the model's " + config.maxPositions() + " positions");
+        }
+        double atol = Double.isNaN(options.atol()) ? architecture.spec().atol() : options.atol();
+        ProgressListener progress = options.progress();
+        long started = System.nanoTime();
+
+        try (Checkpoint checkpoint = Checkpoint.open(checkpointDir); OutputFolder out = OutputFolder.create(outputDir)) {
+            checkpoint.checkAgainst(architecture.newModel().expectedWeights(config));
+            Path dir = out.path();
+
+            // The dynamic decoder: the "before" of the report, and the reference the steps are checked against.
+            Path dynamicDir = dir.resolve(".dynamic");
+            Files.createDirectories(dynamicDir);
+            ModelProto dynamic;
+            try (ExternalDataWriter sink = new ExternalDataWriter(dynamicDir.resolve(DYNAMIC_DATA))) {
+                dynamic = DecoderTracer.trace(architecture, config, checkpoint, CacheMode.PAST_AND_PRESENT, options.opset(),
+                        AxisSizes.dynamic(), sink, false, false, modelType + "-decoder");
+                sink.close();
+                OnnxModelWriter.write(dynamic, dynamicDir, DYNAMIC_FILE, DYNAMIC_DATA, true);
+            }
+
+            List<GenStep> steps = new ArrayList<>();
+            for (int s = 0; s < options.stepCount(); s++) {
+                steps.add(GenStep.of(s, options.batch(), options.sequence()));
+            }
+            UnrollReport report = new UnrollReport(modelType, options, OpCounts.of(dynamic));
+            progress.stage("unroll", steps.size());
+            try (ExternalDataWriter data = new ExternalDataWriter(dir.resolve(WEIGHTS_FILE))) {
+                DedupWeightSink shared = new DedupWeightSink(data);
+                for (GenStep step : steps) {
+                    ModelProto traced = DecoderTracer.trace(architecture, config, checkpoint,
+                            step.isPrefill() ? CacheMode.PRESENT_ONLY : CacheMode.PAST_AND_PRESENT, options.opset(),
+                            AxisSizes.fixed(step.batch(), step.sequence(), step.past()), shared, true,
+                            options.lastTokenLogits() && step.isPrefill(), modelType + "-gen-step-" + step.index());
+                    ModelProto optimized = StaticGraphOptimizer.optimize(traced, dir);
+                    Path file = OnnxModelWriter.write(optimized, dir, step.fileName(), WEIGHTS_FILE, true);
+                    report.addStep(step, OpCounts.of(traced), OpCounts.of(optimized), Files.size(file));
+                    progress.advance(1);
+                }
+                data.close();
+                report.setWeightsBytes(Files.size(dir.resolve(WEIGHTS_FILE)));
+            }
+            progress.done();
+            copySideFiles(checkpointDir, dir);
+            UnrollManifest.write(dir.resolve(MANIFEST_FILE), modelType, options, steps);
+
+            if (options.validate()) {
+                List<StepCheck> checks = StepChainValidator.validate(architecture.spec(), config,
+                        dynamicDir.resolve(DYNAMIC_FILE), dir, steps, options.lastTokenLogits(), atol, progress);
+                report.setChecks(checks);
+                StepCheck failed = checks.stream().filter(c -> !c.passed()).findFirst().orElse(null);
+                if (failed != null) {
+                    throw new StepwiseException("unroll validation failed: " + failed.describe());
+                }
+            }
+            OutputFolder.deleteRecursively(dynamicDir);
+            report.setSeconds((System.nanoTime() - started) / 1e9);
+            report.write(dir.resolve(REPORT_FILE));
+            out.commit();
+            return new UnrollResult(out.target(), steps, report);
+        } catch (IOException e) {
+            throw new StepwiseException(outputDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void check(UnrollOptions o) {
+        if (o.batch() < 1) {
+            throw new StepwiseException("--batch-size must be at least 1, got " + o.batch());
+        }
+        if (o.sequence() < 1) {
+            throw new StepwiseException("--sequence-length must be at least 1, got " + o.sequence());
+        }
+        if (o.maxNewTokens() < 1) {
+            throw new StepwiseException("--max-new-tokens must be at least 1, got " + o.maxNewTokens());
+        }
+        if (o.opset() < 13 || o.opset() > 22) {
+            throw new StepwiseException("opset " + o.opset() + " is not supported for step graphs (13..22)");
+        }
+    }
+
+    private static void copySideFiles(Path from, Path to) throws IOException {
+        for (String name : List.of("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model")) {
+            if (Files.isRegularFile(from.resolve(name))) {
+                OutputFolder.copyInto(from.resolve(name), to.resolve(name));
+            }
+        }
+    }
+}
