@@ -2,6 +2,7 @@ package dev.stepwise.runtime.export;
 
 import dev.stepwise.runtime.checkpoint.WeightSource;
 import dev.stepwise.runtime.generate.GenerationConfig;
+import dev.stepwise.runtime.loop.LoopGraphBuilder;
 import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.onnx.WeightSink;
@@ -32,8 +33,7 @@ final class GenerationGraphs {
         GenerationConfig defaults = GenerationConfig.Builder.fromModelDir(checkpointDir).build(1);
         for (GenerationGraph g : graphs) {
             switch (g) {
-                case LOOP -> throw new dev.stepwise.runtime.StepwiseException(
-                        "--generation loop is not available in this build");
+                case LOOP -> out.put(LoopGraphBuilder.FILE, LoopGraphBuilder.build(architecture, config, weights, sink, opset));
                 case BEAM_SEARCH, GREEDY_SEARCH, SAMPLING -> {
                     SearchKind kind = SearchKind.fromCliName(g.cliName());
                     SearchOptions options = SearchOptions.from(defaults).withOpset(opset);

@@ -4,8 +4,8 @@ import dev.stepwise.runtime.StepwiseException;
 import java.util.Locale;
 
 /**
- * The engines {@code generate --engine} can choose. {@code java} is always here; {@code loop} and
- * {@code beam-search} are wired in by the builds that have them (one line each in {@link #create}).
+ * The engines {@code generate --engine} can choose: {@code java} (the Java Generator on {@code model.onnx}),
+ * {@code loop} ({@code model_loop.onnx}) and {@code beam-search} (ONNX Runtime's search operators).
  */
 public final class GenerationEngines {
     /** The engine names, as the command line spells them. */
@@ -40,13 +40,8 @@ public final class GenerationEngines {
                                           Generator.TokenListener listener) {
         return switch (kind) {
             case JAVA -> new JavaEngine(threads, beamOptions, listener);
-            case LOOP -> throw notAvailable(kind, "model_loop.onnx (export --generation loop)");
+            case LOOP -> new dev.stepwise.runtime.loop.LoopGenerationEngine(threads);
             case BEAM_SEARCH -> new dev.stepwise.runtime.search.SearchOpEngine();
         };
-    }
-
-    private static StepwiseException notAvailable(Kind kind, String what) {
-        return new StepwiseException("engine '" + kind.cliName() + "' is not available in this build (it runs " + what
-                + "); use --engine java");
     }
 }

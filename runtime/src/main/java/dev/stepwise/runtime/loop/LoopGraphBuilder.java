@@ -122,7 +122,7 @@ public final class LoopGraphBuilder {
      */
     public static ModelProto build(Architecture architecture, ModelConfig config, WeightSource weights, WeightSink sink,
                                    int opset) {
-        return build(architecture, config, weights, sink, opset, LoopSampling.Draw.SEEDED_UNIFORM);
+        return build(architecture, config, weights, sink, opset, LoopSampling.Draw.FEISTEL);
     }
 
     /** As {@link #build(Architecture, ModelConfig, WeightSource, WeightSink, int)} with a choice of uniform draw. */
@@ -150,7 +150,7 @@ public final class LoopGraphBuilder {
      */
     public static Path write(Architecture architecture, Path checkpointDir, Path outputDir, int opset,
                              ModelProto shareWith) {
-        return write(architecture, checkpointDir, outputDir, opset, shareWith, LoopSampling.Draw.SEEDED_UNIFORM);
+        return write(architecture, checkpointDir, outputDir, opset, shareWith, LoopSampling.Draw.FEISTEL);
     }
 
     /** The full form of {@link #write(Architecture, Path, Path, int, ModelProto)}, with a choice of uniform draw. */
@@ -191,7 +191,7 @@ public final class LoopGraphBuilder {
         private final Nodes g;
 
         // main-graph values the body reads
-        private String drawLeft;      // SEEDED_UNIFORM: the row hash; FEISTEL: the seed word
+        private String drawLeft;      // MIX: the row hash; FEISTEL: the seed word
         private String drawRight;     // FEISTEL: row * 65536
         private String ones;
         private String eosRow;

@@ -32,13 +32,12 @@ import dev.stepwise.runtime.generate.TokenSampler;
  * available, both in int64 {@code Add}/{@code Mul}/{@code Div}/{@code Mod} only (no bitwise operators, no overflow,
  * any opset, no {@code RandomUniform}/{@code Multinomial}):
  * <ul>
- *   <li>{@link Draw#SEEDED_UNIFORM} (the default): {@link SeededUniform#draw}, what the Java generator uses, so the
- *       loop graph and the Java generator sample the same tokens.</li>
- *   <li>{@link Draw#FEISTEL}: a 4-round Feistel network modulo the prime {@code P = 2^31 − 1}
- *       ({@link #feistel}), offered as a replacement: SeededUniform's additive shifts leave visible structure (rows
- *       {@code r} and {@code r + 2} often draw within 0.003 of each other; neighbouring steps and rows fail a
- *       16×16 pair test by orders of magnitude), which makes the {@code num_return_sequences} samples of one prompt
- *       alike. The Feistel draw passes the same tests ({@code LoopSamplingTest}).</li>
+ *   <li>{@link Draw#FEISTEL} (the default): {@link SeededUniform#draw}, a 4-round Feistel network modulo the prime
+ *       {@code P = 2^31 − 1}; what the Java generator uses, so the loop graph and the Java generator sample the same
+ *       tokens. It passes the uniformity and pair tests of {@code LoopSamplingTest}.</li>
+ *   <li>{@link Draw#MIX}: {@link SeededUniform#mixDraw}, the earlier additive-mix draw, kept for comparison: its
+ *       additive shifts leave visible structure (neighbouring steps and rows fail a 16×16 pair test by orders of
+ *       magnitude), which made consecutive samples and the {@code num_return_sequences} samples of a prompt alike.</li>
  * </ul>
  * <pre>
  *   FEISTEL:  P = 2147483647, A = 742938285, B = 950706376, K = 1013904223
@@ -51,10 +50,10 @@ import dev.stepwise.runtime.generate.TokenSampler;
 public final class LoopSampling {
     /** Which uniform draw a loop graph computes. */
     public enum Draw {
-        /** {@link SeededUniform#draw}: the Java generator's draw. */
-        SEEDED_UNIFORM,
-        /** {@link LoopSampling#feistel}: the proposed replacement. */
-        FEISTEL
+        /** {@link SeededUniform#draw}, the Feistel draw: the Java generator's draw and the default. */
+        FEISTEL,
+        /** {@link SeededUniform#mixDraw}: the earlier additive-mix draw, kept for comparison. */
+        MIX
     }
 
     /** {@link SeededUniform}'s modulus, 2^32. */
@@ -74,37 +73,23 @@ public final class LoopSampling {
 
     /** The draw a default loop graph uses for row {@code row} at step {@code step}: {@link SeededUniform#draw}. */
     public static double uniform(long seed, int row, int step) {
-        return uniform(Draw.SEEDED_UNIFORM, seed, row, step);
+        return uniform(Draw.FEISTEL, seed, row, step);
     }
 
     public static double uniform(Draw draw, long seed, int row, int step) {
         if (row < 0 || step < 0) {
             throw new IllegalArgumentException("row and step must be >= 0, got " + row + ", " + step);
         }
-        return draw == Draw.FEISTEL ? feistel(seed, row, step) : SeededUniform.draw(seed, row, step);
+        return draw == Draw.FEISTEL ? SeededUniform.draw(seed, row, step) : SeededUniform.mixDraw(seed, row, step);
     }
 
-    /** The Feistel draw in (0, 1). */
+    /** The Feistel draw in (0, 1): {@link SeededUniform#draw}. */
     public static double feistel(long seed, long row, long step) {
-        return ((feistelHash(seed, row, step) >>> 7) + 0.5) / (1 << 24);
+        return SeededUniform.draw(seed, row, step);
     }
 
     /** The Feistel network's final right word, in [0, P). */
     public static long feistelHash(long seed, long row, long step) {
-        long left = Math.floorMod(seed, P);
-        long right = Math.floorMod(row * ROW_STRIDE + step, P);
-        for (int round = 0; round < ROUNDS; round++) {
-            long next = (left + f(right)) % P;
-            left = right;
-            right = next;
-        }
-        return right;
-    }
-
-    /** The Feistel round function. */
-    static long f(long x) {
-        long y = (x * A + K) % P;
-        y = y * y % P;
-        return y * B % P;
+        return SeededUniform.feistelHash(seed, row, step);
     }
 }

@@ -15,12 +15,15 @@ class SeededUniformTest {
         assertEquals(EXPECTED_0_0_0, SeededUniform.draw(0, 0, 0));
         assertEquals(EXPECTED_42_1_2, SeededUniform.draw(42, 1, 2));
         assertEquals(EXPECTED_NEG_3_5, SeededUniform.draw(-7, 3, 5));
-        assertEquals(SeededUniform.draw(-7, 3, 5), SeededUniform.draw(-7 + (1L << 32), 3, 5), "seed is taken mod 2^32");
+        assertEquals(SeededUniform.draw(-7, 3, 5), SeededUniform.draw(-7 + 2147483647L, 3, 5), "seed is taken mod 2^31 - 1");
+        // the earlier mix draw, still computable by the loop graph for comparison
+        assertEquals(0.9767515063285828, SeededUniform.mixDraw(0, 0, 0));
+        assertEquals(0.4495388865470886, SeededUniform.mixDraw(42, 1, 2));
     }
 
-    static final double EXPECTED_0_0_0 = 0.9767515063285828;
-    static final double EXPECTED_42_1_2 = 0.4495388865470886;
-    static final double EXPECTED_NEG_3_5 = 0.8558304905891418;
+    static final double EXPECTED_0_0_0 = 0.2599910795688629;
+    static final double EXPECTED_42_1_2 = 0.06603607535362244;
+    static final double EXPECTED_NEG_3_5 = 0.6040856540203094;
 
     @Test
     void inOpenUnitIntervalExactInFloatAndSpread() {
