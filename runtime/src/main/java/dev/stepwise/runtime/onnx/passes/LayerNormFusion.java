@@ -83,7 +83,8 @@ final class LayerNormFusion implements Fusions.Fusion {
             return false;
         }
         Double eps = g.scalar(other(addEps, variance.getOutput(0)));
-        if (eps == null || !g.type(addEps.getOutput(0)).equals(g.type(variance.getOutput(0)))) {
+        // eps 0 is skipped: a zero attribute value is not serialized and readers would take the default 1e-5
+        if (eps == null || eps <= 0 || !g.type(addEps.getOutput(0)).equals(g.type(variance.getOutput(0)))) {
             return false;
         }
         pattern.add(addEps);
@@ -125,7 +126,7 @@ final class LayerNormFusion implements Fusions.Fusion {
         if (beta != null) {
             in.add(beta);
         }
-        g.replace(last, g.node(last, "LayerNormalization", in, out, Attributes.of("axis", (long) axes[0]),
+        g.replace(last, g.node(last, "LayerNormalization", in, out, Attributes.of("axis", (long) (axes[0] - xt.rank())),
                 Attributes.of("epsilon", (float) (double) eps)));
         return true;
     }
