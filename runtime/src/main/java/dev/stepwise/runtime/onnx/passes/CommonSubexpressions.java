@@ -19,8 +19,10 @@ import java.util.Set;
  * Exact. Nodes with subgraphs, random ops and nodes that write a graph output are left alone.
  */
 final class CommonSubexpressions implements Fusions.Fusion {
+    /** Ops whose outputs are drawn at random (any domain: onnxruntime's dropout variants too). */
     private static final Set<String> RANDOM = Set.of("RandomNormal", "RandomUniform", "RandomNormalLike",
-            "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout");
+            "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout", "BiasDropout", "BitmaskDropout",
+            "BitmaskBiasDropout");
     /** Initializers compared by content up to this size. */
     private static final long MAX_CONTENT_BYTES = 4096;
 

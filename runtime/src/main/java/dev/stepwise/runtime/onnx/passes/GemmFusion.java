@@ -13,21 +13,31 @@ import java.util.Set;
 /**
  * {@code MatMul(A, B) + bias} becomes {@code Gemm(A, B, bias)} when B is a matrix [K, N] and the bias broadcasts along
  * rows ([N], [1, N] or one element); a rank-2 Transpose feeding either matrix of a rank-2 MatMul becomes Gemm's
- * {@code transA}/{@code transB} (so a transposed weight is read in place, never rewritten), with or without a bias.
+ * {@code transA}/{@code transB} (so a transposed weight is read in place, never rewritten), with or without a bias;
+ * a Transpose of a matrix B feeding a MatMul of a higher-rank A becomes {@code transB} on the same terms as a bias.
  * Within float rounding (Gemm may add the bias inside the product's accumulation).
  *
  * <p>With static shapes, A of rank 3 or more ([B, S, K]) is a matrix [B*S, K] behind a Reshape, and the result goes
- * back through a Reshape. That costs up to two nodes and saves the Add, so it is done only when the node count does
- * not grow: the Reshape in front is free when A already comes out of a Reshape/Flatten/Squeeze/Unsqueeze read only by
- * the MatMuls being fused (it is merged into it by {@link ReshapeFusion}); one Reshape in front serves every fused
- * MatMul reading the same A (the q/k/v projections); the Reshape behind is free when everything that reads the sum is
- * itself a reshape. MatMuls sharing A are fused together or not at all.
+ * back through a Reshape. That costs up to two nodes and saves the Add (and B's Transpose), so it is done only when
+ * the node count does not grow: the Reshape in front is free when A already comes out of a
+ * Reshape/Flatten/Squeeze/Unsqueeze read only by the MatMuls being fused (it is merged into it by
+ * {@link ReshapeFusion}); one Reshape in front serves every fused MatMul reading the same A (the q/k/v projections);
+ * the Reshape behind is free when everything that reads the result is itself a reshape. MatMuls sharing A are fused
+ * together or not at all.
  */
 final class GemmFusion implements Fusions.Fusion {
-    /** One MatMul to fuse: its Add (null when only Transposes are absorbed) and the bias. */
-    private record Candidate(NodeProto matmul, NodeProto add, String bias) {
+    /**
+     * One MatMul to fuse: its Add and bias (null when only Transposes are absorbed) and the rank-2 Transposes feeding
+     * A and B that become transA/transB (null when none).
+     */
+    private record Candidate(NodeProto matmul, NodeProto add, String bias, NodeProto ta, NodeProto tb) {
         NodeProto anchor() {
             return add != null ? add : matmul;
+        }
+
+        /** Nodes the fusion removes. */
+        int saved() {
+            return (add != null ? 1 : 0) + (ta != null ? 1 : 0) + (tb != null ? 1 : 0);
         }
     }
 
@@ -51,18 +61,18 @@ final class GemmFusion implements Fusions.Fusion {
                     || !FusionGraph.FLOATS.contains(y.elemType()) || y.elementCount() == 0) {
                 continue;
             }
-            Candidate c = withBias(g, mm, y);
+            NodeProto add = withBias(g, mm, y);
+            Candidate c = new Candidate(mm, add, add == null ? null : other(add, mm.getOutput(0)),
+                    a.rank() == 2 ? transposed(g, mm, 0) : null, transposed(g, mm, 1));
+            if (c.saved() == 0) {
+                continue;
+            }
             if (a.rank() == 2) {
-                NodeProto ta = transposed(g, mm, 0);
-                NodeProto tb = transposed(g, mm, 1);
-                if (c != null || ta != null || tb != null) {
-                    Candidate k = c != null ? c : new Candidate(mm, null, null);
-                    if (!g.isReplaced(k.anchor())) {
-                        g.replace(k.anchor(), gemm(g, k, ta, tb, mm.getInput(0), k.anchor().getOutput(0)));
-                        n++;
-                    }
+                if (!g.isReplaced(c.anchor())) {
+                    g.replace(c.anchor(), gemm(g, c, mm.getInput(0), c.anchor().getOutput(0)));
+                    n++;
                 }
-            } else if (c != null) {
+            } else {
                 batched.computeIfAbsent(mm.getInput(0), k -> new ArrayList<>()).add(c);
             }
         }
@@ -72,8 +82,12 @@ final class GemmFusion implements Fusions.Fusion {
         return n;
     }
 
-    /** The MatMul with the Add of a row bias that alone reads it, or null. */
-    private static Candidate withBias(FusionGraph g, NodeProto mm, TensorType y) {
+    private static String other(NodeProto binary, String value) {
+        return binary.getInput(0).equals(value) ? binary.getInput(1) : binary.getInput(0);
+    }
+
+    /** The Add of a row bias that alone reads the MatMul's result, or null. */
+    private static NodeProto withBias(FusionGraph g, NodeProto mm, TensorType y) {
         String product = mm.getOutput(0);
         List<NodeProto> readers = g.consumers(product);
         if (readers.size() != 1 || g.isGraphOutput(product)) {
@@ -91,7 +105,7 @@ final class GemmFusion implements Fusions.Fusion {
         if (!rowBias || !y.equals(g.type(add.getOutput(0)))) {
             return null;
         }
-        return new Candidate(mm, add, bias);
+        return add;
     }
 
     /** The rank-2 Transpose (perm [1, 0]) that alone feeds input {@code side} of the MatMul, or null. */
@@ -104,8 +118,10 @@ final class GemmFusion implements Fusions.Fusion {
         return g.type(t.getInput(0)).rank() == 2 ? t : null;
     }
 
-    private static NodeProto gemm(FusionGraph g, Candidate c, NodeProto ta, NodeProto tb, String a, String out) {
+    private static NodeProto gemm(FusionGraph g, Candidate c, String a, String out) {
         NodeProto mm = c.matmul();
+        NodeProto ta = c.ta();
+        NodeProto tb = c.tb();
         List<String> in = new ArrayList<>(List.of(ta != null ? ta.getInput(0) : a,
                 tb != null ? tb.getInput(0) : mm.getInput(1)));
         if (c.bias() != null) {
@@ -132,8 +148,8 @@ final class GemmFusion implements Fusions.Fusion {
             if (g.isReplaced(c.anchor())) {
                 return 0;
             }
-            cost += reshapesOnly(g, c.add().getOutput(0)) ? 0 : 1;
-            cost -= 1;
+            cost += reshapesOnly(g, c.anchor().getOutput(0)) ? 0 : 1;
+            cost -= c.saved();
         }
         if (cost > 0) {
             return 0;
@@ -144,13 +160,13 @@ final class GemmFusion implements Fusions.Fusion {
         NodeProto flatten = g.reshape(group.get(0).anchor(), a, new long[] {m, k}, flat);
         for (int i = 0; i < group.size(); i++) {
             Candidate c = group.get(i);
-            String out = c.add().getOutput(0);
+            String out = c.anchor().getOutput(0);
             String product = g.fresh(out + "/2d");
             List<NodeProto> nodes = new ArrayList<>();
             if (i == 0) {
                 nodes.add(flatten);
             }
-            nodes.add(gemm(g, c, null, null, flat, product));
+            nodes.add(gemm(g, c, flat, product));
             nodes.add(g.reshape(c.anchor(), product, g.type(out).dims(), out));
             g.replace(c.anchor(), nodes);
         }

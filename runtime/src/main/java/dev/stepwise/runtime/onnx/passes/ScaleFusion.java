@@ -12,7 +12,7 @@ import java.util.List;
  * <li>a scale {@code s} (a power of two, so exact) on a MatMul's result, {@code (a @ b) * s}, is merged into a scale
  * already on an operand ({@code (a * c) @ b} gives {@code (a * (c*s)) @ b}: one node fewer), or else moved onto the
  * operand with fewer elements than the result (the attention scores of a decode step, or of a prefill longer than the
- * head size);</li>
+ * head size) when that operand is not a constant;</li>
  * <li>{@code x / c} becomes {@code x * (1/c)} only when that is exact: c a power of two whose reciprocal the element
  * type holds. Any other lone division is left as it is.</li>
  * </ul>
@@ -136,6 +136,9 @@ final class ScaleFusion implements Fusions.Fusion {
             return null;
         }
         int side = a <= b ? 0 : 1;
+        if (g.isInitializer(mm.getInput(side))) {
+            return null; // a Mul of a constant would be an unfolded constant computation in a static graph
+        }
         String scaled = g.fresh(mm.getInput(side) + "/scaled");
         String constant = g.addConstant(scaled + "/scale", ConstTensor.scalar(elemType, f));
         return List.of(g.node(node, "Mul", List.of(mm.getInput(side), constant), scaled),

@@ -377,6 +377,22 @@ class FusionsTest {
     }
 
     @Test
+    void aTransposedMatrixBehindARank3ProductBecomesTransBWhenTheReshapesExist() {
+        // Reshape -> MatMul(Transpose(w)) -> Reshape: 4 nodes; Reshape -> Gemm(transB) -> Reshape: 3, w untouched
+        GraphBuilder g = graph(13, 2, 4, 1, 16);
+        String r = g.addNode("Reshape", List.of("x", ints(g, "s", 2, 1, 64)));
+        String wt = g.addNode("Transpose", List.of(constant(g, "w", random(0.2, 32, 64))),
+                Attributes.ints("perm", 1L, 0L));
+        String mm = g.addNode("MatMul", List.of(r, wt));
+        String y = g.addNode("Reshape", List.of(mm, ints(g, "heads", 2, 1, 2, 16)));
+        ModelProto after = fuse(finish(g, y), 1e-5, 2, 4, 1, 16);
+        assertEquals(Map.of("Reshape", 2, "Gemm", 1), counts(after));
+        NodeProto gemm = only(after, "Gemm");
+        assertEquals("w", gemm.getInput(1));
+        assertEquals(1L, Attrs.getInt(gemm, "transB", 0));
+    }
+
+    @Test
     void rank3ProjectionThatWouldNeedTwoNewReshapesStaysAMatMul() {
         GraphBuilder g = graph(13, 2, 3, 8);
         String h = g.addNode("Relu", List.of("x"));
