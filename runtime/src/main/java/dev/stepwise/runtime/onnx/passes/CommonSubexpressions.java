@@ -23,8 +23,8 @@ final class CommonSubexpressions implements Fusions.Fusion {
     private static final Set<String> RANDOM = Set.of("RandomNormal", "RandomUniform", "RandomNormalLike",
             "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout", "BiasDropout", "BitmaskDropout",
             "BitmaskBiasDropout");
-    /** Initializers compared by content up to this size. */
-    private static final long MAX_CONTENT_BYTES = 4096;
+    /** Initializers compared by content up to this size (constants such as 1.0 or an axes list, not weights). */
+    private static final long MAX_CONTENT_BYTES = 256;
 
     @Override
     public String name() {

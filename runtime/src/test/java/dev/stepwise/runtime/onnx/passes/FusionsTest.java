@@ -723,5 +723,6 @@ class FusionsTest {
         // tolerance 1e-5: Gemm adds the bias inside the product
         assertSameOutputs(before, after, feeds, 1e-5);
         assertEquals(List.of(), StaticGraphOptimizer.staticProblems(after));
+        assertEquals(counts(after), counts(StaticGraphOptimizer.optimize(after, null)), "a fixed point");
     }
 }
