@@ -146,9 +146,9 @@ final class LayerNormFusion implements Fusions.Fusion {
 
     /** The reduced axes when they are the trailing ones, kept as dims of size 1; else null. */
     static int[] trailingAxes(FusionGraph g, NodeProto reduce, TensorType x) {
-        int axesInput = g.opset >= 18 ? 1 : Integer.MAX_VALUE;
-        long[] axes = axesInput == 1 ? (reduce.getInputCount() > 1 ? g.longs(reduce.getInput(1)) : null)
-                : Attrs.getInts(reduce, "axes");
+        // axes moved from an attribute to an input in opset 18
+        long[] axes = g.opset < 18 ? Attrs.getInts(reduce, "axes")
+                : reduce.getInputCount() > 1 && !reduce.getInput(1).isEmpty() ? g.longs(reduce.getInput(1)) : null;
         if (axes == null || axes.length == 0 || Attrs.getInt(reduce, "keepdims", 1) != 1) {
             return null;
         }
