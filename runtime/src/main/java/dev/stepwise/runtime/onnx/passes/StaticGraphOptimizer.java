@@ -17,8 +17,9 @@ import java.util.Set;
 /**
  * Turns a graph whose inputs have fixed dims into a fully static one — the pipeline behind {@code unroll} and
  * {@code simplify}: fold constants (Shape arithmetic included), take the branch of every If whose condition folded,
- * fold again, turn no-op nodes (Reshape to the same shape, Tile by ones, ...) into identities, drop Identity and
- * dead nodes, sort, and record a fixed-dims value_info for every value. The result is
+ * fold again, turn no-op nodes (Reshape to the same shape, Tile by ones, ...) into identities, drop Identity nodes,
+ * apply the {@link Fusions} the graph's opset allows, drop dead nodes, sort, and record a fixed-dims value_info for
+ * every value. The result is
  * checked: any op that only computes shapes left over, any value without a static shape, or any structural problem
  * is an error naming it.
  */
@@ -63,6 +64,7 @@ public final class StaticGraphOptimizer {
         m = expandLargeConstantsOfShape(m, modelDir, options);
         m = NoOpElimination.apply(m, modelDir);
         m = IdentityElimination.apply(m);
+        m = Fusions.apply(m, modelDir);
         m = DeadCodeElimination.apply(m, options.dropUnusedInputs());
         m = TopologicalSort.apply(m);
         m = ShapeInference.annotate(m, modelDir);
