@@ -221,11 +221,15 @@ class GeneratorTest {
     }
 
     @Test
-    void cliSaysWhichEngineIsMissing() {
-        Run run = cli("generate", "--model", exported.toString(), "--input-ids", "1,2,3", "--print-ids",
+    void cliSaysWhichGenerationFileIsMissing() {
+        Run loop = cli("generate", "--model", exported.toString(), "--input-ids", "1,2,3", "--print-ids",
                 "--engine", "loop");
-        assertEquals(1, run.status());
-        assertTrue(run.err().contains("engine 'loop' is not available in this build"), run.err());
+        assertEquals(1, loop.status());
+        assertTrue(loop.err().contains("model_loop.onnx") && loop.err().contains("--generation loop"), loop.err());
+        Run beam = cli("generate", "--model", exported.toString(), "--input-ids", "1,2,3", "--print-ids",
+                "--engine", "beam-search", "--num-beams", "2");
+        assertEquals(1, beam.status());
+        assertTrue(beam.err().contains("model_beam_search.onnx"), beam.err());
     }
 
     private static Path copyOfExport(String name) throws Exception {

@@ -12,7 +12,7 @@ package dev.stepwise.runtime.generate;
  * f(x) = ((((x * A + K) mod P)^2 mod P) * B) mod P
  * L = floorMod(seed, P),  R = (row * 65536 + step) mod P
  * 4 times: (L, R) = (R, (L + f(R)) mod P)
- * u = (R div 128 + 0.5) / 2^24          in (0, 1), exact in float32 and float64
+ * u = (R div 256 + 0.5) / 2^23          in (0, 1); (2m + 1) / 2^24 with m < 2^23: exact in float32 and float64
  * </pre>
  * Products stay below 2^62, so int64 never overflows. {@code row} is the row of the (expanded) batch — prompt
  * {@code b}'s {@code j}-th returned sequence is row {@code b * R + j} — and {@code step} counts generated tokens from 0.
@@ -54,7 +54,7 @@ public final class SeededUniform {
 
     /** The uniform in (0, 1) for this (seed, row, step). */
     public static double draw(long seed, long row, long step) {
-        return ((feistelHash(seed, row, step) >>> 7) + 0.5) / (1 << 24);
+        return ((feistelHash(seed, row, step) >>> 8) + 0.5) / (1 << 23);
     }
 
     /** The Feistel network's final right word, in [0, P). */

@@ -493,8 +493,8 @@ public final class LoopGraphBuilder {
         private String uniform(Nodes n, String step) {
             if (draw == LoopSampling.Draw.FEISTEL) {
                 String right = feistel(n, n.outer(drawLeft), n.op("Add", n.outer(drawRight), step));
-                return n.op("Mul", n.op("Add", n.op("Cast", n.op("Div", right, n.i64(128)),
-                        of("to", (long) Nodes.DOUBLE)), n.f64(0.5)), n.f64(0x1p-24));
+                return n.op("Mul", n.op("Add", n.op("Cast", n.op("Div", right, n.i64(256)),
+                        of("to", (long) Nodes.DOUBLE)), n.f64(0.5)), n.f64(0x1p-23));
             }
             String h = seededMix(n, n.op("Mod", n.op("Add", n.outer(drawLeft), step), n.i64(LoopSampling.M)));
             return n.op("Mul", n.op("Add", n.op("Cast", n.op("Div", h, n.i64(512)), of("to", (long) Nodes.DOUBLE)),

@@ -44,7 +44,7 @@ import dev.stepwise.runtime.generate.TokenSampler;
  *             f(x) = ((((x * A + K) mod P)^2 mod P) * B) mod P
  *             L = floorMod(seed, P),  R = (row * 65536 + step) mod P
  *             4 times: (L, R) = (R, (L + f(R)) mod P)
- *             u = (R div 128 + 0.5) / 2^24          in (0, 1), exact in double
+ *             u = (R div 256 + 0.5) / 2^23          in (0, 1), exact in float32 and double
  * </pre>
  */
 public final class LoopSampling {

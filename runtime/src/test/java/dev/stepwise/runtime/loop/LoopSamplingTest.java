@@ -37,7 +37,7 @@ class LoopSamplingTest {
     void feistelMatchesTheDocumentedFormula() {
         for (long[] p : PINNED) {
             assertEquals(p[3], LoopSampling.feistelHash(p[0], p[1], p[2]), "seed " + p[0] + " row " + p[1] + " step " + p[2]);
-            assertEquals(((p[3] >> 7) + 0.5) / (1 << 24), LoopSampling.feistel(p[0], p[1], p[2]));
+            assertEquals(((p[3] >> 8) + 0.5) / (1 << 23), LoopSampling.feistel(p[0], p[1], p[2]));
         }
         assertEquals(LoopSampling.feistel(42, 0, 0), LoopSampling.uniform(LoopSampling.Draw.FEISTEL, 42, 0, 0));
     }
