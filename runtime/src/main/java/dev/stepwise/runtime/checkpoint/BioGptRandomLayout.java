@@ -1,5 +1,10 @@
 package dev.stepwise.runtime.checkpoint;
 
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.INIT_STD;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.addLayerNorm;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.addLinear;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.preset;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.math.BigDecimal;
@@ -29,8 +34,6 @@ public final class BioGptRandomLayout implements RandomLayout {
     private static final int BOS = 0;
     private static final int PAD = 1;
     private static final int EOS = 2;
-    private static final double INIT_STD = 0.02;
-    private static final double NORM_STD = 0.1;
 
     @Override
     public String arch() {
@@ -44,10 +47,7 @@ public final class BioGptRandomLayout implements RandomLayout {
 
     @Override
     public JsonObject config(String preset) {
-        Preset p = PRESETS.get(preset);
-        if (p == null) {
-            throw new IllegalArgumentException("no biogpt preset '" + preset + "'");
-        }
+        Preset p = preset(PRESETS, arch(), preset);
         // The keys BioGptConfig.save_pretrained writes, sorted.
         JsonObject c = new JsonObject();
         c.addProperty("activation_dropout", 0.0);
@@ -101,16 +101,5 @@ public final class BioGptRandomLayout implements RandomLayout {
         }
         addLayerNorm(t, p + "layer_norm", e);
         return t;
-    }
-
-    private static void addLayerNorm(List<RandomTensor> t, String prefix, long e) {
-        t.add(RandomTensor.aroundOne(prefix + ".weight", NORM_STD, e));
-        t.add(RandomTensor.normal(prefix + ".bias", INIT_STD, e));
-    }
-
-    /** {@code nn.Linear}: weight {@code [out, in]}, bias {@code [out]}; biases random (not 0) so tests see them. */
-    private static void addLinear(List<RandomTensor> t, String prefix, long in, long out) {
-        t.add(RandomTensor.normal(prefix + ".weight", INIT_STD, out, in));
-        t.add(RandomTensor.normal(prefix + ".bias", INIT_STD, out));
     }
 }

@@ -1,5 +1,10 @@
 package dev.stepwise.runtime.checkpoint;
 
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.INIT_STD;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.addConv1D;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.addLayerNorm;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.preset;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
@@ -26,11 +31,6 @@ public final class Gpt2RandomLayout implements RandomLayout {
         PRESETS.put("gpt2", new Preset(50257, 768, 12, 12, 1024, 50256));
     }
 
-    /** transformers' {@code initializer_range}: the std of every weight matrix and embedding. */
-    private static final double INIT_STD = 0.02;
-    /** Spread of LayerNorm scales around 1; larger than the init std so tests notice a misplaced scale. */
-    private static final double NORM_STD = 0.1;
-
     @Override
     public String arch() {
         return "gpt2";
@@ -43,10 +43,7 @@ public final class Gpt2RandomLayout implements RandomLayout {
 
     @Override
     public JsonObject config(String preset) {
-        Preset p = PRESETS.get(preset);
-        if (p == null) {
-            throw new IllegalArgumentException("no gpt2 preset '" + preset + "'");
-        }
+        Preset p = preset(PRESETS, arch(), preset);
         // The keys GPT2Config.save_pretrained writes (sorted, as transformers sorts them).
         JsonObject c = new JsonObject();
         c.addProperty("activation_function", "gelu_new");
@@ -105,16 +102,5 @@ public final class Gpt2RandomLayout implements RandomLayout {
         }
         addLayerNorm(t, "transformer.ln_f", e);
         return t;
-    }
-
-    private static void addLayerNorm(List<RandomTensor> t, String prefix, long e) {
-        t.add(RandomTensor.aroundOne(prefix + ".weight", NORM_STD, e));
-        t.add(RandomTensor.normal(prefix + ".bias", INIT_STD, e));
-    }
-
-    /** transformers' Conv1D: weight {@code [in, out]}, bias {@code [out]}; biases random (not 0) so tests see them. */
-    private static void addConv1D(List<RandomTensor> t, String prefix, long in, long out) {
-        t.add(RandomTensor.normal(prefix + ".weight", INIT_STD, in, out));
-        t.add(RandomTensor.normal(prefix + ".bias", INIT_STD, out));
     }
 }

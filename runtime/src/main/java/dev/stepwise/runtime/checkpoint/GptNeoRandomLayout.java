@@ -1,5 +1,10 @@
 package dev.stepwise.runtime.checkpoint;
 
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.INIT_STD;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.addLayerNorm;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.addLinear;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.preset;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
@@ -27,9 +32,6 @@ public final class GptNeoRandomLayout implements RandomLayout {
         PRESETS.put("gpt-neo-125m", new Preset(50257, 768, 12, 12, 2048, 256, 50256));
     }
 
-    private static final double INIT_STD = 0.02;
-    private static final double NORM_STD = 0.1;
-
     @Override
     public String arch() {
         return "gpt_neo";
@@ -42,10 +44,7 @@ public final class GptNeoRandomLayout implements RandomLayout {
 
     @Override
     public JsonObject config(String preset) {
-        Preset p = PRESETS.get(preset);
-        if (p == null) {
-            throw new IllegalArgumentException("no gpt_neo preset '" + preset + "'");
-        }
+        Preset p = preset(PRESETS, arch(), preset);
         // The keys GPTNeoConfig.save_pretrained writes, sorted; attention_layers is attention_types expanded.
         JsonObject c = new JsonObject();
         c.addProperty("activation_function", "gelu_new");
@@ -119,16 +118,5 @@ public final class GptNeoRandomLayout implements RandomLayout {
             a.add(s);
         }
         return a;
-    }
-
-    private static void addLayerNorm(List<RandomTensor> t, String prefix, long e) {
-        t.add(RandomTensor.aroundOne(prefix + ".weight", NORM_STD, e));
-        t.add(RandomTensor.normal(prefix + ".bias", INIT_STD, e));
-    }
-
-    /** {@code nn.Linear}: weight {@code [out, in]}, bias {@code [out]}; biases random (not 0) so tests see them. */
-    private static void addLinear(List<RandomTensor> t, String prefix, long in, long out) {
-        t.add(RandomTensor.normal(prefix + ".weight", INIT_STD, out, in));
-        t.add(RandomTensor.normal(prefix + ".bias", INIT_STD, out));
     }
 }

@@ -1,5 +1,10 @@
 package dev.stepwise.runtime.checkpoint;
 
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.INIT_STD;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.addLayerNorm;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.addLinear;
+import static dev.stepwise.runtime.checkpoint.LayoutTensors.preset;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.util.ArrayList;
@@ -30,8 +35,6 @@ public final class OptRandomLayout implements RandomLayout {
     /** OPT's special ids, the same in every size: bos = eos = 2 ({@code </s>}), pad = 1. */
     private static final int BOS_EOS = 2;
     private static final int PAD = 1;
-    private static final double INIT_STD = 0.02;
-    private static final double NORM_STD = 0.1;
 
     @Override
     public String arch() {
@@ -45,10 +48,7 @@ public final class OptRandomLayout implements RandomLayout {
 
     @Override
     public JsonObject config(String preset) {
-        Preset p = PRESETS.get(preset);
-        if (p == null) {
-            throw new IllegalArgumentException("no opt preset '" + preset + "'");
-        }
+        Preset p = preset(PRESETS, arch(), preset);
         // The keys OPTConfig.save_pretrained writes, sorted.
         JsonObject c = new JsonObject();
         c.addProperty("_remove_final_layer_norm", false);
@@ -117,16 +117,5 @@ public final class OptRandomLayout implements RandomLayout {
             addLayerNorm(t, h + "final_layer_norm", e);
         }
         return t;
-    }
-
-    private static void addLayerNorm(List<RandomTensor> t, String prefix, long e) {
-        t.add(RandomTensor.aroundOne(prefix + ".weight", NORM_STD, e));
-        t.add(RandomTensor.normal(prefix + ".bias", INIT_STD, e));
-    }
-
-    /** {@code nn.Linear}: weight {@code [out, in]}, bias {@code [out]}; biases random (not 0) so tests see them. */
-    private static void addLinear(List<RandomTensor> t, String prefix, long in, long out) {
-        t.add(RandomTensor.normal(prefix + ".weight", INIT_STD, out, in));
-        t.add(RandomTensor.normal(prefix + ".bias", INIT_STD, out));
     }
 }
