@@ -13,6 +13,10 @@ import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.LearnedPositions;
+import dev.stepwise.runtime.model.layers.Linear;
+import dev.stepwise.runtime.model.layers.Norms;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
@@ -56,7 +60,8 @@ public final class BioGpt implements CausalLm {
         if (config.getBoolean("scale_embedding", true)) {
             tokens = ops.mul(tokens, ops.scalar((float) Math.sqrt(config.hiddenSize())));
         }
-        Tensor positions = ops.gather(ops.weight(p + "embed_positions.weight"), positionsFromMask(ops, in));
+        Tensor positions = ops.gather(ops.weight(p + "embed_positions.weight"),
+                LearnedPositions.fromMask(ops, in, POSITION_OFFSET));
         Tensor hidden = ops.add(tokens, positions);
         Tensor mask = AttentionMask.causal(ops, in);
 
@@ -66,7 +71,8 @@ public final class BioGpt implements CausalLm {
                     mask, cache);
             hidden = ops.add(hidden, attn);
             Tensor x = layerNorm(ops, hidden, h + "final_layer_norm");
-            hidden = ops.add(hidden, linear(ops, Activations.apply(ops, activation, linear(ops, x, h + "fc1")), h + "fc2"));
+            Tensor fc1 = Linear.apply(ops, x, h + "fc1");
+            hidden = ops.add(hidden, Linear.apply(ops, Activations.apply(ops, activation, fc1), h + "fc2"));
         }
         hidden = layerNorm(ops, hidden, p + "layer_norm");
 
@@ -74,23 +80,15 @@ public final class BioGpt implements CausalLm {
         return ops.matmulTransposedB(hidden, head);
     }
 
-    /** Position rows for the new tokens, {@code [B, S]}: {@code cumsum(mask) * mask - 1 + 2}, last S columns. */
-    private static Tensor positionsFromMask(Ops ops, DecoderInputs in) {
-        Tensor mask = in.attentionMask();
-        Dim total = ops.dim(mask, 1);
-        Dim past = ops.sub(total, ops.dim(in.inputIds(), 1));
-        Tensor counted = ops.sub(ops.mul(ops.cumsum(mask, 1), mask), ops.longs(1));
-        return ops.add(ops.slice(counted, 1, past, total), ops.longs(POSITION_OFFSET));
-    }
-
     private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,
                                     KvCache cache) {
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
         float scaling = (float) Math.pow(config.headDim(), -0.5);
-        Tensor query = splitHeads(ops, config, ops.mul(linear(ops, x, w + "q_proj"), ops.scalar(scaling)), batch, sequence);
-        Tensor key = splitHeads(ops, config, linear(ops, x, w + "k_proj"), batch, sequence);
-        Tensor value = splitHeads(ops, config, linear(ops, x, w + "v_proj"), batch, sequence);
+        Tensor query = Heads.split(ops, config, ops.mul(Linear.apply(ops, x, w + "q_proj"), ops.scalar(scaling)),
+                batch, sequence);
+        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj"), batch, sequence);
+        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj"), batch, sequence);
         if (cache.hasPast()) {
             key = ops.concat(2, cache.pastKey(layer), key);
             value = ops.concat(2, cache.pastValue(layer), value);
@@ -99,24 +97,12 @@ public final class BioGpt implements CausalLm {
 
         Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
         Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
-        Tensor context = ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3);        // [B, S, H, D]
-        context = ops.reshape(context, batch, sequence, Dim.of(config.hiddenSize()));
-        return linear(ops, context, w + "out_proj");
-    }
-
-    /** {@code [B, S, H*D]} → {@code [B, H, S, D]}. */
-    private static Tensor splitHeads(Ops ops, ModelConfig config, Tensor x, Dim batch, Dim sequence) {
-        Tensor split = ops.reshape(x, batch, sequence, Dim.of(config.numAttentionHeads()), Dim.of(config.headDim()));
-        return ops.transpose(split, 0, 2, 1, 3);
-    }
-
-    /** {@code nn.Linear}: weight {@code [out, in]}, bias {@code [out]}. */
-    private static Tensor linear(Ops ops, Tensor x, String name) {
-        return ops.add(ops.matmul(x, ops.weightTransposed(name + ".weight")), ops.weight(name + ".bias"));
+        Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
+        return Linear.apply(ops, context, w + "out_proj");
     }
 
     private static Tensor layerNorm(Ops ops, Tensor x, String name) {
-        return ops.layerNorm(x, ops.weight(name + ".weight"), ops.weight(name + ".bias"), LAYER_NORM_EPS);
+        return Norms.layerNorm(ops, x, name, LAYER_NORM_EPS);
     }
 
     @Override

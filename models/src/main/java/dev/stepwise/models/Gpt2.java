@@ -13,6 +13,8 @@ import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.Norms;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
@@ -48,12 +50,12 @@ public final class Gpt2 implements CausalLm {
 
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "h." + layer + ".";
-            Tensor attn = attention(ops, config, layer, h + "attn.", layerNorm(ops, hidden, h + "ln_1", eps), mask, cache);
+            Tensor attn = attention(ops, config, layer, h + "attn.", Norms.layerNorm(ops, hidden, h + "ln_1", eps), mask, cache);
             hidden = ops.add(hidden, attn);
-            Tensor mlp = mlp(ops, activation, h + "mlp.", layerNorm(ops, hidden, h + "ln_2", eps));
+            Tensor mlp = mlp(ops, activation, h + "mlp.", Norms.layerNorm(ops, hidden, h + "ln_2", eps));
             hidden = ops.add(hidden, mlp);
         }
-        hidden = layerNorm(ops, hidden, p + "ln_f", eps);
+        hidden = Norms.layerNorm(ops, hidden, p + "ln_f", eps);
 
         Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : wte;
         return ops.matmulTransposedB(hidden, lmHead);
@@ -65,9 +67,9 @@ public final class Gpt2 implements CausalLm {
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
         Tensor qkv = conv1d(ops, x, w + "c_attn");
-        Tensor query = splitHeads(ops, config, ops.slice(qkv, -1, Dim.of(0), Dim.of(embed)), batch, sequence);
-        Tensor key = splitHeads(ops, config, ops.slice(qkv, -1, Dim.of(embed), Dim.of(2L * embed)), batch, sequence);
-        Tensor value = splitHeads(ops, config, ops.slice(qkv, -1, Dim.of(2L * embed), Dim.of(3L * embed)), batch, sequence);
+        Tensor query = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(0), Dim.of(embed)), batch, sequence);
+        Tensor key = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(embed), Dim.of(2L * embed)), batch, sequence);
+        Tensor value = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(2L * embed), Dim.of(3L * embed)), batch, sequence);
         if (cache.hasPast()) {
             key = ops.concat(2, cache.pastKey(layer), key);
             value = ops.concat(2, cache.pastValue(layer), value);
@@ -82,15 +84,8 @@ public final class Gpt2 implements CausalLm {
             scores = ops.div(scores, ops.scalar(layer + 1));
         }
         Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
-        Tensor context = ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3);        // [B, S, H, D]
-        context = ops.reshape(context, batch, sequence, Dim.of(embed));
+        Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, embed);
         return conv1d(ops, context, w + "c_proj");
-    }
-
-    /** {@code [B, S, H*D]} → {@code [B, H, S, D]}. */
-    private static Tensor splitHeads(Ops ops, ModelConfig config, Tensor x, Dim batch, Dim sequence) {
-        Tensor split = ops.reshape(x, batch, sequence, Dim.of(config.numAttentionHeads()), Dim.of(config.headDim()));
-        return ops.transpose(split, 0, 2, 1, 3);
     }
 
     private static Tensor mlp(Ops ops, String activation, String w, Tensor x) {
@@ -100,10 +95,6 @@ public final class Gpt2 implements CausalLm {
     /** GPT-2's Conv1D is a linear layer whose weight is stored {@code [in, out]}. */
     private static Tensor conv1d(Ops ops, Tensor x, String name) {
         return ops.add(ops.matmul(x, ops.weight(name + ".weight")), ops.weight(name + ".bias"));
-    }
-
-    private static Tensor layerNorm(Ops ops, Tensor x, String name, float eps) {
-        return ops.layerNorm(x, ops.weight(name + ".weight"), ops.weight(name + ".bias"), eps);
     }
 
     @Override

@@ -16,6 +16,9 @@ import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.Linear;
+import dev.stepwise.runtime.model.layers.Norms;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
@@ -61,14 +64,14 @@ public final class GptNeo implements CausalLm {
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "h." + layer + ".";
             Tensor mask = kinds.get(layer).equals("local") ? localMask : globalMask;
-            Tensor attn = attention(ops, config, layer, h + "attn.attention.", layerNorm(ops, hidden, h + "ln_1", eps),
+            Tensor attn = attention(ops, config, layer, h + "attn.attention.", Norms.layerNorm(ops, hidden, h + "ln_1", eps),
                     mask, cache);
             hidden = ops.add(hidden, attn);
-            Tensor mlp = linear(ops, Activations.apply(ops, activation,
-                    linear(ops, layerNorm(ops, hidden, h + "ln_2", eps), h + "mlp.c_fc")), h + "mlp.c_proj");
+            Tensor mlp = Linear.apply(ops, Activations.apply(ops, activation,
+                    Linear.apply(ops, Norms.layerNorm(ops, hidden, h + "ln_2", eps), h + "mlp.c_fc")), h + "mlp.c_proj");
             hidden = ops.add(hidden, mlp);
         }
-        hidden = layerNorm(ops, hidden, p + "ln_f", eps);
+        hidden = Norms.layerNorm(ops, hidden, p + "ln_f", eps);
 
         Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : wte;
         return ops.matmulTransposedB(hidden, lmHead);
@@ -78,9 +81,9 @@ public final class GptNeo implements CausalLm {
                                     KvCache cache) {
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
-        Tensor query = splitHeads(ops, config, ops.matmul(x, ops.weightTransposed(w + "q_proj.weight")), batch, sequence);
-        Tensor key = splitHeads(ops, config, ops.matmul(x, ops.weightTransposed(w + "k_proj.weight")), batch, sequence);
-        Tensor value = splitHeads(ops, config, ops.matmul(x, ops.weightTransposed(w + "v_proj.weight")), batch, sequence);
+        Tensor query = Heads.split(ops, config, Linear.apply(ops, x, w + "q_proj", false), batch, sequence);
+        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", false), batch, sequence);
+        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", false), batch, sequence);
         if (cache.hasPast()) {
             key = ops.concat(2, cache.pastKey(layer), key);
             value = ops.concat(2, cache.pastValue(layer), value);
@@ -91,24 +94,8 @@ public final class GptNeo implements CausalLm {
         // weighs the values in their own type.
         Tensor scores = ops.matmul(ops.cast(query, DType.FLOAT), ops.transpose(ops.cast(key, DType.FLOAT), 0, 1, 3, 2));
         Tensor probs = ops.cast(ops.softmax(AttentionMask.apply(ops, scores, mask), -1), value.type());
-        Tensor context = ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3);        // [B, S, H, D]
-        context = ops.reshape(context, batch, sequence, Dim.of(config.hiddenSize()));
-        return linear(ops, context, w + "out_proj");
-    }
-
-    /** {@code [B, S, H*D]} → {@code [B, H, S, D]}. */
-    private static Tensor splitHeads(Ops ops, ModelConfig config, Tensor x, Dim batch, Dim sequence) {
-        Tensor split = ops.reshape(x, batch, sequence, Dim.of(config.numAttentionHeads()), Dim.of(config.headDim()));
-        return ops.transpose(split, 0, 2, 1, 3);
-    }
-
-    /** {@code nn.Linear} with bias: weight stored {@code [out, in]}. */
-    private static Tensor linear(Ops ops, Tensor x, String name) {
-        return ops.add(ops.matmul(x, ops.weightTransposed(name + ".weight")), ops.weight(name + ".bias"));
-    }
-
-    private static Tensor layerNorm(Ops ops, Tensor x, String name, float eps) {
-        return ops.layerNorm(x, ops.weight(name + ".weight"), ops.weight(name + ".bias"), eps);
+        Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
+        return Linear.apply(ops, context, w + "out_proj");
     }
 
     static int windowSize(ModelConfig config) {

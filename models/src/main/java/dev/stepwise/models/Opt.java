@@ -13,6 +13,10 @@ import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.LearnedPositions;
+import dev.stepwise.runtime.model.layers.Linear;
+import dev.stepwise.runtime.model.layers.Norms;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
@@ -76,9 +80,10 @@ public final class Opt implements CausalLm {
         Tensor embedTokens = ops.weight(p + "embed_tokens.weight");
         Tensor tokens = ops.gather(embedTokens, in.inputIds());
         if (s.project()) {
-            tokens = ops.matmul(tokens, ops.weightTransposed(p + "project_in.weight"));
+            tokens = Linear.apply(ops, tokens, p + "project_in", false);
         }
-        Tensor hidden = ops.add(tokens, ops.gather(ops.weight(p + "embed_positions.weight"), positionsFromMask(ops, in)));
+        Tensor hidden = ops.add(tokens, ops.gather(ops.weight(p + "embed_positions.weight"),
+                LearnedPositions.fromMask(ops, in, POSITION_OFFSET)));
         Tensor mask = AttentionMask.causal(ops, in);
 
         for (int layer = 0; layer < config.numLayers(); layer++) {
@@ -96,7 +101,8 @@ public final class Opt implements CausalLm {
             if (s.normBefore()) {
                 hidden = layerNorm(ops, s, hidden, h + "final_layer_norm");
             }
-            hidden = linear(ops, s, Activations.apply(ops, s.activation(), linear(ops, s, hidden, h + "fc1")), h + "fc2");
+            Tensor fc1 = Linear.apply(ops, hidden, h + "fc1", s.bias());
+            hidden = Linear.apply(ops, Activations.apply(ops, s.activation(), fc1), h + "fc2", s.bias());
             hidden = ops.add(residual, hidden);
             if (!s.normBefore()) {
                 hidden = layerNorm(ops, s, hidden, h + "final_layer_norm");
@@ -106,7 +112,7 @@ public final class Opt implements CausalLm {
             hidden = layerNorm(ops, s, hidden, p + "final_layer_norm");
         }
         if (s.project()) {
-            hidden = ops.matmul(hidden, ops.weightTransposed(p + "project_out.weight"));
+            hidden = Linear.apply(ops, hidden, p + "project_out", false);
         }
         Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : embedTokens;
         return ops.matmulTransposedB(hidden, lmHead);
@@ -116,22 +122,15 @@ public final class Opt implements CausalLm {
      * OPT's position ids for the new tokens, {@code [B, S]}, already offset: {@code cumsum(mask) * mask - 1 + 2} over
      * the whole mask (past included), of which the last {@code S} columns.
      */
-    static Tensor positionsFromMask(Ops ops, DecoderInputs in) {
-        Tensor mask = in.attentionMask();
-        Dim total = ops.dim(mask, 1);
-        Dim past = ops.sub(total, ops.dim(in.inputIds(), 1));
-        Tensor counted = ops.sub(ops.mul(ops.cumsum(mask, 1), mask), ops.longs(1));
-        return ops.add(ops.slice(counted, 1, past, total), ops.longs(POSITION_OFFSET));
-    }
-
     private static Tensor attention(Ops ops, ModelConfig config, Settings s, int layer, String w, Tensor x, Tensor mask,
                                     KvCache cache) {
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
         float scaling = (float) Math.pow(config.headDim(), -0.5);
-        Tensor query = splitHeads(ops, config, ops.mul(linear(ops, s, x, w + "q_proj"), ops.scalar(scaling)), batch, sequence);
-        Tensor key = splitHeads(ops, config, linear(ops, s, x, w + "k_proj"), batch, sequence);
-        Tensor value = splitHeads(ops, config, linear(ops, s, x, w + "v_proj"), batch, sequence);
+        Tensor query = Heads.split(ops, config, ops.mul(Linear.apply(ops, x, w + "q_proj", s.bias()), ops.scalar(scaling)),
+                batch, sequence);
+        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", s.bias()), batch, sequence);
+        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", s.bias()), batch, sequence);
         if (cache.hasPast()) {
             key = ops.concat(2, cache.pastKey(layer), key);
             value = ops.concat(2, cache.pastValue(layer), value);
@@ -141,26 +140,13 @@ public final class Opt implements CausalLm {
         Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
         // transformers' OPT takes the softmax in float32 for float16 models
         Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, mask));
-        Tensor context = ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3);        // [B, S, H, D]
-        context = ops.reshape(context, batch, sequence, Dim.of(config.hiddenSize()));
-        return linear(ops, s, context, w + "out_proj");
-    }
-
-    /** {@code [B, S, H*D]} → {@code [B, H, S, D]}. */
-    private static Tensor splitHeads(Ops ops, ModelConfig config, Tensor x, Dim batch, Dim sequence) {
-        Tensor split = ops.reshape(x, batch, sequence, Dim.of(config.numAttentionHeads()), Dim.of(config.headDim()));
-        return ops.transpose(split, 0, 2, 1, 3);
-    }
-
-    /** {@code nn.Linear} ({@code [out, in]}), with a bias when {@code enable_bias}. */
-    private static Tensor linear(Ops ops, Settings s, Tensor x, String name) {
-        Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight"));
-        return s.bias() ? ops.add(y, ops.weight(name + ".bias")) : y;
+        Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
+        return Linear.apply(ops, context, w + "out_proj", s.bias());
     }
 
     private static Tensor layerNorm(Ops ops, Settings s, Tensor x, String name) {
         if (s.affine()) {
-            return ops.layerNorm(x, ops.weight(name + ".weight"), ops.weight(name + ".bias"), LAYER_NORM_EPS);
+            return Norms.layerNorm(ops, x, name, LAYER_NORM_EPS);
         }
         // elementwise_affine=false: no scale, no shift; normalized in float32, like Ops.layerNorm.
         Tensor x32 = ops.cast(x, DType.FLOAT);
