@@ -5,7 +5,6 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.Exporter;
@@ -18,9 +17,7 @@ import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Set;
 
 /**
@@ -63,20 +60,9 @@ public final class ExportedModel implements AutoCloseable {
         Architecture architecture = Architectures.forModelType(modelType, configFile.toString());
         ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
 
-        Set<Long> eos = new LinkedHashSet<>(config.eosTokenIds());
-        long pad = config.padTokenId();
-        Path generationConfig = dir.resolve("generation_config.json");
-        if (Files.isRegularFile(generationConfig)) {
-            JsonObject g = ModelConfig.readJson(generationConfig);
-            List<Long> genEos = ids(g.get("eos_token_id"), generationConfig);
-            if (!genEos.isEmpty()) {
-                eos = new LinkedHashSet<>(genEos);
-            }
-            List<Long> genPad = ids(g.get("pad_token_id"), generationConfig);
-            if (!genPad.isEmpty()) {
-                pad = genPad.get(0);
-            }
-        }
+        FolderTokenIds ids = FolderTokenIds.read(dir, config);
+        Set<Long> eos = new LinkedHashSet<>(ids.eos());
+        long pad = ids.pad();
         OrtSession session = OrtSessions.open(modelFile, threads);
         String firstPast = architecture.spec().cache().pastName(0, "key");
         if (!session.getInputNames().contains(firstPast)) {
@@ -96,23 +82,6 @@ public final class ExportedModel implements AutoCloseable {
                     + "; the generator supports float and float16 caches");
         }
         return new ExportedModel(dir, architecture.spec(), config, session, eos, pad, cacheType);
-    }
-
-    private static List<Long> ids(JsonElement e, Path where) {
-        List<Long> out = new ArrayList<>();
-        if (e == null || e.isJsonNull()) {
-            return out;
-        }
-        try {
-            if (e.isJsonArray()) {
-                e.getAsJsonArray().forEach(x -> out.add(x.getAsLong()));
-            } else {
-                out.add(e.getAsLong());
-            }
-        } catch (RuntimeException ex) {
-            throw new StepwiseException(where + ": token ids must be integers, found " + e);
-        }
-        return out;
     }
 
     public Path dir() {

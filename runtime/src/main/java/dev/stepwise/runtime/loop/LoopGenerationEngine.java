@@ -1,8 +1,8 @@
 package dev.stepwise.runtime.loop;
 
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.generate.FolderTokenIds;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.GenerationEngine;
 import dev.stepwise.runtime.model.Architectures;
@@ -41,18 +41,9 @@ public final class LoopGenerationEngine implements GenerationEngine {
             String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
             ModelConfig model = ModelConfig.of(configFile, json,
                     Architectures.forModelType(modelType, configFile.toString()).spec().configKeys());
-            List<Long> folderEos = model.eosTokenIds();
-            long folderPad = model.padTokenId();
-            Path generation = modelDir.resolve("generation_config.json");
-            if (Files.isRegularFile(generation)) {
-                JsonObject g = ModelConfig.readJson(generation);
-                List<Long> genEos = ids(g.get("eos_token_id"), generation);
-                folderEos = genEos.isEmpty() ? folderEos : genEos;
-                List<Long> genPad = ids(g.get("pad_token_id"), generation);
-                folderPad = genPad.isEmpty() ? folderPad : genPad.get(0);
-            }
-            eos = eos.isEmpty() ? folderEos : eos;
-            pad = pad < 0 ? folderPad : pad;
+            FolderTokenIds folder = FolderTokenIds.read(modelDir, model);
+            eos = eos.isEmpty() ? folder.eos() : eos;
+            pad = pad < 0 ? folder.pad() : pad;
         }
         List<long[]> rows;
         try (LoopEngine engine = LoopEngine.open(file, threads)) {
@@ -62,23 +53,6 @@ public final class LoopGenerationEngine implements GenerationEngine {
         List<List<long[]>> out = new ArrayList<>();
         for (int b = 0; b < prompts.size(); b++) {
             out.add(new ArrayList<>(rows.subList(b * perPrompt, (b + 1) * perPrompt)));
-        }
-        return out;
-    }
-
-    private static List<Long> ids(JsonElement e, Path where) {
-        List<Long> out = new ArrayList<>();
-        if (e == null || e.isJsonNull()) {
-            return out;
-        }
-        try {
-            if (e.isJsonArray()) {
-                e.getAsJsonArray().forEach(x -> out.add(x.getAsLong()));
-            } else {
-                out.add(e.getAsLong());
-            }
-        } catch (RuntimeException ex) {
-            throw new StepwiseException(where + ": token ids must be integers, found " + e);
         }
         return out;
     }
