@@ -1,9 +1,12 @@
 package dev.stepwise.runtime.checkpoint;
 
+import dev.stepwise.runtime.StepwiseException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
+import java.nio.file.Path;
+import java.util.function.Supplier;
 
 /**
  * Conversions between float32 and the two 16-bit float formats of checkpoints. Written out by hand because
@@ -132,5 +135,28 @@ public final class HalfFloats {
             done += n;
         }
         return out;
+    }
+
+    /**
+     * {@link TensorFile#float32}'s conversion, for both file formats: the stored bytes ({@code raw}) themselves for
+     * F32, widened to a new direct buffer for F16 and BF16, an error for any other type. Errors name {@code file} and
+     * the tensor as {@code shownName}.
+     */
+    public static ByteBuffer float32(Path file, String shownName, SafetensorsDtype dtype, long elementCount,
+                                     Supplier<ByteBuffer> raw) {
+        switch (dtype) {
+            case F32:
+                return raw.get();
+            case F16:
+            case BF16:
+                if (elementCount * 4 > Integer.MAX_VALUE) {
+                    throw new StepwiseException(file + ": tensor '" + shownName + "' has " + elementCount
+                            + " elements; as float32 that is over 2 GiB, more than one buffer can hold");
+                }
+                return widenToFloat32(raw.get(), dtype == SafetensorsDtype.BF16);
+            default:
+                throw new StepwiseException(file + ": tensor '" + shownName + "' is " + dtype
+                        + "; only F32, F16 and BF16 tensors can be read as float32");
+        }
     }
 }

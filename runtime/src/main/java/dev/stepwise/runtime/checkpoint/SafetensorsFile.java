@@ -157,24 +157,7 @@ public final class SafetensorsFile implements TensorFile {
      */
     public ByteBuffer float32(String name) {
         SafetensorsEntry e = entry(name);
-        switch (e.dtype()) {
-            case F32:
-                return raw(name);
-            case F16:
-            case BF16:
-                return widen(e);
-            default:
-                throw new StepwiseException(path + ": tensor '" + name + "' is " + e.dtype()
-                        + "; only F32, F16 and BF16 tensors can be read as float32");
-        }
-    }
-
-    private ByteBuffer widen(SafetensorsEntry e) {
-        if (e.elementCount() * 4 > Integer.MAX_VALUE) {
-            throw new StepwiseException(path + ": tensor '" + e.name() + "' has " + e.elementCount()
-                    + " elements; as float32 that is over 2 GiB, more than one buffer can hold");
-        }
-        return HalfFloats.widenToFloat32(raw(e.name()), e.dtype() == SafetensorsDtype.BF16);
+        return HalfFloats.float32(path, name, e.dtype(), e.elementCount(), () -> raw(name));
     }
 
     /** Closes the file; buffers already handed out stay valid (the JVM unmaps them when they are collected). */

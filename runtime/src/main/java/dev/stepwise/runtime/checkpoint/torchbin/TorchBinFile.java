@@ -289,20 +289,7 @@ public final class TorchBinFile implements TensorFile {
     @Override
     public ByteBuffer float32(String name) {
         Tensor t = tensor(name);
-        switch (t.dtype()) {
-            case F32:
-                return raw(name);
-            case F16:
-            case BF16:
-                if (t.elementCount() * 4 > Integer.MAX_VALUE) {
-                    throw new StepwiseException(path + ": tensor '" + printable(name) + "' has " + t.elementCount()
-                            + " elements; as float32 that is over 2 GiB, more than one buffer can hold");
-                }
-                return HalfFloats.widenToFloat32(raw(name), t.dtype() == SafetensorsDtype.BF16);
-            default:
-                throw new StepwiseException(path + ": tensor '" + printable(name) + "' is " + t.dtype()
-                        + "; only F32, F16 and BF16 tensors can be read as float32");
-        }
+        return HalfFloats.float32(path, printable(name), t.dtype(), t.elementCount(), () -> raw(name));
     }
 
     @Override
