@@ -134,7 +134,10 @@ public final class RandomCheckpoint {
             total += SafetensorsEntry.elementCount(t.shape());
         }
         // "format": "pt" is what transformers checks for when loading safetensors.
-        Map<String, String> metadata = Map.of("format", "pt", "stepwise.random", arch + "/" + preset + " seed " + seed);
+        // Insertion-ordered, so a seed gives byte-identical files run to run (Map.of's order varies between JVMs).
+        Map<String, String> metadata = new java.util.LinkedHashMap<>();
+        metadata.put("format", "pt");
+        metadata.put("stepwise.random", arch + "/" + preset + " seed " + seed);
         progress.stage("writing random " + arch + "/" + preset + " weights", total);
         try (SafetensorsWriter writer = SafetensorsWriter.create(file, plan, metadata)) {
             for (RandomTensor t : tensors) {
