@@ -116,6 +116,26 @@ class UnrollTest {
     }
 
     @Test
+    void lastTokenLogitsAndTheFinalStepConvention() throws IOException {
+        Path checkpoint = tmp.resolve("ckpt-last");
+        RandomCheckpoint.write("llama", "tiny-gqa", checkpoint, 5);
+        UnrollResult result = Unroller.unroll(checkpoint, tmp.resolve("steps-last"),
+                UnrollOptions.of(2, 6, 3).withLastTokenLogits(true).withIncludeFinalStep(true));
+        assertEquals(4, result.steps().size(), "N = 3 new tokens plus the final step: gen steps 0..3");
+        result.report().checks().forEach(c -> assertTrue(c.passed(), c.describe()));
+        ModelProto prefill;
+        try (InputStream in = Files.newInputStream(result.outputDir().resolve("decoder_model-opt_gen_step=0.onnx"))) {
+            prefill = ModelProto.parseFrom(in);
+        }
+        ValueInfoProto logits = prefill.getGraph().getOutputList().stream()
+                .filter(o -> o.getName().equals("logits")).findFirst().orElseThrow();
+        List<Long> dims = logits.getType().getTensorType().getShape().getDimList().stream()
+                .map(TensorShapeProto.Dimension::getDimValue).toList();
+        assertEquals(List.of(2L, 1L, 1000L), dims, "prefill returns only the last position's logits");
+        assertStatic(prefill, 0);
+    }
+
+    @Test
     void badOptionsAreRefusedBeforeAnythingIsWritten() throws IOException {
         Path checkpoint = tmp.resolve("ckpt");
         RandomCheckpoint.write("gpt2", "tiny", checkpoint, 3);
