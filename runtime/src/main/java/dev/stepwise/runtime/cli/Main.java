@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "stepwise", mixinStandardHelpOptions = true, version = "stepwise 0.1.0",
         description = "Export text-generation checkpoints to ONNX, validated against PyTorch, and run them.",
         subcommands = {ExportCommand.class, GenerateCommand.class, RandomCheckpointCommand.class,
-            DemoCommand.class})
+            DemoCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

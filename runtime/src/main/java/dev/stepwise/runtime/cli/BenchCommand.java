@@ -1,0 +1,61 @@
+package dev.stepwise.runtime.cli;
+
+import dev.stepwise.runtime.bench.BenchOptions;
+import dev.stepwise.runtime.bench.BenchReport;
+import dev.stepwise.runtime.bench.Benchmark;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Exports a checkpoint and measures, in the same run, greedy decoding on ONNX Runtime, the same decoding on the
+ * PyTorch-engine reference, and the memory-bandwidth floor. The table and progress go to stderr; with
+ * {@code --json}, stdout gets one JSON object.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Export a checkpoint, then time ONNX Runtime decoding against the PyTorch-engine reference and "
+                + "the memory-bandwidth floor.")
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR",
+            description = "Checkpoint folder (config.json + safetensors).")
+    Path model;
+
+    @Option(names = "--batch-size", defaultValue = "1", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--prompt-length", defaultValue = "32", description = "Tokens per random prompt (default: ${DEFAULT-VALUE}).")
+    int promptLength;
+
+    @Option(names = "--new-tokens", defaultValue = "32",
+            description = "Greedy tokens per row: one from prefill, the rest from decode steps (default: ${DEFAULT-VALUE}).")
+    int newTokens;
+
+    @Option(names = "--threads", defaultValue = "0",
+            description = "Intra-op threads for both engines and the floor (default: every core).")
+    int threads;
+
+    @Option(names = "--warmup", defaultValue = "1", description = "Unmeasured runs per engine first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--runs", defaultValue = "3", description = "Measured runs per engine (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the random prompts (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--json", description = "Print one JSON object with every figure on stdout.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        BenchOptions options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed);
+        BenchReport report = Benchmark.run(model, options, new ConsoleProgress(), System.err);
+        System.err.print(report.toTable());
+        if (json) {
+            System.out.println(report.toJson());
+        }
+        return 0;
+    }
+}
