@@ -1,12 +1,16 @@
 package dev.stepwise.runtime.cli;
 
+import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.bench.BenchOptions;
 import dev.stepwise.runtime.bench.BenchReport;
 import dev.stepwise.runtime.bench.Benchmark;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * Exports a checkpoint and measures, in the same run, greedy decoding on ONNX Runtime, the same decoding on the
@@ -17,6 +21,9 @@ import picocli.CommandLine.Option;
         description = "Export a checkpoint, then time ONNX Runtime decoding against the PyTorch-engine reference and "
                 + "the memory-bandwidth floor.")
 final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR",
             description = "Checkpoint folder (config.json + safetensors).")
     Path model;
@@ -50,7 +57,12 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-        BenchOptions options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed);
+        BenchOptions options;
+        try {
+            options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed);
+        } catch (StepwiseException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage()); // a bad flag value: usage error
+        }
         BenchReport report = Benchmark.run(model, options, new ConsoleProgress(), System.err);
         System.err.print(report.toTable());
         if (json) {
