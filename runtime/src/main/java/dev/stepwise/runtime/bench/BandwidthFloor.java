@@ -7,76 +7,173 @@ import ai.onnxruntime.OrtSession;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.onnx.Attributes;
 import dev.stepwise.runtime.onnx.GraphBuilder;
+import dev.stepwise.runtime.onnx.proto.Onnx.StringStringEntryProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 /**
  * The memory-bandwidth floor of a batch-1 decode step: the time ONNX Runtime takes to read the model's weight bytes
- * once. A one-node graph reduces a float tensor of that size; the tensor wraps one direct buffer, allocated and
- * filled once, so ONNX Runtime reads it in place (no copy in the timed run). The buffer (hundreds of MB) is far
- * larger than any cache, so each run streams it from memory, as a decode step streams the weights.
+ * once. One direct buffer of that size is allocated and filled once and wrapped as an ONNX Runtime tensor, so every
+ * read is in place (no copy); it is far larger than any cache, so each read streams it from memory, as a decode step
+ * streams the weights.
+ *
+ * <p>Several one-node graphs read it, because how fast ONNX Runtime streams memory depends on the kernel: on a
+ * single core its reductions are compute-bound below the memory bandwidth, while its matrix-vector product is not.
+ * The floor is the fastest of them (see {@link Method}); a floor slower than the decode step would prove nothing.
  */
-final class BandwidthFloor {
-    /** Row width of the reduced tensor: rows are reduced independently, which spreads them over the threads. */
-    static final int ROW = 4096;
+final class BandwidthFloor implements AutoCloseable {
+    /** Row width of the tensor the graphs read: rows of 4 KiB. */
+    static final int ROW = 1024;
 
-    private BandwidthFloor() {
-    }
+    /** The ways the buffer is read, each a single ONNX node over {@code weights [rows, ROW]}. */
+    enum Method {
+        /** ReduceMax over each row. */
+        REDUCE_MAX,
+        /** ReduceSum over each row. */
+        REDUCE_SUM,
+        /** {@code [1, 1, rows] x weights}: the matrix-vector product a batch-1 decode step is made of. */
+        MATVEC,
+        /**
+         * The same product with the weights as a graph initializer, which ONNX Runtime packs once at session
+         * creation (its own copy, in the layout its matrix kernel streams best) exactly as it packs the decoder's
+         * MatMul weights; each timed read then streams that copy.
+         */
+        MATVEC_PACKED;
 
-    /** Result: median milliseconds to read {@code bytes} (rounded up to whole rows), and how many runs it took. */
-    record Measurement(double medianMillis, long bytesRead, int runs) {
-        double gigabytesPerSecond() {
-            return bytesRead / (medianMillis / 1e3) / 1e9;
+        String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
-    static Measurement measure(long weightBytes, int threads, int warmup, int runs) {
+    private record Reader(Method method, OrtSession session, Map<String, OnnxTensor> feed) {
+    }
+
+    private final List<Reader> readers;
+    private final List<OnnxTensor> tensors;
+    private final long bytes;
+
+    private BandwidthFloor(List<Reader> readers, List<OnnxTensor> tensors, long bytes) {
+        this.readers = readers;
+        this.tensors = tensors;
+        this.bytes = bytes;
+    }
+
+    /** Prepares reads of {@code weightBytes}, rounded up to whole rows, on {@code threads} intra-op threads. */
+    static BandwidthFloor open(long weightBytes, int threads) {
         long floats = (weightBytes + Float.BYTES - 1) / Float.BYTES;
         long rows = Math.max(1, (floats + ROW - 1) / ROW);
         long bytes = rows * ROW * Float.BYTES;
         if (bytes > Integer.MAX_VALUE) {
-            // One direct buffer is limited to 2 GiB; the floor of a larger model scales linearly from a 2 GiB read.
-            throw new StepwiseException("the bandwidth floor reads at most 2 GiB at once; this model has "
+            throw new StepwiseException("the bandwidth floor reads at most 2 GiB (one direct buffer); this model has "
                     + weightBytes + " bytes of weights");
         }
         FloatBuffer data = allocate(bytes);
         for (int i = 0; i < data.capacity(); i++) {
-            data.put(i, (i % 1009) * 1e-3f); // touch every page now, not during the first timed run
+            data.put(i, (i % 1009) * 1e-3f); // touch every page now, not during the first timed read
         }
         OrtEnvironment env = OrtSessions.environment();
+        List<OnnxTensor> tensors = new ArrayList<>();
+        List<Reader> readers = new ArrayList<>();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(threads);
             options.setInterOpNumThreads(1);
-            try (OrtSession session = env.createSession(reduceGraph(rows), options);
-                 OnnxTensor input = OnnxTensor.createTensor(env, data, new long[] {rows, ROW})) {
-                Map<String, OnnxTensor> feed = Map.of("weights", input);
-                for (int i = 0; i < warmup; i++) {
-                    session.run(feed).close();
+            OnnxTensor weights = OnnxTensor.createTensor(env, data, new long[] {rows, ROW});
+            tensors.add(weights);
+            OnnxTensor vector = OnnxTensor.createTensor(env, FloatBuffer.wrap(filled((int) rows, 1e-3f)), new long[] {1, 1, rows});
+            tensors.add(vector);
+            for (Method m : Method.values()) {
+                Map<String, OnnxTensor> feed = switch (m) {
+                    case MATVEC -> Map.of("weights", weights, "vector", vector);
+                    case MATVEC_PACKED -> Map.of("vector", vector);
+                    default -> Map.of("weights", weights);
+                };
+                OrtSession session;
+                if (m == Method.MATVEC_PACKED) {
+                    try (OrtSession.SessionOptions packed = new OrtSession.SessionOptions()) {
+                        packed.setIntraOpNumThreads(threads);
+                        packed.setInterOpNumThreads(1);
+                        packed.addExternalInitializers(Map.of("weights", weights)); // handed over in place, no copy
+                        session = env.createSession(graph(m, rows), packed);
+                    }
+                } else {
+                    session = env.createSession(graph(m, rows), options);
                 }
-                long[] nanos = new long[runs];
-                for (int i = 0; i < runs; i++) {
-                    long started = System.nanoTime();
-                    session.run(feed).close();
-                    nanos[i] = System.nanoTime() - started;
-                }
-                return new Measurement(Median.millis(nanos), bytes, runs);
+                readers.add(new Reader(m, session, feed));
+            }
+            return new BandwidthFloor(readers, tensors, bytes);
+        } catch (OrtException e) {
+            new BandwidthFloor(readers, tensors, bytes).close();
+            throw new StepwiseException("ONNX Runtime cannot load the bandwidth-floor graphs: " + e.getMessage(), e);
+        }
+    }
+
+    /** Bytes one read streams. */
+    long bytes() {
+        return bytes;
+    }
+
+    /**
+     * Reads the buffer {@code times} times in a row with one method; returns each read's nanoseconds. Reads of one
+     * method run back to back: switching sessions between reads would leave the previous session's worker threads
+     * spinning on the cores the next read needs.
+     */
+    long[] read(Method method, int times) {
+        Reader r = readers.get(method.ordinal());
+        long[] nanos = new long[times];
+        try {
+            for (int i = 0; i < times; i++) {
+                long started = System.nanoTime();
+                r.session().run(r.feed()).close();
+                nanos[i] = System.nanoTime() - started;
             }
         } catch (OrtException e) {
             throw new StepwiseException("ONNX Runtime failed on the bandwidth-floor graph: " + e.getMessage(), e);
         }
+        return nanos;
     }
 
-    /** {@code weights [rows, ROW] -> ReduceMax over axis 1 -> [rows]}. */
-    static byte[] reduceGraph(long rows) {
-        GraphBuilder g = new GraphBuilder("bandwidth_floor", 13);
-        g.addInput(GraphBuilder.tensorInfo("weights", TensorProto.DataType.FLOAT_VALUE, new long[] {rows, ROW}));
-        String max = g.addNode("ReduceMax", List.of("weights"), Attributes.ints("axes", 1L), Attributes.of("keepdims", 0L));
-        g.addOutput(GraphBuilder.tensorInfo(max, TensorProto.DataType.FLOAT_VALUE, new long[] {rows}));
+    /** The one-node graph of a method, reading {@code weights [rows, ROW]}. */
+    static byte[] graph(Method method, long rows) {
+        int f = TensorProto.DataType.FLOAT_VALUE;
+        GraphBuilder g = new GraphBuilder("bandwidth_floor_" + method.label(), 13);
+        if (method == Method.MATVEC_PACKED) {
+            // Declared external; the bytes come from SessionOptions.addExternalInitializers, never from a file.
+            g.addInitializer(TensorProto.newBuilder().setName("weights").setDataType(f).addDims(rows).addDims(ROW)
+                    .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                    .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue("in-memory"))
+                    .build());
+        } else {
+            g.addInput(GraphBuilder.tensorInfo("weights", f, new long[] {rows, ROW}));
+        }
+        String out;
+        long[] outShape;
+        switch (method) {
+            case REDUCE_MAX -> {
+                out = g.addNode("ReduceMax", List.of("weights"), Attributes.ints("axes", 1L), Attributes.of("keepdims", 0L));
+                outShape = new long[] {rows};
+            }
+            case REDUCE_SUM -> {
+                g.addInitializer(TensorProto.newBuilder().setName("axes").setDataType(TensorProto.DataType.INT64_VALUE)
+                        .addDims(1).addInt64Data(1).build());
+                out = g.addNode("ReduceSum", List.of("weights", "axes"), Attributes.of("keepdims", 0L));
+                outShape = new long[] {rows};
+            }
+            case MATVEC, MATVEC_PACKED -> {
+                // [1, 1, rows] as a decode step's [batch, sequence, hidden]: ONNX Runtime runs a 2-D [1, rows]
+                // product on one thread, the 3-D one on all of them.
+                g.addInput(GraphBuilder.tensorInfo("vector", f, new long[] {1, 1, rows}));
+                out = g.addNode("MatMul", List.of("vector", "weights"));
+                outShape = new long[] {1, 1, ROW};
+            }
+            default -> throw new IllegalArgumentException(method.toString());
+        }
+        g.addOutput(GraphBuilder.tensorInfo(out, f, outShape));
         return g.build(false).toByteArray();
     }
 
@@ -87,5 +184,23 @@ final class BandwidthFloor {
             throw new StepwiseException("cannot allocate " + bytes / (1 << 20) + " MiB of direct memory for the"
                     + " bandwidth floor; raise -XX:MaxDirectMemorySize (or -Xmx) in STEPWISE_JAVA_OPTS", e);
         }
+    }
+
+    private static float[] filled(int n, float value) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, value);
+        return a;
+    }
+
+    @Override
+    public void close() {
+        for (Reader r : readers) {
+            try {
+                r.session().close();
+            } catch (OrtException e) {
+                // nothing left to do with a session that fails to close
+            }
+        }
+        tensors.forEach(OnnxTensor::close);
     }
 }

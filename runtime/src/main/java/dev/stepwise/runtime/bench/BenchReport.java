@@ -11,11 +11,11 @@ import java.util.Locale;
  * Runtime's (above 1 means ONNX Runtime is faster). Ratios come from figures measured in the same run.
  */
 public record BenchReport(String modelType, long weightBytes, BenchOptions options, double exportSeconds,
-                          EngineResult ort, EngineResult torch, BandwidthFloor.Measurement floor,
+                          EngineResult ort, EngineResult torch, FloorResult floor,
                           MachineFacts machine, Versions versions, double loadBefore, double loadAfter) {
 
     /** Library versions the figures came from. */
-    record Versions(String onnxruntime, String libtorch, String djl) {
+    public record Versions(String onnxruntime, String libtorch, String djl) {
     }
 
     public boolean sameTokens() {
@@ -52,6 +52,10 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
         j.addProperty("torch_decode_ms_per_token", round(torch.decodeMillisPerToken()));
         j.addProperty("floor_ms_per_token", round(floor.medianMillis()));
         j.addProperty("floor_gb_per_s", round(floor.gigabytesPerSecond()));
+        j.addProperty("floor_method", floor.method());
+        JsonObject byMethod = new JsonObject();
+        floor.medianMillisByMethod().forEach((m, ms) -> byMethod.addProperty(m, round(ms)));
+        j.add("floor_ms_by_method", byMethod);
         j.addProperty("ort_vs_floor", round(ortVsFloor()));
         j.addProperty("ort_vs_torch_decode_ratio", round(ortVsTorchDecodeRatio()));
         j.addProperty("ort_vs_torch_prefill_ratio", round(ortVsTorchPrefillRatio()));
@@ -84,8 +88,8 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
                 ort.decodeMillisPerToken()));
         s.append(String.format(Locale.ROOT, "  %-26s %12.2f %18.2f%n", "PyTorch engine (eager)", torch.prefillMillis(),
                 torch.decodeMillisPerToken()));
-        s.append(String.format(Locale.ROOT, "  %-26s %12s %18.2f   (%.1f GB/s)%n", "bandwidth floor", "-",
-                floor.medianMillis(), floor.gigabytesPerSecond()));
+        s.append(String.format(Locale.ROOT, "  %-26s %12s %18.2f   (%.1f GB/s, %s; %s)%n", "bandwidth floor", "-",
+                floor.medianMillis(), floor.gigabytesPerSecond(), floor.method(), methods()));
         s.append(String.format(Locale.ROOT, "  ONNX Runtime decode / floor:        %.2fx%n", ortVsFloor()));
         s.append(String.format(Locale.ROOT, "  PyTorch / ONNX Runtime:             decode %.2fx, prefill %.2fx%n",
                 ortVsTorchDecodeRatio(), ortVsTorchPrefillRatio()));
@@ -95,6 +99,13 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
                         + " (DJL %s), load average %.2f -> %.2f%n", machine.cores(), machine.cpuModel(),
                 machine.osName(), machine.osArch(), machine.javaVersion(), versions.onnxruntime(), versions.libtorch(),
                 versions.djl(), loadBefore, loadAfter));
+        return s.toString();
+    }
+
+    private String methods() {
+        StringBuilder s = new StringBuilder();
+        floor.medianMillisByMethod().forEach((m, ms) -> s.append(s.length() == 0 ? "" : ", ")
+                .append(String.format(Locale.ROOT, "%s %.2f", m, ms)));
         return s.toString();
     }
 

@@ -24,14 +24,17 @@ import java.util.Locale;
 
 /**
  * One benchmark run over a checkpoint, everything measured in the same process so the ratios compare like with like:
- * export (with validation) into a temporary folder, greedy decoding on ONNX Runtime, the same decoding on the
- * PyTorch-engine reference, and the bandwidth floor. The engines run one after the other, never interleaved, so
- * neither one's idle thread pool spins while the other is timed.
+ * export (with validation) into a temporary folder, then rounds of one greedy decode on ONNX Runtime, the same decode
+ * on the PyTorch-engine reference, and a few reads of the bandwidth floor. Interleaving the rounds means a burst of
+ * load from other processes lands on all three figures instead of on whichever engine ran at the time. A pause
+ * between engines (and between floor graphs) matters as much: the worker threads of the session that just ran keep
+ * spinning for a while, and on a machine with few cores they take a core from the next one (measured on 2 cores:
+ * back-to-back switching made ONNX Runtime matrix-vector products 1.7x slower).
  */
 public final class Benchmark {
-    /** Runs of the floor graph: it is cheap, so more samples steady its median. */
-    private static final int FLOOR_WARMUP = 3;
-    private static final int FLOOR_RUNS = 15;
+    /** Reads of the floor per round: one read is short, so several steady its median. */
+    private static final int FLOOR_READS_PER_ROUND = 5;
+    private static final long SETTLE_MILLIS = 200;
 
     private Benchmark() {
     }
@@ -50,54 +53,72 @@ public final class Benchmark {
 
         Path work = tempFolder();
         try {
-            log.printf("[1/4] export with validation: %s -> %s%n", checkpointDir, work);
+            log.printf("[1/3] export with validation: %s -> %s%n", checkpointDir, work);
             long started = System.nanoTime();
             ExportResult export = Exporter.export(checkpointDir, work.resolve("onnx"),
                     ExportOptions.defaults().withProgress(exportProgress));
             double exportSeconds = (System.nanoTime() - started) / 1e9;
 
-            log.printf("[2/4] ONNX Runtime: %d warm-up + %d measured greedy runs%n", options.warmup(), options.runs());
-            EngineResult ort;
-            try (GreedyDecoder decoder = new OrtDecoder(OrtSessions.open(export.modelFile(), options.threads()),
-                    architecture.spec(), config)) {
-                ort = measure(decoder, prompts, options, log);
-            }
-
-            log.printf("[3/4] PyTorch engine (eager reference): %d warm-up + %d measured greedy runs%n",
-                    options.warmup(), options.runs());
-            EngineResult torch;
+            log.printf("[2/3] loading ONNX Runtime, the PyTorch engine (%d threads each) and a %.1f MB floor buffer%n",
+                    options.threads(), export.weightBytes() / 1e6);
             TorchEngine.setThreads(options.threads());
-            try (Checkpoint weights = Checkpoint.open(checkpointDir);
-                 GreedyDecoder decoder = new TorchDecoder(architecture, config, weights)) {
-                torch = measure(decoder, prompts, options, log);
+            List<DecodeRun> ortRuns = new ArrayList<>();
+            List<DecodeRun> torchRuns = new ArrayList<>();
+            int methods = BandwidthFloor.Method.values().length;
+            long[][] floorReads = new long[methods][options.runs() * FLOOR_READS_PER_ROUND];
+            long floorBytes;
+            try (GreedyDecoder ort = new OrtDecoder(OrtSessions.open(export.modelFile(), options.threads()),
+                         architecture.spec(), config);
+                 Checkpoint weights = Checkpoint.open(checkpointDir);
+                 GreedyDecoder torch = new TorchDecoder(architecture, config, weights);
+                 BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
+                floorBytes = floor.bytes();
+                log.printf("[3/3] %d warm-up + %d measured rounds: ONNX Runtime decode, PyTorch decode, %d floor reads"
+                        + " per method%n", options.warmup(), options.runs(), FLOOR_READS_PER_ROUND);
+                for (int round = -options.warmup(); round < options.runs(); round++) {
+                    DecodeRun o = ort.decode(prompts, options.newTokens());
+                    settle();
+                    DecodeRun t = torch.decode(prompts, options.newTokens());
+                    settle();
+                    long[][] reads = new long[methods][];
+                    for (BandwidthFloor.Method m : BandwidthFloor.Method.values()) {
+                        reads[m.ordinal()] = floor.read(m, FLOOR_READS_PER_ROUND);
+                        settle();
+                    }
+                    if (round < 0) {
+                        continue; // warm-up
+                    }
+                    ortRuns.add(o);
+                    torchRuns.add(t);
+                    for (int m = 0; m < methods; m++) {
+                        System.arraycopy(reads[m], 0, floorReads[m], round * FLOOR_READS_PER_ROUND, FLOOR_READS_PER_ROUND);
+                    }
+                    log.printf(Locale.ROOT, "      round %d: decode ms/token ONNX Runtime %.2f, PyTorch %.2f, floor %.2f;"
+                                    + " prefill ms %.2f / %.2f%n", round + 1, Median.millis(o.decodeNanos()),
+                            Median.millis(t.decodeNanos()), FloorResult.fastest(reads, floorBytes).medianMillis(),
+                            o.prefillNanos() / 1e6, t.prefillNanos() / 1e6);
+                }
             }
-
-            log.printf("[4/4] bandwidth floor: ONNX Runtime reads %.1f MB once, %d runs%n", export.weightBytes() / 1e6,
-                    FLOOR_RUNS);
-            BandwidthFloor.Measurement floor = BandwidthFloor.measure(export.weightBytes(), options.threads(),
-                    FLOOR_WARMUP, FLOOR_RUNS);
 
             BenchReport.Versions versions = new BenchReport.Versions(OrtSessions.environment().getVersion(),
                     TorchEngine.get().getVersion(), Engine.getDjlVersion());
-            return new BenchReport(modelType, export.weightBytes(), options, exportSeconds, ort, torch, floor,
+            return new BenchReport(modelType, export.weightBytes(), options, exportSeconds,
+                    EngineResult.of("onnxruntime", ortRuns), EngineResult.of("pytorch", torchRuns),
+                    FloorResult.fastest(floorReads, floorBytes),
                     MachineFacts.current(), versions, loadBefore, MachineFacts.loadAverage());
         } finally {
             OutputFolder.deleteRecursively(work);
         }
     }
 
-    private static EngineResult measure(GreedyDecoder decoder, long[][] prompts, BenchOptions options, PrintStream log) {
-        for (int i = 0; i < options.warmup(); i++) {
-            decoder.decode(prompts, options.newTokens());
+    /** Lets the engine that just ran park its worker threads before the next one is timed. */
+    private static void settle() {
+        try {
+            Thread.sleep(SETTLE_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StepwiseException("benchmark interrupted");
         }
-        List<DecodeRun> runs = new ArrayList<>();
-        for (int i = 0; i < options.runs(); i++) {
-            DecodeRun run = decoder.decode(prompts, options.newTokens());
-            runs.add(run);
-            log.printf(Locale.ROOT, "      %s run %d: prefill %.2f ms, decode median %.2f ms/token%n", decoder.name(),
-                    i + 1, run.prefillNanos() / 1e6, Median.millis(run.decodeNanos()));
-        }
-        return EngineResult.of(decoder.name(), runs);
     }
 
     private static void checkFits(BenchOptions options, ModelConfig config) {

@@ -7,7 +7,7 @@ import java.util.List;
  * One engine's figures over its measured runs: the median prefill, the median decode step (every step of every
  * measured run is one sample), and the tokens it generated.
  */
-record EngineResult(String engine, double prefillMillis, double decodeMillisPerToken, long[][] tokens,
+public record EngineResult(String engine, double prefillMillis, double decodeMillisPerToken, long[][] tokens,
                     int prefillSamples, int decodeSamples) {
 
     static EngineResult of(String engine, List<DecodeRun> runs) {

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 /** What a benchmark figure depends on besides the model: the CPU, memory, JVM, and how busy the machine was. */
-record MachineFacts(int cores, String osName, String osArch, String cpuModel, long memoryBytes, String javaVersion,
+public record MachineFacts(int cores, String osName, String osArch, String cpuModel, long memoryBytes, String javaVersion,
                     String javaVm) {
 
     static MachineFacts current() {
