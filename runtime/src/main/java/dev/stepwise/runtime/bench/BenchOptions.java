@@ -5,7 +5,8 @@ import dev.stepwise.runtime.StepwiseException;
 /**
  * What to measure: {@code batchSize} random prompts of {@code promptLength} tokens, {@code newTokens} greedy tokens
  * each (the first from prefill, the rest from decode steps), on {@code threads} intra-op threads for both engines.
- * Every engine first decodes {@code warmup} times unmeasured, then {@code runs} times measured.
+ * {@code warmup} unmeasured rounds come first, then {@code runs} measured ones; a round is one greedy decode per
+ * engine and a few reads of the bandwidth floor. The prompts come from {@code seed}.
  */
 public record BenchOptions(int batchSize, int promptLength, int newTokens, int threads, int warmup, int runs,
                            long seed) {
@@ -23,7 +24,7 @@ public record BenchOptions(int batchSize, int promptLength, int newTokens, int t
         positive("runs", runs);
     }
 
-    /** The defaults: batch 1, 32-token prompt, 32 new tokens, every core, one warm-up, three measured runs. */
+    /** The defaults: batch 1, 32-token prompt, 32 new tokens, every core, one warm-up and three measured rounds. */
     public static BenchOptions defaults() {
         return new BenchOptions(1, 32, 32, Runtime.getRuntime().availableProcessors(), 1, 3, 42);
     }

@@ -62,53 +62,62 @@ public final class Benchmark {
             log.printf("[2/3] loading ONNX Runtime, the PyTorch engine (%d threads each) and a %.1f MB floor buffer%n",
                     options.threads(), export.weightBytes() / 1e6);
             TorchEngine.setThreads(options.threads());
-            List<DecodeRun> ortRuns = new ArrayList<>();
-            List<DecodeRun> torchRuns = new ArrayList<>();
-            int methods = BandwidthFloor.Method.values().length;
-            long[][] floorReads = new long[methods][options.runs() * FLOOR_READS_PER_ROUND];
-            long floorBytes;
+            Measured measured;
             try (GreedyDecoder ort = new OrtDecoder(OrtSessions.open(export.modelFile(), options.threads()),
                          architecture.spec(), config);
                  Checkpoint weights = Checkpoint.open(checkpointDir);
                  GreedyDecoder torch = new TorchDecoder(architecture, config, weights);
                  BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
-                floorBytes = floor.bytes();
                 log.printf("[3/3] %d warm-up + %d measured rounds: ONNX Runtime decode, PyTorch decode, %d floor reads"
                         + " per method%n", options.warmup(), options.runs(), FLOOR_READS_PER_ROUND);
-                for (int round = -options.warmup(); round < options.runs(); round++) {
-                    DecodeRun o = ort.decode(prompts, options.newTokens());
-                    settle();
-                    DecodeRun t = torch.decode(prompts, options.newTokens());
-                    settle();
-                    long[][] reads = new long[methods][];
-                    for (BandwidthFloor.Method m : BandwidthFloor.Method.values()) {
-                        reads[m.ordinal()] = floor.read(m, FLOOR_READS_PER_ROUND);
-                        settle();
-                    }
-                    if (round < 0) {
-                        continue; // warm-up
-                    }
-                    ortRuns.add(o);
-                    torchRuns.add(t);
-                    for (int m = 0; m < methods; m++) {
-                        System.arraycopy(reads[m], 0, floorReads[m], round * FLOOR_READS_PER_ROUND, FLOOR_READS_PER_ROUND);
-                    }
-                    log.printf(Locale.ROOT, "      round %d: decode ms/token ONNX Runtime %.2f, PyTorch %.2f, floor %.2f;"
-                                    + " prefill ms %.2f / %.2f%n", round + 1, Median.millis(o.decodeNanos()),
-                            Median.millis(t.decodeNanos()), FloorResult.fastest(reads, floorBytes).medianMillis(),
-                            o.prefillNanos() / 1e6, t.prefillNanos() / 1e6);
-                }
+                measured = rounds(ort, torch, floor, prompts, options, log);
             }
 
             BenchReport.Versions versions = new BenchReport.Versions(OrtSessions.environment().getVersion(),
                     TorchEngine.get().getVersion(), Engine.getDjlVersion());
-            return new BenchReport(modelType, export.weightBytes(), options, exportSeconds,
-                    EngineResult.of("onnxruntime", ortRuns), EngineResult.of("pytorch", torchRuns),
-                    FloorResult.fastest(floorReads, floorBytes),
-                    MachineFacts.current(), versions, loadBefore, MachineFacts.loadAverage());
+            return new BenchReport(modelType, export.weightBytes(), options, exportSeconds, measured.ort(),
+                    measured.torch(), measured.floor(), MachineFacts.current(), versions, loadBefore,
+                    MachineFacts.loadAverage());
         } finally {
             OutputFolder.deleteRecursively(work);
         }
+    }
+
+    private record Measured(EngineResult ort, EngineResult torch, FloorResult floor) {
+    }
+
+    /** Warm-up rounds, then measured ones; each round decodes once per engine and reads the floor with each method. */
+    private static Measured rounds(GreedyDecoder ort, GreedyDecoder torch, BandwidthFloor floor, long[][] prompts,
+                                   BenchOptions options, PrintStream log) {
+        BandwidthFloor.Method[] methods = BandwidthFloor.Method.values();
+        List<DecodeRun> ortRuns = new ArrayList<>();
+        List<DecodeRun> torchRuns = new ArrayList<>();
+        long[][] floorReads = new long[methods.length][options.runs() * FLOOR_READS_PER_ROUND];
+        for (int round = -options.warmup(); round < options.runs(); round++) {
+            DecodeRun o = ort.decode(prompts, options.newTokens());
+            settle();
+            DecodeRun t = torch.decode(prompts, options.newTokens());
+            settle();
+            long[][] reads = new long[methods.length][];
+            for (BandwidthFloor.Method m : methods) {
+                reads[m.ordinal()] = floor.read(m, FLOOR_READS_PER_ROUND);
+                settle();
+            }
+            if (round < 0) {
+                continue; // warm-up
+            }
+            ortRuns.add(o);
+            torchRuns.add(t);
+            for (int m = 0; m < methods.length; m++) {
+                System.arraycopy(reads[m], 0, floorReads[m], round * FLOOR_READS_PER_ROUND, FLOOR_READS_PER_ROUND);
+            }
+            log.printf(Locale.ROOT, "      round %d: decode ms/token ONNX Runtime %.2f, PyTorch %.2f, floor %.2f;"
+                            + " prefill ms %.2f / %.2f%n", round + 1, Median.millis(o.decodeNanos()),
+                    Median.millis(t.decodeNanos()), FloorResult.fastest(reads, floor.bytes()).medianMillis(),
+                    o.prefillNanos() / 1e6, t.prefillNanos() / 1e6);
+        }
+        return new Measured(EngineResult.of(ort.name(), ortRuns), EngineResult.of(torch.name(), torchRuns),
+                FloorResult.fastest(floorReads, floor.bytes()));
     }
 
     /** Lets the engine that just ran park its worker threads before the next one is timed. */

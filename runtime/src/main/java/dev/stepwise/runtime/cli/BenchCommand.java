@@ -28,27 +28,29 @@ final class BenchCommand implements Callable<Integer> {
             description = "Checkpoint folder (config.json + safetensors).")
     Path model;
 
-    @Option(names = "--batch-size", defaultValue = "1", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch-size", defaultValue = "1", paramLabel = "N", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--prompt-length", defaultValue = "32", description = "Tokens per random prompt (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--prompt-length", defaultValue = "32", paramLabel = "N", description = "Tokens per random prompt (default: ${DEFAULT-VALUE}).")
     int promptLength;
 
-    @Option(names = "--new-tokens", defaultValue = "32",
+    @Option(names = "--new-tokens", defaultValue = "32", paramLabel = "N",
             description = "Greedy tokens per row: one from prefill, the rest from decode steps (default: ${DEFAULT-VALUE}).")
     int newTokens;
 
-    @Option(names = "--threads", defaultValue = "0",
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
             description = "Intra-op threads for both engines and the floor (default: every core).")
     int threads;
 
-    @Option(names = "--warmup", defaultValue = "1", description = "Unmeasured runs per engine first (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "K",
+            description = "Unmeasured rounds first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--runs", defaultValue = "3", description = "Measured runs per engine (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--runs", defaultValue = "3", paramLabel = "R",
+            description = "Measured rounds, each one greedy decode per engine and a few floor reads (default: ${DEFAULT-VALUE}).")
     int runs;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Seed of the random prompts (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "Seed of the random prompts (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--json", description = "Print one JSON object with every figure on stdout.")
