@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             UnrollCommand.class,
             SimplifyCommand.class,
             InspectCommand.class,
+            BenchCommand.class,
             DemoCommand.class})
 public final class Main implements Runnable {
 

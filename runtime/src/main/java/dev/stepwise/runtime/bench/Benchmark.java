@@ -1,0 +1,148 @@
+package dev.stepwise.runtime.bench;
+
+import ai.djl.engine.Engine;
+import com.google.gson.JsonObject;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.Checkpoint;
+import dev.stepwise.runtime.export.ExportOptions;
+import dev.stepwise.runtime.export.ExportResult;
+import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.export.ProgressListener;
+import dev.stepwise.runtime.io.OutputFolder;
+import dev.stepwise.runtime.model.Architecture;
+import dev.stepwise.runtime.model.Architectures;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.ops.torch.TorchEngine;
+import dev.stepwise.runtime.ort.OrtSessions;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * One benchmark run over a checkpoint, everything measured in the same process so the ratios compare like with like:
+ * export (with validation) into a temporary folder, then rounds of one greedy decode on ONNX Runtime, the same decode
+ * on the PyTorch-engine reference, and a few reads of the bandwidth floor. Interleaving the rounds means a burst of
+ * load from other processes lands on all three figures instead of on whichever engine ran at the time. A pause
+ * between engines (and between floor graphs) matters as much: the worker threads of the session that just ran keep
+ * spinning for a while, and on a machine with few cores they take a core from the next one (measured on 2 cores:
+ * back-to-back switching made ONNX Runtime matrix-vector products 1.7x slower).
+ */
+public final class Benchmark {
+    /** Reads of the floor per round: one read is short, so several steady its median. */
+    private static final int FLOOR_READS_PER_ROUND = 5;
+    private static final long SETTLE_MILLIS = 200;
+
+    private Benchmark() {
+    }
+
+    /** Progress lines go to {@code log}; the export's own progress to {@code exportProgress}. */
+    public static BenchReport run(Path checkpointDir, BenchOptions options, ProgressListener exportProgress,
+                                  PrintStream log) {
+        double loadBefore = MachineFacts.loadAverage();
+        Path configFile = checkpointDir.resolve("config.json");
+        JsonObject json = ModelConfig.readJson(configFile);
+        String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
+        Architecture architecture = Architectures.forModelType(modelType, configFile.toString());
+        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+        checkFits(options, config);
+        long[][] prompts = PromptIds.random(options.batchSize(), options.promptLength(), config.vocabSize(), options.seed());
+
+        Path work = tempFolder();
+        try {
+            log.printf("[1/3] export with validation: %s -> %s%n", checkpointDir, work);
+            long started = System.nanoTime();
+            ExportResult export = Exporter.export(checkpointDir, work.resolve("onnx"),
+                    ExportOptions.defaults().withProgress(exportProgress));
+            double exportSeconds = (System.nanoTime() - started) / 1e9;
+
+            log.printf("[2/3] loading ONNX Runtime, the PyTorch engine (%d threads each) and a %.1f MB floor buffer%n",
+                    options.threads(), export.weightBytes() / 1e6);
+            TorchEngine.setThreads(options.threads());
+            Measured measured;
+            try (GreedyDecoder ort = new OrtDecoder(OrtSessions.open(export.modelFile(), options.threads()),
+                         architecture.spec(), config);
+                 Checkpoint weights = Checkpoint.open(checkpointDir);
+                 GreedyDecoder torch = new TorchDecoder(architecture, config, weights);
+                 BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
+                log.printf("[3/3] %d warm-up + %d measured rounds: ONNX Runtime decode, PyTorch decode, %d floor reads"
+                        + " per method%n", options.warmup(), options.runs(), FLOOR_READS_PER_ROUND);
+                measured = rounds(ort, torch, floor, prompts, options, log);
+            }
+
+            BenchReport.Versions versions = new BenchReport.Versions(OrtSessions.environment().getVersion(),
+                    TorchEngine.get().getVersion(), Engine.getDjlVersion());
+            return new BenchReport(modelType, export.weightBytes(), options, exportSeconds, measured.ort(),
+                    measured.torch(), measured.floor(), MachineFacts.current(), versions, loadBefore,
+                    MachineFacts.loadAverage());
+        } finally {
+            OutputFolder.deleteRecursively(work);
+        }
+    }
+
+    private record Measured(EngineResult ort, EngineResult torch, FloorResult floor) {
+    }
+
+    /** Warm-up rounds, then measured ones; each round decodes once per engine and reads the floor with each method. */
+    private static Measured rounds(GreedyDecoder ort, GreedyDecoder torch, BandwidthFloor floor, long[][] prompts,
+                                   BenchOptions options, PrintStream log) {
+        BandwidthFloor.Method[] methods = BandwidthFloor.Method.values();
+        List<DecodeRun> ortRuns = new ArrayList<>();
+        List<DecodeRun> torchRuns = new ArrayList<>();
+        long[][] floorReads = new long[methods.length][options.runs() * FLOOR_READS_PER_ROUND];
+        for (int round = -options.warmup(); round < options.runs(); round++) {
+            DecodeRun o = ort.decode(prompts, options.newTokens());
+            settle();
+            DecodeRun t = torch.decode(prompts, options.newTokens());
+            settle();
+            long[][] reads = new long[methods.length][];
+            for (BandwidthFloor.Method m : methods) {
+                reads[m.ordinal()] = floor.read(m, FLOOR_READS_PER_ROUND);
+                settle();
+            }
+            if (round < 0) {
+                continue; // warm-up
+            }
+            ortRuns.add(o);
+            torchRuns.add(t);
+            for (int m = 0; m < methods.length; m++) {
+                System.arraycopy(reads[m], 0, floorReads[m], round * FLOOR_READS_PER_ROUND, FLOOR_READS_PER_ROUND);
+            }
+            log.printf(Locale.ROOT, "      round %d: decode ms/token ONNX Runtime %.2f, PyTorch %.2f, floor %.2f;"
+                            + " prefill ms %.2f / %.2f%n", round + 1, Median.millis(o.decodeNanos()),
+                    Median.millis(t.decodeNanos()), FloorResult.fastest(reads, floor.bytes()).medianMillis(),
+                    o.prefillNanos() / 1e6, t.prefillNanos() / 1e6);
+        }
+        return new Measured(EngineResult.of(ort.name(), ortRuns), EngineResult.of(torch.name(), torchRuns),
+                FloorResult.fastest(floorReads, floor.bytes()));
+    }
+
+    /** Lets the engine that just ran park its worker threads before the next one is timed. */
+    private static void settle() {
+        try {
+            Thread.sleep(SETTLE_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StepwiseException("benchmark interrupted");
+        }
+    }
+
+    private static void checkFits(BenchOptions options, ModelConfig config) {
+        long total = (long) options.promptLength() + options.newTokens();
+        if (total > config.maxPositions()) {
+            throw new StepwiseException("prompt length " + options.promptLength() + " + " + options.newTokens()
+                    + " new tokens exceed the model's " + config.maxPositions() + " positions");
+        }
+    }
+
+    private static Path tempFolder() {
+        try {
+            return Files.createTempDirectory("stepwise-bench-");
+        } catch (IOException e) {
+            throw new StepwiseException("cannot create a temporary folder for the export: " + e.getMessage(), e);
+        }
+    }
+}

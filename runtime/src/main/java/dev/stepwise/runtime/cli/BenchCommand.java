@@ -1,0 +1,75 @@
+package dev.stepwise.runtime.cli;
+
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.bench.BenchOptions;
+import dev.stepwise.runtime.bench.BenchReport;
+import dev.stepwise.runtime.bench.Benchmark;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * Exports a checkpoint and measures, in the same run, greedy decoding on ONNX Runtime, the same decoding on the
+ * PyTorch-engine reference, and the memory-bandwidth floor. The table and progress go to stderr; with
+ * {@code --json}, stdout gets one JSON object.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Export a checkpoint, then time ONNX Runtime decoding against the PyTorch-engine reference and "
+                + "the memory-bandwidth floor.")
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR",
+            description = "Checkpoint folder (config.json + safetensors).")
+    Path model;
+
+    @Option(names = "--batch-size", defaultValue = "1", paramLabel = "N", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--prompt-length", defaultValue = "32", paramLabel = "N", description = "Tokens per random prompt (default: ${DEFAULT-VALUE}).")
+    int promptLength;
+
+    @Option(names = "--new-tokens", defaultValue = "32", paramLabel = "N",
+            description = "Greedy tokens per row: one from prefill, the rest from decode steps (default: ${DEFAULT-VALUE}).")
+    int newTokens;
+
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "Intra-op threads for both engines and the floor (default: every core).")
+    int threads;
+
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "K",
+            description = "Unmeasured rounds first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--runs", defaultValue = "3", paramLabel = "R",
+            description = "Measured rounds, each one greedy decode per engine and a few floor reads (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "Seed of the random prompts (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--json", description = "Print one JSON object with every figure on stdout.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        BenchOptions options;
+        try {
+            options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed);
+        } catch (StepwiseException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage()); // a bad flag value: usage error
+        }
+        BenchReport report = Benchmark.run(model, options, new ConsoleProgress(), System.err);
+        System.err.print(report.toTable());
+        if (json) {
+            System.out.println(report.toJson());
+        }
+        return 0;
+    }
+}
