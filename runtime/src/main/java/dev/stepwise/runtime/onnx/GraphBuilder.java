@@ -238,6 +238,36 @@ public final class GraphBuilder {
      * Renames a node output that no node reads yet (typically to give a graph output its contract name without an
      * Identity node). Its recorded value_info follows it.
      */
+    /**
+     * Renames a node output that later nodes already read, rewriting their inputs too. A graph output may also feed
+     * other nodes, so a present key/value can carry its output name directly instead of being copied by an Identity.
+     */
+    public void renameConsumedNodeOutput(String oldName, String newName) {
+        if (!producers.containsKey(oldName)) {
+            throw new IllegalStateException("'" + oldName + "' is not produced by a node");
+        }
+        if (outputNames.contains(oldName)) {
+            throw new IllegalStateException("'" + oldName + "' is already a graph output");
+        }
+        boolean wasConsumed = consumed.remove(oldName);
+        renameNodeOutput(oldName, newName);
+        if (wasConsumed) {
+            for (int n = 0; n < nodes.size(); n++) {
+                NodeProto node = nodes.get(n);
+                if (node.getInputList().contains(oldName)) {
+                    NodeProto.Builder b = node.toBuilder();
+                    for (int i = 0; i < node.getInputCount(); i++) {
+                        if (node.getInput(i).equals(oldName)) {
+                            b.setInput(i, newName);
+                        }
+                    }
+                    nodes.set(n, b.build());
+                }
+            }
+            consumed.add(newName);
+        }
+    }
+
     public void renameNodeOutput(String oldName, String newName) {
         Integer index = producers.get(oldName);
         if (index == null) {

@@ -135,10 +135,10 @@ public final class TracingOps implements Ops {
         }
         String current = v.name();
         if (!current.equals(name)) {
-            boolean renamable = graph.isNodeOutput(current) && !graph.isConsumed(current)
-                    && !graph.isGraphOutput(current);
+            boolean renamable = graph.isNodeOutput(current) && !graph.isGraphOutput(current);
             if (renamable) {
-                graph.renameNodeOutput(current, name);
+                // Consumers are rewritten too: no Identity copy (a present key/value is also read by attention).
+                graph.renameConsumedNodeOutput(current, name);
                 v.rename(name);
             } else {
                 String copy = graph.addNode("Identity", List.of(current));
