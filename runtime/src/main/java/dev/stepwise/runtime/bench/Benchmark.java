@@ -1,7 +1,7 @@
 package dev.stepwise.runtime.bench;
 
+import dev.stepwise.runtime.model.ModelFolder;
 import ai.djl.engine.Engine;
-import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
 import dev.stepwise.runtime.export.ExportOptions;
@@ -10,7 +10,6 @@ import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.ProgressListener;
 import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.model.Architecture;
-import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ops.torch.TorchEngine;
 import dev.stepwise.runtime.ort.OrtSessions;
@@ -43,11 +42,10 @@ public final class Benchmark {
     public static BenchReport run(Path checkpointDir, BenchOptions options, ProgressListener exportProgress,
                                   PrintStream log) {
         double loadBefore = MachineFacts.loadAverage();
-        Path configFile = checkpointDir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
-        Architecture architecture = Architectures.forModelType(modelType, configFile.toString());
-        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+        ModelFolder folder = ModelFolder.read(checkpointDir);
+        Architecture architecture = folder.architecture();
+        ModelConfig config = folder.config();
+        String modelType = architecture.spec().modelType();
         checkFits(options, config);
         long[][] prompts = PromptIds.random(options.batchSize(), options.promptLength(), config.vocabSize(), options.seed());
 

@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.export;
 
+import dev.stepwise.runtime.model.ModelFolder;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import dev.stepwise.annotations.DType;
@@ -9,7 +10,6 @@ import dev.stepwise.runtime.checkpoint.Checkpoint;
 import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.ArchitectureSpec;
-import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.onnx.DedupWeightSink;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
@@ -42,10 +42,7 @@ public final class Exporter {
 
     /** Finds the architecture from {@code config.json}'s {@code model_type} and exports. */
     public static ExportResult export(Path checkpointDir, Path outputDir, ExportOptions options) {
-        Path configFile = checkpointDir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        return export(Architectures.forModelType(modelType(json, configFile), configFile.toString()), checkpointDir,
-                outputDir, options);
+        return export(ModelFolder.read(checkpointDir).architecture(), checkpointDir, outputDir, options);
     }
 
     public static ExportResult export(Architecture architecture, Path checkpointDir, Path outputDir, ExportOptions options) {
@@ -53,7 +50,7 @@ public final class Exporter {
         ArchitectureSpec spec = architecture.spec();
         Path configFile = checkpointDir.resolve("config.json");
         JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = modelType(json, configFile);
+        String modelType = ModelFolder.modelType(json, configFile);
         if (!modelType.equals(spec.modelType())) {
             throw new StepwiseException(configFile + ": model_type is '" + modelType + "' but the exporter is for '"
                     + spec.modelType() + "'");
@@ -128,14 +125,8 @@ public final class Exporter {
         return total;
     }
 
-    static String modelType(JsonObject json, Path configFile) {
-        if (!json.has("model_type") || !json.get("model_type").isJsonPrimitive()) {
-            throw new StepwiseException(configFile + ": missing key 'model_type'");
-        }
-        return json.get("model_type").getAsString();
-    }
-
-    private static void copySideFiles(Path from, Path to) {
+    /** Copies config, generation config and tokenizer files, when present, so an output folder is self-contained. */
+    public static void copySideFiles(Path from, Path to) {
         for (String name : SIDE_FILES) {
             Path source = from.resolve(name);
             if (Files.isRegularFile(source)) {

@@ -1,15 +1,14 @@
 package dev.stepwise.runtime.generate;
 
+import dev.stepwise.runtime.model.ModelFolder;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
-import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.model.Architecture;
-import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ArchitectureSpec;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ort.OrtSessions;
@@ -54,11 +53,9 @@ public final class ExportedModel implements AutoCloseable {
         if (!Files.isRegularFile(modelFile)) {
             throw new StepwiseException(dir + ": no " + Exporter.MODEL_FILE + " (export the checkpoint first with 'stepwise export')");
         }
-        Path configFile = dir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
-        Architecture architecture = Architectures.forModelType(modelType, configFile.toString());
-        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+        ModelFolder folder = ModelFolder.read(dir);
+        Architecture architecture = folder.architecture();
+        ModelConfig config = folder.config();
 
         FolderTokenIds ids = FolderTokenIds.read(dir, config);
         Set<Long> eos = new LinkedHashSet<>(ids.eos());

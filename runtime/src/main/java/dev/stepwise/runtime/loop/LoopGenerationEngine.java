@@ -1,12 +1,10 @@
 package dev.stepwise.runtime.loop;
 
-import com.google.gson.JsonObject;
+import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.generate.FolderTokenIds;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.GenerationEngine;
-import dev.stepwise.runtime.model.Architectures;
-import dev.stepwise.runtime.model.ModelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,12 +34,7 @@ public final class LoopGenerationEngine implements GenerationEngine {
         List<Long> eos = config.eosTokenIds();
         long pad = config.padTokenId();
         if (eos.isEmpty() || pad < 0) {
-            Path configFile = modelDir.resolve("config.json");
-            JsonObject json = ModelConfig.readJson(configFile);
-            String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
-            ModelConfig model = ModelConfig.of(configFile, json,
-                    Architectures.forModelType(modelType, configFile.toString()).spec().configKeys());
-            FolderTokenIds folder = FolderTokenIds.read(modelDir, model);
+            FolderTokenIds folder = FolderTokenIds.read(modelDir, ModelFolder.read(modelDir).config());
             eos = eos.isEmpty() ? folder.eos() : eos;
             pad = pad < 0 ? folder.pad() : pad;
         }

@@ -1,12 +1,9 @@
 package dev.stepwise.runtime.search;
 
-import com.google.gson.JsonObject;
+import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.GenerationEngine;
-import dev.stepwise.runtime.model.Architecture;
-import dev.stepwise.runtime.model.Architectures;
-import dev.stepwise.runtime.model.ModelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,10 +34,6 @@ public final class SearchOpEngine implements GenerationEngine {
     }
 
     private static long modelPadId(Path modelDir) {
-        Path configFile = modelDir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
-        Architecture architecture = Architectures.forModelType(modelType, configFile.toString());
-        return ModelConfig.of(configFile, json, architecture.spec().configKeys()).padTokenId();
+        return ModelFolder.read(modelDir).config().padTokenId();
     }
 }
