@@ -229,17 +229,7 @@ public final class Validator {
                     + java.util.Arrays.toString(actual.shape()) + ", the reference has "
                     + java.util.Arrays.toString(expected.shape()));
         }
-        double worst = 0;
-        float[] a = expected.floats();
-        float[] b = actual.floats();
-        for (int i = 0; i < a.length; i++) {
-            double d = Math.abs((double) a[i] - b[i]);
-            if (Double.isNaN(d)) {
-                return Double.POSITIVE_INFINITY;
-            }
-            worst = Math.max(worst, d);
-        }
-        return worst;
+        return expected.maxAbsDiff(actual);
     }
 
     /** One line naming every output beyond tolerance, worst first. */

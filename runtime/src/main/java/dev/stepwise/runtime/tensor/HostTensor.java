@@ -35,6 +35,25 @@ public record HostTensor(DType type, long[] shape, long[] longs, float[] floats)
         return shape[axis < 0 ? shape.length + axis : axis];
     }
 
+    /**
+     * The largest {@code |this − other|} over two float tensors of the same shape, in double; infinity when any
+     * difference is NaN, so a NaN output can never pass a tolerance.
+     */
+    public double maxAbsDiff(HostTensor other) {
+        if (!Arrays.equals(shape, other.shape)) {
+            throw new IllegalArgumentException("shapes differ: " + Arrays.toString(shape) + " vs " + Arrays.toString(other.shape));
+        }
+        double worst = 0;
+        for (int i = 0; i < floats.length; i++) {
+            double d = Math.abs((double) floats[i] - other.floats[i]);
+            if (Double.isNaN(d)) {
+                return Double.POSITIVE_INFINITY;
+            }
+            worst = Math.max(worst, d);
+        }
+        return worst;
+    }
+
     private static void check(int length, long[] shape) {
         if (elementCount(shape) != length) {
             throw new IllegalArgumentException("data of length " + length + " does not fit shape " + Arrays.toString(shape));

@@ -144,12 +144,7 @@ final class StepChainValidator {
         if (!java.util.Arrays.equals(a.shape(), b.shape())) {
             return Double.POSITIVE_INFINITY;
         }
-        double worst = 0;
-        for (int i = 0; i < a.floats().length; i++) {
-            double d = Math.abs((double) a.floats()[i] - b.floats()[i]);
-            worst = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(worst, d);
-        }
-        return worst;
+        return a.maxAbsDiff(b);
     }
 
     static HostTensor appendOnes(HostTensor mask) {

@@ -1,11 +1,11 @@
 package dev.stepwise.runtime.unroll;
 
+import dev.stepwise.runtime.generate.FolderTokenIds;
+import dev.stepwise.runtime.model.ModelFolder;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.Architecture;
-import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ort.OrtRunner;
@@ -31,10 +31,9 @@ public final class StepGraphGenerator {
     public StepGraphGenerator(Path dir, UnrollManifest manifest) {
         this.dir = dir;
         this.manifest = manifest;
-        Path configFile = dir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        this.architecture = Architectures.forModelType(manifest.modelType(), configFile.toString());
-        this.config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+        ModelFolder folder = ModelFolder.read(dir);
+        this.architecture = folder.architecture();
+        this.config = folder.config();
     }
 
     public List<long[]> greedy(List<long[]> prompts, int maxNewTokens) {
@@ -52,8 +51,10 @@ public final class StepGraphGenerator {
             throw new StepwiseException(dir + ": has " + manifest.steps().size() + " step graphs, so at most "
                     + manifest.steps().size() + " new tokens; asked for " + maxNewTokens);
         }
-        long pad = config.padTokenId();
-        java.util.Set<Long> eos = new java.util.HashSet<>(config.eosTokenIds());
+        // The same eos/pad as every other engine: generation_config.json first, then config.json.
+        FolderTokenIds tokenIds = FolderTokenIds.read(dir, config);
+        long pad = tokenIds.pad();
+        java.util.Set<Long> eos = new java.util.HashSet<>(tokenIds.eos());
         long[] ids = new long[batch * length];
         long[] mask = new long[batch * length];
         long[] positions = new long[batch * length];

@@ -1,15 +1,15 @@
 package dev.stepwise.runtime.unroll;
 
-import com.google.gson.JsonObject;
+import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
 import dev.stepwise.runtime.export.AxisSizes;
 import dev.stepwise.runtime.export.DecoderTracer;
 import dev.stepwise.runtime.export.DecoderTracer.CacheMode;
+import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.ProgressListener;
 import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.model.Architecture;
-import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.onnx.DedupWeightSink;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
@@ -41,11 +41,10 @@ public final class Unroller {
 
     public static UnrollResult unroll(Path checkpointDir, Path outputDir, UnrollOptions options) {
         check(options);
-        Path configFile = checkpointDir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = json.has("model_type") ? json.get("model_type").getAsString() : "";
-        Architecture architecture = Architectures.forModelType(modelType, configFile.toString());
-        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+        ModelFolder folder = ModelFolder.read(checkpointDir);
+        Architecture architecture = folder.architecture();
+        ModelConfig config = folder.config();
+        String modelType = architecture.spec().modelType();
         if (options.sequence() + options.stepCount() > config.maxPositions()) {
             throw new StepwiseException("sequence length " + options.sequence() + " + " + options.stepCount()
                     + " steps exceed the model's " + config.maxPositions() + " positions");
@@ -91,7 +90,7 @@ public final class Unroller {
                 report.setWeightsBytes(Files.size(dir.resolve(WEIGHTS_FILE)));
             }
             progress.done();
-            copySideFiles(checkpointDir, dir);
+            Exporter.copySideFiles(checkpointDir, dir);
             UnrollManifest.write(dir.resolve(MANIFEST_FILE), modelType, options, steps);
 
             if (options.validate()) {
@@ -125,15 +124,6 @@ public final class Unroller {
         }
         if (o.opset() < 13 || o.opset() > 22) {
             throw new StepwiseException("opset " + o.opset() + " is not supported for step graphs (13..22)");
-        }
-    }
-
-    private static void copySideFiles(Path from, Path to) throws IOException {
-        for (String name : List.of("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model")) {
-            if (Files.isRegularFile(from.resolve(name))) {
-                OutputFolder.copyInto(from.resolve(name), to.resolve(name));
-            }
         }
     }
 }
