@@ -8,10 +8,14 @@ final class Fixtures {
     private Fixtures() {
     }
 
-    static Path root() {
+    /** The project's top folder (where {@code ./stepwise} lives). */
+    static Path projectRoot() {
         String root = System.getProperty("stepwise.root");
-        Path project = root != null ? Path.of(root) : Path.of("").toAbsolutePath().getParent();
-        Path fixtures = project.resolve("../shared/fixtures").normalize();
+        return root != null ? Path.of(root) : Path.of("").toAbsolutePath().getParent();
+    }
+
+    static Path root() {
+        Path fixtures = projectRoot().resolve("../shared/fixtures").normalize();
         if (!Files.isDirectory(fixtures)) {
             throw new IllegalStateException("fixtures not found at " + fixtures);
         }

@@ -39,6 +39,7 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
         JsonObject j = new JsonObject();
         j.addProperty("model_type", modelType);
         j.addProperty("weight_bytes", weightBytes);
+        j.addProperty("dtype", options.dtype() == dev.stepwise.annotations.DType.FLOAT16 ? "fp16" : "fp32");
         j.addProperty("batch_size", options.batchSize());
         j.addProperty("prompt_length", options.promptLength());
         j.addProperty("new_tokens", options.newTokens());
@@ -84,7 +85,7 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
                 weightBytes / 1e6, options.batchSize(), options.promptLength(), options.newTokens(), options.threads(),
                 ort.prefillSamples(), ort.decodeSamples()));
         s.append(String.format(Locale.ROOT, "  %-26s %12s %18s%n", "", "prefill ms", "decode ms/token"));
-        s.append(String.format(Locale.ROOT, "  %-26s %12.2f %18.2f%n", "ONNX Runtime", ort.prefillMillis(),
+        s.append(String.format(Locale.ROOT, "  %-26s %12.2f %18.2f%n", "ONNX Runtime " + (options.dtype() == dev.stepwise.annotations.DType.FLOAT16 ? "fp16" : "fp32"), ort.prefillMillis(),
                 ort.decodeMillisPerToken()));
         s.append(String.format(Locale.ROOT, "  %-26s %12.2f %18.2f%n", "PyTorch engine (eager)", torch.prefillMillis(),
                 torch.decodeMillisPerToken()));

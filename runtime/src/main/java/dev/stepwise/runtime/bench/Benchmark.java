@@ -54,21 +54,28 @@ public final class Benchmark {
             log.printf("[1/3] export with validation: %s -> %s%n", checkpointDir, work);
             long started = System.nanoTime();
             ExportResult export = Exporter.export(checkpointDir, work.resolve("onnx"),
-                    ExportOptions.defaults().withProgress(exportProgress));
+                    ExportOptions.defaults().withDtype(options.dtype()).withProgress(exportProgress));
             double exportSeconds = (System.nanoTime() - started) / 1e9;
 
-            log.printf("[2/3] loading ONNX Runtime, the PyTorch engine (%d threads each) and a %.1f MB floor buffer%n",
-                    options.threads(), export.weightBytes() / 1e6);
             TorchEngine.setThreads(options.threads());
+            long float32Bytes;
+            try (Checkpoint weights = Checkpoint.open(checkpointDir)) {
+                float32Bytes = Exporter.float32Bytes(weights);
+            }
             Measured measured;
-            try (GreedyDecoder ort = new OrtDecoder(OrtSessions.open(export.modelFile(), options.threads()),
-                         architecture.spec(), config);
-                 Checkpoint weights = Checkpoint.open(checkpointDir);
-                 GreedyDecoder torch = new TorchDecoder(architecture, config, weights);
-                 BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
-                log.printf("[3/3] %d warm-up + %d measured rounds: ONNX Runtime decode, PyTorch decode, %d floor reads"
-                        + " per method%n", options.warmup(), options.runs(), FLOOR_READS_PER_ROUND);
-                measured = rounds(ort, torch, floor, prompts, options, log);
+            if (fitsTogether(export.weightBytes(), float32Bytes)) {
+                log.printf("[2/3] loading ONNX Runtime, the PyTorch engine (%d threads each) and a %.1f MB floor buffer%n",
+                        options.threads(), export.weightBytes() / 1e6);
+                try (GreedyDecoder ort = ortDecoder(export, architecture, config, options);
+                     Checkpoint weights = Checkpoint.open(checkpointDir);
+                     GreedyDecoder torch = new TorchDecoder(architecture, config, weights);
+                     BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
+                    log.printf("[3/3] %d warm-up + %d measured rounds: ONNX Runtime decode, PyTorch decode, %d floor"
+                            + " reads per method%n", options.warmup(), options.runs(), FLOOR_READS_PER_ROUND);
+                    measured = rounds(ort, torch, floor, prompts, options, log);
+                }
+            } else {
+                measured = oneAfterAnother(checkpointDir, export, architecture, config, prompts, options, log);
             }
 
             BenchReport.Versions versions = new BenchReport.Versions(OrtSessions.environment().getVersion(),
@@ -82,6 +89,76 @@ public final class Benchmark {
     }
 
     private record Measured(EngineResult ort, EngineResult torch, FloorResult floor) {
+    }
+
+    /**
+     * Whether ONNX Runtime's session (its packed copy of the weights), the PyTorch engine's float32 weights and the
+     * floor's buffer plus ONNX Runtime's packed copy of it fit in half the machine's memory at once. A model too large
+     * for that is measured one engine after another, each released before the next loads.
+     */
+    static boolean fitsTogether(long exportedBytes, long float32Bytes) {
+        long needed = exportedBytes + float32Bytes + 2 * exportedBytes;
+        return needed < MachineFacts.physicalMemoryBytes() / 2;
+    }
+
+    private static GreedyDecoder ortDecoder(ExportResult export, Architecture architecture, ModelConfig config,
+                                            BenchOptions options) {
+        return new OrtDecoder(OrtSessions.open(export.modelFile(), options.threads()), architecture.spec(), config,
+                options.dtype());
+    }
+
+    /** Each engine's rounds, then the floor's, with only one of them in memory at a time. */
+    private static Measured oneAfterAnother(Path checkpointDir, ExportResult export, Architecture architecture,
+                                            ModelConfig config, long[][] prompts, BenchOptions options,
+                                            PrintStream log) {
+        log.printf("[2/3] the model is too large for both engines and the floor at once: measuring them one after"
+                + " another (%d warm-up + %d measured rounds each)%n", options.warmup(), options.runs());
+        EngineResult ortResult;
+        try (GreedyDecoder ort = ortDecoder(export, architecture, config, options)) {
+            ortResult = decodeRounds(ort, prompts, options, log);
+        }
+        settle();
+        EngineResult torchResult;
+        try (Checkpoint weights = Checkpoint.open(checkpointDir);
+             GreedyDecoder torch = new TorchDecoder(architecture, config, weights)) {
+            torchResult = decodeRounds(torch, prompts, options, log);
+        }
+        settle();
+        log.printf("[3/3] %.1f MB floor buffer, %d reads per method per round%n", export.weightBytes() / 1e6,
+                FLOOR_READS_PER_ROUND);
+        BandwidthFloor.Method[] methods = BandwidthFloor.Method.values();
+        long[][] floorReads = new long[methods.length][options.runs() * FLOOR_READS_PER_ROUND];
+        long floorBytes;
+        try (BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
+            floorBytes = floor.bytes();
+            for (int round = -options.warmup(); round < options.runs(); round++) {
+                for (BandwidthFloor.Method m : methods) {
+                    long[] reads = floor.read(m, FLOOR_READS_PER_ROUND);
+                    settle();
+                    if (round >= 0) {
+                        System.arraycopy(reads, 0, floorReads[m.ordinal()], round * FLOOR_READS_PER_ROUND,
+                                FLOOR_READS_PER_ROUND);
+                    }
+                }
+            }
+        }
+        return new Measured(ortResult, torchResult, FloorResult.fastest(floorReads, floorBytes));
+    }
+
+    /** Warm-up and measured greedy decodes of one engine. */
+    private static EngineResult decodeRounds(GreedyDecoder engine, long[][] prompts, BenchOptions options,
+                                             PrintStream log) {
+        List<DecodeRun> runs = new ArrayList<>();
+        for (int round = -options.warmup(); round < options.runs(); round++) {
+            DecodeRun r = engine.decode(prompts, options.newTokens());
+            settle();
+            if (round >= 0) {
+                runs.add(r);
+                log.printf(Locale.ROOT, "      %s round %d: decode ms/token %.2f, prefill ms %.2f%n", engine.name(),
+                        round + 1, Median.millis(r.decodeNanos()), r.prefillNanos() / 1e6);
+            }
+        }
+        return EngineResult.of(engine.name(), runs);
     }
 
     /** Warm-up rounds, then measured ones; each round decodes once per engine and reads the floor with each method. */

@@ -21,6 +21,12 @@ public record MachineFacts(int cores, String osName, String osArch, String cpuMo
         return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     }
 
+    /** Physical memory, or a conservative 4 GiB where the OS does not tell. */
+    static long physicalMemoryBytes() {
+        long m = readMemoryBytes();
+        return m > 0 ? m : 4L << 30;
+    }
+
     private static String readCpuModel() {
         for (String line : lines(Path.of("/proc/cpuinfo"))) {
             if (line.startsWith("model name")) {

@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.bench;
 
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -17,6 +18,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -41,11 +43,16 @@ final class OrtDecoder implements GreedyDecoder {
     private record LogitsShape(int batch, int sequence) {
     }
 
-    private record PinnedLogits(OnnxTensor tensor, FloatBuffer data) {
+    /** Logits as ONNX Runtime writes them: float32 ({@code floats}) or float16 bits ({@code halves}). */
+    private record PinnedLogits(OnnxTensor tensor, FloatBuffer floats, ShortBuffer halves) {
     }
 
-    OrtDecoder(OrtSession session, ArchitectureSpec spec, ModelConfig config) {
+    /** Whether the graph's cache and logits are float16 (an {@code --dtype fp16} export). */
+    private final boolean half;
+
+    OrtDecoder(OrtSession session, ArchitectureSpec spec, ModelConfig config, DType dtype) {
         this.session = session;
+        this.half = dtype == DType.FLOAT16;
         this.spec = spec;
         this.config = config;
         for (TensorDecl d : spec.inputs()) {
@@ -85,7 +92,7 @@ final class OrtDecoder implements GreedyDecoder {
                 }
                 previous = result;
                 past = presents(result);
-                long[] next = lastPositionArgmax(logits.data(), batch, in.sequence());
+                long[] next = lastPositionArgmax(logits, batch, in.sequence());
                 long elapsed = System.nanoTime() - started;
                 if (step == 0) {
                     prefillNanos = elapsed;
@@ -126,11 +133,12 @@ final class OrtDecoder implements GreedyDecoder {
         }
     }
 
-    private long[] lastPositionArgmax(FloatBuffer logits, int batch, int sequence) {
+    private long[] lastPositionArgmax(PinnedLogits logits, int batch, int sequence) {
         int vocab = config.vocabSize();
         long[] next = new long[batch];
         for (int b = 0; b < batch; b++) {
-            next[b] = Argmax.of(logits, (b * sequence + sequence - 1) * vocab, vocab);
+            int offset = (b * sequence + sequence - 1) * vocab;
+            next[b] = half ? Argmax.ofHalves(logits.halves(), offset, vocab) : Argmax.of(logits.floats(), offset, vocab);
         }
         return next;
     }
@@ -140,9 +148,14 @@ final class OrtDecoder implements GreedyDecoder {
         PinnedLogits p = pinned.get(key);
         if (p == null) {
             long[] shape = {batch, sequence, config.vocabSize()};
-            FloatBuffer data = ByteBuffer.allocateDirect(Math.toIntExact((long) batch * sequence * config.vocabSize() * Float.BYTES))
-                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
-            p = new PinnedLogits(OnnxTensor.createTensor(env, data, shape), data);
+            long count = (long) batch * sequence * config.vocabSize();
+            ByteBuffer bytes = ByteBuffer.allocateDirect(Math.toIntExact(count * (half ? 2 : Float.BYTES)))
+                    .order(ByteOrder.nativeOrder());
+            p = half
+                    ? new PinnedLogits(OnnxTensor.createTensor(env, bytes, shape, OnnxJavaType.FLOAT16), null,
+                            bytes.asShortBuffer())
+                    : new PinnedLogits(OnnxTensor.createTensor(env, bytes.asFloatBuffer(), shape),
+                            bytes.asFloatBuffer(), null);
             pinned.put(key, p);
         }
         return p;
@@ -159,14 +172,20 @@ final class OrtDecoder implements GreedyDecoder {
         Map<String, OnnxTensor> past = new LinkedHashMap<>();
         try {
             for (int l = 0; l < config.numLayers(); l++) {
-                past.put(cache.pastName(l, "key"), OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape));
-                past.put(cache.pastName(l, "value"), OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape));
+                past.put(cache.pastName(l, "key"), emptyTensor(shape));
+                past.put(cache.pastName(l, "value"), emptyTensor(shape));
             }
         } catch (OrtException e) {
             past.values().forEach(OnnxTensor::close);
             throw new StepwiseException("cannot create the empty KV cache: " + e.getMessage(), e);
         }
         return past;
+    }
+
+    private OnnxTensor emptyTensor(long[] shape) throws OrtException {
+        return half
+                ? OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(0), shape, OnnxJavaType.FLOAT16)
+                : OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
     }
 
     /** The result's presents under the next step's past names: the same ONNX Runtime values, no copy. */

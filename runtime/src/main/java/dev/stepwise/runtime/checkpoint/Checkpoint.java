@@ -6,7 +6,9 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import dev.stepwise.runtime.checkpoint.torchbin.TorchBinFile;
 import dev.stepwise.runtime.model.WeightSpec;
 import java.io.IOException;
@@ -195,6 +197,12 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
             return raw(name).slice().order(ByteOrder.LITTLE_ENDIAN);
         }
         return WeightSource.super.float16(name);
+    }
+
+    /** Streams the tensor from its file, converting each piece to {@code type}; nothing is mapped or widened whole. */
+    @Override
+    public TensorBytes bytes(String name, DType type) {
+        return ConvertedTensorBytes.of(fileOf(name), name, type);
     }
 
     public SafetensorsDtype dtype(String name) {

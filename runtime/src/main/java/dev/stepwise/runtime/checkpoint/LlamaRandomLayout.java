@@ -62,6 +62,10 @@ public final class LlamaRandomLayout implements RandomLayout {
                 1, 2, null));
         p.put("llama-3.2-1b", new Preset(128256, 2048, 8192, 16, 32, 8, 64, 131072, 500000, "1e-5",
                 llama3Scaling(32.0, 1.0, 4.0, 8192), true, false, false, 128000, 128001, null));
+        // One tensor above 2 GiB in float32 (a tied 160000 x 4096 embedding, 2.6 GB), the rest kept small: the
+        // shape of the largest tensors of 7B-70B models, to prove they are read, converted and written in chunks.
+        p.put("big-embedding", new Preset(160000, 4096, 256, 1, 32, 1, 128, 2048, 10000, "1e-5", null, true, false,
+                false, 1, 2, null));
         return new LlamaRandomLayout("llama", "LlamaForCausalLM", p);
     }
 

@@ -53,11 +53,21 @@ public final class RandomCheckpoint {
         write(arch, preset, outputDir, seed, ProgressListener.SILENT);
     }
 
+    public static void write(String arch, String preset, Path outputDir, long seed, ProgressListener progress) {
+        write(arch, preset, outputDir, seed, SafetensorsDtype.F32, progress);
+    }
+
     /**
      * Writes the folder. Refuses to overwrite an existing folder that is not empty; builds everything in a hidden
      * temporary folder beside the target and moves it into place at the end, so a failure leaves nothing behind.
+     * Weights are stored as {@code dtype} (F32, F16 or BF16: values drawn in float32, rounded to nearest even), and
+     * {@code config.json}'s {@code torch_dtype} says so, as transformers' {@code save_pretrained} writes it.
      */
-    public static void write(String arch, String preset, Path outputDir, long seed, ProgressListener progress) {
+    public static void write(String arch, String preset, Path outputDir, long seed, SafetensorsDtype dtype,
+                             ProgressListener progress) {
+        if (dtype != SafetensorsDtype.F32 && dtype != SafetensorsDtype.F16 && dtype != SafetensorsDtype.BF16) {
+            throw new StepwiseException("random checkpoints are F32, F16 or BF16, not " + dtype);
+        }
         RandomLayout layout = layout(arch);
         if (!layout.presets().contains(preset)) {
             throw new StepwiseException("unknown preset '" + preset + "' for " + arch + "; valid presets: "
@@ -75,9 +85,15 @@ public final class RandomCheckpoint {
         }
         try {
             JsonObject config = layout.config(preset);
+            config.addProperty("torch_dtype", switch (dtype) {
+                case F16 -> "float16";
+                case BF16 -> "bfloat16";
+                default -> "float32";
+            });
             writeJson(temp.resolve("config.json"), config);
             writeJson(temp.resolve("generation_config.json"), generationConfig(config));
-            writeWeights(temp.resolve(Checkpoint.SINGLE_FILE), layout.tensors(config), arch, preset, seed, progress);
+            writeWeights(temp.resolve(Checkpoint.SINGLE_FILE), layout.tensors(config), arch, preset, seed, dtype,
+                    progress);
             moveIntoPlace(temp, target);
         } catch (IOException e) {
             deleteRecursively(temp);
@@ -126,11 +142,11 @@ public final class RandomCheckpoint {
     }
 
     private static void writeWeights(Path file, List<RandomTensor> tensors, String arch, String preset, long seed,
-                                     ProgressListener progress) {
+                                     SafetensorsDtype dtype, ProgressListener progress) {
         List<PlannedTensor> plan = new ArrayList<>();
         long total = 0;
         for (RandomTensor t : tensors) {
-            plan.add(new PlannedTensor(t.name(), SafetensorsDtype.F32, t.shape()));
+            plan.add(new PlannedTensor(t.name(), dtype, t.shape()));
             total += SafetensorsEntry.elementCount(t.shape());
         }
         // "format": "pt" is what transformers checks for when loading safetensors.

@@ -151,6 +151,12 @@ public final class SafetensorsFile implements TensorFile {
         }
     }
 
+    @Override
+    public void readRaw(String name, long offset, ByteBuffer dst) {
+        SafetensorsEntry e = entry(name);
+        PositionalRead.read(channel, path, name, dataStart + e.begin(), e.byteLength(), offset, dst);
+    }
+
     /**
      * The tensor as little-endian float32, positioned at 0 with limit 4 × element count: the mapping itself for F32,
      * a new direct buffer of widened values for F16 and BF16.

@@ -21,8 +21,14 @@ public interface TensorFile extends AutoCloseable {
 
     long[] shape(String name);
 
-    /** The tensor's stored bytes, row-major, as a read-only little-endian mapping of the file (no copy). */
+    /** The tensor's stored bytes, row-major, as a read-only little-endian mapping of the file (no copy); at most 2 GiB. */
     ByteBuffer raw(String name);
+
+    /**
+     * Reads stored bytes {@code [offset, offset + dst.remaining())} of the tensor into {@code dst} with positional
+     * reads (no mapping, any tensor size); {@code dst}'s position ends at its limit.
+     */
+    void readRaw(String name, long offset, ByteBuffer dst);
 
     /**
      * The tensor as little-endian float32, positioned at 0 with limit 4 × element count: the mapping itself for F32,

@@ -1,6 +1,8 @@
 package dev.stepwise.runtime.checkpoint;
 
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
 import java.util.Set;
 
@@ -35,6 +37,14 @@ public interface WeightSource {
             throw new StepwiseException(describe() + ": tensor '" + name + "' cannot be stored as float16: "
                     + e.getMessage());
         }
+    }
+
+    /**
+     * The tensor's elements as {@code type} ({@code FLOAT} or {@code FLOAT16}), read piece by piece: any size, and
+     * converted while read. This default wraps {@link #float32} / {@link #float16}; a checkpoint reads its files.
+     */
+    default TensorBytes bytes(String name, DType type) {
+        return TensorBytes.of(type == DType.FLOAT16 ? float16(name) : float32(name));
     }
 
     /** Where the weights come from, for error messages (a folder or file path). */

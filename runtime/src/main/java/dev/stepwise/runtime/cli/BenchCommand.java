@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.cli;
 
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.bench.BenchOptions;
 import dev.stepwise.runtime.bench.BenchReport;
@@ -56,12 +57,21 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object with every figure on stdout.")
     boolean json;
 
+    @Option(names = "--dtype", defaultValue = "fp32",
+            description = "Precision of the benchmarked export: fp32 (default) or fp16 (the PyTorch engine runs fp32).")
+    String dtype;
+
     @Override
     public Integer call() {
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         BenchOptions options;
         try {
-            options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed);
+            DType d = switch (dtype) {
+                case "fp32", "float32" -> DType.FLOAT;
+                case "fp16", "float16" -> DType.FLOAT16;
+                default -> throw new StepwiseException("--dtype: expected fp32 or fp16, got '" + dtype + "'");
+            };
+            options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed, d);
         } catch (StepwiseException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage()); // a bad flag value: usage error
         }

@@ -42,10 +42,19 @@ public final class Main implements Runnable {
             cli.usage(cli.getErr());
             return 2;
         }
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            cli.getErr().println("error: " + describe(e));
+            return 1;
+        }
     }
 
     static String describe(Throwable e) {
+        String memory = OutOfMemory.describe(e);
+        if (memory != null) {
+            return memory;
+        }
         if (e instanceof StepwiseException) {
             return oneLine(e.getMessage());
         }

@@ -8,7 +8,7 @@ import dev.stepwise.annotations.Task;
  * the PyTorch reference, the external-data threshold, and the graph's floating type: {@code FLOAT} (the default,
  * whatever the checkpoint's dtype) or {@code FLOAT16}, which keeps weights, activations, KV cache and logits in half
  * precision. {@code rtol} scales the tolerance with each output's magnitude (NaN = the default for the type:
- * 0 for float32, {@link #FLOAT16_RTOL} for float16).
+ * {@link #FLOAT32_RTOL} for float32, {@link #FLOAT16_RTOL} for float16).
  */
 public record ExportOptions(Task task, int opset, double atol, boolean validate, long externalDataThresholdBytes,
                             ProgressListener progress, DType dtype, double rtol,
@@ -24,6 +24,14 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * of 2^-11, about 4.9e-4); 2e-3 allows about four such steps of error, accumulated over the layers.
      */
     public static final double FLOAT16_RTOL = 2e-3;
+
+    /**
+     * Default relative tolerance of a float32 graph. ONNX Runtime and libtorch sum in different orders, so their
+     * difference grows with the magnitudes involved: a fixed atol that suits a tiny model (logits near 1) fails a
+     * correct 8B export whose logits and values reach the tens. 2e-5 of the largest |reference| is about 170 float32
+     * rounding steps (2^-23) of it, summed over every layer.
+     */
+    public static final double FLOAT32_RTOL = 2e-5;
 
     public ExportOptions {
         if (dtype != DType.FLOAT && dtype != DType.FLOAT16) {
@@ -81,6 +89,6 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
         if (!Double.isNaN(rtol)) {
             return rtol;
         }
-        return dtype == DType.FLOAT16 ? FLOAT16_RTOL : 0;
+        return dtype == DType.FLOAT16 ? FLOAT16_RTOL : FLOAT32_RTOL;
     }
 }

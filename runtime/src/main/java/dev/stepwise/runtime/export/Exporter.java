@@ -117,7 +117,7 @@ public final class Exporter {
     }
 
     /** The checkpoint's size once widened to float32: what tracing streams into the output. */
-    static long float32Bytes(Checkpoint checkpoint) {
+    public static long float32Bytes(Checkpoint checkpoint) {
         long total = 0;
         for (String name : checkpoint.names()) {
             total += 4 * dev.stepwise.runtime.tensor.HostTensor.elementCount(checkpoint.shape(name));

@@ -3,7 +3,7 @@ package dev.stepwise.runtime.export;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
-import java.nio.ByteBuffer;
+import dev.stepwise.runtime.tensor.TensorBytes;
 
 /** Reports the bytes of weights written while tracing, which is where an export of a large model spends its time. */
 final class ProgressWeightSink implements WeightSink {
@@ -16,23 +16,16 @@ final class ProgressWeightSink implements WeightSink {
     }
 
     @Override
-    public TensorProto write(String name, DType type, long[] dims, ByteBuffer data) {
+    public TensorProto write(String name, DType type, long[] dims, TensorBytes data) {
         TensorProto t = delegate.write(name, type, dims, data);
-        progress.advance(data.remaining() >> 20);
+        progress.advance(data.size() >> 20);
         return t;
     }
 
     @Override
-    public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
-        TensorProto t = delegate.writeTransposed(name, rows, cols, data);
-        progress.advance(data.remaining() >> 20);
-        return t;
-    }
-
-    @Override
-    public TensorProto writeTransposed(String name, DType type, long rows, long cols, ByteBuffer data) {
+    public TensorProto writeTransposed(String name, DType type, long rows, long cols, TensorBytes data) {
         TensorProto t = delegate.writeTransposed(name, type, rows, cols, data);
-        progress.advance(data.remaining() >> 20);
+        progress.advance(data.size() >> 20);
         return t;
     }
 }

@@ -76,24 +76,25 @@ public final class Validator {
             DummyInputs in = architecture.dummyInputs(config, c.batch(), c.sequence(), c.past(), 1234 + i);
             inputs.add(dtype == DType.FLOAT16 ? roundedToFloat16(in) : in);
         }
-        // ONNX Runtime first, then its session is closed, so both engines never hold the weights at once.
-        List<Map<String, HostTensor>> onnx = new ArrayList<>();
-        try (OrtSession session = OrtSessions.open(modelFile, 0)) {
+        // The reference first, kept as outputs only; its weights are freed before ONNX Runtime loads the file, so
+        // the two engines never hold the model at once and the peak is one copy of the weights, not two.
+        List<Map<String, HostTensor>> expected = new ArrayList<>();
+        try (ReferenceRunner reference = new ReferenceRunner(architecture, config, weights)) {
             for (DummyInputs in : inputs) {
-                onnx.add(runOrt(session, architecture, in));
+                expected.add(reference.run(in, task));
+                progress.advance(1);
+            }
+        }
+        List<ValidationCase> results = new ArrayList<>();
+        try (OrtSession session = OrtSessions.open(modelFile, 0, true)) {
+            for (int i = 0; i < cases.size(); i++) {
+                Map<String, HostTensor> onnx = runOrt(session, architecture, inputs.get(i));
+                results.add(compare(cases.get(i).name(), expected.get(i), onnx, atol, rtol,
+                        architecture.spec().outputs().get(0).name()));
                 progress.advance(1);
             }
         } catch (OrtException e) {
             throw new StepwiseException(modelFile + ": ONNX Runtime failed: " + e.getMessage(), e);
-        }
-        List<ValidationCase> results = new ArrayList<>();
-        try (ReferenceRunner reference = new ReferenceRunner(architecture, config, weights)) {
-            for (int i = 0; i < cases.size(); i++) {
-                Map<String, HostTensor> expected = reference.run(inputs.get(i), task);
-                results.add(compare(cases.get(i).name(), expected, onnx.get(i), atol, rtol,
-                        architecture.spec().outputs().get(0).name()));
-                progress.advance(1);
-            }
         }
         progress.done();
         return results;

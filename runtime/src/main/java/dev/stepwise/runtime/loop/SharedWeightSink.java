@@ -5,7 +5,7 @@ import dev.stepwise.runtime.onnx.OnnxTypes;
 import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
-import java.nio.ByteBuffer;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -36,15 +36,15 @@ public final class SharedWeightSink implements WeightSink {
     }
 
     @Override
-    public TensorProto write(String name, DType type, long[] dims, ByteBuffer data) {
+    public TensorProto write(String name, DType type, long[] dims, TensorBytes data) {
         TensorProto t = match(name, OnnxTypes.elemType(type), dims);
         return t != null ? t : fallback.write(name, type, dims, data);
     }
 
     @Override
-    public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
-        TensorProto t = match(name, OnnxTypes.elemType(DType.FLOAT), new long[] {cols, rows});
-        return t != null ? t : fallback.writeTransposed(name, rows, cols, data);
+    public TensorProto writeTransposed(String name, DType type, long rows, long cols, TensorBytes data) {
+        TensorProto t = match(name, OnnxTypes.elemType(type), new long[] {cols, rows});
+        return t != null ? t : fallback.writeTransposed(name, type, rows, cols, data);
     }
 
     private TensorProto match(String name, int elemType, long[] dims) {

@@ -2,7 +2,7 @@ package dev.stepwise.runtime.onnx;
 
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
-import java.nio.ByteBuffer;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -19,18 +19,13 @@ public final class DedupWeightSink implements WeightSink {
     }
 
     @Override
-    public TensorProto write(String name, DType type, long[] dims, ByteBuffer data) {
+    public TensorProto write(String name, DType type, long[] dims, TensorBytes data) {
         // Keyed by type too: an fp32 graph must never be handed the fp16 copy of a weight.
         return written.computeIfAbsent("plain:" + type + ":" + name, k -> delegate.write(name, type, dims, data));
     }
 
     @Override
-    public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
-        return written.computeIfAbsent("transposed:FLOAT:" + name, k -> delegate.writeTransposed(name, rows, cols, data));
-    }
-
-    @Override
-    public TensorProto writeTransposed(String name, DType type, long rows, long cols, ByteBuffer data) {
+    public TensorProto writeTransposed(String name, DType type, long rows, long cols, TensorBytes data) {
         return written.computeIfAbsent("transposed:" + type + ":" + name,
                 k -> delegate.writeTransposed(name, type, rows, cols, data));
     }

@@ -4,6 +4,7 @@ import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.onnx.proto.Onnx.StringStringEntryProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,12 +20,12 @@ import java.util.Arrays;
  * Streams weights into one ONNX external data file ({@code model.onnx_data}) as they are traced. Every tensor starts at
  * a 64-byte aligned offset (so runtimes can use the bytes in place with vector loads) and is described by a
  * TensorProto with {@code data_location = EXTERNAL} and {@code location}/{@code offset}/{@code length} entries.
- * Nothing but one scratch buffer (for transposing) is held in memory.
+ * Nothing but two scratch buffers (a piece being copied, a band being transposed) is held in memory.
  */
 public final class ExternalDataWriter implements WeightSink, Closeable {
     /** Alignment of every tensor's first byte in the file. */
     public static final int ALIGNMENT = 64;
-    static final int DEFAULT_SCRATCH_BYTES = 4 << 20;
+    static final int DEFAULT_SCRATCH_BYTES = 16 << 20;
     /** Side of the square tiles a transpose walks, so reads and writes both stay within cache. */
     private static final int TILE = 64;
 
@@ -32,7 +33,7 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
     private final String location;
     private final FileChannel channel;
     private final int scratchBytes;
-    private ByteBuffer scratch;
+    private final ByteBuffer[] scratch = new ByteBuffer[2];
     private long position;
     private int tensorCount;
     private boolean closed;
@@ -73,54 +74,72 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
     }
 
     @Override
-    public TensorProto write(String name, DType type, long[] dims, ByteBuffer data) {
+    public TensorProto write(String name, DType type, long[] dims, TensorBytes data) {
         int elemType = OnnxTypes.elemType(type);
         long expected = OnnxTypes.elementCount(dims) * OnnxTypes.byteSize(elemType);
-        if (data.remaining() != expected) {
-            throw new StepwiseException("weight '" + name + "': " + data.remaining() + " bytes, expected " + expected
+        if (data.size() != expected) {
+            throw new StepwiseException("weight '" + name + "': " + data.size() + " bytes, expected " + expected
                     + " for " + type + Arrays.toString(dims));
         }
         long offset = alignedStart();
-        writeAt(data.duplicate(), offset, name);
+        // Whole elements per piece, so a converting source never splits one.
+        int piece = (int) Math.max(8, scratchBytes / 8 * 8);
+        ByteBuffer buf = scratch(0, piece);
+        for (long done = 0; done < expected; ) {
+            int n = (int) Math.min(piece, expected - done);
+            buf.clear().limit(n);
+            data.read(done, buf);
+            buf.flip();
+            writeAt(buf, offset + done, name);
+            done += n;
+        }
         return finish(name, elemType, dims, offset, expected);
     }
 
+    /**
+     * Transposes a float32 or float16 matrix while streaming it out: a band of source rows is read, transposed in
+     * memory, and each of its output-row segments written where it belongs, so only two band-sized buffers exist
+     * whatever the matrix's size.
+     */
     @Override
-    public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
-        return writeTransposed(name, DType.FLOAT, rows, cols, data);
-    }
-
-    /** Transposes a float32 or float16 matrix while streaming it out, one chunk of output rows at a time. */
-    @Override
-    public TensorProto writeTransposed(String name, DType type, long rows, long cols, ByteBuffer data) {
+    public TensorProto writeTransposed(String name, DType type, long rows, long cols, TensorBytes data) {
         if (type != DType.FLOAT && type != DType.FLOAT16) {
             throw new StepwiseException("weight '" + name + "': cannot transpose a " + type + " matrix");
         }
         int elemType = OnnxTypes.elemType(type);
         int size = OnnxTypes.byteSize(elemType);
         long count = rows * cols;
-        if (data.remaining() != count * size) {
-            throw new StepwiseException("weight '" + name + "': " + data.remaining() + " bytes, expected " + count * size
+        if (data.size() != count * size) {
+            throw new StepwiseException("weight '" + name + "': " + data.size() + " bytes, expected " + count * size
                     + " for a " + (type == DType.FLOAT ? "float32" : "float16") + " [" + rows + ", " + cols + "] matrix");
         }
-        // ByteBuffer.duplicate() forgets the byte order, so set it again on the copy
-        ByteBuffer in = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         long offset = alignedStart();
-        long outRowBytes = rows * size;
-        int rowsPerChunk = (int) Math.max(1, Math.min(cols, scratchBytes / Math.max(1, outRowBytes)));
-        ByteBuffer buf = scratch(rowsPerChunk * outRowBytes);
-        long at = offset;
-        for (long j0 = 0; j0 < cols; j0 += rowsPerChunk) {
-            long j1 = Math.min(cols, j0 + rowsPerChunk);
-            buf.clear();
+        long rowBytes = cols * size;
+        int bandRows = (int) Math.max(1, Math.min(rows, scratchBytes / Math.max(1, rowBytes)));
+        ByteBuffer band = scratch(0, Math.toIntExact(bandRows * rowBytes));
+        ByteBuffer transposed = scratch(1, Math.toIntExact(bandRows * rowBytes));
+        for (long i0 = 0; i0 < rows; i0 += bandRows) {
+            int n = (int) Math.min(bandRows, rows - i0);
+            band.clear().limit(Math.toIntExact(n * rowBytes));
+            data.read(i0 * rowBytes, band);
+            band.flip();
+            transposed.clear();
+            // the band [n, cols] becomes [cols, n]
             if (size == 4) {
-                transposeChunk(in.asFloatBuffer(), buf.asFloatBuffer(), rows, cols, j0, j1);
+                transposeChunk(band.asFloatBuffer(), transposed.asFloatBuffer(), n, cols, 0, cols);
             } else {
-                transposeChunk(in.asShortBuffer(), buf.asShortBuffer(), rows, cols, j0, j1);
+                transposeChunk(band.asShortBuffer(), transposed.asShortBuffer(), n, cols, 0, cols);
             }
-            buf.limit((int) ((j1 - j0) * outRowBytes));
-            writeAt(buf, at, name);
-            at += (j1 - j0) * outRowBytes;
+            if (n == rows) {
+                transposed.limit(Math.toIntExact(count * size));
+                writeAt(transposed, offset, name);
+                break;
+            }
+            long segment = (long) n * size;
+            for (long j = 0; j < cols; j++) {
+                transposed.limit(Math.toIntExact((j + 1) * segment)).position(Math.toIntExact(j * segment));
+                writeAt(transposed, offset + (j * rows + i0) * size, name);
+            }
         }
         return finish(name, elemType, new long[] {cols, rows}, offset, count * size);
     }
@@ -157,12 +176,12 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
         }
     }
 
-    private ByteBuffer scratch(long bytes) {
-        if (scratch == null || scratch.capacity() < bytes) {
-            // one reusable direct buffer, at most one chunk large (one output row when rows are huge)
-            scratch = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+    /** Reusable direct buffer {@code which} (0 or 1), grown to at least {@code bytes}. */
+    private ByteBuffer scratch(int which, int bytes) {
+        if (scratch[which] == null || scratch[which].capacity() < bytes) {
+            scratch[which] = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
         }
-        return scratch;
+        return scratch[which].clear();
     }
 
     /** Pads the file to the next aligned offset and returns it. */

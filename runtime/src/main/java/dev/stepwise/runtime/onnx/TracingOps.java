@@ -10,6 +10,7 @@ import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -174,9 +175,9 @@ public final class TracingOps implements Ops {
         return floatType;
     }
 
-    /** The checkpoint tensor's bytes in the compute type. */
-    private ByteBuffer weightData(String name) {
-        return floatType == DType.FLOAT16 ? weights.float16(name) : weights.float32(name);
+    /** The checkpoint tensor's bytes in the compute type, streamed and converted as the sink reads them. */
+    private TensorBytes weightData(String name) {
+        return weights.bytes(name, floatType);
     }
 
     @Override

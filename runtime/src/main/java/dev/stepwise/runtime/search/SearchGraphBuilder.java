@@ -26,6 +26,7 @@ import dev.stepwise.runtime.onnx.proto.Onnx.NodeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Tensor;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -379,15 +380,15 @@ public final class SearchGraphBuilder {
         }
 
         @Override
-        public TensorProto write(String name, DType type, long[] dims, ByteBuffer data) {
+        public TensorProto write(String name, DType type, long[] dims, TensorBytes data) {
             TensorProto t = delegate.write(name, type, dims, data);
             names.add(t.getName());
             return t;
         }
 
         @Override
-        public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
-            TensorProto t = delegate.writeTransposed(name, rows, cols, data);
+        public TensorProto writeTransposed(String name, DType type, long rows, long cols, TensorBytes data) {
+            TensorProto t = delegate.writeTransposed(name, type, rows, cols, data);
             names.add(t.getName());
             return t;
         }

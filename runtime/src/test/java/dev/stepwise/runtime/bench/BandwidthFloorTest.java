@@ -23,6 +23,19 @@ class BandwidthFloorTest {
     }
 
     @Test
+    void weightsOfAnySizeAreReadInPiecesByOneGraph() {
+        long weightBytes = 10L * BandwidthFloor.ROW * Float.BYTES;
+        // pieces of at most 4 rows: 10 rows -> 3 pieces of 4 rows (rounded up to equal pieces)
+        try (BandwidthFloor floor = BandwidthFloor.open(weightBytes, 1, 4L * BandwidthFloor.ROW * Float.BYTES)) {
+            assertEquals(3, floor.pieces());
+            assertEquals(12L * BandwidthFloor.ROW * Float.BYTES, floor.bytes());
+            for (BandwidthFloor.Method m : BandwidthFloor.Method.values()) {
+                assertTrue(floor.read(m, 1)[0] > 0, m.toString());
+            }
+        }
+    }
+
+    @Test
     void theFloorIsTheFastestMethodsMedian() {
         long[][] nanos = {{5_000_000, 6_000_000, 7_000_000}, {3_000_000, 9_000_000, 4_000_000}, {8_000_000, 8_000_000, 1}};
 

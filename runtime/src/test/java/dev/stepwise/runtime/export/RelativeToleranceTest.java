@@ -66,7 +66,8 @@ class RelativeToleranceTest {
         assertEquals(1e-4, c.tolerance("logits"));
         assertEquals(0, c.argmaxCompared());
         assertTrue(c.passed());
-        assertEquals(0, ExportOptions.defaults().effectiveRtol());
+        assertEquals(ExportOptions.FLOAT32_RTOL, ExportOptions.defaults().effectiveRtol());
+        assertEquals(0, ExportOptions.defaults().withRtol(0).effectiveRtol());
         assertEquals(ExportOptions.FLOAT16_RTOL, ExportOptions.defaults().withDtype(DType.FLOAT16).effectiveRtol());
         assertEquals(5e-3, ExportOptions.defaults().withDtype(DType.FLOAT16).withRtol(5e-3).effectiveRtol());
     }

@@ -13,6 +13,7 @@ import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.NodeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.StringStringEntryProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -96,13 +97,13 @@ class LoopGraphPartsTest {
         final List<String> written = new ArrayList<>();
 
         @Override
-        public TensorProto write(String name, DType type, long[] dims, ByteBuffer data) {
+        public TensorProto write(String name, DType type, long[] dims, TensorBytes data) {
             written.add(name);
             return TensorProto.newBuilder().setName(name).build();
         }
 
         @Override
-        public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
+        public TensorProto writeTransposed(String name, DType type, long rows, long cols, TensorBytes data) {
             written.add(name);
             return TensorProto.newBuilder().setName(name).build();
         }
@@ -120,7 +121,7 @@ class LoopGraphPartsTest {
         ByteBuffer any = ByteBuffer.allocate(0);
 
         assertSame(wte, sink.write("wte", DType.FLOAT, new long[] {10, 4}, any));
-        assertSame(proj, sink.writeTransposed("proj.T", 2, 3, any), "a transposed [2, 3] is stored [3, 2]");
+        assertSame(proj, sink.writeTransposed("proj.T", DType.FLOAT, 2, 3, TensorBytes.of(any)), "a transposed [2, 3] is stored [3, 2]");
         sink.write("wte", DType.FLOAT, new long[] {4, 10}, any);              // other shape
         sink.write("wte", DType.FLOAT16, new long[] {10, 4}, any);            // other type
         sink.write("bias", DType.FLOAT, new long[] {4}, any);                 // inline in the decoder

@@ -17,6 +17,7 @@ import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.ops.Tensor;
 import dev.stepwise.runtime.tensor.HostTensor;
 import java.io.IOException;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -119,7 +120,7 @@ class ExternalDataTest {
             TensorProto t;
             try (ExternalDataWriter w = new ExternalDataWriter(file, scratch)) {
                 w.write("pad", DType.FLOAT, new long[] {3}, floats(1, 2, 3)); // so the matrix starts at 64
-                t = w.writeTransposed("m.T", rows, cols, src);
+                t = w.writeTransposed("m.T", DType.FLOAT, rows, cols, TensorBytes.of(src));
             }
             assertEquals(List.of((long) cols, (long) rows), t.getDimsList());
             assertEquals("64", entry(t, "offset"));

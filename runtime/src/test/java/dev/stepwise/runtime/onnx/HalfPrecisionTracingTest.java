@@ -17,6 +17,7 @@ import dev.stepwise.runtime.ops.Tensor;
 import dev.stepwise.runtime.ort.OrtRunner;
 import dev.stepwise.runtime.ort.OrtSessions;
 import dev.stepwise.runtime.tensor.HostTensor;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -75,7 +76,7 @@ class HalfPrecisionTracingTest {
             Path file = dir.resolve("t" + scratch + ".bin");
             TensorProto t;
             try (ExternalDataWriter w = new ExternalDataWriter(file, scratch)) {
-                t = w.writeTransposed("m.T", DType.FLOAT16, rows, cols, src);
+                t = w.writeTransposed("m.T", DType.FLOAT16, rows, cols, TensorBytes.of(src));
             }
             assertEquals(TensorProto.DataType.FLOAT16_VALUE, t.getDataType());
             assertEquals(List.of((long) cols, (long) rows), t.getDimsList());

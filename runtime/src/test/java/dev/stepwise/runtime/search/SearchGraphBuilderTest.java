@@ -31,6 +31,7 @@ import dev.stepwise.runtime.ort.OrtSessions;
 import dev.stepwise.runtime.tensor.HostTensor;
 import java.io.IOException;
 import java.io.OutputStream;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -53,16 +54,19 @@ class SearchGraphBuilderTest {
     /** Keeps weights in the model (raw_data), for small test graphs. */
     static final class InlineSink implements WeightSink {
         @Override
-        public TensorProto write(String name, DType type, long[] dims, ByteBuffer data) {
+        public TensorProto write(String name, DType type, long[] dims, TensorBytes data) {
+            ByteBuffer bytes = ByteBuffer.allocate(Math.toIntExact(data.size()));
+            data.read(0, bytes);
             TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(OnnxTypes.elemType(type))
-                    .setRawData(ByteString.copyFrom(data.duplicate()));
+                    .setRawData(ByteString.copyFrom(bytes.flip()));
             Arrays.stream(dims).forEach(t::addDims);
             return t.build();
         }
 
         @Override
-        public TensorProto writeTransposed(String name, long rows, long cols, ByteBuffer data) {
-            ByteBuffer in = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        public TensorProto writeTransposed(String name, DType type, long rows, long cols, TensorBytes data) {
+            ByteBuffer in = ByteBuffer.allocate(Math.toIntExact(data.size())).order(ByteOrder.LITTLE_ENDIAN);
+            data.read(0, in);
             ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(rows * cols * 4)).order(ByteOrder.LITTLE_ENDIAN);
             for (long c = 0; c < cols; c++) {
                 for (long r = 0; r < rows; r++) {

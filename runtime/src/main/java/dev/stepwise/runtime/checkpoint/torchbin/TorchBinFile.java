@@ -5,6 +5,7 @@ import static dev.stepwise.runtime.checkpoint.torchbin.PickleReader.printable;
 
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.HalfFloats;
+import dev.stepwise.runtime.checkpoint.PositionalRead;
 import dev.stepwise.runtime.checkpoint.SafetensorsDtype;
 import dev.stepwise.runtime.checkpoint.TensorFile;
 import dev.stepwise.runtime.checkpoint.torchbin.TorchUnpickler.TensorRef;
@@ -284,6 +285,12 @@ public final class TorchBinFile implements TensorFile {
         } catch (IOException e) {
             throw new StepwiseException(path + ": cannot map tensor '" + printable(name) + "': " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public void readRaw(String name, long offset, ByteBuffer dst) {
+        Tensor t = tensor(name);
+        PositionalRead.read(channel, path, printable(name), t.fileOffset(), t.byteLength(), offset, dst);
     }
 
     @Override

@@ -15,6 +15,7 @@ import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
 import dev.stepwise.runtime.tensor.HostTensor;
+import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
@@ -33,8 +34,8 @@ import java.util.Set;
  *
  * <p>Memory: one {@link NDManager} owns everything this object makes and {@link #close()} frees it all. Weights are
  * loaded once, on first request, and stay until then. Intermediates go to the innermost open {@link TorchScope}
- * ({@link #openScope()}), or to this object when none is open. Weights alias the {@link WeightSource}'s buffers
- * (for an F32 checkpoint, its memory-mapped file): no copy, so the source must stay usable while this is open.
+ * ({@link #openScope()}), or to this object when none is open. Each weight is read from the {@link WeightSource}
+ * into libtorch's memory once, as float32, and held there until {@link #close()}: one copy of the model.
  *
  * <p>Autograd is off (DJL's default on the thread that loads the engine; this constructor turns it off on its own
  * thread as well, since the mode is thread-local) and no tensor here requires gradients. Not thread-safe: use one
@@ -43,6 +44,9 @@ import java.util.Set;
 public final class TorchOps implements Ops, AutoCloseable {
     // Beyond 2^24 a float no longer holds every integer, and DJL's arange takes floats.
     private static final long EXACT_FLOAT_INT = 1L << 24;
+
+    /** Weights larger than this are filled in bands of rows, so staging never needs more than this much. */
+    private static final long LOAD_BAND_BYTES = 64L << 20;
 
     private final WeightSource source;
     private final PtNDManager root;
@@ -53,6 +57,7 @@ public final class TorchOps implements Ops, AutoCloseable {
     private final Map<Long, PtNDArray> zeroBiases = new HashMap<>();
     // Arrays that live as long as this object (weights and their views): never freed by release() or a scope.
     private final Set<PtNDArray> resident = Collections.newSetFromMap(new IdentityHashMap<>());
+    private ByteBuffer staging;
     private boolean closed;
 
     public TorchOps(WeightSource source) {
@@ -147,6 +152,7 @@ public final class TorchOps implements Ops, AutoCloseable {
         transposedWeights.clear();
         zeroBiases.clear();
         resident.clear();
+        staging = null;
         root.close();
     }
 
@@ -578,22 +584,54 @@ public final class TorchOps implements Ops, AutoCloseable {
         return new TorchTensor(result);
     }
 
+    /**
+     * A weight as a float32 tensor in libtorch's own memory, filled band by band from the source (converted from
+     * bf16/f16 on the way): it exists once, whatever the stored type or size, and no Java buffer ever holds it whole.
+     */
     private PtNDArray loadWeight(String name) {
         long[] shape = source.shape(name);
-        ByteBuffer data = source.float32(name);
-        if (data.position() != 0) {
-            data = data.slice(); // the native side reads from the buffer's start address
-        }
+        TensorBytes data = source.bytes(name, DType.FLOAT);
         long count = HostTensor.elementCount(shape);
-        if (data.remaining() != count * Float.BYTES) {
-            throw new StepwiseException(source.describe() + ": tensor '" + name + "' has " + data.remaining()
+        if (data.size() != count * Float.BYTES) {
+            throw new StepwiseException(source.describe() + ": tensor '" + name + "' has " + data.size()
                     + " bytes of float32, but shape " + Arrays.toString(shape) + " needs " + count * Float.BYTES);
         }
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
             throw new StepwiseException("the eager backend needs a little-endian machine to read " + name);
         }
-        // A direct buffer is wrapped where it lies (the array keeps a reference to it); a heap one is copied once.
-        return root.create(data, new Shape(shape), DataType.FLOAT32);
+        long rowBytes = shape.length == 0 ? Float.BYTES : data.size() / Math.max(1, shape[0]);
+        if (shape.length == 0 || data.size() <= LOAD_BAND_BYTES || rowBytes == 0) {
+            ByteBuffer staged = stagingBuffer(data.size());
+            data.read(0, staged);
+            staged.flip();
+            // the staging buffer is reused: the weight gets its own copy
+            try (PtNDArray view = root.create(staged, new Shape(shape), DataType.FLOAT32)) {
+                return JniUtils.clone(view);
+            }
+        }
+        PtNDArray weight = JniUtils.createEmptyNdArray(root, new Shape(shape), DataType.FLOAT32, device,
+                SparseFormat.DENSE);
+        long bandRows = Math.max(1, LOAD_BAND_BYTES / rowBytes);
+        long[] bandShape = shape.clone();
+        for (long r0 = 0; r0 < shape[0]; r0 += bandRows) {
+            long n = Math.min(bandRows, shape[0] - r0);
+            ByteBuffer staged = stagingBuffer(n * rowBytes);
+            data.read(r0 * rowBytes, staged);
+            staged.flip();
+            bandShape[0] = n;
+            try (PtNDArray band = root.create(staged, new Shape(bandShape), DataType.FLOAT32)) {
+                JniUtils.indexSet(weight, band, new long[] {r0}, new long[] {r0 + n}, new long[] {1});
+            }
+        }
+        return weight;
+    }
+
+    /** The reusable direct buffer weights are staged through, cleared, with room for {@code bytes}. */
+    private ByteBuffer stagingBuffer(long bytes) {
+        if (staging == null || staging.capacity() < bytes) {
+            staging = ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        return staging.clear().limit((int) bytes);
     }
 
     // Host data to a tensor that owns its memory: views of it may then outlive the staging buffer safely.

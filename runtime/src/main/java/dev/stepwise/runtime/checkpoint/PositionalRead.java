@@ -1,0 +1,40 @@
+package dev.stepwise.runtime.checkpoint;
+
+import dev.stepwise.runtime.StepwiseException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+
+/** A checked positional read of one stored tensor's byte range: what both checkpoint file formats share. */
+public final class PositionalRead {
+    private PositionalRead() {
+    }
+
+    /**
+     * Reads bytes {@code [offset, offset + dst.remaining())} of a tensor whose stored bytes are {@code length} bytes
+     * at {@code start} in the file; errors name the file and tensor.
+     */
+    public static void read(FileChannel channel, Path path, String tensor, long start, long length, long offset, ByteBuffer dst) {
+        if (offset < 0 || offset + dst.remaining() > length) {
+            throw new IllegalArgumentException(path + ": read of " + dst.remaining() + " bytes at " + offset
+                    + " is outside tensor '" + tensor + "' (" + length + " bytes)");
+        }
+        if (!channel.isOpen()) {
+            throw new StepwiseException(path + ": already closed (reading tensor '" + tensor + "')");
+        }
+        try {
+            long at = start + offset;
+            while (dst.hasRemaining()) {
+                int n = channel.read(dst, at);
+                if (n < 0) {
+                    throw new StepwiseException(path + ": tensor '" + tensor + "' ends past the end of the file"
+                            + " (file truncated while reading?)");
+                }
+                at += n;
+            }
+        } catch (IOException e) {
+            throw new StepwiseException(path + ": cannot read tensor '" + tensor + "': " + e.getMessage(), e);
+        }
+    }
+}
