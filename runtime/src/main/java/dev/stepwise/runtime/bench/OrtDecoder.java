@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.bench;
 
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -12,6 +13,7 @@ import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.ort.PinnedLogits;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -39,9 +41,6 @@ final class OrtDecoder implements GreedyDecoder {
     private final Map<LogitsShape, PinnedLogits> pinned = new HashMap<>();
 
     private record LogitsShape(int batch, int sequence) {
-    }
-
-    private record PinnedLogits(OnnxTensor tensor, FloatBuffer data) {
     }
 
     OrtDecoder(OrtSession session, ArchitectureSpec spec, ModelConfig config) {
@@ -85,7 +84,7 @@ final class OrtDecoder implements GreedyDecoder {
                 }
                 previous = result;
                 past = presents(result);
-                long[] next = lastPositionArgmax(logits.data(), batch, in.sequence());
+                long[] next = lastPositionArgmax(logits.floats(), batch, in.sequence());
                 long elapsed = System.nanoTime() - started;
                 if (step == 0) {
                     prefillNanos = elapsed;
@@ -139,10 +138,7 @@ final class OrtDecoder implements GreedyDecoder {
         LogitsShape key = new LogitsShape(batch, sequence);
         PinnedLogits p = pinned.get(key);
         if (p == null) {
-            long[] shape = {batch, sequence, config.vocabSize()};
-            FloatBuffer data = ByteBuffer.allocateDirect(Math.toIntExact((long) batch * sequence * config.vocabSize() * Float.BYTES))
-                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
-            p = new PinnedLogits(OnnxTensor.createTensor(env, data, shape), data);
+            p = PinnedLogits.allocate(OnnxJavaType.FLOAT, batch, sequence, config.vocabSize());
             pinned.put(key, p);
         }
         return p;
@@ -199,7 +195,7 @@ final class OrtDecoder implements GreedyDecoder {
 
     @Override
     public void close() {
-        pinned.values().forEach(p -> p.tensor().close());
+        pinned.values().forEach(PinnedLogits::close);
         pinned.clear();
         try {
             session.close();
