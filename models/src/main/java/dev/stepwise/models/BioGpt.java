@@ -11,6 +11,7 @@ import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
+import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
 import dev.stepwise.runtime.model.layers.Heads;
@@ -77,7 +78,7 @@ public final class BioGpt implements CausalLm {
         hidden = layerNorm(ops, hidden, p + "layer_norm");
 
         Tensor head = ops.hasWeight("output_projection.weight") ? ops.weight("output_projection.weight") : embedTokens;
-        return ops.matmulTransposedB(hidden, head);
+        return LmHead.logits(ops, in, hidden, head);
     }
 
     private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,

@@ -11,6 +11,7 @@ import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
+import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
 import dev.stepwise.runtime.model.layers.Heads;
@@ -58,7 +59,7 @@ public final class Gpt2 implements CausalLm {
         hidden = Norms.layerNorm(ops, hidden, p + "ln_f", eps);
 
         Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : wte;
-        return ops.matmulTransposedB(hidden, lmHead);
+        return LmHead.logits(ops, in, hidden, lmHead);
     }
 
     private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,

@@ -6,6 +6,7 @@ import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
+import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
 import dev.stepwise.runtime.model.layers.RmsNorm;
@@ -57,7 +58,7 @@ abstract class LlamaFamily implements CausalLm {
         hidden = RmsNorm.apply(ops, hidden, ops.weight(MODEL + "norm.weight"), eps);
 
         Tensor lmHead = tied(config) ? embedTokens : ops.weight("lm_head.weight");
-        return ops.matmulTransposedB(hidden, lmHead);
+        return LmHead.logits(ops, in, hidden, lmHead);
     }
 
     private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,

@@ -11,6 +11,7 @@ import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
+import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
 import dev.stepwise.runtime.model.layers.Heads;
@@ -115,7 +116,7 @@ public final class Opt implements CausalLm {
             hidden = Linear.apply(ops, hidden, p + "project_out", false);
         }
         Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : embedTokens;
-        return ops.matmulTransposedB(hidden, lmHead);
+        return LmHead.logits(ops, in, hidden, lmHead);
     }
 
     /**

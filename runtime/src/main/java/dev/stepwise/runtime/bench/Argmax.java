@@ -1,8 +1,6 @@
 package dev.stepwise.runtime.bench;
 
-import dev.stepwise.runtime.checkpoint.HalfFloats;
 import java.nio.FloatBuffer;
-import java.nio.ShortBuffer;
 
 /** Greedy choice over one row of logits, read in place from a direct buffer (no copy to the heap). */
 final class Argmax {
@@ -15,20 +13,6 @@ final class Argmax {
         float bestValue = Float.NEGATIVE_INFINITY;
         for (int v = 0; v < count; v++) {
             float x = logits.get(offset + v);
-            if (x > bestValue) {
-                bestValue = x;
-                best = v;
-            }
-        }
-        return best;
-    }
-
-    /** The same over float16 bits. */
-    static long ofHalves(ShortBuffer logits, int offset, int count) {
-        int best = 0;
-        float bestValue = Float.NEGATIVE_INFINITY;
-        for (int v = 0; v < count; v++) {
-            float x = HalfFloats.f16ToFloat(logits.get(offset + v));
             if (x > bestValue) {
                 bestValue = x;
                 best = v;

@@ -13,12 +13,12 @@ import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.ort.PinnedLogits;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
-import java.nio.ShortBuffer;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -41,10 +41,6 @@ final class OrtDecoder implements GreedyDecoder {
     private final Map<LogitsShape, PinnedLogits> pinned = new HashMap<>();
 
     private record LogitsShape(int batch, int sequence) {
-    }
-
-    /** Logits as ONNX Runtime writes them: float32 ({@code floats}) or float16 bits ({@code halves}). */
-    private record PinnedLogits(OnnxTensor tensor, FloatBuffer floats, ShortBuffer halves) {
     }
 
     /** Whether the graph's cache and logits are float16 (an {@code --dtype fp16} export). */
@@ -137,8 +133,9 @@ final class OrtDecoder implements GreedyDecoder {
         int vocab = config.vocabSize();
         long[] next = new long[batch];
         for (int b = 0; b < batch; b++) {
-            int offset = (b * sequence + sequence - 1) * vocab;
-            next[b] = half ? Argmax.ofHalves(logits.halves(), offset, vocab) : Argmax.of(logits.floats(), offset, vocab);
+            // float32 is read in place; float16 rows are widened (vocab values, not the whole buffer)
+            next[b] = half ? Argmax.of(FloatBuffer.wrap(logits.lastPosition(b)), 0, vocab)
+                    : Argmax.of(logits.floats(), logits.lastPositionOffset(b), vocab);
         }
         return next;
     }
@@ -147,15 +144,8 @@ final class OrtDecoder implements GreedyDecoder {
         LogitsShape key = new LogitsShape(batch, sequence);
         PinnedLogits p = pinned.get(key);
         if (p == null) {
-            long[] shape = {batch, sequence, config.vocabSize()};
-            long count = (long) batch * sequence * config.vocabSize();
-            ByteBuffer bytes = ByteBuffer.allocateDirect(Math.toIntExact(count * (half ? 2 : Float.BYTES)))
-                    .order(ByteOrder.nativeOrder());
-            p = half
-                    ? new PinnedLogits(OnnxTensor.createTensor(env, bytes, shape, OnnxJavaType.FLOAT16), null,
-                            bytes.asShortBuffer())
-                    : new PinnedLogits(OnnxTensor.createTensor(env, bytes.asFloatBuffer(), shape),
-                            bytes.asFloatBuffer(), null);
+            p = PinnedLogits.allocate(half ? OnnxJavaType.FLOAT16 : OnnxJavaType.FLOAT, batch, sequence,
+                    config.vocabSize());
             pinned.put(key, p);
         }
         return p;
@@ -218,7 +208,7 @@ final class OrtDecoder implements GreedyDecoder {
 
     @Override
     public void close() {
-        pinned.values().forEach(p -> p.tensor().close());
+        pinned.values().forEach(PinnedLogits::close);
         pinned.clear();
         try {
             session.close();

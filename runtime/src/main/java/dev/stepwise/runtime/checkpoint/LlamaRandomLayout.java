@@ -43,7 +43,8 @@ public final class LlamaRandomLayout implements RandomLayout {
      * {@code llama}: {@code tiny} (4 heads, 4 KV heads), {@code tiny-gqa} (8 heads sharing 2 KV heads),
      * {@code tiny-tied-bias} (head_dim 32 ≠ hidden / heads, attention and MLP biases, tied embeddings), the
      * {@code rope_scaling} presets {@code tiny-linear}, {@code tiny-dynamic} (max_position_embeddings 32, so dynamic
-     * scaling starts early) and {@code tiny-llama3} (its three frequency bands all populated), and two real sizes:
+     * scaling starts early) and {@code tiny-llama3} (its three frequency bands all populated), {@code tiny-vocab128k} (Llama 3's 128256-token
+     * vocabulary on the tiny body, 2048 positions), and two real sizes:
      * {@code tinyllama} (TinyLlama-1.1B's shapes) and {@code llama-3.2-1b} (llama3 rope scaling, tied embeddings).
      */
     public static LlamaRandomLayout llama() {
@@ -58,6 +59,9 @@ public final class LlamaRandomLayout implements RandomLayout {
                 false, false, 1, 2, null));
         p.put("tiny-llama3", new Preset(1000, 64, 176, 2, 4, 2, 16, 2048, 10000, "1e-5", llama3Scaling(8.0, 1.0, 4.0, 256),
                 false, false, false, 1, 2, null));
+        // Llama 3's vocabulary on a tiny body: the LM head dominates, as in long-prompt prefill memory figures.
+        p.put("tiny-vocab128k", new Preset(128256, 64, 176, 2, 4, 4, 16, 2048, 500000, "1e-5", null, false, false,
+                false, 128000, 128001, null));
         p.put("tinyllama", new Preset(32000, 2048, 5632, 22, 32, 4, 64, 2048, 10000, "1e-5", null, false, false, false,
                 1, 2, null));
         p.put("llama-3.2-1b", new Preset(128256, 2048, 8192, 16, 32, 8, 64, 131072, 500000, "1e-5",

@@ -50,6 +50,11 @@ final class ExportCommand implements Callable<Integer> {
             description = "Also write whole-generation graphs: any of loop, beam-search, greedy-search, sampling (comma-separated).")
     String generation;
 
+    @Option(names = "--last-logits-only",
+            description = "Logits [batch, 1, vocab]: the LM head runs on the last position only (transformers' "
+                    + "logits_to_keep=1; not optimum's contract, which has every position).")
+    boolean lastLogitsOnly;
+
     @Override
     public Integer call() {
         Task t;
@@ -74,7 +79,8 @@ final class ExportCommand implements Callable<Integer> {
                     "--dtype: expected fp32 or fp16, got '" + dtype + "'");
         };
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
-                .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withProgress(new ConsoleProgress());
+                .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
+                .withProgress(new ConsoleProgress());
         ExportResult result = Exporter.export(model, output, options);
         printSummary(result);
         return 0;

@@ -10,6 +10,7 @@ import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.TensorDecl;
+import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.onnx.GraphBuilder;
 import dev.stepwise.runtime.onnx.TracingOps;
 import dev.stepwise.runtime.onnx.WeightSink;
@@ -50,14 +51,23 @@ public final class DecoderTracer {
      */
     public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
                                    int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo, DType floatType) {
+        return trace(architecture, config, weights, task, opset, sizes, sink, valueInfo, floatType, false);
+    }
+
+    /** As above; with {@code lastLogitsOnly} the logits are {@code [batch, 1, vocab]} (see the full form). */
+    public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
+                                   int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo, DType floatType,
+                                   boolean lastLogitsOnly) {
         CacheMode mode = task == Task.TEXT_GENERATION_WITH_PAST ? CacheMode.PAST_AND_PRESENT : CacheMode.NONE;
-        return trace(architecture, config, weights, mode, opset, sizes, sink, valueInfo, false,
+        return trace(architecture, config, weights, mode, opset, sizes, sink, valueInfo, lastLogitsOnly,
                 architecture.spec().modelType() + "-" + task.cliName(), floatType);
     }
 
     /**
      * Traces the decoder. With {@code lastTokenLogits} the logits output keeps only the last position,
-     * {@code [batch, 1, vocab]} (left padding puts every row's newest token there).
+     * {@code [batch, 1, vocab]} (left padding puts every row's newest token there): the forward is asked for it
+     * ({@link DecoderInputs#lastLogitsOnly()}, so the LM head runs on one position), and a forward that ignores the
+     * request has its logits sliced after the head.
      */
     public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, CacheMode mode,
                                    int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo,
@@ -80,7 +90,7 @@ public final class DecoderTracer {
             inputs.put(in.name(), isInteger(in.type()) && in.type() != DType.INT64 ? ops.cast(t, DType.INT64) : t);
         }
         DecoderInputs decoderInputs = new DecoderInputs(inputs.get("input_ids"), inputs.get("attention_mask"),
-                inputs.get("position_ids"));
+                inputs.get("position_ids"), lastTokenLogits);
 
         int layers = config.numLayers();
         CacheDecl cache = spec.cache();
@@ -102,7 +112,9 @@ public final class DecoderTracer {
         List<Object> logitsDims = sizes.resolveAll(logitsDecl.axes(), config);
         if (lastTokenLogits) {
             Dim sequence = ops.dim(logits, 1);
-            logits = ops.slice(logits, 1, ops.sub(sequence, Dim.of(1)), sequence);
+            if (!(sequence.isKnown() && sequence.value() == 1)) {
+                logits = LmHead.lastPosition(ops, logits);      // a forward without LmHead: slice after the head
+            }
             logitsDims.set(1, 1L);
         }
         ops.output(logitsDecl.name(), logits, inGraph(logitsDecl.type(), floatType), logitsDims);

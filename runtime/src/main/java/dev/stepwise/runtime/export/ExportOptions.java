@@ -8,11 +8,13 @@ import dev.stepwise.annotations.Task;
  * the PyTorch reference, the external-data threshold, and the graph's floating type: {@code FLOAT} (the default,
  * whatever the checkpoint's dtype) or {@code FLOAT16}, which keeps weights, activations, KV cache and logits in half
  * precision. {@code rtol} scales the tolerance with each output's magnitude (NaN = the default for the type:
- * {@link #FLOAT32_RTOL} for float32, {@link #FLOAT16_RTOL} for float16).
+ * {@link #FLOAT32_RTOL} for float32, {@link #FLOAT16_RTOL} for float16). {@code lastLogitsOnly} computes the LM head for the last
+ * position only (transformers' {@code logits_to_keep=1}): logits {@code [batch, 1, vocab]} instead of optimum's
+ * {@code [batch, sequence, vocab]}.
  */
 public record ExportOptions(Task task, int opset, double atol, boolean validate, long externalDataThresholdBytes,
                             ProgressListener progress, DType dtype, double rtol,
-                            java.util.Set<GenerationGraph> generation) {
+                            java.util.Set<GenerationGraph> generation, boolean lastLogitsOnly) {
 
 
     /** Models whose weights exceed this go to {@code model.onnx_data}; always above 2 GiB (protobuf's limit). */
@@ -43,45 +45,50 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
     public static ExportOptions defaults() {
         return new ExportOptions(Task.TEXT_GENERATION_WITH_PAST, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
                 ProgressListener.SILENT, DType.FLOAT, Double.NaN,
-                java.util.Set.of());
+                java.util.Set.of(), false);
     }
 
     public ExportOptions withTask(Task t) {
-        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation);
+        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly);
     }
 
     public ExportOptions withOpset(int o) {
-        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation);
+        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly);
     }
 
     public ExportOptions withAtol(double a) {
-        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation);
+        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly);
     }
 
     public ExportOptions withValidate(boolean v) {
-        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation);
+        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly);
     }
 
     public ExportOptions withExternalDataThreshold(long bytes) {
-        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation);
+        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation, lastLogitsOnly);
     }
 
     public ExportOptions withProgress(ProgressListener p) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation, lastLogitsOnly);
     }
 
     /** {@code FLOAT} (default) or {@code FLOAT16}. */
     public ExportOptions withDtype(DType d) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation, lastLogitsOnly);
     }
 
     /** Whole-generation graphs to write next to {@code model.onnx}. */
     public ExportOptions withGeneration(java.util.Set<GenerationGraph> graphs) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs, lastLogitsOnly);
+    }
+
+    /** Logits {@code [batch, 1, vocab]}: the LM head runs on the last position only (off by default). */
+    public ExportOptions withLastLogitsOnly(boolean l) {
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, l);
     }
 
     public ExportOptions withRtol(double r) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation, lastLogitsOnly);
     }
 
     /** The relative tolerance in effect: {@link #rtol()}, or the default for {@link #dtype()} when NaN. */

@@ -86,7 +86,7 @@ public final class Exporter {
                 // One weights file for the decoder and its generation graphs: each weight is stored once.
                 WeightSink shared = new DedupWeightSink(new ProgressWeightSink(sink, progress));
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
-                        shared, false, dtype);
+                        shared, false, dtype, options.lastLogitsOnly());
                 Map<String, ModelProto> generation = GenerationGraphs.build(options.generation(), architecture, config,
                         checkpoint, shared, opset, checkpointDir);
                 weightBytes = sink.bytesWritten();
@@ -99,12 +99,12 @@ public final class Exporter {
             }
             progress.done();
             copySideFiles(checkpointDir, out.path());
-            writeManifest(out.path(), spec, task, opset, atol, rtol, dtype);
+            writeManifest(out.path(), spec, task, opset, atol, rtol, dtype, options.lastLogitsOnly());
 
             List<ValidationCase> validation = List.of();
             if (options.validate()) {
                 validation = Validator.validate(architecture, config, checkpoint, modelFile, task, atol, rtol, dtype,
-                        progress);
+                        options.lastLogitsOnly(), progress);
                 if (!validation.stream().allMatch(ValidationCase::passed)) {
                     throw new ValidationException(Validator.failureMessage(validation), validation);
                 }
@@ -139,9 +139,19 @@ public final class Exporter {
         }
     }
 
+    /** Whether the folder's manifest says its logits hold only the last position (false when it has no manifest). */
+    public static boolean lastLogitsOnly(Path dir) {
+        Path manifest = dir.resolve(MANIFEST_FILE);
+        if (!Files.isRegularFile(manifest)) {
+            return false;
+        }
+        JsonObject m = ModelConfig.readJson(manifest);
+        return m.has("last_logits_only") && m.get("last_logits_only").getAsBoolean();
+    }
+
     /** A small description of the export, read back by the generator and by tools. */
     private static void writeManifest(Path dir, ArchitectureSpec spec, Task task, int opset, double atol, double rtol,
-                                      DType dtype) {
+                                      DType dtype, boolean lastLogitsOnly) {
         JsonObject m = new JsonObject();
         m.addProperty("format", "kv-cache-decoder");
         m.addProperty("model_type", spec.modelType());
@@ -151,6 +161,7 @@ public final class Exporter {
         m.addProperty("atol", atol);
         m.addProperty("rtol", rtol);
         m.addProperty("model", MODEL_FILE);
+        m.addProperty("last_logits_only", lastLogitsOnly);
         try {
             Files.writeString(dir.resolve(MANIFEST_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(m),
                     StandardCharsets.UTF_8);

@@ -11,8 +11,8 @@ import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.ort.PinnedLogits;
 import java.nio.ByteBuffer;
-import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
@@ -41,6 +41,8 @@ final class DecoderRun implements StepModel, AutoCloseable {
     private AutoCloseable owner;
     private float[][] lastLogits;
     private int vocab;
+    /** The decode steps' pinned logits ([rows, 1, vocab]), made at the first step and reused by every later one. */
+    private PinnedLogits stepLogits;
 
     /** Rows: each row's real tokens; shorter rows are left padded with {@code pad}. */
     DecoderRun(ExportedModel model, Map<String, DType> inputTypes, CacheGather gather, List<long[]> prompts, long pad) {
@@ -129,6 +131,10 @@ final class DecoderRun implements StepModel, AutoCloseable {
     private void run(long[] ids, long[] positions, int length) {
         Map<String, OnnxTensor> feed = new LinkedHashMap<>(past);
         List<OnnxTensor> created = new ArrayList<>();
+        // ONNX Runtime writes the logits into our direct buffer; only each row's last position is copied out.
+        int positionsOut = model.lastLogitsOnly() ? 1 : length;
+        PinnedLogits logits = stepLogits != null && stepLogits.fits(rows, positionsOut) ? stepLogits
+                : PinnedLogits.allocate(model.logitsType(), rows, positionsOut, model.vocab());
         try {
             created.add(put(feed, "input_ids", ids, length));
             long[] flatMask = new long[rows * mask[0].length];
@@ -137,28 +143,40 @@ final class DecoderRun implements StepModel, AutoCloseable {
             }
             created.add(put(feed, "attention_mask", flatMask, mask[0].length));
             created.add(put(feed, "position_ids", positions, length));
-            OrtSession.Result result = model.session().run(feed);
+            OrtSession.Result result = model.session().run(feed, model.presentNames(),
+                    Map.of(model.logitsName(), logits.tensor()));
             closeOwner();
             owner = result;
             past = presents(result);
-            readLogits(result, length);
+            vocab = logits.vocab();
+            lastLogits = new float[rows][];
+            for (int b = 0; b < rows; b++) {
+                lastLogits[b] = logits.lastPosition(b);
+            }
         } catch (OrtException e) {
             throw new StepwiseException(model.dir() + ": ONNX Runtime failed while generating: " + e.getMessage(), e);
         } finally {
             created.forEach(OnnxTensor::close);
+            if (logits != stepLogits) {
+                if (length == 1) {
+                    closeStepLogits();
+                    stepLogits = logits;     // the decode steps' buffer, kept
+                } else {
+                    logits.close();          // the prefill's, used once
+                }
+            }
         }
     }
 
-    private void readLogits(OrtSession.Result result, int length) throws OrtException {
-        String name = model.spec().outputs().get(0).name();
-        OnnxTensor t = (OnnxTensor) result.get(name)
-                .orElseThrow(() -> new StepwiseException(model.dir() + ": the model has no output " + name));
-        long[] shape = t.getInfo().getShape();
-        vocab = Math.toIntExact(shape[shape.length - 1]);
-        FloatBuffer logits = t.getFloatBuffer();
-        lastLogits = new float[rows][vocab];
-        for (int b = 0; b < rows; b++) {
-            logits.get((b * length + length - 1) * vocab, lastLogits[b]);
+    /** The pinned logits the decode steps share (null before the first step); for tests. */
+    PinnedLogits stepLogits() {
+        return stepLogits;
+    }
+
+    private void closeStepLogits() {
+        if (stepLogits != null) {
+            stepLogits.close();
+            stepLogits = null;
         }
     }
 
@@ -244,6 +262,7 @@ final class DecoderRun implements StepModel, AutoCloseable {
     @Override
     public void close() {
         closeOwner();
+        closeStepLogits();
     }
 
     static Map<String, DType> inputTypes(ExportedModel model) {

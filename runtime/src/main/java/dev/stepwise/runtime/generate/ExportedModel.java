@@ -33,9 +33,15 @@ public final class ExportedModel implements AutoCloseable {
     private final Set<Long> eosIds;
     private final long padId;
     private final OnnxJavaType cacheType;
+    private final Logits logits;
+    private final Set<String> presentNames = new LinkedHashSet<>();
+
+    /** The graph's logits output: name, element type, vocabulary and whether it has only the last position. */
+    private record Logits(String name, OnnxJavaType type, int vocab, boolean lastOnly) {
+    }
 
     private ExportedModel(Path dir, ArchitectureSpec spec, ModelConfig config, OrtSession session, Set<Long> eosIds,
-                          long padId, OnnxJavaType cacheType) {
+                          long padId, OnnxJavaType cacheType, Logits logits) {
         this.dir = dir;
         this.spec = spec;
         this.config = config;
@@ -43,6 +49,11 @@ public final class ExportedModel implements AutoCloseable {
         this.eosIds = eosIds;
         this.padId = padId;
         this.cacheType = cacheType;
+        this.logits = logits;
+        for (int l = 0; l < config.numLayers(); l++) {
+            presentNames.add(spec.cache().presentName(l, "key"));
+            presentNames.add(spec.cache().presentName(l, "value"));
+        }
     }
 
     public static ExportedModel open(Path dir, int threads) {
@@ -78,7 +89,45 @@ public final class ExportedModel implements AutoCloseable {
             throw new StepwiseException(modelFile + ": input '" + firstPast + "' is " + cacheType
                     + "; the generator supports float and float16 caches");
         }
-        return new ExportedModel(dir, architecture.spec(), config, session, eos, pad, cacheType);
+        Logits logits;
+        try {
+            logits = logits(dir, architecture.spec(), config, session);
+        } catch (RuntimeException e) {
+            closeQuietly(session);
+            throw e;
+        }
+        return new ExportedModel(dir, architecture.spec(), config, session, eos, pad, cacheType, logits);
+    }
+
+    /**
+     * The logits output as the graph declares it; {@code stepwise.json}'s {@code last_logits_only} (an
+     * {@code export --last-logits-only} folder) must agree with a declared sequence axis of 1.
+     */
+    private static Logits logits(Path dir, ArchitectureSpec spec, ModelConfig config, OrtSession session) {
+        String name = spec.outputs().get(0).name();
+        Path modelFile = dir.resolve(Exporter.MODEL_FILE);
+        TensorInfo info;
+        try {
+            ai.onnxruntime.NodeInfo node = session.getOutputInfo().get(name);
+            if (node == null) {
+                throw new StepwiseException(modelFile + ": has no output '" + name + "'");
+            }
+            info = (TensorInfo) node.getInfo();
+        } catch (ai.onnxruntime.OrtException e) {
+            throw new StepwiseException(modelFile + ": cannot read output '" + name + "': " + e.getMessage(), e);
+        }
+        long[] shape = info.getShape();
+        if (shape.length != 3 || (info.type != OnnxJavaType.FLOAT && info.type != OnnxJavaType.FLOAT16)) {
+            throw new StepwiseException(modelFile + ": output '" + name + "' is " + info
+                    + "; the generator needs float or float16 logits [batch, sequence, vocab]");
+        }
+        boolean lastOnly = Exporter.lastLogitsOnly(dir);
+        if (lastOnly && shape[1] != 1) {
+            throw new StepwiseException(modelFile + ": " + Exporter.MANIFEST_FILE + " says last_logits_only but output '"
+                    + name + "' has sequence axis " + shape[1] + ", expected 1");
+        }
+        int vocab = shape[2] > 0 ? Math.toIntExact(shape[2]) : config.vocabSize();
+        return new Logits(name, info.type, vocab, lastOnly);
     }
 
     public Path dir() {
@@ -108,6 +157,31 @@ public final class ExportedModel implements AutoCloseable {
     /** The element type of the KV cache (past inputs and present outputs): {@code FLOAT} or {@code FLOAT16}. */
     public OnnxJavaType cacheType() {
         return cacheType;
+    }
+
+    /** The logits output's name. */
+    public String logitsName() {
+        return logits.name();
+    }
+
+    /** The logits' element type: {@code FLOAT}, or {@code FLOAT16} for an fp16 export. */
+    public OnnxJavaType logitsType() {
+        return logits.type();
+    }
+
+    /** The logits' last axis. */
+    public int vocab() {
+        return logits.vocab();
+    }
+
+    /** True for an {@code export --last-logits-only} folder: logits {@code [batch, 1, vocab]} at every run. */
+    public boolean lastLogitsOnly() {
+        return logits.lastOnly();
+    }
+
+    /** Every present output's name (the outputs a run asks for besides the pinned logits). */
+    public Set<String> presentNames() {
+        return java.util.Collections.unmodifiableSet(presentNames);
     }
 
     /** A past tensor of {@code shape} (with a 0-length sequence axis: prefill) in the cache's element type. */

@@ -635,6 +635,8 @@ public final class TracingOps implements Ops {
             outLength = Dim.of(Math.max(0, e - s));
         } else if (isKnown(start, 0) && end.equals(length)) {
             return t; // the whole axis
+        } else if (length != null && end.equals(length) && start.equals(sub(length, Dim.of(1)))) {
+            outLength = Dim.of(1); // the last position (of a non-empty axis: a sequence)
         }
         Dim[] out = t.dims();
         out[a] = outLength;

@@ -54,6 +54,21 @@ public record HostTensor(DType type, long[] shape, long[] longs, float[] floats)
         return worst;
     }
 
+    /** Float {@code [B, S, V]} → {@code [B, 1, V]}: each row's last position (logits of the next token). */
+    public HostTensor lastPosition() {
+        if (shape.length != 3 || floats == null) {
+            throw new IllegalArgumentException("expected float [batch, sequence, vocab], got " + this);
+        }
+        int batch = (int) shape[0];
+        int seq = (int) shape[1];
+        int vocab = (int) shape[2];
+        float[] last = new float[batch * vocab];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(floats, (b * seq + seq - 1) * vocab, last, b * vocab, vocab);
+        }
+        return ofFloats(last, batch, 1, vocab);
+    }
+
     private static void check(int length, long[] shape) {
         if (elementCount(shape) != length) {
             throw new IllegalArgumentException("data of length " + length + " does not fit shape " + Arrays.toString(shape));
