@@ -7,6 +7,7 @@ and must produce the same ids. The Java tests never run this script; they read t
 """
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -20,7 +21,7 @@ FIXTURES = os.path.normpath(os.path.join(ROOT, "..", "shared", "fixtures"))
 OUT = os.path.join(ROOT, "runtime", "src", "test", "resources", "tokenizer", "transformers-ids.json")
 FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json"]
 
-LONG = " ".join(f"word{i} and, more: text!" for i in range(150))  # > 512 tokens: nothing may truncate
+LONG = " ".join(f"word{i} and, more: text!" for i in range(70))  # > 512 tokens: nothing may truncate
 PROMPTS = [
     "Hello, my name is",
     " leading space",
@@ -98,9 +99,10 @@ def main():
             out["cases"].append(entry)
             print(case["name"], type(tok).__name__, [len(p["ids"]) for p in entry["prompts"]], file=sys.stderr)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    text = json.dumps(out, ensure_ascii=False, indent=1)
+    text = re.sub(r"\[[\d,\s]*\]", lambda m: json.dumps(json.loads(m.group(0))), text)  # one line per id list
     with open(OUT, "w", encoding="utf-8") as f:
-        json.dump(out, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+        f.write(text + "\n")
 
 
 if __name__ == "__main__":
