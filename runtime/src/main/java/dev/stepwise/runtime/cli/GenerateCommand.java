@@ -18,6 +18,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
@@ -30,8 +31,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "EXPORTED_DIR", description = "Folder written by 'stepwise export'.")
+    @Option(names = "--model", required = true, paramLabel = "EXPORTED_DIR|ORG/NAME[@REV]",
+            description = "Folder written by 'stepwise export', or a model id in the local Hugging Face cache.")
     Path model;
+
+    @ParentCommand
+    Main main;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Prompt prompt;
@@ -118,6 +123,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Path model = main.locateModel(this.model);
         List<long[]> rows = prompt.ids != null ? parseIds(prompt.ids) : null;
         GenerationEngines.Kind kind;
         GenerationConfig.Builder builder;
