@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
@@ -25,9 +26,12 @@ final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR",
-            description = "Checkpoint folder (config.json + safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR|ORG/NAME[@REV]",
+            description = "Checkpoint folder (config.json + safetensors), or a model id in the local Hugging Face cache.")
     Path model;
+
+    @ParentCommand
+    Main main;
 
     @Option(names = "--batch-size", defaultValue = "1", paramLabel = "N", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
     int batchSize;
@@ -75,7 +79,7 @@ final class BenchCommand implements Callable<Integer> {
         } catch (StepwiseException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage()); // a bad flag value: usage error
         }
-        BenchReport report = Benchmark.run(model, options, new ConsoleProgress(), System.err);
+        BenchReport report = Benchmark.run(main.locateModel(model), options, new ConsoleProgress(), System.err);
         System.err.print(report.toTable());
         if (json) {
             System.out.println(report.toJson());

@@ -11,12 +11,17 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = "Export a Hugging Face checkpoint folder to a validated ONNX folder.")
 final class ExportCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint folder (config.json + safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "DIR|ORG/NAME[@REV]",
+            description = "Checkpoint folder (config.json + safetensors), or a model id in the local Hugging Face cache.")
     Path model;
+
+    @ParentCommand
+    Main main;
 
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "Folder to write (replaced on success).")
     Path output;
@@ -81,7 +86,7 @@ final class ExportCommand implements Callable<Integer> {
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
                 .withProgress(new ConsoleProgress());
-        ExportResult result = Exporter.export(model, output, options);
+        ExportResult result = Exporter.export(main.locateModel(model), output, options);
         printSummary(result);
         return 0;
     }

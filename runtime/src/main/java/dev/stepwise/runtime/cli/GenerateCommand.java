@@ -7,6 +7,7 @@ import dev.stepwise.runtime.generate.GenerationEngines;
 import dev.stepwise.runtime.generate.Generator;
 import dev.stepwise.runtime.generate.GenerationEngine;
 import dev.stepwise.runtime.generate.TextTokenizer;
+import dev.stepwise.runtime.generate.TokenStream;
 import dev.stepwise.runtime.unroll.StepGraphEngine;
 import dev.stepwise.runtime.unroll.UnrollManifest;
 import java.nio.file.Path;
@@ -17,18 +18,25 @@ import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Generate with an exported model folder on ONNX Runtime: greedy, seeded sampling or beam search.",
             "Defaults come from the folder's generation_config.json (transformers' defaults where it is silent); "
-                + "flags override them."})
+                + "flags override them.",
+            "With one prompt and one returned sequence, greedy decoding and sampling print token by token (the Java "
+                + "engine); otherwise each sequence prints when generation ends."})
 final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "EXPORTED_DIR", description = "Folder written by 'stepwise export'.")
+    @Option(names = "--model", required = true, paramLabel = "EXPORTED_DIR|ORG/NAME[@REV]",
+            description = "Folder written by 'stepwise export', or a model id in the local Hugging Face cache.")
     Path model;
+
+    @ParentCommand
+    Main main;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Prompt prompt;
@@ -102,14 +110,20 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Who runs the generation: the Java step loop (default), the ONNX Loop graph or ONNX Runtime's BeamSearch graph.")
     String engine;
 
-    @Option(names = "--print-ids", description = "Print ids instead of text: one line per returned sequence, prompts in order.")
+    @Option(names = "--print-ids", description = "Print ids instead of text: one line per returned sequence, prompts in order "
+            + "(streamed token by token like text when one sequence is generated).")
     boolean printIds;
+
+    @Option(names = "--print-prompt-ids",
+            description = "Print the prompt ids used (special tokens included) to stderr, one 'prompt ids:' line per prompt.")
+    boolean printPromptIds;
 
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads (default: all cores).")
     int threads;
 
     @Override
     public Integer call() {
+        Path model = main.locateModel(this.model);
         List<long[]> rows = prompt.ids != null ? parseIds(prompt.ids) : null;
         GenerationEngines.Kind kind;
         GenerationConfig.Builder builder;
@@ -137,10 +151,27 @@ final class GenerateCommand implements Callable<Integer> {
             } catch (StepwiseException | UsageError e) {
                 return usage(e.getMessage());
             }
+            if (printPromptIds) {
+                // stderr, so that stdout stays exactly the generated lines
+                for (long[] row : rows) {
+                    spec.commandLine().getErr().println("prompt ids: " + join(row));
+                }
+                spec.commandLine().getErr().flush();
+            }
             UnrollManifest unrolled = UnrollManifest.readIfPresent(model);
+            TextTokenizer text = tokenizer;
+            TokenStream stream = unrolled == null && streams(kind, config, rows.size())
+                    ? (printIds ? TokenStream.ids(System.out, rows.get(0))
+                            : TokenStream.text(System.out, text::decode, rows.get(0)))
+                    : null;
             GenerationEngine chosen = unrolled != null ? new StepGraphEngine(unrolled)
-                    : GenerationEngines.create(kind, threads, beamOptions, Generator.TokenListener.NONE);
+                    : GenerationEngines.create(kind, threads, beamOptions,
+                            stream != null ? stream : Generator.TokenListener.NONE);
             List<List<long[]>> out = chosen.generate(model, rows, config);
+            if (stream != null) {
+                stream.finish();
+                return 0;
+            }
             for (List<long[]> sequences : out) {
                 for (long[] s : sequences) {
                     System.out.println(printIds ? join(s) : tokenizer.decode(s));
@@ -152,6 +183,16 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * Streaming (token by token) needs a step loop that reports tokens (the Java engine, greedy or sampling) and one
+     * sequence on the output: with several prompts or return sequences, lines would interleave, so those print at the
+     * end, as beam search always does.
+     */
+    static boolean streams(GenerationEngines.Kind kind, GenerationConfig config, int prompts) {
+        return kind == GenerationEngines.Kind.JAVA && !config.isBeamSearch() && prompts == 1
+                && config.numReturnSequences() == 1;
     }
 
     /** A flag combination that cannot work: exit status 2 with one line. */

@@ -1,6 +1,9 @@
 package dev.stepwise.runtime.cli;
 
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.HubCache;
+import java.nio.file.Path;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -17,6 +20,11 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             DemoCommand.class})
 public final class Main implements Runnable {
+    private final Map<String, String> env;
+
+    private Main(Map<String, String> env) {
+        this.env = env;
+    }
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -24,8 +32,16 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns its exit status (tests call this instead of {@link #main}). */
     public static int run(String... args) {
+        return run(System.getenv(), args);
+    }
+
+    /**
+     * Runs the CLI with {@code env} standing for the environment variables it reads ({@code HF_HUB_CACHE},
+     * {@code HF_HOME}), so tests can point it at a cache of their own.
+     */
+    public static int run(Map<String, String> env, String... args) {
         System.setProperty("ai.djl.offline", "true");
-        CommandLine cli = new CommandLine(new Main());
+        CommandLine cli = new CommandLine(new Main(env));
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("error: " + describe(e));
             if (Boolean.getBoolean("stepwise.debug")) {
@@ -48,6 +64,14 @@ public final class Main implements Runnable {
             cli.getErr().println("error: " + describe(e));
             return 1;
         }
+    }
+
+    /**
+     * A {@code --model} argument as a folder: an existing path as is, else a Hugging Face id
+     * ({@code org/name[@revision]}) from the local cache (see {@link HubCache}), else the path for the command to report.
+     */
+    Path locateModel(Path argument) {
+        return HubCache.fromEnvironment(env, Path.of(System.getProperty("user.home"))).locate(argument.toString());
     }
 
     static String describe(Throwable e) {

@@ -7,14 +7,19 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 
 @Command(name = "unroll", mixinStandardHelpOptions = true,
         description = {"Write one fully static ONNX graph per generation step (decoder_model-opt_gen_step=s.onnx),",
             "all sharing one weights file, checked step by step against the dynamic decoder.",
             "N new tokens need N step graphs (steps 0..N-1); --include-final-step adds step N (max(gen_step) = N)."})
 final class UnrollCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR")
+    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR|ORG/NAME[@REV]",
+            description = "Checkpoint folder, or a model id in the local Hugging Face cache.")
     Path model;
+
+    @ParentCommand
+    Main main;
 
     @Option(names = "--output", required = true, paramLabel = "DIR")
     Path output;
@@ -48,7 +53,7 @@ final class UnrollCommand implements Callable<Integer> {
         UnrollOptions options = UnrollOptions.of(batch, sequence, maxNewTokens).withOpset(opset)
                 .withLastTokenLogits(lastTokenLogits).withIncludeFinalStep(includeFinalStep).withAtol(atol)
                 .withValidate(!noValidate).withProgress(new ConsoleProgress());
-        UnrollResult result = Unroller.unroll(model, output, options);
+        UnrollResult result = Unroller.unroll(main.locateModel(model), output, options);
         result.report().print(System.err);
         System.err.printf("unrolled %d step graphs into %s in %.1f s%n", result.steps().size(), result.outputDir(),
                 result.report().seconds());
