@@ -16,8 +16,8 @@ import dev.stepwise.runtime.onnx.proto.Onnx.NodeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.ValueInfoProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorShapeProto;
-import dev.stepwise.runtime.unroll.StepGraphGenerator;
-import dev.stepwise.runtime.unroll.UnrollManifest;
+import dev.stepwise.runtime.generate.UnsupportedOptionException;
+import dev.stepwise.runtime.unroll.StepGraphs;
 import dev.stepwise.runtime.unroll.UnrollOptions;
 import dev.stepwise.runtime.unroll.UnrollResult;
 import dev.stepwise.runtime.unroll.Unroller;
@@ -82,13 +82,19 @@ class UnrollTest {
         try (ExportedModel model = ExportedModel.open(exported, 1)) {
             expected = new Generator(model).greedy(prompts, 4);
         }
-        List<long[]> actual = new StepGraphGenerator(dir, UnrollManifest.readIfPresent(dir)).greedy(prompts, 4);
-        for (int r = 0; r < prompts.size(); r++) {
-            assertArrayEquals(expected.get(r), actual.get(r), arch + " row " + r);
+        try (StepGraphs opened = StepGraphs.open(dir, 1)) {
+            List<long[]> actual = new Generator(opened).greedy(prompts, 4);
+            for (int r = 0; r < prompts.size(); r++) {
+                assertArrayEquals(expected.get(r), actual.get(r), arch + " row " + r);
+            }
+            assertEquals(4, opened.openSessions(), "one session per step graph, kept open");
+            new Generator(opened).greedy(prompts, 4);
+            assertEquals(4, opened.openSessions(), "a second generation reuses the sessions");
+            assertThrows(UnsupportedOptionException.class,
+                    () -> new Generator(opened).greedy(List.of(prompts.get(0)), 4), "a batch of the wrong size is refused");
+            assertThrows(UnsupportedOptionException.class,
+                    () -> new Generator(opened).greedy(prompts, 5), "more tokens than step graphs are refused");
         }
-        assertThrows(StepwiseException.class,
-                () -> new StepGraphGenerator(dir, UnrollManifest.readIfPresent(dir)).greedy(List.of(prompts.get(0)), 4),
-                "a batch of the wrong size is refused");
     }
 
     static void assertStatic(ModelProto model, int step) {

@@ -3,6 +3,7 @@ package dev.stepwise.runtime.cli;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.bench.BenchOptions;
+import dev.stepwise.runtime.bench.StepGraphBenchmark;
 import dev.stepwise.runtime.bench.BenchReport;
 import dev.stepwise.runtime.bench.Benchmark;
 import java.nio.file.Path;
@@ -58,6 +59,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "Seed of the random prompts (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--unrolled", description = "Instead: unroll the checkpoint for --batch-size, --prompt-length and "
+            + "--new-tokens, and time the Java generator on the step graphs against the dynamic decoder.")
+    boolean unrolled;
+
     @Option(names = "--json", description = "Print one JSON object with every figure on stdout.")
     boolean json;
 
@@ -78,6 +83,10 @@ final class BenchCommand implements Callable<Integer> {
             options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed, d);
         } catch (StepwiseException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage()); // a bad flag value: usage error
+        }
+        if (unrolled) {
+            System.out.print(StepGraphBenchmark.run(main.locateModel(model), options, System.err).toTable());
+            return 0;
         }
         BenchReport report = Benchmark.run(main.locateModel(model), options, new ConsoleProgress(), System.err);
         System.err.print(report.toTable());

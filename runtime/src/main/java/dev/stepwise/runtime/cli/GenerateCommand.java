@@ -8,6 +8,7 @@ import dev.stepwise.runtime.generate.Generator;
 import dev.stepwise.runtime.generate.GenerationEngine;
 import dev.stepwise.runtime.generate.TextTokenizer;
 import dev.stepwise.runtime.generate.TokenStream;
+import dev.stepwise.runtime.generate.UnsupportedOptionException;
 import dev.stepwise.runtime.unroll.StepGraphEngine;
 import dev.stepwise.runtime.unroll.UnrollManifest;
 import java.nio.file.Path;
@@ -107,7 +108,8 @@ final class GenerateCommand implements Callable<Integer> {
     Long padTokenId;
 
     @Option(names = "--engine", defaultValue = "java", paramLabel = "java|loop|beam-search",
-            description = "Who runs the generation: the Java step loop (default), the ONNX Loop graph or ONNX Runtime's BeamSearch graph.")
+            description = "Who runs the generation: the Java step loop (default; on an unrolled folder it drives the step graphs), "
+                + "the ONNX Loop graph or ONNX Runtime's BeamSearch graph. An option the engine cannot honour exits 2 naming both.")
     String engine;
 
     @Option(names = "--print-ids", description = "Print ids instead of text: one line per returned sequence, prompts in order "
@@ -159,15 +161,24 @@ final class GenerateCommand implements Callable<Integer> {
                 spec.commandLine().getErr().flush();
             }
             UnrollManifest unrolled = UnrollManifest.readIfPresent(model);
+            if (unrolled != null && kind != GenerationEngines.Kind.JAVA) {
+                return usage("--engine " + kind.cliName() + ": " + model + " is an unrolled step-graph folder, which the "
+                        + "java engine runs (drop --engine)");
+            }
             TextTokenizer text = tokenizer;
-            TokenStream stream = unrolled == null && streams(kind, config, rows.size())
+            TokenStream stream = streams(kind, config, rows.size())
                     ? (printIds ? TokenStream.ids(System.out, rows.get(0))
                             : TokenStream.text(System.out, text::decode, rows.get(0)))
                     : null;
-            GenerationEngine chosen = unrolled != null ? new StepGraphEngine(unrolled)
-                    : GenerationEngines.create(kind, threads, beamOptions,
-                            stream != null ? stream : Generator.TokenListener.NONE);
-            List<List<long[]>> out = chosen.generate(model, rows, config);
+            Generator.TokenListener listener = stream != null ? stream : Generator.TokenListener.NONE;
+            GenerationEngine chosen = unrolled != null ? new StepGraphEngine(threads, beamOptions, listener)
+                    : GenerationEngines.create(kind, threads, beamOptions, listener);
+            List<List<long[]>> out;
+            try {
+                out = chosen.generate(model, rows, config);
+            } catch (UnsupportedOptionException e) {
+                return usage(e.getMessage());
+            }
             if (stream != null) {
                 stream.finish();
                 return 0;

@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.generate;
 
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -8,9 +9,9 @@ import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.onnx.Attributes;
 import dev.stepwise.runtime.onnx.GraphBuilder;
-import dev.stepwise.runtime.onnx.OnnxTypes;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.ort.OrtTensors;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,7 +26,7 @@ import java.util.Map;
  * JNI boundary twice per step and allocates as much on the Java heap; the Gather session costs one extra
  * {@code run} call per step and a second, tiny session.)
  */
-final class CacheGather implements AutoCloseable {
+public final class CacheGather implements AutoCloseable {
     static final String INDEX = "beam_idx";
 
     private final OrtSession session;
@@ -33,20 +34,21 @@ final class CacheGather implements AutoCloseable {
     private final List<String> pastNames = new ArrayList<>();
     private final Map<String, String> outputOf = new LinkedHashMap<>();
 
-    CacheGather(ExportedModel model) {
-        CacheDecl cache = model.spec().cache();
+    /** For the {@code layers} key/value pairs of {@code cache}, whose tensors have element type {@code type}. */
+    public CacheGather(CacheDecl cache, int layers, OnnxJavaType type) {
         int axis = cache.axes().indexOf("batch_size");
         if (axis < 0) {
             throw new StepwiseException("the KV cache has no batch_size axis, so beam search cannot reorder it");
         }
-        int elemType = OnnxTypes.elemType(cache.type());
+        // the graph's own cache type: an fp16 export has fp16 past whatever the annotation declares
+        int elemType = OrtTensors.onnxFloatType(type);
         GraphBuilder g = new GraphBuilder("stepwise_cache_gather", 13);
         g.addInput(GraphBuilder.tensorInfo(INDEX, TensorProto.DataType.INT64_VALUE, List.of("rows")));
         List<Object> dims = new ArrayList<>();
         for (int i = 0; i < cache.axes().size(); i++) {
             dims.add("d" + i);
         }
-        for (int l = 0; l < model.config().numLayers(); l++) {
+        for (int l = 0; l < layers; l++) {
             for (String kind : new String[] {"key", "value"}) {
                 String name = cache.pastName(l, kind);
                 pastNames.add(name);
@@ -75,10 +77,10 @@ final class CacheGather implements AutoCloseable {
     }
 
     /** The reordered past (row i = old row from[i]) and the result that owns its tensors. */
-    record Gathered(Map<String, OnnxTensor> values, AutoCloseable owner) {
+    public record Gathered(Map<String, OnnxTensor> values, AutoCloseable owner) {
     }
 
-    Gathered apply(Map<String, OnnxTensor> past, int[] from) {
+    public Gathered apply(Map<String, OnnxTensor> past, int[] from) {
         long[] index = new long[from.length];
         for (int i = 0; i < from.length; i++) {
             index[i] = from[i];

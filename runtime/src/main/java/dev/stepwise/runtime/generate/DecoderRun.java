@@ -9,10 +9,10 @@ import ai.onnxruntime.OrtSession;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CacheDecl;
-import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.ort.OrtSessions;
 import dev.stepwise.runtime.ort.PinnedLogits;
-import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
@@ -27,10 +27,9 @@ import java.util.Map;
  * the next step's past inputs. Rows can be reordered (beam search): the cache rows through a small Gather session
  * ({@link CacheGather}), the mask and positions in Java.
  */
-final class DecoderRun implements StepModel, AutoCloseable {
-    private final ExportedModel model;
+final class DecoderRun implements StepModel {
+    private final DecoderGraphs model;
     private final OrtEnvironment env = OrtSessions.environment();
-    private final Map<String, DType> inputTypes;
     private final CacheGather gather;
     private final int rows;
     private final long[][] mask;
@@ -43,14 +42,18 @@ final class DecoderRun implements StepModel, AutoCloseable {
     private int vocab;
     /** The decode steps' pinned logits ([rows, 1, vocab]), made at the first step and reused by every later one. */
     private PinnedLogits stepLogits;
+    /** Runs so far: the next run's session is {@code model.session(runs)}. */
+    private int runs;
 
-    /** Rows: each row's real tokens; shorter rows are left padded with {@code pad}. */
-    DecoderRun(ExportedModel model, Map<String, DType> inputTypes, CacheGather gather, List<long[]> prompts, long pad) {
+    /**
+     * Rows: each row's real tokens; shorter rows are left padded with {@code pad}. {@code reorderable}: open the
+     * cache-reorder session beam search needs (closed with this run).
+     */
+    DecoderRun(DecoderGraphs model, boolean reorderable, List<long[]> prompts, long pad) {
         this.model = model;
-        this.inputTypes = inputTypes;
-        this.gather = gather;
+        this.gather = reorderable ? new CacheGather(model.cache(), model.config().numLayers(), model.cacheType()) : null;
         this.rows = prompts.size();
-        int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
+        int longest = model.prefillLength(prompts.stream().mapToInt(p -> p.length).max().orElse(0));
         this.mask = new long[rows][];
         this.nextPosition = new long[rows];
         long[] ids = new long[rows * longest];
@@ -67,11 +70,11 @@ final class DecoderRun implements StepModel, AutoCloseable {
             }
             nextPosition[b] = p.length;
         }
-        this.past = emptyPast();
+        this.past = model.prefillTakesPast() ? emptyPast() : new LinkedHashMap<>();
         try {
             run(ids, positions, longest);
         } catch (RuntimeException e) {
-            closeOwner();
+            close();
             throw e;
         }
     }
@@ -132,7 +135,7 @@ final class DecoderRun implements StepModel, AutoCloseable {
         Map<String, OnnxTensor> feed = new LinkedHashMap<>(past);
         List<OnnxTensor> created = new ArrayList<>();
         // ONNX Runtime writes the logits into our direct buffer; only each row's last position is copied out.
-        int positionsOut = model.lastLogitsOnly() ? 1 : length;
+        int positionsOut = model.lastLogitsOnly(runs) ? 1 : length;
         PinnedLogits logits = stepLogits != null && stepLogits.fits(rows, positionsOut) ? stepLogits
                 : PinnedLogits.allocate(model.logitsType(), rows, positionsOut, model.vocab());
         try {
@@ -143,8 +146,9 @@ final class DecoderRun implements StepModel, AutoCloseable {
             }
             created.add(put(feed, "attention_mask", flatMask, mask[0].length));
             created.add(put(feed, "position_ids", positions, length));
-            OrtSession.Result result = model.session().run(feed, model.presentNames(),
+            OrtSession.Result result = model.session(runs).run(feed, model.presentNames(),
                     Map.of(model.logitsName(), logits.tensor()));
+            runs++;
             closeOwner();
             owner = result;
             past = presents(result);
@@ -183,7 +187,7 @@ final class DecoderRun implements StepModel, AutoCloseable {
     private OnnxTensor put(Map<String, OnnxTensor> feed, String name, long[] data, int length) throws OrtException {
         long[] shape = {rows, length};
         OnnxTensor t;
-        if (inputTypes.get(name) == DType.INT32) {
+        if (model.inputType(name) == DType.INT32) {
             int[] narrow = new int[data.length];
             for (int i = 0; i < data.length; i++) {
                 narrow[i] = (int) data[i];
@@ -198,14 +202,14 @@ final class DecoderRun implements StepModel, AutoCloseable {
 
     /** Past tensors of length 0 in the cache's element type: prefill runs the same graph as decode. */
     private Map<String, OnnxTensor> emptyPast() {
-        CacheDecl cache = model.spec().cache();
+        CacheDecl cache = model.cache();
         Map<String, OnnxTensor> empty = new LinkedHashMap<>();
         long[] shape = cacheShape(model, rows, 0);
         try {
             for (int l = 0; l < model.config().numLayers(); l++) {
                 for (String kind : new String[] {"key", "value"}) {
                     // The graph's own cache type: an fp16 export has fp16 past whatever the annotation declares.
-                    empty.put(cache.pastName(l, kind), model.emptyPast(shape));
+                    empty.put(cache.pastName(l, kind), emptyTensor(shape));
                 }
             }
         } catch (OrtException e) {
@@ -216,8 +220,14 @@ final class DecoderRun implements StepModel, AutoCloseable {
         return empty;
     }
 
-    static long[] cacheShape(ExportedModel model, int batch, int length) {
-        List<String> axes = model.spec().cache().axes();
+    private OnnxTensor emptyTensor(long[] shape) throws OrtException {
+        return model.cacheType() == OnnxJavaType.FLOAT16
+                ? OnnxTensor.createTensor(env, ShortBuffer.allocate(0), shape, OnnxJavaType.FLOAT16)
+                : OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
+    }
+
+    private static long[] cacheShape(DecoderGraphs model, int batch, int length) {
+        List<String> axes = model.cache().axes();
         long[] shape = new long[axes.size()];
         for (int i = 0; i < shape.length; i++) {
             shape[i] = switch (axes.get(i)) {
@@ -235,7 +245,7 @@ final class DecoderRun implements StepModel, AutoCloseable {
 
     /** The result's present tensors renamed to the next step's past inputs (same ORT values, no copy). */
     private Map<String, OnnxTensor> presents(OrtSession.Result result) {
-        CacheDecl cache = model.spec().cache();
+        CacheDecl cache = model.cache();
         Map<String, OnnxTensor> next = new LinkedHashMap<>();
         for (int l = 0; l < model.config().numLayers(); l++) {
             for (String kind : new String[] {"key", "value"}) {
@@ -263,13 +273,8 @@ final class DecoderRun implements StepModel, AutoCloseable {
     public void close() {
         closeOwner();
         closeStepLogits();
-    }
-
-    static Map<String, DType> inputTypes(ExportedModel model) {
-        Map<String, DType> types = new java.util.HashMap<>();
-        for (TensorDecl d : model.spec().inputs()) {
-            types.put(d.name(), d.type());
+        if (gather != null) {
+            gather.close();
         }
-        return types;
     }
 }

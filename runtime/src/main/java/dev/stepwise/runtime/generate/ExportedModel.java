@@ -2,21 +2,22 @@ package dev.stepwise.runtime.generate;
 
 import dev.stepwise.runtime.model.ModelFolder;
 import ai.onnxruntime.OnnxJavaType;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.ArchitectureSpec;
+import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ort.OrtSessions;
-import java.nio.FloatBuffer;
-import java.nio.ShortBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -25,7 +26,7 @@ import java.util.Set;
  * The KV cache's element type is the one the graph declares: float32, or float16 for a {@code --dtype fp16} export
  * (whose float16 logits {@code OnnxTensor.getFloatBuffer()} hands out widened).
  */
-public final class ExportedModel implements AutoCloseable {
+public final class ExportedModel implements DecoderGraphs, AutoCloseable {
     private final Path dir;
     private final ArchitectureSpec spec;
     private final ModelConfig config;
@@ -35,6 +36,7 @@ public final class ExportedModel implements AutoCloseable {
     private final OnnxJavaType cacheType;
     private final Logits logits;
     private final Set<String> presentNames = new LinkedHashSet<>();
+    private final Map<String, DType> inputTypes;
 
     /** The graph's logits output: name, element type, vocabulary and whether it has only the last position. */
     private record Logits(String name, OnnxJavaType type, int vocab, boolean lastOnly) {
@@ -50,6 +52,8 @@ public final class ExportedModel implements AutoCloseable {
         this.padId = padId;
         this.cacheType = cacheType;
         this.logits = logits;
+        this.inputTypes = new HashMap<>();
+        spec.inputs().forEach(d -> inputTypes.put(d.name(), d.type()));
         for (int l = 0; l < config.numLayers(); l++) {
             presentNames.add(spec.cache().presentName(l, "key"));
             presentNames.add(spec.cache().presentName(l, "value"));
@@ -130,6 +134,7 @@ public final class ExportedModel implements AutoCloseable {
         return new Logits(name, info.type, vocab, lastOnly);
     }
 
+    @Override
     public Path dir() {
         return dir;
     }
@@ -138,6 +143,7 @@ public final class ExportedModel implements AutoCloseable {
         return spec;
     }
 
+    @Override
     public ModelConfig config() {
         return config;
     }
@@ -146,30 +152,72 @@ public final class ExportedModel implements AutoCloseable {
         return session;
     }
 
+    /** The one session answers every run. */
+    @Override
+    public OrtSession session(int run) {
+        return session;
+    }
+
+    @Override
+    public CacheDecl cache() {
+        return spec.cache();
+    }
+
+    @Override
+    public DType inputType(String name) {
+        return inputTypes.getOrDefault(name, DType.INT64);
+    }
+
+    @Override
+    public boolean prefillTakesPast() {
+        return true;
+    }
+
+    @Override
+    public boolean lastLogitsOnly(int run) {
+        return logits.lastOnly();
+    }
+
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public int maxPositions() {
+        return config.maxPositions();
+    }
+
+    @Override
     public Set<Long> eosIds() {
         return eosIds;
     }
 
+    @Override
     public long padId() {
         return padId;
     }
 
     /** The element type of the KV cache (past inputs and present outputs): {@code FLOAT} or {@code FLOAT16}. */
+    @Override
     public OnnxJavaType cacheType() {
         return cacheType;
     }
 
     /** The logits output's name. */
+    @Override
     public String logitsName() {
         return logits.name();
     }
 
     /** The logits' element type: {@code FLOAT}, or {@code FLOAT16} for an fp16 export. */
+    @Override
     public OnnxJavaType logitsType() {
         return logits.type();
     }
 
     /** The logits' last axis. */
+    @Override
     public int vocab() {
         return logits.vocab();
     }
@@ -180,16 +228,9 @@ public final class ExportedModel implements AutoCloseable {
     }
 
     /** Every present output's name (the outputs a run asks for besides the pinned logits). */
+    @Override
     public Set<String> presentNames() {
         return java.util.Collections.unmodifiableSet(presentNames);
-    }
-
-    /** A past tensor of {@code shape} (with a 0-length sequence axis: prefill) in the cache's element type. */
-    public OnnxTensor emptyPast(long[] shape) throws ai.onnxruntime.OrtException {
-        OrtEnvironment env = OrtSessions.environment();
-        return cacheType == OnnxJavaType.FLOAT16
-                ? OnnxTensor.createTensor(env, ShortBuffer.allocate(0), shape, OnnxJavaType.FLOAT16)
-                : OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
     }
 
     @Override

@@ -1,11 +1,9 @@
 package dev.stepwise.runtime.generate;
 
-import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -29,12 +27,15 @@ public final class Generator {
         TokenListener NONE = (row, step, token) -> { };
     }
 
-    private final ExportedModel model;
-    private final Map<String, DType> inputTypes;
+    private final StepModelSource model;
 
-    public Generator(ExportedModel model) {
+    /**
+     * Generates with {@code model}: an {@link ExportedModel}, or any other {@link StepModelSource} (an unrolled
+     * folder's step graphs). The generator holds no state of its own between calls, so it is as thread-safe as the
+     * source (both built-in ones are: each call starts its own step model).
+     */
+    public Generator(StepModelSource model) {
         this.model = model;
-        this.inputTypes = DecoderRun.inputTypes(model);
     }
 
     /** Per row: the prompt ids followed by the generated ids, ending after eos when eos was produced. */
@@ -86,10 +87,10 @@ public final class Generator {
         }
         check(prompts, config.maxNewTokens());
         List<long[]> rows = expand(prompts, config.numBeams());
+        model.check(rows, config);
         int padded = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
         Set<Long> eos = eos(config);
-        try (CacheGather gather = new CacheGather(model);
-             DecoderRun run = new DecoderRun(model, inputTypes, gather, rows, pad(config))) {
+        try (StepModel run = model.start(rows, pad(config), true)) {
             return new BeamSearch(config, beamOptions, eos, pad(config)).run(run, prompts, padded);
         }
     }
@@ -99,8 +100,9 @@ public final class Generator {
         check(prompts, config.maxNewTokens());
         int perPrompt = config.doSample() ? config.numReturnSequences() : 1;
         List<long[]> rows = expand(prompts, perPrompt);
+        model.check(rows, config);
         List<long[]> done;
-        try (DecoderRun run = new DecoderRun(model, inputTypes, null, rows, pad(config))) {
+        try (StepModel run = model.start(rows, pad(config), false)) {
             done = TokenLoop.run(run, rows, config, eos(config), pad(config), listener);
         }
         List<List<long[]>> out = new ArrayList<>();
@@ -123,7 +125,7 @@ public final class Generator {
 
     private Set<Long> eos(GenerationConfig config) {
         Set<Long> eos = config.eosTokenIds().isEmpty() ? model.eosIds() : new LinkedHashSet<>(config.eosTokenIds());
-        int vocab = model.config().vocabSize();
+        int vocab = model.vocabSize();
         for (long id : eos) {
             if (id >= vocab) {
                 throw new StepwiseException("eos_token_id " + id + " is outside the vocabulary [0, " + vocab + ")");
@@ -140,7 +142,7 @@ public final class Generator {
         if (prompts.isEmpty()) {
             throw new StepwiseException("no prompt given");
         }
-        int vocab = model.config().vocabSize();
+        int vocab = model.vocabSize();
         for (int r = 0; r < prompts.size(); r++) {
             long[] p = prompts.get(r);
             if (p.length == 0) {
@@ -151,9 +153,9 @@ public final class Generator {
                     throw new StepwiseException("prompt row " + r + ": token id " + id + " is outside the vocabulary [0, " + vocab + ")");
                 }
             }
-            if (p.length + (long) maxNewTokens > model.config().maxPositions()) {
+            if (p.length + (long) maxNewTokens > model.maxPositions()) {
                 throw new StepwiseException("prompt row " + r + ": " + p.length + " + " + maxNewTokens
-                        + " tokens exceed the model's " + model.config().maxPositions() + " positions");
+                        + " tokens exceed the model's " + model.maxPositions() + " positions");
             }
         }
     }

@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.generate.UnsupportedOptionException;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.nio.LongBuffer;
@@ -22,6 +23,8 @@ import java.util.Set;
  * followed by its new tokens, ending after the first eos id when one was produced.
  */
 public final class LoopEngine implements AutoCloseable {
+    /** The engine name in messages, as {@code generate --engine} spells it. */
+    public static final String ENGINE = "loop";
     private final Path modelFile;
     private final OrtSession session;
     private final int vocab;
@@ -161,16 +164,16 @@ public final class LoopEngine implements AutoCloseable {
             throw new StepwiseException("no prompt given");
         }
         if (config.numBeams() != 1) {
-            throw new StepwiseException("the loop graph does not do beam search (num_beams " + config.numBeams()
-                    + "); use --engine beam-search or java");
+            throw new UnsupportedOptionException(ENGINE, "num_beams " + config.numBeams(),
+                    "the loop graph does not do beam search; use --engine beam-search or java");
         }
         if (config.repetitionPenalty() != 1.0) {
-            throw new StepwiseException("the loop graph has no repetition penalty (got " + config.repetitionPenalty()
-                    + "); use --engine java");
+            throw new UnsupportedOptionException(ENGINE, "repetition_penalty " + config.repetitionPenalty(),
+                    "the loop graph has no repetition penalty; use --engine java");
         }
         if (config.noRepeatNgramSize() > 0) {
-            throw new StepwiseException("the loop graph has no no_repeat_ngram_size (got " + config.noRepeatNgramSize()
-                    + "); use --engine java");
+            throw new UnsupportedOptionException(ENGINE, "no_repeat_ngram_size " + config.noRepeatNgramSize(),
+                    "the loop graph has no n-gram ban; use --engine java");
         }
         for (int r = 0; r < prompts.size(); r++) {
             long[] p = prompts.get(r);

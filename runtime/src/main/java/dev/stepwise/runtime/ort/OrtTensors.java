@@ -2,6 +2,7 @@ package dev.stepwise.runtime.ort;
 
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
+import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.TensorInfo;
@@ -24,6 +25,35 @@ public final class OrtTensors {
      * An ORT tensor of the declared type ({@code INT32} inputs get the int64 ids narrowed, {@code FLOAT16} ones the
      * floats rounded to nearest even).
      */
+    /**
+     * The ONNX Runtime Java type of an ONNX element type number ({@code TensorProto.DataType}); {@code UNKNOWN} for
+     * the types its Java API cannot wrap. (ONNX Runtime's own {@code OnnxTensorType.mapFromInt} numbers differently.)
+     */
+    public static OnnxJavaType javaType(int onnxElemType) {
+        return switch (onnxElemType) {
+            case TensorProto.DataType.FLOAT_VALUE -> OnnxJavaType.FLOAT;
+            case TensorProto.DataType.DOUBLE_VALUE -> OnnxJavaType.DOUBLE;
+            case TensorProto.DataType.FLOAT16_VALUE -> OnnxJavaType.FLOAT16;
+            case TensorProto.DataType.BFLOAT16_VALUE -> OnnxJavaType.BFLOAT16;
+            case TensorProto.DataType.INT64_VALUE -> OnnxJavaType.INT64;
+            case TensorProto.DataType.INT32_VALUE -> OnnxJavaType.INT32;
+            case TensorProto.DataType.INT16_VALUE -> OnnxJavaType.INT16;
+            case TensorProto.DataType.INT8_VALUE -> OnnxJavaType.INT8;
+            case TensorProto.DataType.UINT8_VALUE -> OnnxJavaType.UINT8;
+            case TensorProto.DataType.BOOL_VALUE -> OnnxJavaType.BOOL;
+            default -> OnnxJavaType.UNKNOWN;
+        };
+    }
+
+    /** The ONNX element type number of a float cache type ({@code FLOAT} or {@code FLOAT16}). */
+    public static int onnxFloatType(OnnxJavaType type) {
+        return switch (type) {
+            case FLOAT -> TensorProto.DataType.FLOAT_VALUE;
+            case FLOAT16 -> TensorProto.DataType.FLOAT16_VALUE;
+            default -> throw new IllegalArgumentException("not a float type: " + type);
+        };
+    }
+
     public static OnnxTensor create(OrtEnvironment env, HostTensor t, DType declared) throws OrtException {
         if (t.type() == DType.FLOAT && declared == DType.FLOAT16) {
             ByteBuffer b = ByteBuffer.allocateDirect(t.floats().length * 2).order(ByteOrder.nativeOrder());

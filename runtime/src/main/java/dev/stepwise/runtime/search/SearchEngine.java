@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.generate.UnsupportedOptionException;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.nio.FloatBuffer;
@@ -28,6 +29,8 @@ import java.util.Set;
  * fixed when the graph was built; a request for other values is refused with a message that says so.
  */
 public final class SearchEngine implements AutoCloseable {
+    /** The engine name in messages, as {@code generate --engine} spells it. */
+    public static final String ENGINE = "beam-search";
     /** ONNX Runtime's limit on {@code max_length}. */
     public static final int MAX_LENGTH_LIMIT = 4096;
     /** ONNX Runtime's limit on {@code num_beams}. */
@@ -209,7 +212,7 @@ public final class SearchEngine implements AutoCloseable {
             throw new StepwiseException("max new tokens must be at least 1, got " + config.maxNewTokens());
         }
         if (config.minNewTokens() < 0 || (config.minNewTokens() > 0 && config.minNewTokens() >= config.maxNewTokens())) {
-            throw new StepwiseException("min new tokens (" + config.minNewTokens() + ") must be 0.."
+            throw new UnsupportedOptionException(ENGINE, "min_new_tokens " + config.minNewTokens(), "it must be 0.."
                     + (config.maxNewTokens() - 1) + ": ONNX Runtime needs min_length below max_length");
         }
         if (!(config.repetitionPenalty() > 0)) {
@@ -218,10 +221,12 @@ public final class SearchEngine implements AutoCloseable {
         switch (kind) {
             case BEAM_SEARCH -> {
                 if (config.doSample()) {
-                    throw new StepwiseException("the BeamSearch graph does not sample; use the sampling graph with one beam");
+                    throw new UnsupportedOptionException(ENGINE, "do_sample with num_beams " + config.numBeams(),
+                            "the BeamSearch graph does not sample; use the sampling graph with one beam");
                 }
                 if (config.numBeams() < 1 || config.numBeams() > MAX_BEAMS) {
-                    throw new StepwiseException("num beams must be 1.." + MAX_BEAMS + ", got " + config.numBeams());
+                    throw new UnsupportedOptionException(ENGINE, "num_beams " + config.numBeams(),
+                            "ONNX Runtime's BeamSearch takes 1.." + MAX_BEAMS + " beams");
                 }
                 if (config.numReturnSequences() > config.numBeams()) {
                     throw new StepwiseException("num return sequences (" + config.numReturnSequences()
@@ -230,8 +235,8 @@ public final class SearchEngine implements AutoCloseable {
                 boolean built = Boolean.parseBoolean(metadata.getOrDefault(SearchGraphBuilder.META_EARLY_STOPPING,
                         Boolean.toString(config.earlyStopping())));
                 if (built != config.earlyStopping()) {
-                    throw new StepwiseException(modelFile + " was built with early_stopping=" + built
-                            + "; export it again with the early stopping you want");
+                    throw new UnsupportedOptionException(ENGINE, "early_stopping " + config.earlyStopping(), modelFile
+                            + " was built with early_stopping=" + built + "; export it again with the early stopping you want");
                 }
             }
             case GREEDY_SEARCH -> {
@@ -249,11 +254,12 @@ public final class SearchEngine implements AutoCloseable {
                     throw new StepwiseException("the Sampling graph always samples; use greedy-search for greedy decoding");
                 }
                 if (config.numBeams() > 1) {
-                    throw new StepwiseException("ONNX Runtime has no beam-sampling operator");
+                    throw new UnsupportedOptionException(ENGINE, "num_beams " + config.numBeams() + " with do_sample",
+                            "ONNX Runtime has no beam-sampling operator");
                 }
                 if (config.topK() > 0) {
-                    throw new StepwiseException("ONNX Runtime's Sampling operator has no top-k; use top-p, or the java"
-                            + " or loop engine for top-k " + config.topK());
+                    throw new UnsupportedOptionException(ENGINE, "top_k " + config.topK(),
+                            "ONNX Runtime's Sampling operator has no top-k; use top-p, or the java or loop engine");
                 }
                 checkBuilt(SearchGraphBuilder.META_TEMPERATURE, "temperature", config.temperature());
                 checkBuilt(SearchGraphBuilder.META_TOP_P, "top_p", config.topP());
@@ -262,16 +268,16 @@ public final class SearchEngine implements AutoCloseable {
         }
         String ngram = metadata.get(SearchGraphBuilder.META_NO_REPEAT_NGRAM);
         if (ngram != null && Integer.parseInt(ngram) != config.noRepeatNgramSize()) {
-            throw new StepwiseException(modelFile + " was built with no_repeat_ngram_size=" + ngram
-                    + ", not " + config.noRepeatNgramSize() + "; export it again with the size you want");
+            throw new UnsupportedOptionException(ENGINE, "no_repeat_ngram_size " + config.noRepeatNgramSize(), modelFile
+                    + " was built with no_repeat_ngram_size=" + ngram + "; export it again with the size you want");
         }
     }
 
     private void checkBuilt(String key, String what, double requested) {
         String v = metadata.get(key);
         if (v != null && Float.parseFloat(v) != (float) requested) {
-            throw new StepwiseException(modelFile + " was built with " + what + "=" + v + ", not " + requested
-                    + "; export it again with the " + what + " you want");
+            throw new UnsupportedOptionException(ENGINE, what + " " + requested, modelFile + " was built with " + what
+                    + "=" + v + "; export it again with the " + what + " you want");
         }
     }
 

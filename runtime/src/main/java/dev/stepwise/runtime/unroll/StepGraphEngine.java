@@ -1,29 +1,33 @@
 package dev.stepwise.runtime.unroll;
 
-import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.generate.BeamOptions;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.GenerationEngine;
+import dev.stepwise.runtime.generate.Generator;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
-/** {@code generate} on an unrolled folder: greedy decoding through the step graphs. */
+/**
+ * {@code generate} on an unrolled folder: the {@link Generator} over its {@link StepGraphs} (every generation option,
+ * within the unrolled shapes), streaming to the listener as the Java engine does.
+ */
 public final class StepGraphEngine implements GenerationEngine {
-    private final UnrollManifest manifest;
+    private final int threads;
+    private final BeamOptions beamOptions;
+    private final Generator.TokenListener listener;
 
-    public StepGraphEngine(UnrollManifest manifest) {
-        this.manifest = manifest;
+    /** {@code beamOptions} null = {@link BeamOptions#of(GenerationConfig)} for each request. */
+    public StepGraphEngine(int threads, BeamOptions beamOptions, Generator.TokenListener listener) {
+        this.threads = threads;
+        this.beamOptions = beamOptions;
+        this.listener = listener;
     }
 
     @Override
     public List<List<long[]>> generate(Path modelDir, List<long[]> prompts, GenerationConfig config) {
-        if (config.doSample() || config.numBeams() > 1) {
-            throw new StepwiseException(modelDir + ": step graphs are run with greedy decoding only (drop --do-sample / --num-beams)");
+        try (StepGraphs graphs = StepGraphs.open(modelDir, threads)) {
+            BeamOptions options = beamOptions != null ? beamOptions : BeamOptions.of(config);
+            return new Generator(graphs).generate(prompts, config, options, listener);
         }
-        List<List<long[]>> out = new ArrayList<>();
-        for (long[] row : new StepGraphGenerator(modelDir, manifest).greedy(prompts, config.maxNewTokens())) {
-            out.add(List.of(row));
-        }
-        return out;
     }
 }
