@@ -80,6 +80,24 @@ CASES = [
 ]
 
 
+def table(seed, rows, cols):
+    e = normal(seed, rows, cols)
+    e[1, :] = 0.0  # a zero row
+    e[2, :] = (np.arange(cols, dtype=np.float32) % 17 - 8) * 0.5  # ties: value / scale lands on .5
+    e[2, 0] = -8.0
+    return e
+
+
+# GatherBlockQuantized (quantize_axis 1): name, table E [rows, cols], block_size, symmetric
+GATHER_CASES = [
+    ("gather_sym_40x64_b32", table(20, 40, 64), 32, True),
+    ("gather_asym_40x64_b32", table(20, 40, 64), 32, False),
+    ("gather_sym_7x45_b16_ragged", table(21, 7, 45), 16, True),
+    ("gather_asym_7x45_b16_ragged", table(21, 7, 45), 16, False),
+]
+IDS = [3, 0, 2, 1, 6]
+
+
 def b64(a):
     return base64.b64encode(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()).decode("ascii")
 
@@ -136,18 +154,54 @@ def case(name, w, block, symmetric, run):
     return out
 
 
+def gather_case(name, e, block, symmetric):
+    rows, cols = e.shape
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["E", "ids"], ["Y"], name="gather", axis=0)],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [len(IDS)])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [len(IDS), cols])],
+        [numpy_helper.from_array(e, "E")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    q = MatMulNBitsQuantizer(model, bits=4, block_size=block, is_symmetric=symmetric, accuracy_level=4,
+                             op_types_to_quantize=("Gather",), quant_axes=(("Gather", 1),))
+    q.process()
+    model = q.model.model
+    (node,) = model.graph.node
+    assert node.op_type == "GatherBlockQuantized" and node.domain == "com.microsoft", node
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    assert attrs == {"gather_axis": 0, "quantize_axis": 1, "block_size": block}, attrs
+    inits = {t.name: t for t in model.graph.initializer}
+    data, scales = inits[node.input[0]], inits[node.input[2]]
+    assert data.data_type == (TensorProto.INT4 if symmetric else TensorProto.UINT4) and list(data.dims) == [rows, cols]
+    out = {"name": name, "rows": rows, "cols": cols, "block_size": block, "symmetric": symmetric,
+           "E": b64(e), "data": base64.b64encode(data.raw_data).decode("ascii"),
+           "scales": b64(numpy_helper.to_array(scales)), "scales_dims": list(scales.dims)}
+    if len(node.input) > 3:
+        zp = inits[node.input[3]]
+        assert zp.data_type == TensorProto.UINT4 and list(zp.dims) == list(scales.dims)
+        out["zero_points"] = base64.b64encode(zp.raw_data).decode("ascii")
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"ids": np.array(IDS, np.int64)})
+    out["ids"] = IDS
+    out["Y"] = b64(y.astype(np.float32))
+    return out
+
+
 def main():
     cases = [case(*c) for c in CASES]
+    gather = [gather_case(*c) for c in GATHER_CASES]
     doc = {"generator": "tools/int4_goldens.py",
            "onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__, "numpy": np.__version__,
            "quantizer": "onnxruntime.quantization.matmul_nbits_quantizer.MatMulNBitsQuantizer"
                         "(bits=4, block_size, is_symmetric, accuracy_level=4)",
-           "M": M, "cases": cases}
+           "M": M, "cases": cases, "gather_cases": gather}
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
-    print(f"wrote {len(cases)} cases to {os.path.relpath(OUT, ROOT)}")
+    print(f"wrote {len(cases)} MatMulNBits and {len(gather)} GatherBlockQuantized cases to {os.path.relpath(OUT, ROOT)}")
 
 
 if __name__ == "__main__":

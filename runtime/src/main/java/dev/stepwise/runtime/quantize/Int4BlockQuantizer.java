@@ -23,12 +23,17 @@ public final class Int4BlockQuantizer {
      * symmetric (implicit zero point 8) or asymmetric (one zero point per block) mode.
      */
     public Int4BlockQuantizer(int blockSize, boolean symmetric) {
+        this.blockSize = requireBlockSize(blockSize);
+        this.symmetric = symmetric;
+    }
+
+    /** {@code blockSize} if it is a power of two from 16 to 256; otherwise a one-line error saying what is allowed. */
+    static int requireBlockSize(int blockSize) {
         if (blockSize < 16 || blockSize > 256 || Integer.bitCount(blockSize) != 1) {
             throw new StepwiseException("int4 block size " + blockSize
                     + " is not supported: use a power of two from 16 to 256 (16, 32, 64, 128, 256)");
         }
-        this.blockSize = blockSize;
-        this.symmetric = symmetric;
+        return blockSize;
     }
 
     public int blockSize() {
