@@ -15,8 +15,25 @@ public final class OrtSessions {
     private OrtSessions() {
     }
 
+    private static final OrtEnvironment ENVIRONMENT = createEnvironment();
+
+    /**
+     * The process's ONNX Runtime environment, with one global intra-op pool of one thread per core for the sessions
+     * that ask for it (shared-weight step sessions); other sessions keep threads of their own.
+     */
     public static OrtEnvironment environment() {
-        return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "stepwise");
+        return ENVIRONMENT;
+    }
+
+    private static OrtEnvironment createEnvironment() {
+        try (OrtEnvironment.ThreadingOptions threads = new OrtEnvironment.ThreadingOptions()) {
+            threads.setGlobalIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
+            threads.setGlobalInterOpNumThreads(1);
+            threads.setGlobalSpinControl(true);
+            return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "stepwise", threads);
+        } catch (OrtException e) {
+            throw new StepwiseException("cannot start ONNX Runtime: " + e.getMessage(), e);
+        }
     }
 
     public static OrtSession open(Path modelFile, int intraOpThreads) {
@@ -60,8 +77,10 @@ public final class OrtSessions {
      * are, never copied; see {@link SharedWeights}). ({@code addExternalInitializers} looks alike but copies each
      * tensor into the session: 32 step graphs of GPT-2 small then held 16.7 GB instead of 0.5.) Weights are not
      * pre-packed (a packed copy per session would undo the sharing), and the sessions use no memory arena, which
-     * would keep each session's largest activations reserved while the other sessions run; a finished session's
-     * threads do not spin, since many sessions take turns on the same cores.
+     * would keep each session's largest activations reserved while the other sessions run. With one thread per core
+     * (the default) every such session runs on the environment's one thread pool; with another count each session
+     * has its own threads, which do not spin (sessions take turns on the same cores; a finished one spinning slows
+     * the next 2.7× on GPT-2 small's step graphs).
      */
     public static OrtSession open(Path modelFile, int intraOpThreads, Map<String, OnnxTensorLike> initializers) {
         if (!Files.isRegularFile(modelFile)) {
@@ -72,12 +91,18 @@ public final class OrtSessions {
                 options.addInitializer(e.getKey(), e.getValue());
             }
             options.addConfigEntry("session.disable_prepacking", "1");
-            options.addConfigEntry("session.intra_op.allow_spinning", System.getProperty("stepwise.spin", "0"));
+            boolean globalPool = intraOpThreads <= 0 || intraOpThreads == Runtime.getRuntime().availableProcessors();
+            if (globalPool) {
+                options.disablePerSessionThreads(); // the environment's one pool, whose threads may spin
+            } else {
+                // sessions of their own threads take turns on the cores: a finished one must not spin against the next
+                options.addConfigEntry("session.intra_op.allow_spinning", "0");
+                options.setIntraOpNumThreads(intraOpThreads);
+                options.setInterOpNumThreads(1);
+            }
             options.setCPUArenaAllocator(false);
             options.setMemoryPatternOptimization(false);
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            options.setIntraOpNumThreads(intraOpThreads > 0 ? intraOpThreads : Runtime.getRuntime().availableProcessors());
-            options.setInterOpNumThreads(1);
             options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             return environment().createSession(modelFile.toString(), options);
         } catch (OrtException e) {
