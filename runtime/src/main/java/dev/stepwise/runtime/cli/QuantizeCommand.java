@@ -40,6 +40,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--keep-float", paramLabel = "REGEX", description = "Leave weights whose initializer or node name matches in float.")
     String keepFloat;
 
+    @Option(names = "--embedding-int8", description = "Also quantize embedding tables read by Gather (int8 rows, one scale per row).")
+    boolean embeddingInt8;
+
     @Option(names = "--no-gate", description = "Skip the comparison with the float model (graphs are still loaded in ONNX Runtime).")
     boolean noGate;
 
@@ -78,7 +81,8 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         QuantizeOptions options = QuantizeOptions.defaults()
                 .withScheme(new Int8Scheme(!perTensor, !asymmetric, reduceRange)).withKeepFloat(keep)
-                .withGate(!noGate).withEval(eval).withThresholds(minTop1, maxKl, minCosine).withThreads(threads);
+                .withGate(!noGate).withEval(eval).withThresholds(minTop1, maxKl, minCosine).withThreads(threads)
+                .withEmbeddings(embeddingInt8);
         QuantizeResult r = Quantizer.quantize(model, output, options);
         for (QualityFigures f : r.quality()) {
             System.out.println(f.summary());

@@ -42,14 +42,16 @@ final class DynamicInt8Rewriter {
     private final OnnxModelReader source;
     private final QuantizedWeights weights;
     private final Pattern keepFloat;
+    private final boolean embeddings;
     private final Map<String, Integer> counts = new HashMap<>();
     private final List<String> keptFloat = new ArrayList<>();
     private final Set<String> orphanable = new HashSet<>();
 
-    DynamicInt8Rewriter(OnnxModelReader source, QuantizedWeights weights, Pattern keepFloat) {
+    DynamicInt8Rewriter(OnnxModelReader source, QuantizedWeights weights, Pattern keepFloat, boolean embeddings) {
         this.source = source;
         this.weights = weights;
         this.keepFloat = keepFloat;
+        this.embeddings = embeddings;
     }
 
     /** A graph in the tree, with the quantized initializers it has to hold. */
@@ -104,6 +106,11 @@ final class DynamicInt8Rewriter {
         for (NodeProto node : graph.getNodeList()) {
             node = rewriteSubgraphs(node, scope);
             Match m = match(node, scope, producers);
+            if (m != null && m.kind().equals("Gather")) {
+                nodes.addAll(gather(node, m, level, outerTypes, names));
+                counts.merge(m.kind(), 1, Integer::sum);
+                continue;
+            }
             if (m == null) {
                 nodes.add(node);
                 continue;
@@ -173,6 +180,8 @@ final class DynamicInt8Rewriter {
         Match m = switch (node.getOpType()) {
             case "MatMul" -> node.getInputCount() != 2 ? null : matMul(node, scope, producers);
             case "Gemm" -> gemm(node, scope);
+            case "Gather" -> embeddings && intAttr(node, "axis") == 0 && scope.containsKey(node.getInput(0))
+                    ? new Match(scope.get(node.getInput(0)), false, null, "Gather") : null;
             default -> null;
         };
         if (m == null) {
@@ -180,7 +189,7 @@ final class DynamicInt8Rewriter {
         }
         TensorProto w = m.weight().tensor();
         if (w.getDataType() != TensorProto.DataType.FLOAT_VALUE || w.getDimsCount() != 2
-                || w.getDims(m.transposed() ? 1 : 0) < MIN_K) {
+                || w.getDims(m.transposed() || m.kind().equals("Gather") ? 1 : 0) < MIN_K) {
             return null;
         }
         if (keepFloat != null && (keepFloat.matcher(w.getName()).find() || keepFloat.matcher(node.getName()).find())) {
@@ -224,6 +233,40 @@ final class DynamicInt8Rewriter {
         return new Match(w, intAttr(node, "transB") == 1, bias, "Gemm");
     }
 
+    /**
+     * {@code Gather(E, ids)} as {@code Cast(Gather(E_q, ids)) · E_scale}: int8 rows and one scale per hidden column
+     * ({@code [H]}, broadcast over the gathered rows; embedding ranges differ by hidden dimension far more than by
+     * token, and a per-token scale would cost 4 bytes per vocabulary entry). Only the rows used are dequantized, where
+     * a DequantizeLinear in front of the Gather (as in Xenova's files) widens the whole table on every run.
+     */
+    private List<NodeProto> gather(NodeProto node, Match m, Level level, Map<String, ValueInfoProto> outerTypes,
+                                   Set<String> names) {
+        TensorProto e = m.weight().tensor();
+        String[] w = {e.getName() + "_rows_quantized", e.getName() + "_rows_scale"};
+        Level owner = m.weight().owner();
+        if (!owner.addedByName.containsKey(w[0])) {
+            WeightQuantizer.Quantized q = weights.quantizeRows(source, e, w[0]);
+            for (TensorProto t : List.of(q.weight(), floats(w[1], q.scales()))) {
+                owner.added.add(t);
+                owner.addedByName.put(t.getName(), t);
+            }
+        }
+        if (owner != level) {
+            for (String n : w) {
+                outerTypes.computeIfAbsent(n, k -> typeOf(owner.addedByName.get(k)));
+            }
+        }
+        String ids = node.getInput(1);
+        String y = node.getOutput(0);
+        String base = node.getName().isEmpty() ? y : node.getName();
+        String rows = unique(y + "_rows", names);
+        String cast = unique(y + "_cast", names);
+        return List.of(node(base + "_rows", "Gather", List.of(w[0], ids), rows),
+                node(base + "_cast", "Cast", List.of(rows), cast).toBuilder()
+                        .addAttribute(Attributes.of("to", (long) TensorProto.DataType.FLOAT_VALUE)).build(),
+                node(base + "_dequantized", "Mul", List.of(cast, w[1]), y));
+    }
+
     /** Names of W_q, W_scale, W_zp, added to the graph that holds the float weight (once per graph). */
     private String[] quantizedWeight(Match m) {
         TensorProto w = m.weight().tensor();
@@ -254,7 +297,11 @@ final class DynamicInt8Rewriter {
         return raw(name, TensorProto.DataType.FLOAT_VALUE, values.length, b.flip());
     }
 
+    /** One zero point per column; a scalar 0 for symmetric weights (MatMulInteger takes either). */
     private static TensorProto zeroPoints(String name, int[] values, int elemType) {
+        if (java.util.Arrays.stream(values).allMatch(z -> z == 0)) {
+            values = new int[1];
+        }
         ByteBuffer b = ByteBuffer.allocate(values.length);
         for (int v : values) {
             b.put((byte) v);

@@ -15,6 +15,8 @@ final class QuantizedWeights {
     private final SharedExternalData file;
     private final Int8Scheme scheme;
     private final WeightQuantizer quantizer;
+    /** Embedding tables: signed symmetric, one scale per hidden column, whatever the MatMul scheme. */
+    private final WeightQuantizer rows = new WeightQuantizer(new Int8Scheme(true, true, false));
     private final Map<String, WeightQuantizer.Quantized> done = new HashMap<>();
     private long floatBytes;
     private long quantizedBytes;
@@ -31,11 +33,21 @@ final class QuantizedWeights {
 
     /** {@code w} of {@code model} quantized as a [K, N] MatMulInteger B named {@code name}. */
     WeightQuantizer.Quantized quantize(OnnxModelReader model, TensorProto w, boolean transposed, String name) {
+        return quantize(model, w, transposed ? "T" : "", name);
+    }
+
+    /** An embedding table {@code w} [V, H] as int8, one scale per hidden column, for a quantized Gather. */
+    WeightQuantizer.Quantized quantizeRows(OnnxModelReader model, TensorProto w, String name) {
+        return quantize(model, w, "rows", name);
+    }
+
+    private WeightQuantizer.Quantized quantize(OnnxModelReader model, TensorProto w, String layout, String name) {
         InitializerBytes bytes = InitializerBytes.of(model, w);
-        String key = bytes.key() + (transposed ? ":T" : "");
+        String key = bytes.key() + ":" + layout;
         WeightQuantizer.Quantized q = done.get(key);
         if (q == null) {
-            q = quantizer.quantize(name, bytes, w.getDims(0), w.getDims(1), transposed, file);
+            q = layout.equals("rows") ? rows.quantize(name, bytes, w.getDims(0), w.getDims(1), false, false, file)
+                    : quantizer.quantize(name, bytes, w.getDims(0), w.getDims(1), layout.equals("T"), file);
             done.put(key, q);
             floatBytes += bytes.size();
             quantizedBytes += bytes.size() / 4;

@@ -63,7 +63,8 @@ public final class Quantizer {
                     OnnxModelReader source = OnnxModelReader.load(m);
                     boolean external = !source.externalFiles().isEmpty();
                     anyExternal |= external;
-                    DynamicInt8Rewriter rewriter = new DynamicInt8Rewriter(source, weights, options.keepFloat());
+                    DynamicInt8Rewriter rewriter = new DynamicInt8Rewriter(source, weights, options.keepFloat(),
+                            options.embeddings());
                     DynamicInt8Rewriter.Result r = rewriter.rewrite();
                     ModelProto model = source.model().toBuilder().setGraph(r.graph()).build();
                     if (external) {

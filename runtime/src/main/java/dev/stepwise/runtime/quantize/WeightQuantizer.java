@@ -40,7 +40,17 @@ final class WeightQuantizer {
      */
     Quantized quantize(String name, TensorBytes source, long rows, long cols, boolean transposed,
                        SharedExternalData out) {
-        long channels = transposed ? rows : cols;
+        return quantize(name, source, rows, cols, transposed, transposed, out);
+    }
+
+    /**
+     * As above, with the layout chosen apart from the channels: {@code rowChannels} gives one scale per source row,
+     * {@code transposed} writes the {@code [cols, rows]} transpose. An embedding table for a quantized Gather keeps
+     * its {@code [V, H]} layout with one scale per row (token).
+     */
+    Quantized quantize(String name, TensorBytes source, long rows, long cols, boolean transposed, boolean rowChannels,
+                       SharedExternalData out) {
+        long channels = rowChannels ? rows : cols;
         float[] min = new float[scheme.perChannel() ? Math.toIntExact(channels) : 1];
         float[] max = new float[min.length];
         int bandRows = (int) Math.max(1, Math.min(rows, bandBytes / (4 * cols)));
@@ -51,7 +61,7 @@ final class WeightQuantizer {
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < cols; j++) {
                     float v = f.get((int) (i * cols + j));
-                    int c = !scheme.perChannel() ? 0 : transposed ? (int) (r0 + i) : j;
+                    int c = !scheme.perChannel() ? 0 : rowChannels ? (int) (r0 + i) : j;
                     min[c] = Math.min(min[c], v);
                     max[c] = Math.max(max[c], v);
                 }
@@ -76,7 +86,7 @@ final class WeightQuantizer {
                 if (!transposed) {
                     for (int i = 0; i < m; i++) {
                         for (int j = 0; j < cols; j++) {
-                            int c = scheme.perChannel() ? j : 0;
+                            int c = !scheme.perChannel() ? 0 : rowChannels ? (int) (r0 + i) : j;
                             q.put(scheme.quantize(f.get((int) (i * cols + j)), scales[c], zeroPoints[c]));
                         }
                     }
