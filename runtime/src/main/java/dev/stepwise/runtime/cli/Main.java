@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             SimplifyCommand.class,
             InspectCommand.class,
             BenchCommand.class,
+            QuantizeCommand.class,
             DemoCommand.class})
 public final class Main implements Runnable {
     private final Map<String, String> env;

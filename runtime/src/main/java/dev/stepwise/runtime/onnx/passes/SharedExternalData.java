@@ -132,6 +132,28 @@ public final class SharedExternalData implements Closeable {
         return pointTo(t, at);
     }
 
+    /** Fills a region of the shared file: puts its bytes at {@code start} through {@link #writeAt}. */
+    @FunctionalInterface
+    public interface RegionFill {
+        void fill(long start);
+    }
+
+    /**
+     * Stores a tensor that no source model holds (a quantized weight): {@code fill} writes its {@code length} bytes at
+     * the aligned start it is given; returns {@code header} (name, type, dims) pointing into the shared file.
+     */
+    public TensorProto storeNew(TensorProto header, long length, RegionFill fill) {
+        long start = align();
+        fill.fill(start);
+        position = Math.max(position, start + length);
+        return pointTo(header, new long[] {start, length});
+    }
+
+    /** Writes {@code b}'s remaining bytes at {@code at}; errors name {@code what}. */
+    public void writeAt(ByteBuffer b, long at, String what) {
+        write(b, at, what);
+    }
+
     private TensorProto pointTo(TensorProto t, long[] at) {
         names.add(t.getName());
         return t.toBuilder().clearRawData().clearFloatData().clearInt32Data().clearInt64Data().clearDoubleData()
@@ -163,7 +185,8 @@ public final class SharedExternalData implements Closeable {
         }
     }
 
-    private static String digest(ByteBuffer b) {
+    /** SHA-256 of a buffer's remaining bytes, in hex (the buffer is consumed). */
+    public static String digest(ByteBuffer b) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             md.update(b);

@@ -1,0 +1,73 @@
+package dev.stepwise.runtime.quantize;
+
+import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
+
+/**
+ * How int8 weights are formed, with ONNX Runtime's quantizer's rules ({@code quant_utils.compute_scale_zp} and
+ * {@code quantize_nparray}): the range always includes 0; signed symmetric maps {@code [-m, m]} (m = max |w|) onto
+ * {@code [-127, 127]} with zero point 0; unsigned asymmetric maps {@code [min, max]} onto {@code [0, 255]} with a
+ * rounded zero point; {@code reduceRange} uses 7 bits ({@code [-64, 64]}, {@code [0, 127]}). The scale is computed in
+ * double and stored as float; {@code w / scale} is computed in float and rounded half to even, as numpy does.
+ *
+ * <p>Why 7 bits: on x86 CPUs with AVX2 but without VNNI, ONNX Runtime's u8×s8 kernels multiply with
+ * {@code vpmaddubsw}, which adds two adjacent u8×s8 products into a saturating int16: 255 × 127 × 2 = 64770 overflows
+ * 32767, so a pair of large activations and weights is clipped. With weights in [-64, 64] the sum stays below 32767
+ * (255 × 64 × 2 = 32640). CPUs with VNNI (vpdpbusd accumulates in int32) and the u8×u8 kernels do not saturate, so
+ * there full 8-bit weights are exact and more precise.
+ */
+public record Int8Scheme(boolean perChannel, boolean symmetric, boolean reduceRange) {
+    public static final Int8Scheme DEFAULT = new Int8Scheme(true, true, false);
+
+    /** The ONNX element type of the weights: int8 for symmetric, uint8 for asymmetric. */
+    public int elemType() {
+        return symmetric ? TensorProto.DataType.INT8_VALUE : TensorProto.DataType.UINT8_VALUE;
+    }
+
+    public int qmin() {
+        return symmetric ? (reduceRange ? -64 : -127) : 0;
+    }
+
+    public int qmax() {
+        return symmetric ? (reduceRange ? 64 : 127) : (reduceRange ? 127 : 255);
+    }
+
+    /** The scale for values in {@code [min, max]}; 1 when the range is empty (all zeros), as ONNX Runtime does. */
+    public float scale(float min, float max) {
+        double lo = Math.min(min, 0f);
+        double hi = Math.max(max, 0f);
+        if (symmetric) {
+            double m = Math.max(Math.abs(lo), Math.abs(hi));
+            lo = -m;
+            hi = m;
+        }
+        double scale = (hi - lo) / ((double) qmax() - qmin());
+        return scale < Float.MIN_NORMAL ? 1f : (float) scale;
+    }
+
+    /** The zero point for values in {@code [min, max]} with {@code scale}: 0 for symmetric. */
+    public int zeroPoint(float min, float max, float scale) {
+        if (symmetric) {
+            return 0;
+        }
+        double lo = Math.min(min, 0f);
+        double hi = Math.max(max, 0f);
+        double range = hi - lo;
+        if (range / ((double) qmax() - qmin()) < Float.MIN_NORMAL) {
+            return 0;
+        }
+        return (int) Math.rint(qmin() - lo / (range / ((double) qmax() - qmin())));
+    }
+
+    /** One weight quantized: {@code rint(w / scale) + zeroPoint}, clipped, as the byte stored. */
+    public byte quantize(float w, float scale, int zeroPoint) {
+        float q = (float) Math.rint(w / scale) + zeroPoint;
+        int clipped = (int) Math.max(qmin(), Math.min(qmax(), q));
+        return (byte) clipped;
+    }
+
+    /** A short name for reports: {@code per-channel symmetric int8}, {@code per-tensor asymmetric uint8 7-bit}... */
+    public String describe() {
+        return (perChannel ? "per-channel" : "per-tensor") + (symmetric ? " symmetric int8" : " asymmetric uint8")
+                + (reduceRange ? " 7-bit" : "");
+    }
+}

@@ -1,0 +1,241 @@
+package dev.stepwise.runtime.quantize;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.ort.OrtRunner;
+import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.tensor.HostTensor;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a float model and its quantized counterpart in ONNX Runtime on the same inputs and measures how far apart they
+ * are, like the export's validation: for a decoder ({@code input_ids} in, {@code logits} out) the next-token argmax
+ * agreement, the mean KL divergence KL(float ‖ quantized) of the next-token distributions and the largest |logit
+ * difference| over every position; for an encoder the cosine similarity of the mean-pooled, L2-normalised first
+ * rank-3 output. A graph it cannot feed (loop and search graphs, decode steps with a past) is only loaded.
+ */
+final class QualityGate {
+    private final QuantizeOptions options;
+
+    QualityGate(QuantizeOptions options) {
+        this.options = options;
+    }
+
+    QualityFigures compare(Path original, Path quantized, Path tokenizerDir) {
+        String name = quantized.getFileName().toString();
+        try (OrtSession q = OrtSessions.open(quantized, options.threads())) {
+            String kind = kind(q);
+            if (kind.equals("loaded") || !options.gate()) {
+                return QualityFigures.loaded(name);
+            }
+            List<long[]> rows = EvalInputs.rows(options.eval(), kind, tokenizerDir);
+            try (OrtSession f = OrtSessions.open(original, options.threads())) {
+                return kind.equals("decoder") ? decoder(name, f, q, rows) : encoder(name, f, q, rows);
+            }
+        } catch (OrtException e) {
+            throw new StepwiseException(quantized + ": ONNX Runtime failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** decoder, encoder or loaded, from the graph's inputs and outputs. */
+    private static String kind(OrtSession s) throws OrtException {
+        Map<String, NodeInfo> in = s.getInputInfo();
+        if (!in.containsKey("input_ids")) {
+            return "loaded";
+        }
+        for (Map.Entry<String, NodeInfo> e : in.entrySet()) {
+            String n = e.getKey();
+            boolean known = n.equals("input_ids") || n.equals("attention_mask") || n.equals("position_ids")
+                    || n.equals("token_type_ids") || n.startsWith("past_key_values.") && pastLength(e.getValue()) <= 0;
+            if (!known) {
+                return "loaded";
+            }
+        }
+        if (s.getOutputInfo().containsKey("logits")) {
+            return "decoder";
+        }
+        return firstRank3(s) != null ? "encoder" : "loaded";
+    }
+
+    private static long pastLength(NodeInfo info) {
+        long[] shape = ((TensorInfo) info.getInfo()).getShape();
+        return shape.length == 4 ? shape[2] : 1;
+    }
+
+    private static String firstRank3(OrtSession s) throws OrtException {
+        for (Map.Entry<String, NodeInfo> e : s.getOutputInfo().entrySet()) {
+            if (e.getValue().getInfo() instanceof TensorInfo t && t.getShape().length == 3) {
+                return e.getKey();
+            }
+        }
+        return null;
+    }
+
+    /** Inputs for one batch of id rows (all the same length), mask all ones, positions 0..n-1, empty past. */
+    private static Map<String, HostTensor> feed(OrtSession s, long[][] batch) throws OrtException {
+        int b = batch.length;
+        int n = batch[0].length;
+        long[] ids = new long[b * n];
+        long[] ones = new long[b * n];
+        long[] positions = new long[b * n];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < n; j++) {
+                ids[i * n + j] = batch[i][j];
+                ones[i * n + j] = 1;
+                positions[i * n + j] = j;
+            }
+        }
+        Map<String, HostTensor> in = new LinkedHashMap<>();
+        for (Map.Entry<String, NodeInfo> e : s.getInputInfo().entrySet()) {
+            String k = e.getKey();
+            switch (k) {
+                case "input_ids" -> in.put(k, HostTensor.ofLongs(ids, b, n));
+                case "attention_mask" -> in.put(k, HostTensor.ofLongs(ones, b, n));
+                case "position_ids" -> in.put(k, HostTensor.ofLongs(positions, b, n));
+                case "token_type_ids" -> in.put(k, HostTensor.ofLongs(new long[b * n], b, n));
+                default -> {
+                    long[] shape = ((TensorInfo) e.getValue().getInfo()).getShape().clone();
+                    shape[0] = b;
+                    shape[2] = 0;
+                    in.put(k, HostTensor.ofFloats(new float[0], shape));
+                }
+            }
+        }
+        return in;
+    }
+
+    /** Batches of rows the graph accepts: one row each, or windows of its fixed [B, L] when input_ids is static. */
+    private static List<long[][]> batches(OrtSession s, List<long[]> rows) throws OrtException {
+        long[] shape = ((TensorInfo) s.getInputInfo().get("input_ids").getInfo()).getShape();
+        List<long[][]> batches = new ArrayList<>();
+        if (shape[0] <= 0 && shape[1] <= 0) {
+            rows.stream().filter(r -> r.length > 0).forEach(r -> batches.add(new long[][] {r}));
+            return batches;
+        }
+        int b = (int) Math.max(1, shape[0]);
+        int l = (int) shape[1];
+        List<long[]> windows = new ArrayList<>();
+        for (long[] r : rows) {
+            for (int at = 0; l > 0 && at + l <= r.length; at += l) {
+                windows.add(java.util.Arrays.copyOfRange(r, at, at + l));
+            }
+        }
+        for (int i = 0; i + b <= windows.size(); i += b) {
+            batches.add(windows.subList(i, i + b).toArray(long[][]::new));
+        }
+        if (batches.isEmpty()) {
+            throw new StepwiseException(s + ": no evaluation row is long enough for input_ids " + java.util.Arrays.toString(shape));
+        }
+        return batches;
+    }
+
+    private QualityFigures decoder(String name, OrtSession f, OrtSession q, List<long[]> rows) throws OrtException {
+        int positions = 0;
+        int agreed = 0;
+        double kl = 0;
+        double maxDiff = 0;
+        for (long[][] batch : batches(q, rows)) {
+            HostTensor a = OrtRunner.run(f, feed(f, batch)).get("logits");
+            HostTensor b = OrtRunner.run(q, feed(q, batch)).get("logits");
+            int vocab = (int) a.dim(a.shape().length - 1);
+            int count = a.floats().length / vocab;
+            for (int p = 0; p < count; p++) {
+                int off = p * vocab;
+                agreed += argmax(a.floats(), off, vocab) == argmax(b.floats(), off, vocab) ? 1 : 0;
+                kl += klDivergence(a.floats(), b.floats(), off, vocab);
+                for (int v = 0; v < vocab; v++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(a.floats()[off + v] - b.floats()[off + v]));
+                }
+            }
+            positions += count;
+        }
+        double top1 = positions == 0 ? 1 : (double) agreed / positions;
+        double meanKl = positions == 0 ? 0 : kl / positions;
+        boolean passed = top1 >= options.minTop1() && meanKl <= options.maxKl();
+        return new QualityFigures(name, "decoder", positions, top1, meanKl, maxDiff, Double.NaN, Double.NaN, passed);
+    }
+
+    private QualityFigures encoder(String name, OrtSession f, OrtSession q, List<long[]> rows) throws OrtException {
+        String output = firstRank3(q);
+        double sum = 0;
+        double min = 1;
+        int n = 0;
+        for (long[][] batch : batches(q, rows)) {
+            float[] a = meanPooled(OrtRunner.run(f, feed(f, batch)).get(output));
+            float[] b = meanPooled(OrtRunner.run(q, feed(q, batch)).get(output));
+            double c = 0;
+            for (int i = 0; i < a.length; i++) {
+                c += (double) a[i] * b[i];
+            }
+            sum += c;
+            min = Math.min(min, c);
+            n++;
+        }
+        double mean = n == 0 ? 1 : sum / n;
+        return new QualityFigures(name, "encoder", n, Double.NaN, Double.NaN, Double.NaN, mean, min,
+                mean >= options.minCosine());
+    }
+
+    /** The mean over positions of a [1, S, H] output (the mask is all ones), L2-normalised. */
+    static float[] meanPooled(HostTensor t) {
+        int s = (int) t.dim(1);
+        int h = (int) t.dim(2);
+        float[] v = new float[h];
+        double norm = 0;
+        for (int j = 0; j < h; j++) {
+            double acc = 0;
+            for (int i = 0; i < s; i++) {
+                acc += t.floats()[i * h + j];
+            }
+            v[j] = (float) (acc / s);
+            norm += (double) v[j] * v[j];
+        }
+        double scale = norm > 0 ? 1 / Math.sqrt(norm) : 1;
+        for (int j = 0; j < h; j++) {
+            v[j] = (float) (v[j] * scale);
+        }
+        return v;
+    }
+
+    static int argmax(float[] x, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (x[off + i] > x[off + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** KL(softmax(p) ‖ softmax(q)) in nats, from logits, in double. */
+    static double klDivergence(float[] p, float[] q, int off, int n) {
+        double pm = Double.NEGATIVE_INFINITY;
+        double qm = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            pm = Math.max(pm, p[off + i]);
+            qm = Math.max(qm, q[off + i]);
+        }
+        double ps = 0;
+        double qs = 0;
+        for (int i = 0; i < n; i++) {
+            ps += Math.exp(p[off + i] - pm);
+            qs += Math.exp(q[off + i] - qm);
+        }
+        double pl = Math.log(ps);
+        double ql = Math.log(qs);
+        double kl = 0;
+        for (int i = 0; i < n; i++) {
+            double lp = p[off + i] - pm - pl;
+            double lq = q[off + i] - qm - ql;
+            kl += Math.exp(lp) * (lp - lq);
+        }
+        return Math.max(0, kl);
+    }
+}

@@ -1,0 +1,191 @@
+package dev.stepwise.runtime.quantize;
+
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.io.OutputFolder;
+import dev.stepwise.runtime.onnx.OnnxModelReader;
+import dev.stepwise.runtime.onnx.OnnxModelWriter;
+import dev.stepwise.runtime.onnx.passes.SharedExternalData;
+import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
+import dev.stepwise.runtime.onnx.proto.Onnx.OperatorSetIdProto;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/**
+ * Quantizes one ONNX file or every ONNX file of a folder (a Stepwise export with its loop and search graphs, an
+ * unrolled step folder, an encoder) to int8 dynamic. Models are read one at a time; weights are streamed from where
+ * they are stored into one weights file for the whole folder, so a weight several graphs share is quantized and stored
+ * once and graphs that shared a weights file still do. Models that held their weights inline keep them inline. The
+ * other files of a folder are copied. The result is checked by {@link QualityGate} and appears at the target only when
+ * it passed: written into a temporary folder beside it, then moved into place.
+ */
+public final class Quantizer {
+    /** The weights file when no source model names one. */
+    static final String DEFAULT_DATA_FILE = Exporter.DATA_FILE;
+    /** DynamicQuantizeLinear exists from opset 11. */
+    static final int MIN_OPSET = 11;
+
+    private Quantizer() {
+    }
+
+    public static QuantizeResult quantize(Path input, Path output, QuantizeOptions options) {
+        long started = System.nanoTime();
+        List<Path> models = models(input);
+        Path sourceDir = Files.isDirectory(input) ? input : parentOf(input);
+        if (output.toAbsolutePath().normalize().equals(sourceDir.toAbsolutePath().normalize())) {
+            throw new StepwiseException(output + ": the output folder must not be the input's folder");
+        }
+        Set<String> dataFiles = new TreeSet<>();
+        for (Path m : models) {
+            // every file is checked before anything is written; each is read again when its turn comes
+            OnnxModelReader r = OnnxModelReader.load(m);
+            checkOpset(r);
+            dataFiles.addAll(r.externalFiles());
+        }
+        String dataFile = dataFiles.isEmpty() ? DEFAULT_DATA_FILE : dataFiles.iterator().next();
+        QuantizeReport report = new QuantizeReport(input, options);
+        Map<String, Integer> quantizedNodes = new TreeMap<>();
+        List<Path> written = new ArrayList<>();
+        try (OutputFolder out = OutputFolder.create(output)) {
+            boolean anyExternal = false;
+            try (SharedExternalData shared = new SharedExternalData(out.path().resolve(dataFile), Long.MAX_VALUE)) {
+                QuantizedWeights weights = new QuantizedWeights(shared, options.scheme());
+                for (Path m : models) {
+                    OnnxModelReader source = OnnxModelReader.load(m);
+                    boolean external = !source.externalFiles().isEmpty();
+                    anyExternal |= external;
+                    DynamicInt8Rewriter rewriter = new DynamicInt8Rewriter(source, weights, options.keepFloat(),
+                            options.embeddings());
+                    DynamicInt8Rewriter.Result r = rewriter.rewrite();
+                    ModelProto model = source.model().toBuilder().setGraph(r.graph()).build();
+                    if (external) {
+                        model = shared.share(model, source.directory());
+                    }
+                    model = model.toBuilder().setGraph(model.getGraph().toBuilder()
+                            .addAllInitializer(r.mainInitializers())).build();
+                    Path file = OnnxModelWriter.write(model, out.path(), m.getFileName().toString(), dataFile,
+                            external, true);
+                    written.add(file);
+                    rewriter.counts().forEach((k, v) -> quantizedNodes.merge(k, v, Integer::sum));
+                    report.opCounts(m.getFileName().toString(), OnnxModelReader.load(file).opCounts());
+                }
+            }
+            if (!anyExternal) {
+                delete(out.path().resolve(dataFile));
+            }
+            copyOthers(input, models, dataFiles, out.path());
+
+            QualityGate gate = new QualityGate(options);
+            List<QualityFigures> quality = new ArrayList<>();
+            for (int i = 0; i < models.size(); i++) {
+                QualityFigures f = gate.compare(models.get(i), written.get(i), sourceDir);
+                quality.add(f);
+                report.quality(f);
+            }
+            long before = bytes(models, sourceDir, dataFiles);
+            long after = bytes(written, out.path(), anyExternal ? Set.of(dataFile) : Set.of());
+            double seconds = (System.nanoTime() - started) / 1e9;
+            QuantizeResult result = new QuantizeResult(out.target(),
+                    written.stream().map(p -> out.target().resolve(p.getFileName())).toList(), before, after,
+                    quantizedNodes, quality, seconds);
+            if (!quality.stream().allMatch(QualityFigures::passed)) {
+                StringBuilder why = new StringBuilder("quantized model below the quality thresholds (top-1 >= ")
+                        .append(options.minTop1()).append(", mean KL <= ").append(options.maxKl())
+                        .append(", cosine >= ").append(options.minCosine()).append("); nothing written:");
+                quality.stream().filter(f -> !f.passed()).forEach(f -> why.append(' ').append(f.summary().trim()).append(';'));
+                throw new StepwiseException(why.toString());
+            }
+            report.finish(before, after, quantizedNodes, seconds);
+            report.write(out.path());
+            out.commit();
+            return result;
+        }
+    }
+
+    /** The .onnx files to quantize: the file itself, or every .onnx file of the folder (model.onnx first). */
+    static List<Path> models(Path input) {
+        if (Files.isRegularFile(input)) {
+            return List.of(input);
+        }
+        if (!Files.isDirectory(input)) {
+            throw new StepwiseException(input + ": no such file or folder");
+        }
+        try (Stream<Path> files = Files.list(input)) {
+            List<Path> models = files.filter(p -> p.getFileName().toString().endsWith(".onnx") && Files.isRegularFile(p))
+                    .sorted(Comparator.comparing((Path p) -> !p.getFileName().toString().equals(Exporter.MODEL_FILE))
+                            .thenComparing(p -> p.getFileName().toString()))
+                    .toList();
+            if (models.isEmpty()) {
+                throw new StepwiseException(input + ": no .onnx file in the folder");
+            }
+            return models;
+        } catch (IOException e) {
+            throw new StepwiseException(input + ": cannot list: " + e.getMessage(), e);
+        }
+    }
+
+    private static void checkOpset(OnnxModelReader r) {
+        for (OperatorSetIdProto o : r.model().getOpsetImportList()) {
+            if ((o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) && o.getVersion() < MIN_OPSET) {
+                throw new StepwiseException(r.file() + ": opset " + o.getVersion() + " is below " + MIN_OPSET
+                        + ", the first with DynamicQuantizeLinear; re-export it at opset 13 or later");
+            }
+        }
+    }
+
+    /** A folder's other files (configs, tokenizer, manifest) are copied; a single file's side files too. */
+    private static void copyOthers(Path input, List<Path> models, Set<String> dataFiles, Path to) {
+        if (!Files.isDirectory(input)) {
+            Exporter.copySideFiles(parentOf(input), to);
+            return;
+        }
+        try (Stream<Path> files = Files.list(input)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                String name = p.getFileName().toString();
+                if (Files.isRegularFile(p) && !models.contains(p) && !dataFiles.contains(name) && !name.startsWith(".")
+                        && !name.equals(QuantizeReport.FILE)) {
+                    OutputFolder.copyInto(p, to.resolve(name));
+                }
+            }
+        } catch (IOException e) {
+            throw new StepwiseException(input + ": cannot copy its files: " + e.getMessage(), e);
+        }
+    }
+
+    private static long bytes(List<Path> models, Path dir, Set<String> dataFiles) {
+        long total = 0;
+        try {
+            for (Path m : models) {
+                total += Files.size(m);
+            }
+            for (String d : dataFiles) {
+                total += Files.size(dir.resolve(d));
+            }
+        } catch (IOException e) {
+            throw new StepwiseException(dir + ": cannot measure: " + e.getMessage(), e);
+        }
+        return total;
+    }
+
+    private static void delete(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new StepwiseException("cannot delete " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Path parentOf(Path file) {
+        Path parent = file.toAbsolutePath().getParent();
+        return parent != null ? parent : Path.of(".");
+    }
+}
