@@ -101,6 +101,9 @@ public final class Validator {
                 progress.advance(1);
             }
         }
+        // The reference's Java garbage (its traced inputs, intermediate arrays) is collected now, so that the heap can
+        // shrink back before ONNX Runtime maps the weights, instead of adding to the peak.
+        System.gc();
         List<ValidationCase> results = new ArrayList<>();
         try (OrtSession session = OrtSessions.open(modelFile, 0, true)) {
             for (int i = 0; i < cases.size(); i++) {

@@ -9,7 +9,9 @@ import dev.stepwise.runtime.model.ArchitectureSpec;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ort.OrtRunner;
+import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.ort.SharedWeights;
 import dev.stepwise.runtime.tensor.HostTensor;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,7 +55,10 @@ final class StepChainValidator {
         Map<String, HostTensor> stepPast = new HashMap<>();
 
         List<StepCheck> checks = new ArrayList<>();
-        try (OrtSession dynamic = OrtSessions.open(dynamicModel, 0)) {
+        // Every session computes with one memory map of the shared weights file (the dynamic decoder's weights are
+        // the steps' own), so the check costs one copy of the weights, not one per session.
+        try (SharedWeights weights = new SharedWeights();
+             OrtSession dynamic = OrtSessions.open(dynamicModel, 0, weights.initializers(OnnxModelReader.load(dynamicModel)))) {
             for (GenStep step : steps) {
                 Map<String, HostTensor> inputs = new HashMap<>();
                 inputs.put("input_ids", ids);
@@ -67,7 +72,8 @@ final class StepChainValidator {
                 Map<String, HostTensor> stepIn = new HashMap<>(inputs);
                 stepIn.putAll(stepPast);
                 Map<String, HostTensor> actual;
-                try (OrtSession session = OrtSessions.open(dir.resolve(step.fileName()), 0)) {
+                Path stepFile = dir.resolve(step.fileName());
+                try (OrtSession session = OrtSessions.open(stepFile, 0, weights.initializers(OnnxModelReader.load(stepFile)))) {
                     actual = OrtRunner.run(session, stepIn);
                 }
 

@@ -18,10 +18,13 @@ import dev.stepwise.runtime.onnx.passes.OpCounts;
 import dev.stepwise.runtime.onnx.passes.StaticGraphOptimizer;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Writes one fully static graph per generation step ({@code decoder_model-opt_gen_step=s.onnx}) for compilers that
@@ -33,8 +36,8 @@ public final class Unroller {
     public static final String WEIGHTS_FILE = "decoder_model-opt.onnx_data";
     public static final String MANIFEST_FILE = "unroll.json";
     public static final String REPORT_FILE = "unroll-report.json";
-    static final String DYNAMIC_FILE = "decoder_model.onnx";
-    static final String DYNAMIC_DATA = "decoder_model.onnx_data";
+    /** The dynamic decoder the steps are checked against; in the folder only until the check is done. */
+    static final String DYNAMIC_FILE = ".dynamic-decoder.onnx";
 
     private Unroller() {
     }
@@ -57,23 +60,15 @@ public final class Unroller {
             checkpoint.checkAgainst(architecture.newModel().expectedWeights(config));
             Path dir = out.path();
 
-            // The dynamic decoder: the "before" of the report, and the reference the steps are checked against.
-            Path dynamicDir = dir.resolve(".dynamic");
-            Files.createDirectories(dynamicDir);
-            ModelProto dynamic;
-            try (ExternalDataWriter sink = new ExternalDataWriter(dynamicDir.resolve(DYNAMIC_DATA))) {
-                dynamic = DecoderTracer.trace(architecture, config, checkpoint, CacheMode.PAST_AND_PRESENT, options.opset(),
-                        AxisSizes.dynamic(), sink, false, false, modelType + "-decoder");
-                sink.close();
-                OnnxModelWriter.write(dynamic, dynamicDir, DYNAMIC_FILE, DYNAMIC_DATA, true);
-            }
-
             List<GenStep> steps = new ArrayList<>();
             for (int s = 0; s < options.stepCount(); s++) {
                 steps.add(GenStep.of(s, options.batch(), options.sequence()));
             }
-            UnrollReport report = new UnrollReport(modelType, options, OpCounts.of(dynamic));
+            List<List<Map<String, Integer>>> stepCounts = new ArrayList<>();
+            List<Long> stepSizes = new ArrayList<>();
             progress.stage("unroll", steps.size());
+            ModelProto dynamic;
+            long stepWeightBytes;
             try (ExternalDataWriter data = new ExternalDataWriter(dir.resolve(WEIGHTS_FILE))) {
                 DedupWeightSink shared = new DedupWeightSink(data);
                 for (GenStep step : steps) {
@@ -83,11 +78,22 @@ public final class Unroller {
                             options.lastTokenLogits() && step.isPrefill(), modelType + "-gen-step-" + step.index());
                     ModelProto optimized = StaticGraphOptimizer.optimize(traced, dir);
                     Path file = OnnxModelWriter.write(optimized, dir, step.fileName(), WEIGHTS_FILE, true);
-                    report.addStep(step, OpCounts.of(traced), OpCounts.of(optimized), Files.size(file));
+                    stepCounts.add(List.of(OpCounts.of(traced), OpCounts.of(optimized)));
+                    stepSizes.add(Files.size(file));
                     progress.advance(1);
                 }
+                // The dynamic decoder (the "before" of the report, and the reference the steps are checked against)
+                // goes through the same deduplicating sink, so it reads the steps' weights instead of a second copy;
+                // whatever it has that no step has is appended after them and cut off once the check is done.
+                stepWeightBytes = data.bytesWritten();
+                dynamic = DecoderTracer.trace(architecture, config, checkpoint, CacheMode.PAST_AND_PRESENT, options.opset(),
+                        AxisSizes.dynamic(), shared, false, false, modelType + "-decoder");
                 data.close();
-                report.setWeightsBytes(Files.size(dir.resolve(WEIGHTS_FILE)));
+                OnnxModelWriter.write(dynamic, dir, DYNAMIC_FILE, WEIGHTS_FILE, true);
+            }
+            UnrollReport report = new UnrollReport(modelType, options, OpCounts.of(dynamic));
+            for (int s = 0; s < steps.size(); s++) {
+                report.addStep(steps.get(s), stepCounts.get(s).get(0), stepCounts.get(s).get(1), stepSizes.get(s));
             }
             progress.done();
             Exporter.copySideFiles(checkpointDir, dir);
@@ -95,14 +101,18 @@ public final class Unroller {
 
             if (options.validate()) {
                 List<StepCheck> checks = StepChainValidator.validate(architecture.spec(), config,
-                        dynamicDir.resolve(DYNAMIC_FILE), dir, steps, options.lastTokenLogits(), atol, progress);
+                        dir.resolve(DYNAMIC_FILE), dir, steps, options.lastTokenLogits(), atol, progress);
                 report.setChecks(checks);
                 StepCheck failed = checks.stream().filter(c -> !c.passed()).findFirst().orElse(null);
                 if (failed != null) {
                     throw new StepwiseException("unroll validation failed: " + failed.describe());
                 }
             }
-            OutputFolder.deleteRecursively(dynamicDir);
+            Files.delete(dir.resolve(DYNAMIC_FILE));
+            try (FileChannel weights = FileChannel.open(dir.resolve(WEIGHTS_FILE), StandardOpenOption.WRITE)) {
+                weights.truncate(stepWeightBytes);
+            }
+            report.setWeightsBytes(Files.size(dir.resolve(WEIGHTS_FILE)));
             report.setSeconds((System.nanoTime() - started) / 1e9);
             report.write(dir.resolve(REPORT_FILE));
             out.commit();
