@@ -22,13 +22,13 @@ import java.util.Map;
  * then computes with the mapped pages instead of loading the file into each session, so 32 step graphs cost one copy
  * of the weights (the page cache's), not 32.
  *
- * <p>A tensor is identified by its file region (location, offset, length) and type: two graphs that name the same
+ * <p>A tensor is identified by its file region (file, offset, length) and type: two graphs that name the same
  * region get the same {@link OnnxTensor}. Tensors stay valid until {@link #close}, which must come after every session
  * that uses them is closed. Thread-safe.
  */
 public final class SharedWeights implements AutoCloseable {
     /** One external region as ONNX Runtime will see it. */
-    private record Region(String location, String offset, long length, int type, List<Long> dims) {
+    private record Region(String file, String offset, long length, int type, List<Long> dims) {
     }
 
     private final Map<Region, OnnxTensor> tensors = new HashMap<>();
@@ -47,8 +47,9 @@ public final class SharedWeights implements AutoCloseable {
             if (!OnnxModelReader.isExternal(t)) {
                 continue;
             }
-            Region region = new Region(value(t, "location"), value(t, "offset"), model.byteLength(t), t.getDataType(),
-                    t.getDimsList());
+            // the file as resolved from this model's folder: two folders' "model.onnx_data" are different files
+            String file = model.directory().resolve(value(t, "location")).normalize().toString();
+            Region region = new Region(file, value(t, "offset"), model.byteLength(t), t.getDataType(), t.getDimsList());
             OnnxTensor tensor = tensors.get(region);
             if (tensor == null) {
                 tensor = map(model, t);

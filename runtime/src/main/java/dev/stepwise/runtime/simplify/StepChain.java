@@ -11,7 +11,9 @@ import ai.onnxruntime.TensorInfo;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.HalfFloats;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto.DataType;
+import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.ort.SharedWeights;
 import dev.stepwise.runtime.ort.OrtTensors;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -64,12 +66,16 @@ public final class StepChain {
         Map<String, OnnxTensor> origPast = new HashMap<>();
         Map<String, OnnxTensor> stepPast = new HashMap<>();
         List<AutoCloseable> open = new ArrayList<>();
-        try (OrtSession orig = OrtSessions.open(original, threads)) {
+        // The original and the steps compute with memory maps of their weights files (the steps' one map shared):
+        // two mapped copies in all, not a loaded and packed copy per session.
+        try (SharedWeights weights = new SharedWeights();
+             OrtSession orig = OrtSessions.open(original, threads, weights.initializers(OnnxModelReader.load(original)))) {
             OrtSession previous = null;
             for (int s = 0; s < steps.size(); s++) {
                 int seqLen = s == 0 ? sequence : 1;
                 int past = s == 0 ? 0 : sequence + s - 1;
-                OrtSession stepSession = OrtSessions.open(steps.get(s), threads);
+                OrtSession stepSession = OrtSessions.open(steps.get(s), threads,
+                        weights.initializers(OnnxModelReader.load(steps.get(s))));
                 List<AutoCloseable> created = new ArrayList<>();
                 try {
                     Map<String, OnnxTensor> origFeeds = feeds(env, orig, ids, seqLen, past, s, origPast, created);
