@@ -9,9 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.stepwise.runtime.export.ExportOptions;
-import dev.stepwise.runtime.export.Exporter;
-import dev.stepwise.runtime.export.GenerationGraph;
 import dev.stepwise.runtime.generate.ExportedModel;
 import dev.stepwise.runtime.generate.TextTokenizer;
 import dev.stepwise.runtime.onnx.OnnxModelReader;
@@ -53,9 +50,7 @@ class QuantizeInt4TrainedLlamaTest {
 
     @BeforeAll
     static void export() {
-        exported = Exporter.export(Fixtures.path("pylm-llama-trained"), tmp.resolve("export"),
-                ExportOptions.defaults().withValidate(false).withExternalDataThreshold(0)
-                        .withGeneration(Set.of(GenerationGraph.LOOP, GenerationGraph.BEAM_SEARCH))).outputDir();
+        exported = QuantizeTrainedLlamaTest.exportWithSearchGraphs(tmp.resolve("export"));
     }
 
     static QualityFigures print(String label, QuantizeResult r) {
@@ -75,13 +70,9 @@ class QuantizeInt4TrainedLlamaTest {
         assertEquals(3, r.quality().size(), "model, loop and beam-search graphs, each loaded");
 
         Path out = r.outputDir();
-        try (Stream<Path> files = Files.list(out)) {
-            assertEquals(List.of("model.onnx_data"), files.map(p -> p.getFileName().toString())
-                    .filter(n -> n.endsWith(".onnx_data")).toList());
-        }
+        QuantizeTrainedLlamaTest.assertOneWeightsFile(out);
         for (String f : List.of("model.onnx", "model_loop.onnx", "model_beam_search.onnx")) {
             OnnxModelReader m = OnnxModelReader.load(out.resolve(f));
-            assertEquals(Set.of("model.onnx_data"), m.externalFiles(), f);
             assertTrue(m.model().getOpsetImportList().stream().anyMatch(o -> o.getDomain().equals("com.microsoft")
                     && o.getVersion() == 1), f + " imports com.microsoft 1");
         }

@@ -47,9 +47,26 @@ class QuantizeTrainedLlamaTest {
 
     @BeforeAll
     static void export() {
-        exported = Exporter.export(Fixtures.path("pylm-llama-trained"), tmp.resolve("export"),
+        exported = exportWithSearchGraphs(tmp.resolve("export"));
+    }
+
+    /** The fixture exported unvalidated with external data and its loop and beam-search graphs. */
+    static Path exportWithSearchGraphs(Path dir) {
+        return Exporter.export(Fixtures.path("pylm-llama-trained"), dir,
                 ExportOptions.defaults().withValidate(false).withExternalDataThreshold(0)
                         .withGeneration(Set.of(GenerationGraph.LOOP, GenerationGraph.BEAM_SEARCH))).outputDir();
+    }
+
+    /** The decoder, loop and beam-search graphs of {@code out} all read one weights file, model.onnx_data. */
+    static void assertOneWeightsFile(Path out) throws IOException {
+        try (Stream<Path> files = Files.list(out)) {
+            assertEquals(List.of("model.onnx_data"), files.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".onnx_data")).toList());
+        }
+        for (String f : List.of("model.onnx", "model_loop.onnx", "model_beam_search.onnx")) {
+            OnnxModelReader m = OnnxModelReader.load(out.resolve(f));
+            assertEquals(Set.of("model.onnx_data"), m.externalFiles(), f);
+        }
     }
 
     @Test
@@ -64,14 +81,7 @@ class QuantizeTrainedLlamaTest {
         assertEquals(3, r.quality().size(), "model, loop and beam-search graphs, each loaded");
 
         Path out = r.outputDir();
-        try (Stream<Path> files = Files.list(out)) {
-            assertEquals(List.of("model.onnx_data"), files.map(p -> p.getFileName().toString())
-                    .filter(n -> n.endsWith(".onnx_data")).toList());
-        }
-        for (String f : List.of("model.onnx", "model_loop.onnx", "model_beam_search.onnx")) {
-            OnnxModelReader m = OnnxModelReader.load(out.resolve(f));
-            assertEquals(Set.of("model.onnx_data"), m.externalFiles(), f);
-        }
+        assertOneWeightsFile(out);
         assertTrue(OnnxModelReader.load(out.resolve("model.onnx")).opCounts().get("MatMulInteger") >= 43);
         // 42 layer matrices + the head, once for three graphs: a little over a quarter of the float weights
         long floatData = Files.size(exported.resolve("model.onnx_data"));

@@ -8,9 +8,6 @@ import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.GenerationGraph;
 import dev.stepwise.runtime.export.ValidationCase;
 import dev.stepwise.runtime.quantize.QuantizeMode;
-import dev.stepwise.runtime.quantize.QuantizeOptions;
-import dev.stepwise.runtime.quantize.QuantizeResult;
-import dev.stepwise.runtime.quantize.Quantizer;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -101,11 +98,8 @@ final class ExportCommand implements Callable<Integer> {
             printSummary(Exporter.export(checkpoint, output, options));
             return 0;
         }
-        QuantizeResult q = Quantizer.quantizeWritten(output, QuantizeOptions.defaults(mode),
+        return QuantizeCommand.quantizeLast(output, mode,
                 floatDir -> printValidation(Exporter.export(checkpoint, floatDir, options)));
-        QuantizeCommand.printSummary(q, System.err);
-        System.out.println(q.outputDir());
-        return 0;
     }
 
     static void printSummary(ExportResult result) {

@@ -11,6 +11,7 @@ import dev.stepwise.runtime.quantize.QualityFigures;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.function.Consumer;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
@@ -94,6 +95,18 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         out.printf(Locale.ROOT, "quantized  %s: %s; %.1f MB -> %.1f MB in %.1f s%n", r.outputDir(),
                 r.quantizedNodes(), r.bytesBefore() / 1e6, r.bytesAfter() / 1e6, r.seconds());
+    }
+
+    /**
+     * {@code export --quantize} and {@code unroll --quantize}: {@code writeFloat} writes the float folder, which is
+     * then quantized into {@code output} with the mode's defaults ({@link Quantizer#quantizeWritten}); the figures go
+     * to stderr, the folder to stdout.
+     */
+    static int quantizeLast(Path output, QuantizeMode mode, Consumer<Path> writeFloat) {
+        QuantizeResult q = Quantizer.quantizeWritten(output, QuantizeOptions.defaults(mode), writeFloat);
+        printSummary(q, System.err);
+        System.out.println(q.outputDir());
+        return 0;
     }
 
     /** The mode an option ({@code --mode}, {@code --quantize}) names, or a usage error naming the option. */

@@ -1,9 +1,6 @@
 package dev.stepwise.runtime.cli;
 
 import dev.stepwise.runtime.quantize.QuantizeMode;
-import dev.stepwise.runtime.quantize.QuantizeOptions;
-import dev.stepwise.runtime.quantize.QuantizeResult;
-import dev.stepwise.runtime.quantize.Quantizer;
 import dev.stepwise.runtime.unroll.UnrollOptions;
 import dev.stepwise.runtime.unroll.UnrollResult;
 import dev.stepwise.runtime.unroll.Unroller;
@@ -69,11 +66,8 @@ final class UnrollCommand implements Callable<Integer> {
             System.out.println(printReport(Unroller.unroll(checkpoint, output, options)));
             return 0;
         }
-        QuantizeResult q = Quantizer.quantizeWritten(output, QuantizeOptions.defaults(mode),
+        return QuantizeCommand.quantizeLast(output, mode,
                 floatDir -> printReport(Unroller.unroll(checkpoint, floatDir, options)));
-        QuantizeCommand.printSummary(q, System.err);
-        System.out.println(q.outputDir());
-        return 0;
     }
 
     private static Path printReport(UnrollResult result) {

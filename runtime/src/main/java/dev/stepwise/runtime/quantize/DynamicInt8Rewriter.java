@@ -37,7 +37,7 @@ final class DynamicInt8Rewriter extends WeightRewriter {
     }
 
     @Override
-    List<NodeProto> rewriteMatMul(NodeProto node, Match m, Graph g) {
+    List<NodeProto> rewriteMatMul(NodeProto node, Match m, Graph g, String product) {
         String a = node.getInput(0);
         List<NodeProto> nodes = new ArrayList<>();
         String[] aq = g.memo.get(a);
@@ -57,22 +57,16 @@ final class DynamicInt8Rewriter extends WeightRewriter {
         String integer = g.unique(y + "_MatMulInteger");
         String cast = g.unique(y + "_cast");
         String scales = g.unique(y + "_scales");
-        boolean bias = m.bias() != null;
-        String product = bias ? g.unique(y + "_scaled") : y;
         // a static graph (a step graph) types every value
         g.typedLike(integer, y, TensorProto.DataType.INT32_VALUE);
         g.typedLike(cast, y, TensorProto.DataType.FLOAT_VALUE);
         g.typed(scales, y, TensorProto.DataType.FLOAT_VALUE,
                 scheme.perChannel() ? new long[] {m.tensor().getDims(m.transposed() ? 0 : 1)} : new long[0]);
-        g.typedLike(product, y, TensorProto.DataType.FLOAT_VALUE);
         nodes.add(node(base + "_MatMulInteger", "MatMulInteger", List.of(aq[0], w.get(0), aq[2], w.get(2)), integer));
         nodes.add(node(base + "_cast", "Cast", List.of(integer), cast).toBuilder()
                 .addAttribute(Attributes.of("to", (long) TensorProto.DataType.FLOAT_VALUE)).build());
         nodes.add(node(base + "_scales", "Mul", List.of(aq[1], w.get(1)), scales));
         nodes.add(node(base + "_scaled", "Mul", List.of(cast, scales), product));
-        if (bias) {
-            nodes.add(node(base + "_bias", "Add", List.of(product, m.bias()), y));
-        }
         return nodes;
     }
 
@@ -86,11 +80,9 @@ final class DynamicInt8Rewriter extends WeightRewriter {
     List<NodeProto> rewriteGather(NodeProto node, Match m, Graph g) {
         TensorProto e = m.tensor();
         String stem = e.getName() + "_rows";
-        List<String> w = g.hold(m, stem, () -> {
-            WeightQuantizer.Quantized q = weights.once(source, e, "int8 rows",
-                    b -> rows.quantize(stem + "_quantized", b, e.getDims(0), e.getDims(1), false, false, weights.file()));
-            return List.of(named(q.weight(), stem + "_quantized"), floats(stem + "_scale", q.scales()));
-        });
+        List<String> w = quantized(m, g, stem, "int8 rows",
+                b -> rows.quantize(stem + "_quantized", b, e.getDims(0), e.getDims(1), false, false, weights.file()),
+                q -> List.of(named(q.weight(), stem + "_quantized"), floats(stem + "_scale", q.scales())));
         String ids = node.getInput(1);
         String y = node.getOutput(0);
         String base = baseName(node);
@@ -106,13 +98,11 @@ final class DynamicInt8Rewriter extends WeightRewriter {
     private List<String> quantizedWeight(Match m, Graph g) {
         TensorProto w = m.tensor();
         String stem = w.getName() + (m.transposed() ? "_T" : "");
-        return g.hold(m, stem, () -> {
-            WeightQuantizer.Quantized q = weights.once(source, w, "int8" + (m.transposed() ? " T" : ""),
-                    b -> quantizer.quantize(stem + "_quantized", b, w.getDims(0), w.getDims(1), m.transposed(),
-                            weights.file()));
-            return List.of(named(q.weight(), stem + "_quantized"), floats(stem + "_scale", q.scales()),
-                    zeroPoints(stem + "_zero_point", q.zeroPoints(), scheme.elemType()));
-        });
+        return quantized(m, g, stem, "int8" + (m.transposed() ? " T" : ""),
+                b -> quantizer.quantize(stem + "_quantized", b, w.getDims(0), w.getDims(1), m.transposed(),
+                        weights.file()),
+                q -> List.of(named(q.weight(), stem + "_quantized"), floats(stem + "_scale", q.scales()),
+                        zeroPoints(stem + "_zero_point", q.zeroPoints(), scheme.elemType())));
     }
 
     private static TensorProto floats(String name, float[] values) {

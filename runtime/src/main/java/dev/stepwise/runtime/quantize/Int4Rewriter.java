@@ -6,7 +6,6 @@ import dev.stepwise.runtime.onnx.proto.Onnx.NodeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * Rewrites the weights {@link WeightRewriter} finds into int4 weight-only ops of ONNX Runtime's {@code com.microsoft}
@@ -28,52 +27,39 @@ final class Int4Rewriter extends WeightRewriter {
     /** The LM head's form unless the scheme asks for an int4 head. */
     private final DynamicInt8Rewriter head;
 
-    Int4Rewriter(OnnxModelReader source, QuantizedWeights weights, Int4Scheme scheme, Pattern keepFloat,
-                 boolean embeddings) {
-        super(source, weights, keepFloat, embeddings);
-        this.scheme = scheme;
-        this.quantizer = new Int4WeightQuantizer(scheme);
-        this.head = new DynamicInt8Rewriter(source, weights, Int8Scheme.DEFAULT, keepFloat, false);
+    /** Quantizes {@code source} with {@code options}' int4 scheme, weights kept in float and embedding choice. */
+    Int4Rewriter(OnnxModelReader source, QuantizedWeights weights, QuantizeOptions options) {
+        super(source, weights, options.keepFloat(), options.embeddings());
+        scheme = options.int4();
+        quantizer = new Int4WeightQuantizer(scheme);
+        head = new DynamicInt8Rewriter(source, weights, Int8Scheme.DEFAULT, options.keepFloat(), false);
     }
 
     @Override
-    List<NodeProto> rewriteMatMul(NodeProto node, Match m, Graph g) {
+    List<NodeProto> rewriteMatMul(NodeProto node, Match m, Graph g, String product) {
         if (!scheme.headInt4() && isHead(m)) {
-            return head.rewriteMatMul(node, m, g);
+            return head.rewriteMatMul(node, m, g, product);
         }
         TensorProto w = m.tensor();
         long k = w.getDims(m.transposed() ? 1 : 0);
         long n = w.getDims(m.transposed() ? 0 : 1);
         String stem = w.getName() + (m.transposed() ? "_T" : "") + "_Q4";
         List<String> inputs = new ArrayList<>(List.of(node.getInput(0)));
-        inputs.addAll(g.hold(m, stem, () -> weights.<Int4WeightQuantizer.Stored>once(source, w,
-                "int4 " + scheme.blockSize() + (m.transposed() ? " T" : ""),
-                b -> quantizer.matMul(stem, b, w.getDims(0), w.getDims(1), m.transposed(), weights.file())).named(stem)));
-        String y = node.getOutput(0);
-        String base = baseName(node);
-        String product = y;
-        if (m.bias() != null) {
-            product = g.unique(y + "_matmul");
-            g.typedLike(product, y);
-        }
-        List<NodeProto> nodes = new ArrayList<>();
-        nodes.add(node(base + "_MatMulNBits", "MatMulNBits", inputs, product).toBuilder().setDomain(DOMAIN)
+        inputs.addAll(quantized(m, g, stem, "int4 " + scheme.blockSize() + (m.transposed() ? " T" : ""),
+                b -> quantizer.matMul(stem, b, w.getDims(0), w.getDims(1), m.transposed(), weights.file()),
+                s -> s.named(stem)));
+        return List.of(node(baseName(node) + "_MatMulNBits", "MatMulNBits", inputs, product).toBuilder().setDomain(DOMAIN)
                 .addAttribute(Attributes.of("K", k)).addAttribute(Attributes.of("N", n))
                 .addAttribute(Attributes.of("bits", 4L)).addAttribute(Attributes.of("block_size", (long) scheme.blockSize()))
                 .addAttribute(Attributes.of("accuracy_level", (long) scheme.accuracyLevel())).build());
-        if (m.bias() != null) {
-            nodes.add(node(base + "_bias", "Add", List.of(product, m.bias()), y));
-        }
-        return nodes;
     }
 
     @Override
     List<NodeProto> rewriteGather(NodeProto node, Match m, Graph g) {
         TensorProto e = m.tensor();
         String stem = e.getName() + "_Q4G";
-        List<String> w = g.hold(m, stem, () -> weights.<Int4WeightQuantizer.Stored>once(source, e,
-                "int4 gather " + scheme.blockSize(),
-                b -> quantizer.gather(stem, b, e.getDims(0), e.getDims(1), weights.file())).named(stem));
+        List<String> w = quantized(m, g, stem, "int4 gather " + scheme.blockSize(),
+                b -> quantizer.gather(stem, b, e.getDims(0), e.getDims(1), weights.file()), s -> s.named(stem));
         List<String> inputs = new ArrayList<>(List.of(w.get(0), node.getInput(1)));
         inputs.addAll(w.subList(1, w.size()));
         return List.of(node(baseName(node) + "_GatherBlockQuantized", "GatherBlockQuantized", inputs, node.getOutput(0))

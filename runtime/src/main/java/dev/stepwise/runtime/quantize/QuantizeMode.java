@@ -8,21 +8,25 @@ import java.util.Locale;
  */
 public enum QuantizeMode {
     /** int8 weights, activations quantized at run time (standard ops). */
-    INT8(0.98, 0.02, 0.995),
+    INT8(new Thresholds(0.98, 0.02, 0.995)),
     /** int4 weights in blocks ({@code com.microsoft.MatMulNBits}), activations in float. */
-    INT4(0.96, 0.05, 0.98);
+    INT4(new Thresholds(0.96, 0.05, 0.98));
 
-    /** Decoders: least next-token top-1 agreement. */
-    public final double minTop1;
-    /** Decoders: largest mean KL divergence of the next-token distributions. */
-    public final double maxKl;
-    /** Encoders: least mean cosine similarity of mean-pooled outputs. */
-    public final double minCosine;
+    /**
+     * The gate's default thresholds: for decoders the least next-token top-1 agreement and the largest mean KL
+     * divergence of the next-token distributions, for encoders the least mean cosine of mean-pooled outputs.
+     */
+    public record Thresholds(double minTop1, double maxKl, double minCosine) {
+    }
 
-    QuantizeMode(double minTop1, double maxKl, double minCosine) {
-        this.minTop1 = minTop1;
-        this.maxKl = maxKl;
-        this.minCosine = minCosine;
+    private final Thresholds thresholds;
+
+    QuantizeMode(Thresholds thresholds) {
+        this.thresholds = thresholds;
+    }
+
+    public Thresholds thresholds() {
+        return thresholds;
     }
 
     /** {@code int8} or {@code int4}, as the command line spells them. */

@@ -31,8 +31,9 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
 
     /** {@code mode} with its default scheme and thresholds ({@link QuantizeMode}). */
     public static QuantizeOptions defaults(QuantizeMode mode) {
-        return new QuantizeOptions(mode, Int8Scheme.DEFAULT, Int4Scheme.DEFAULT, null, true, null, mode.minTop1,
-                mode.maxKl, mode.minCosine, 0, false);
+        QuantizeMode.Thresholds t = mode.thresholds();
+        return new QuantizeOptions(mode, Int8Scheme.DEFAULT, Int4Scheme.DEFAULT, null, true, null, t.minTop1(),
+                t.maxKl(), t.minCosine(), 0, false);
     }
 
     public QuantizeOptions withScheme(Int8Scheme s) {

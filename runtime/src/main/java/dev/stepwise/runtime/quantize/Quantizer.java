@@ -137,7 +137,7 @@ public final class Quantizer {
         return switch (options.mode()) {
             case INT8 -> new DynamicInt8Rewriter(source, weights, options.scheme(), options.keepFloat(),
                     options.embeddings());
-            case INT4 -> new Int4Rewriter(source, weights, options.int4(), options.keepFloat(), options.embeddings());
+            case INT4 -> new Int4Rewriter(source, weights, options);
         };
     }
 

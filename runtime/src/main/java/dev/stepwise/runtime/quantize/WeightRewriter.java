@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
@@ -49,8 +50,11 @@ abstract class WeightRewriter {
         this.embeddings = embeddings;
     }
 
-    /** The nodes that replace {@code node}, a MatMul or Gemm matched by {@code m}, computing its output. */
-    abstract List<NodeProto> rewriteMatMul(NodeProto node, Match m, Graph g);
+    /**
+     * The nodes that replace {@code node}, a MatMul or Gemm matched by {@code m}: they compute {@code A · W} into
+     * {@code product}, which is the node's output, or, for a Gemm with a bias, a value the bias is added to after.
+     */
+    abstract List<NodeProto> rewriteMatMul(NodeProto node, Match m, Graph g, String product);
 
     /** The nodes that replace {@code node}, an embedding Gather matched by {@code m}, computing its output. */
     abstract List<NodeProto> rewriteGather(NodeProto node, Match m, Graph g);
@@ -230,7 +234,17 @@ abstract class WeightRewriter {
                 nodes.add(node);
                 continue;
             }
-            nodes.addAll(m.kind().equals("Gather") ? rewriteGather(node, m, g) : rewriteMatMul(node, m, g));
+            if (m.kind().equals("Gather")) {
+                nodes.addAll(rewriteGather(node, m, g));
+            } else if (m.bias() == null) {
+                nodes.addAll(rewriteMatMul(node, m, g, node.getOutput(0)));
+            } else {
+                String y = node.getOutput(0);
+                String product = g.unique(y + "_product");
+                g.typedLike(product, y);
+                nodes.addAll(rewriteMatMul(node, m, g, product));
+                nodes.add(node(baseName(node) + "_bias", "Add", List.of(product, m.bias()), y));
+            }
             counts.merge(m.kind(), 1, Integer::sum);
         }
         GraphProto.Builder b = graph.toBuilder().clearNode().addAllNode(nodes).addAllValueInfo(g.added.values());
@@ -312,6 +326,16 @@ abstract class WeightRewriter {
         }
         String bias = node.getInputCount() > 2 && !node.getInput(2).isEmpty() ? node.getInput(2) : null;
         return new Match(w, intAttr(node, "transB") == 1, bias, "Gemm");
+    }
+
+    /**
+     * The names of {@code m}'s quantized initializers in graph {@code g}: {@code quantize} runs once per folder for
+     * the weight's stored bytes and {@code layout}, {@code tensors} names its result for the graph that holds the
+     * float weight, once per such graph.
+     */
+    <T> List<String> quantized(Match m, Graph g, String stem, String layout, Function<InitializerBytes, T> quantize,
+                               Function<T, List<TensorProto>> tensors) {
+        return g.hold(m, stem, () -> tensors.apply(weights.once(source, m.tensor(), layout, quantize)));
     }
 
     static ValueInfoProto typeOf(TensorProto t) {
