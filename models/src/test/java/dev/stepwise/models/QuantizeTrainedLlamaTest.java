@@ -8,6 +8,7 @@ import dev.stepwise.runtime.cli.Main;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.GenerationGraph;
+import dev.stepwise.runtime.generate.DecoderGraphs;
 import dev.stepwise.runtime.generate.ExportedModel;
 import dev.stepwise.runtime.generate.Generator;
 import dev.stepwise.runtime.generate.TextTokenizer;
@@ -46,9 +47,26 @@ class QuantizeTrainedLlamaTest {
 
     @BeforeAll
     static void export() {
-        exported = Exporter.export(Fixtures.path("pylm-llama-trained"), tmp.resolve("export"),
+        exported = exportWithSearchGraphs(tmp.resolve("export"));
+    }
+
+    /** The fixture exported unvalidated with external data and its loop and beam-search graphs. */
+    static Path exportWithSearchGraphs(Path dir) {
+        return Exporter.export(Fixtures.path("pylm-llama-trained"), dir,
                 ExportOptions.defaults().withValidate(false).withExternalDataThreshold(0)
                         .withGeneration(Set.of(GenerationGraph.LOOP, GenerationGraph.BEAM_SEARCH))).outputDir();
+    }
+
+    /** The decoder, loop and beam-search graphs of {@code out} all read one weights file, model.onnx_data. */
+    static void assertOneWeightsFile(Path out) throws IOException {
+        try (Stream<Path> files = Files.list(out)) {
+            assertEquals(List.of("model.onnx_data"), files.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".onnx_data")).toList());
+        }
+        for (String f : List.of("model.onnx", "model_loop.onnx", "model_beam_search.onnx")) {
+            OnnxModelReader m = OnnxModelReader.load(out.resolve(f));
+            assertEquals(Set.of("model.onnx_data"), m.externalFiles(), f);
+        }
     }
 
     @Test
@@ -63,14 +81,7 @@ class QuantizeTrainedLlamaTest {
         assertEquals(3, r.quality().size(), "model, loop and beam-search graphs, each loaded");
 
         Path out = r.outputDir();
-        try (Stream<Path> files = Files.list(out)) {
-            assertEquals(List.of("model.onnx_data"), files.map(p -> p.getFileName().toString())
-                    .filter(n -> n.endsWith(".onnx_data")).toList());
-        }
-        for (String f : List.of("model.onnx", "model_loop.onnx", "model_beam_search.onnx")) {
-            OnnxModelReader m = OnnxModelReader.load(out.resolve(f));
-            assertEquals(Set.of("model.onnx_data"), m.externalFiles(), f);
-        }
+        assertOneWeightsFile(out);
         assertTrue(OnnxModelReader.load(out.resolve("model.onnx")).opCounts().get("MatMulInteger") >= 43);
         // 42 layer matrices + the head, once for three graphs: a little over a quarter of the float weights
         long floatData = Files.size(exported.resolve("model.onnx_data"));
@@ -79,27 +90,36 @@ class QuantizeTrainedLlamaTest {
         assertTrue(Files.isRegularFile(out.resolve("quantize-report.json")));
         assertTrue(Files.isRegularFile(out.resolve("tokenizer.json")));
 
-        int same = 0;
-        int total = 0;
         try (ExportedModel f = ExportedModel.open(exported, 2); ExportedModel q = ExportedModel.open(out, 2);
              TextTokenizer tok = TextTokenizer.open(exported)) {
-            List<long[]> prompts = new ArrayList<>();
-            PROMPTS.forEach(p -> prompts.add(tok.encode(p)));
-            List<long[]> a = new Generator(f).greedy(prompts, 24);
-            List<long[]> b = new Generator(q).greedy(prompts, 24);
-            for (int i = 0; i < prompts.size(); i++) {
-                int n = prompts.get(i).length;
-                for (int j = n; j < a.get(i).length && j < b.get(i).length; j++) {
-                    same += a.get(i)[j] == b.get(i)[j] ? 1 : 0;
-                    total++;
-                }
-                System.out.printf("greedy fp32: %s%n       int8: %s%n",
-                        tok.decode(java.util.Arrays.copyOfRange(a.get(i), n, a.get(i).length)).replace("\n", "\\n"),
-                        tok.decode(java.util.Arrays.copyOfRange(b.get(i), n, b.get(i).length)).replace("\n", "\\n"));
-            }
+            int[] equal = greedyBeforeAfter("int8", f, q, tok, 24);
+            assertTrue(equal[0] >= equal[1] * 0.75, equal[0] + "/" + equal[1]);
         }
-        System.out.printf("greedy tokens equal: %d/%d%n", same, total);
-        assertTrue(same >= total * 0.75, same + "/" + total);
+    }
+
+    /**
+     * Greedy continuations of {@link #PROMPTS} ({@code tokens} new tokens) through the float and the quantized graphs,
+     * printed one above the other; returns {tokens equal at the same position, tokens compared}.
+     */
+    static int[] greedyBeforeAfter(String label, DecoderGraphs f, DecoderGraphs q, TextTokenizer tok, int tokens) {
+        int same = 0;
+        int total = 0;
+        List<long[]> prompts = new ArrayList<>();
+        PROMPTS.forEach(p -> prompts.add(tok.encode(p)));
+        List<long[]> a = new Generator(f).greedy(prompts, tokens);
+        List<long[]> b = new Generator(q).greedy(prompts, tokens);
+        for (int i = 0; i < prompts.size(); i++) {
+            int n = prompts.get(i).length;
+            for (int j = n; j < a.get(i).length && j < b.get(i).length; j++) {
+                same += a.get(i)[j] == b.get(i)[j] ? 1 : 0;
+                total++;
+            }
+            System.out.printf("greedy fp32: %s%n%11s: %s%n",
+                    tok.decode(java.util.Arrays.copyOfRange(a.get(i), n, a.get(i).length)).replace("\n", "\\n"), label,
+                    tok.decode(java.util.Arrays.copyOfRange(b.get(i), n, b.get(i).length)).replace("\n", "\\n"));
+        }
+        System.out.printf("greedy tokens equal (%s): %d/%d%n", label, same, total);
+        return new int[] {same, total};
     }
 
     @Test

@@ -7,6 +7,7 @@ import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.GenerationGraph;
 import dev.stepwise.runtime.export.ValidationCase;
+import dev.stepwise.runtime.quantize.QuantizeMode;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -60,8 +61,14 @@ final class ExportCommand implements Callable<Integer> {
                     + "logits_to_keep=1; not optimum's contract, which has every position).")
     boolean lastLogitsOnly;
 
+    @Option(names = "--quantize", paramLabel = "MODE",
+            description = "Quantize the validated export as its last step: int8 or int4 (the quantize command's defaults;"
+                    + " gated against the float export, which is not kept).")
+    String quantize;
+
     @Override
     public Integer call() {
+        QuantizeMode mode = quantize == null ? null : QuantizeCommand.mode(new picocli.CommandLine(this), "--quantize", quantize);
         Task t;
         try {
             t = Task.fromCliName(task);
@@ -86,12 +93,22 @@ final class ExportCommand implements Callable<Integer> {
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
                 .withProgress(new ConsoleProgress());
-        ExportResult result = Exporter.export(main.locateModel(model), output, options);
-        printSummary(result);
-        return 0;
+        Path checkpoint = main.locateModel(model);
+        if (mode == null) {
+            printSummary(Exporter.export(checkpoint, output, options));
+            return 0;
+        }
+        return QuantizeCommand.quantizeLast(output, mode,
+                floatDir -> printValidation(Exporter.export(checkpoint, floatDir, options)));
     }
 
     static void printSummary(ExportResult result) {
+        printValidation(result);
+        System.out.println(result.outputDir());
+    }
+
+    /** The validation lines and the export line, on stderr. */
+    static void printValidation(ExportResult result) {
         for (ValidationCase c : result.validation()) {
             if (c.rtol() > 0) {
                 System.err.printf("validated  %-40s worst max abs diff %.2e, %.1e of max |reference| (atol %.0e + rtol %.0e"
@@ -103,6 +120,5 @@ final class ExportCommand implements Callable<Integer> {
         }
         System.err.printf("exported   %s (%.1f MB of weights%s) in %.1f s%n", result.modelFile(), result.weightBytes() / 1e6,
                 result.externalData() ? ", external data" : "", result.seconds());
-        System.out.println(result.outputDir());
     }
 }

@@ -1,10 +1,12 @@
 package dev.stepwise.runtime.cli;
 
+import dev.stepwise.runtime.quantize.QuantizeMode;
 import dev.stepwise.runtime.unroll.UnrollOptions;
 import dev.stepwise.runtime.unroll.UnrollResult;
 import dev.stepwise.runtime.unroll.Unroller;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -48,16 +50,30 @@ final class UnrollCommand implements Callable<Integer> {
     @Option(names = "--no-validate")
     boolean noValidate;
 
+    @Option(names = "--quantize", paramLabel = "MODE",
+            description = "Quantize the checked step graphs as the last step: int8 or int4 (the quantize command's"
+                    + " defaults; still one weights file; the float graphs are not kept).")
+    String quantize;
+
     @Override
     public Integer call() {
+        QuantizeMode mode = quantize == null ? null : QuantizeCommand.mode(new CommandLine(this), "--quantize", quantize);
         UnrollOptions options = UnrollOptions.of(batch, sequence, maxNewTokens).withOpset(opset)
                 .withLastTokenLogits(lastTokenLogits).withIncludeFinalStep(includeFinalStep).withAtol(atol)
                 .withValidate(!noValidate).withProgress(new ConsoleProgress());
-        UnrollResult result = Unroller.unroll(main.locateModel(model), output, options);
+        Path checkpoint = main.locateModel(model);
+        if (mode == null) {
+            System.out.println(printReport(Unroller.unroll(checkpoint, output, options)));
+            return 0;
+        }
+        return QuantizeCommand.quantizeLast(output, mode,
+                floatDir -> printReport(Unroller.unroll(checkpoint, floatDir, options)));
+    }
+
+    private static Path printReport(UnrollResult result) {
         result.report().print(System.err);
         System.err.printf("unrolled %d step graphs into %s in %.1f s%n", result.steps().size(), result.outputDir(),
                 result.report().seconds());
-        System.out.println(result.outputDir());
-        return 0;
+        return result.outputDir();
     }
 }

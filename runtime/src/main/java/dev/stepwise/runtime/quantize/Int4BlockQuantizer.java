@@ -62,7 +62,7 @@ public final class Int4BlockQuantizer {
                 new float[Math.multiplyExact(n, blocks)], symmetric ? null : new byte[n * ((blocks + 1) / 2)]);
         float[] column = new float[k];
         for (int c = 0; c < n; c++) {
-            readColumn(w, k, n, c, column);
+            readColumn(w, k, n, false, c, column);
             quantizeColumn(column, c, out.b(), c * (blocks * blockSize / 2), out.scales(), c * blocks,
                     out.zeroPoints(), c * ((blocks + 1) / 2));
         }
@@ -76,6 +76,16 @@ public final class Int4BlockQuantizer {
      * column ranges, it writes the whole initializers piece by piece, so no full copy of them need be held.
      */
     public void quantizeColumns(FloatBuffer w, int k, int n, int from, int to,
+                                ByteBuffer b, ByteBuffer scales, ByteBuffer zeroPoints) {
+        quantizeColumns(w, k, n, false, from, to, b, scales, zeroPoints);
+    }
+
+    /**
+     * As {@link #quantizeColumns(FloatBuffer, int, int, int, int, ByteBuffer, ByteBuffer, ByteBuffer)}; with {@code
+     * transposed}, {@code w} holds the matrix's transpose {@code [n, k]} row-major, each column of W a contiguous row
+     * (how a Gemm with transB and a tied LM head reading the embedding store their weight).
+     */
+    public void quantizeColumns(FloatBuffer w, int k, int n, boolean transposed, int from, int to,
                                 ByteBuffer b, ByteBuffer scales, ByteBuffer zeroPoints) {
         checkShape(w, k, n);
         if (from < 0 || to > n || from > to) {
@@ -91,7 +101,7 @@ public final class Int4BlockQuantizer {
         float[] sPart = new float[blocks];
         byte[] zPart = symmetric ? null : new byte[zpBytes];
         for (int c = from; c < to; c++) {
-            readColumn(w, k, n, c, column);
+            readColumn(w, k, n, transposed, c, column);
             quantizeColumn(column, c, bPart, 0, sPart, 0, zPart, 0);
             b.put(bPart);
             for (float s : sPart) {
@@ -196,8 +206,12 @@ public final class Int4BlockQuantizer {
         return MlasInt4Rules.quantize(col[r], scales[sOff + blk], pairZeroPoints[blk & 1]);
     }
 
-    private static void readColumn(FloatBuffer w, int k, int n, int c, float[] column) {
+    private static void readColumn(FloatBuffer w, int k, int n, boolean transposed, int c, float[] column) {
         int base = w.position();
+        if (transposed) {
+            w.get(base + c * k, column, 0, k);
+            return;
+        }
         for (int r = 0; r < k; r++) {
             column[r] = w.get(base + r * n + c);
         }

@@ -20,11 +20,18 @@ final class QuantizeReport {
 
     QuantizeReport(Path source, QuantizeOptions options) {
         json.addProperty("source", source.toAbsolutePath().normalize().toString());
-        json.addProperty("mode", "int8");
-        json.addProperty("scheme", options.scheme().describe());
-        json.addProperty("per_channel", options.scheme().perChannel());
-        json.addProperty("symmetric", options.scheme().symmetric());
-        json.addProperty("reduce_range", options.scheme().reduceRange());
+        json.addProperty("mode", options.mode().cliName());
+        json.addProperty("scheme", options.describe());
+        if (options.mode() == QuantizeMode.INT4) {
+            json.addProperty("block_size", options.int4().blockSize());
+            json.addProperty("symmetric", options.int4().symmetric());
+            json.addProperty("accuracy_level", options.int4().accuracyLevel());
+        } else {
+            json.addProperty("per_channel", options.scheme().perChannel());
+            json.addProperty("symmetric", options.scheme().symmetric());
+            json.addProperty("reduce_range", options.scheme().reduceRange());
+        }
+        json.addProperty("embeddings_quantized", options.embeddings());
         if (options.keepFloat() != null) {
             json.addProperty("keep_float", options.keepFloat().pattern());
         }

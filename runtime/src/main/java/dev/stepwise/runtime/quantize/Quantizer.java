@@ -18,11 +18,13 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
  * Quantizes one ONNX file or every ONNX file of a folder (a Stepwise export with its loop and search graphs, an
- * unrolled step folder, an encoder) to int8 dynamic. Models are read one at a time; weights are streamed from where
+ * unrolled step folder, an encoder) to int8 dynamic ({@link DynamicInt8Rewriter}) or int4 weight-only
+ * ({@link Int4Rewriter}). Models are read one at a time; weights are streamed from where
  * they are stored into one weights file for the whole folder, so a weight several graphs share is quantized and stored
  * once and graphs that shared a weights file still do. Models that held their weights inline keep them inline. The
  * other files of a folder are copied. The result is checked by {@link QualityGate} and appears at the target only when
@@ -48,7 +50,9 @@ public final class Quantizer {
         for (Path m : models) {
             // every file is checked before anything is written; each is read again when its turn comes
             OnnxModelReader r = OnnxModelReader.load(m);
-            checkOpset(r);
+            if (options.mode() == QuantizeMode.INT8) {
+                checkOpset(r);
+            }
             dataFiles.addAll(r.externalFiles());
         }
         String dataFile = dataFiles.isEmpty() ? DEFAULT_DATA_FILE : dataFiles.iterator().next();
@@ -58,15 +62,14 @@ public final class Quantizer {
         try (OutputFolder out = OutputFolder.create(output)) {
             boolean anyExternal = false;
             try (SharedExternalData shared = new SharedExternalData(out.path().resolve(dataFile), Long.MAX_VALUE)) {
-                QuantizedWeights weights = new QuantizedWeights(shared, options.scheme());
+                QuantizedWeights weights = new QuantizedWeights(shared);
                 for (Path m : models) {
                     OnnxModelReader source = OnnxModelReader.load(m);
                     boolean external = !source.externalFiles().isEmpty();
                     anyExternal |= external;
-                    DynamicInt8Rewriter rewriter = new DynamicInt8Rewriter(source, weights, options.keepFloat(),
-                            options.embeddings());
-                    DynamicInt8Rewriter.Result r = rewriter.rewrite();
-                    ModelProto model = source.model().toBuilder().setGraph(r.graph()).build();
+                    WeightRewriter rewriter = rewriter(source, weights, options);
+                    WeightRewriter.Result r = rewriter.rewrite();
+                    ModelProto model = withOpsets(source.model().toBuilder().setGraph(r.graph()).build(), options);
                     if (external) {
                         model = shared.share(model, source.directory());
                     }
@@ -109,6 +112,43 @@ public final class Quantizer {
             out.commit();
             return result;
         }
+    }
+
+    /**
+     * The last step of a command that writes a float folder ({@code export --quantize}, {@code unroll --quantize}):
+     * {@code writeFloat} writes (and validates) the float folder into a hidden folder beside {@code target}, which is
+     * then quantized into {@code target}, gated against it, and deleted. {@code target} appears only when both passed,
+     * moved into place last as export does; on any failure nothing is left beside it.
+     */
+    public static QuantizeResult quantizeWritten(Path target, QuantizeOptions options, Consumer<Path> writeFloat) {
+        Path absolute = target.toAbsolutePath().normalize();
+        Path floatDir = absolute.resolveSibling("." + absolute.getFileName() + ".float-" + Long.toHexString(System.nanoTime()));
+        try {
+            writeFloat.accept(floatDir);
+            return quantize(floatDir, target, options);
+        } finally {
+            if (Files.exists(floatDir)) {
+                OutputFolder.deleteRecursively(floatDir);
+            }
+        }
+    }
+
+    private static WeightRewriter rewriter(OnnxModelReader source, QuantizedWeights weights, QuantizeOptions options) {
+        return switch (options.mode()) {
+            case INT8 -> new DynamicInt8Rewriter(source, weights, options.scheme(), options.keepFloat(),
+                    options.embeddings());
+            case INT4 -> new Int4Rewriter(source, weights, options);
+        };
+    }
+
+    /** int4 nodes are in ONNX Runtime's {@code com.microsoft} domain, version 1: imported unless already. */
+    private static ModelProto withOpsets(ModelProto model, QuantizeOptions options) {
+        if (options.mode() != QuantizeMode.INT4
+                || model.getOpsetImportList().stream().anyMatch(o -> o.getDomain().equals(Int4Rewriter.DOMAIN))) {
+            return model;
+        }
+        return model.toBuilder().addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(Int4Rewriter.DOMAIN)
+                .setVersion(1)).build();
     }
 
     /** The .onnx files to quantize: the file itself, or every .onnx file of the folder (model.onnx first). */

@@ -114,7 +114,8 @@ final class WeightQuantizer {
         return new Quantized(weight, scales, zeroPoints);
     }
 
-    private static FloatBuffer readBand(TensorBytes source, ByteBuffer band, long r0, int n, long cols) {
+    /** Rows {@code r0 .. r0 + n} of a row-major float32 matrix with {@code cols} columns, read into {@code band}. */
+    static FloatBuffer readBand(TensorBytes source, ByteBuffer band, long r0, int n, long cols) {
         band.clear().limit(Math.toIntExact(n * cols * 4));
         source.read(r0 * cols * 4, band);
         band.flip();

@@ -1,0 +1,46 @@
+package dev.stepwise.runtime.quantize;
+
+import java.util.Locale;
+
+/**
+ * The quantized forms {@link Quantizer} writes, each with the gate thresholds it is held to by default: int8 dynamic
+ * loses less than int4 weight-only, whose four bits per weight move next-token distributions further.
+ */
+public enum QuantizeMode {
+    /** int8 weights, activations quantized at run time (standard ops). */
+    INT8(new Thresholds(0.98, 0.02, 0.995)),
+    /** int4 weights in blocks ({@code com.microsoft.MatMulNBits}), activations in float. */
+    INT4(new Thresholds(0.96, 0.05, 0.98));
+
+    /**
+     * The gate's default thresholds: for decoders the least next-token top-1 agreement and the largest mean KL
+     * divergence of the next-token distributions, for encoders the least mean cosine of mean-pooled outputs.
+     */
+    public record Thresholds(double minTop1, double maxKl, double minCosine) {
+    }
+
+    private final Thresholds thresholds;
+
+    QuantizeMode(Thresholds thresholds) {
+        this.thresholds = thresholds;
+    }
+
+    public Thresholds thresholds() {
+        return thresholds;
+    }
+
+    /** {@code int8} or {@code int4}, as the command line spells them. */
+    public String cliName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The mode a command line names; {@code IllegalArgumentException} naming the choices otherwise. */
+    public static QuantizeMode fromCliName(String s) {
+        for (QuantizeMode m : values()) {
+            if (m.cliName().equals(s)) {
+                return m;
+            }
+        }
+        throw new IllegalArgumentException("expected int8 or int4, got '" + s + "'");
+    }
+}
