@@ -8,6 +8,7 @@ import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.ProgressListener;
+import dev.stepwise.runtime.generate.ExportedModel;
 import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.quantize.QuantizeMode;
 import dev.stepwise.runtime.quantize.QuantizeOptions;
@@ -80,7 +81,7 @@ public final class Benchmark {
             if (fitsTogether(export.weightBytes(), float32Bytes)) {
                 log.printf("[2/3] loading ONNX Runtime, the PyTorch engine (%d threads each) and a %.1f MB floor buffer%n",
                         options.threads(), export.weightBytes() / 1e6);
-                try (GreedyDecoder ort = ortDecoder(export, architecture, config, options);
+                try (GreedyDecoder ort = ortDecoder(export.modelFile().getParent(), options);
                      Checkpoint weights = Checkpoint.open(checkpointDir);
                      GreedyDecoder torch = new TorchDecoder(architecture, config, weights);
                      BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
@@ -121,8 +122,7 @@ public final class Benchmark {
                 QuantizeOptions.defaults(mode).withGate(false).withThreads(options.threads()));
         double seconds = (System.nanoTime() - started) / 1e9;
         EngineResult ort;
-        try (GreedyDecoder decoder = new OrtDecoder(OrtSessions.open(q.outputDir().resolve(Exporter.MODEL_FILE),
-                options.threads()), architecture.spec(), config, options.dtype())) {
+        try (GreedyDecoder decoder = ortDecoder(q.outputDir(), options)) {
             ort = decodeRounds(decoder, prompts, options, log);
         }
         long stepBytes = DecodeStepBytes.of(q.outputDir().resolve(Exporter.MODEL_FILE));
@@ -140,10 +140,10 @@ public final class Benchmark {
         return needed < MachineFacts.physicalMemoryBytes() / 2;
     }
 
-    private static GreedyDecoder ortDecoder(ExportResult export, Architecture architecture, ModelConfig config,
-                                            BenchOptions options) {
-        return new OrtDecoder(OrtSessions.open(export.modelFile(), options.threads()), architecture.spec(), config,
-                options.dtype());
+    /** ONNX Runtime on the export, driven by the Java generator that {@code generate} uses. */
+    private static GreedyDecoder ortDecoder(Path modelDir, BenchOptions options) {
+        ExportedModel model = ExportedModel.open(modelDir, options.threads());
+        return new GeneratorDecoder("onnxruntime", model, model);
     }
 
     /** Each engine's rounds, then the floor's, with only one of them in memory at a time. */
@@ -153,7 +153,7 @@ public final class Benchmark {
         log.printf("[2/3] the model is too large for both engines and the floor at once: measuring them one after"
                 + " another (%d warm-up + %d measured rounds each)%n", options.warmup(), options.runs());
         EngineResult ortResult;
-        try (GreedyDecoder ort = ortDecoder(export, architecture, config, options)) {
+        try (GreedyDecoder ort = ortDecoder(export.modelFile().getParent(), options)) {
             ortResult = decodeRounds(ort, prompts, options, log);
         }
         settle();
