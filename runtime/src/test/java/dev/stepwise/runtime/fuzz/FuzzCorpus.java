@@ -36,7 +36,7 @@ public final class FuzzCorpus {
         Path root = Path.of(args.length > 0 ? args[0] : "runtime/src/test/resources").resolve("dev/stepwise/runtime/fuzz");
         Path fixtures = Path.of(args.length > 1 ? args[1] : "../shared/fixtures");
 
-        Path st = Files.createDirectories(root.resolve("SafetensorsFuzzTestInputs/safetensorsFile"));
+        Path st = Files.createDirectories(root.resolve("CheckpointFuzzTestInputs/safetensorsFile"));
         Files.write(st.resolve("f32_f16_metadata"), safetensors("{\"__metadata__\":{\"format\":\"pt\"},"
                 + "\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
                 + "\"b\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[24,30]}}", 30));
@@ -47,7 +47,7 @@ public final class FuzzCorpus {
                 + "\"e\":{\"dtype\":\"F32\",\"shape\":[0,4],\"data_offsets\":[24,24]}}", 24));
         Files.write(st.resolve("padded_header"), safetensors("{\"w\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]}}    ", 4));
 
-        Path tb = Files.createDirectories(root.resolve("TorchBinFuzzTargetTestInputs/pytorchModelBin"));
+        Path tb = Files.createDirectories(root.resolve("CheckpointFuzzTestInputs/pytorchModelBin"));
         new TorchSave().metadataModule("h").f32("h.w", shape(2, 3), 1, 2, 3, 4, 5, 6).f16("h.b", shape(3), 1, 2, 3)
                 .bf16("x", shape(1), 7).i64("ids", shape(2), 1, 2).view("tied", "0", 1, shape(5), shape(1))
                 .write(tb.resolve("state_dict_views"));

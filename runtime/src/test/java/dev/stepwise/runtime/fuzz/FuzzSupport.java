@@ -3,6 +3,8 @@ package dev.stepwise.runtime.fuzz;
 import dev.stepwise.runtime.StepwiseException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import dev.stepwise.runtime.checkpoint.TensorFile;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -11,7 +13,7 @@ import java.nio.file.Path;
  * {@link StepwiseException}. Any other throwable (an IndexOutOfBounds, a NumberFormat, an OutOfMemoryError from a
  * length the file lies about, gson's or protobuf's own exceptions) escapes, and Jazzer reports it as a finding.
  */
-final class FuzzSupport {
+public final class FuzzSupport {
     private FuzzSupport() {
     }
 
@@ -56,6 +58,21 @@ final class FuzzSupport {
             if (m == null || m.isBlank() || m.contains("\n") || m.contains("\r")) {
                 throw new AssertionError("a StepwiseException must carry one line, got: " + m, e);
             }
+        }
+    }
+
+    /** Reads everything a tensor file offers: each tensor's shape, bytes (mapped, widened, positional) — and closes it. */
+    public static int readAllTensors(TensorFile f) {
+        try (f) {
+            for (String name : f.names()) {
+                f.shape(name);
+                ByteBuffer raw = f.raw(name);
+                if (f.dtype(name).readableAsFloat32()) {
+                    f.float32(name);
+                }
+                f.readRaw(name, 0, ByteBuffer.allocate(Math.min(raw.remaining(), 64)));
+            }
+            return f.names().size();
         }
     }
 }
