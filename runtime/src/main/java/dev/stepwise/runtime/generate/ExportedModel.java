@@ -11,6 +11,7 @@ import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.ArchitectureSpec;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,6 +80,7 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
         FolderTokenIds ids = FolderTokenIds.read(dir, config);
         Set<Long> eos = new LinkedHashSet<>(ids.eos());
         long pad = ids.pad();
+        OnnxModelReader.load(modelFile); // the file's checks (external data, opsets, graph), before ONNX Runtime sees it
         OrtSession session = OrtSessions.open(modelFile, threads);
         String firstPast = architecture.spec().cache().pastName(0, "key");
         if (!session.getInputNames().contains(firstPast)) {

@@ -270,8 +270,9 @@ public record GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSam
             if (maxNewTokens != null) {
                 maxNew = maxNewTokens;
             } else if (maxLength != null) {
-                maxNew = maxLength - promptLength;
-                if (maxNew < 1) {
+                long left = (long) maxLength - promptLength; // in long: max_length -2^31 must not wrap around
+                maxNew = (int) Math.max(Integer.MIN_VALUE, left);
+                if (left < 1) {
                     throw new StepwiseException("max_length " + maxLength + " leaves no room for new tokens after a "
                             + promptLength + "-token prompt (set max_new_tokens instead)");
                 }
@@ -279,7 +280,7 @@ public record GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSam
                 maxNew = 20;
             }
             int minNew = minNewTokens != null ? minNewTokens
-                    : minLength != null ? Math.max(0, minLength - promptLength) : 0;
+                    : minLength != null ? (int) Math.max(0, (long) minLength - promptLength) : 0;
             BeamOptions.EarlyStopping es = earlyStopping == null ? BeamOptions.EarlyStopping.FALSE : earlyStopping;
             return new GenerationConfig(maxNew, minNew, doSample(), or(temperature, 1.0), or(topK, 50),
                     or(topP, 1.0), or(seed, 0L), numBeams(), or(lengthPenalty, 1.0),

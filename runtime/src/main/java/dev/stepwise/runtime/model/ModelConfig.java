@@ -75,6 +75,13 @@ public final class ModelConfig {
             throw new StepwiseException(source + ": hidden size " + hiddenSize() + " is not divisible by "
                     + numAttentionHeads() + " attention heads");
         }
+        if (numKeyValueHeads() <= 0) {
+            throw new StepwiseException(source + ": key '" + keys.numKeyValueHeads() + "' = " + numKeyValueHeads()
+                    + " must be positive");
+        }
+        if (has("head_dim") && !json.get("head_dim").isJsonNull() && getInt("head_dim") <= 0) {
+            throw new StepwiseException(source + ": key 'head_dim' = " + getInt("head_dim") + " must be positive");
+        }
         if (numAttentionHeads() % numKeyValueHeads() != 0) {
             throw new StepwiseException(source + ": " + numAttentionHeads() + " attention heads are not a multiple of "
                     + numKeyValueHeads() + " key/value heads");

@@ -15,9 +15,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -41,7 +43,9 @@ public final class OnnxModelReader {
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
             CodedInputStream coded = CodedInputStream.newInstance(in);
             coded.setSizeLimit(Integer.MAX_VALUE); // the default 64 MiB limit is below many inlined models
-            return new OnnxModelReader(file, ModelProto.parseFrom(coded));
+            OnnxModelReader reader = new OnnxModelReader(file, ModelProto.parseFrom(coded));
+            OnnxModelCheck.check(reader);
+            return reader;
         } catch (NoSuchFileException e) {
             throw new StepwiseException("no ONNX model at " + file);
         } catch (InvalidProtocolBufferException e) {
@@ -115,20 +119,12 @@ public final class OnnxModelReader {
     /** Size of a tensor's data in bytes, without reading it. */
     public long byteLength(TensorProto t) {
         if (isExternal(t)) {
-            String length = externalValue(t, "length");
-            if (length != null) {
-                return Long.parseLong(length);
-            }
-            try {
-                return Files.size(resolve(t)) - offset(t);
-            } catch (IOException e) {
-                throw new StepwiseException("cannot read " + resolve(t) + ": " + e.getMessage(), e);
-            }
+            return external(t).length();
         }
         if (!t.getRawData().isEmpty()) {
             return t.getRawData().size();
         }
-        return OnnxTypes.elementCount(dims(t)) * OnnxTypes.byteSize(t.getDataType());
+        return declaredBytes(t);
     }
 
     /**
@@ -137,17 +133,19 @@ public final class OnnxModelReader {
      */
     public ByteBuffer data(TensorProto t) {
         if (isExternal(t)) {
-            Path path = resolve(t);
-            long offset = offset(t);
-            long length = byteLength(t);
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-                if (offset + length > ch.size()) {
-                    throw new StepwiseException("initializer '" + t.getName() + "' needs bytes " + offset + ".."
-                            + (offset + length) + " of " + path + ", which has " + ch.size());
+            External e = external(t);
+            if (e.length() > Integer.MAX_VALUE) {
+                throw new StepwiseException(file + ": initializer '" + t.getName() + "' holds " + e.length()
+                        + " bytes; over 2 GiB cannot be mapped as one buffer");
+            }
+            try (FileChannel ch = FileChannel.open(e.path(), StandardOpenOption.READ)) {
+                if (e.offset() + e.length() > ch.size()) {
+                    throw new StepwiseException(file + ": initializer '" + t.getName() + "' needs bytes " + e.offset()
+                            + ".." + (e.offset() + e.length()) + " of " + e.path() + ", which has " + ch.size());
                 }
-                return ch.map(FileChannel.MapMode.READ_ONLY, offset, length).order(ByteOrder.LITTLE_ENDIAN);
-            } catch (IOException e) {
-                throw new StepwiseException("cannot read " + path + ": " + e.getMessage(), e);
+                return ch.map(FileChannel.MapMode.READ_ONLY, e.offset(), e.length()).order(ByteOrder.LITTLE_ENDIAN);
+            } catch (IOException ex) {
+                throw new StepwiseException("cannot read " + e.path() + ": " + ex.getMessage(), ex);
             }
         }
         if (!t.getRawData().isEmpty()) {
@@ -156,11 +154,80 @@ public final class OnnxModelReader {
         return typedData(t);
     }
 
-    private static ByteBuffer typedData(TensorProto t) {
+    /**
+     * Checks that an initializer's data is what its dims and type say: raw_data of exactly that many bytes, as many
+     * typed values as elements, or an external region of that length inside an existing file.
+     */
+    void checkInitializer(TensorProto t) {
+        long expected = declaredBytes(t);
+        int width = OnnxTypes.byteSize(t.getDataType());
+        String where = file + ": initializer '" + t.getName() + "'";
+        if (isExternal(t)) {
+            External e = external(t);
+            if (width > 0 && e.length() != expected) {
+                throw new StepwiseException(where + " has " + e.length() + " bytes of external data in " + e.location()
+                        + ", but its dims " + Arrays.toString(dims(t)) + " need " + expected);
+            }
+        } else if (!t.getRawData().isEmpty()) {
+            if (width > 0 && t.getRawData().size() != expected) {
+                throw new StepwiseException(where + " has " + t.getRawData().size() + " bytes of raw_data, but its dims "
+                        + Arrays.toString(dims(t)) + " × " + width + "-byte elements need " + expected);
+            }
+        } else if (width > 0 && typedValues(t) >= 0 && typedValues(t) != expected / width) {
+            throw new StepwiseException(where + " holds " + typedValues(t) + " values, but its dims "
+                    + Arrays.toString(dims(t)) + " need " + expected / width);
+        }
+    }
+
+    /** Bytes the dims and data type call for (0 for types without a fixed width); checked for sign and overflow. */
+    private long declaredBytes(TensorProto t) {
+        long count = 1;
+        for (long d : dims(t)) {
+            if (d < 0) {
+                throw new StepwiseException(file + ": initializer '" + t.getName() + "' has a negative dimension in "
+                        + Arrays.toString(dims(t)));
+            }
+            try {
+                count = Math.multiplyExact(count, d);
+            } catch (ArithmeticException e) {
+                throw new StepwiseException(file + ": initializer '" + t.getName() + "' has dims "
+                        + Arrays.toString(dims(t)) + " with too many elements");
+            }
+        }
+        try {
+            return Math.multiplyExact(count, OnnxTypes.byteSize(t.getDataType()));
+        } catch (ArithmeticException e) {
+            throw new StepwiseException(file + ": initializer '" + t.getName() + "' has dims "
+                    + Arrays.toString(dims(t)) + " with too many bytes");
+        }
+    }
+
+    /** How many values the typed field of the tensor's type holds; -1 for types this reader does not pack. */
+    private static int typedValues(TensorProto t) {
+        return switch (t.getDataType()) {
+            case TensorProto.DataType.FLOAT_VALUE -> t.getFloatDataCount();
+            case TensorProto.DataType.INT64_VALUE -> t.getInt64DataCount();
+            case TensorProto.DataType.DOUBLE_VALUE -> t.getDoubleDataCount();
+            case TensorProto.DataType.UINT64_VALUE, TensorProto.DataType.UINT32_VALUE -> t.getUint64DataCount();
+            case TensorProto.DataType.COMPLEX64_VALUE, TensorProto.DataType.COMPLEX128_VALUE -> -1;
+            default -> t.getInt32DataCount();
+        };
+    }
+
+    private ByteBuffer typedData(TensorProto t) {
+        checkInitializer(t);
         int type = t.getDataType();
         int width = OnnxTypes.byteSize(type);
-        long count = OnnxTypes.elementCount(dims(t));
-        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(count * width)).order(ByteOrder.LITTLE_ENDIAN);
+        long bytes = declaredBytes(t);
+        if (width == 0 || typedValues(t) < 0) {
+            throw new StepwiseException(file + ": initializer '" + t.getName() + "': data type " + type
+                    + " is not supported");
+        }
+        if (bytes > Integer.MAX_VALUE) {
+            throw new StepwiseException(file + ": initializer '" + t.getName() + "' holds " + bytes
+                    + " bytes in typed fields; over 2 GiB cannot be packed into one buffer");
+        }
+        ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
         switch (type) {
             case TensorProto.DataType.FLOAT_VALUE -> t.getFloatDataList().forEach(b::putFloat);
             case TensorProto.DataType.INT64_VALUE -> t.getInt64DataList().forEach(b::putLong);
@@ -174,13 +241,60 @@ public final class OnnxModelReader {
                         case 1 -> b.put((byte) v);
                         case 2 -> b.putShort((short) v);
                         case 4 -> b.putInt(v);
-                        default -> throw new StepwiseException("initializer '" + t.getName()
+                        default -> throw new StepwiseException(file + ": initializer '" + t.getName()
                                 + "': data type " + type + " is not supported");
                     }
                 }
             }
         }
         return b.flip().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Where a tensor's external data lies, checked: a location inside the model's folder, an existing file, a region inside it. */
+    private record External(String location, Path path, long offset, long length) {
+    }
+
+    private External external(TensorProto t) {
+        Path path = resolve(t);
+        String where = file + ": initializer '" + t.getName() + "'";
+        long offset = externalNumber(t, "offset", 0);
+        long size;
+        try {
+            size = Files.size(path);
+        } catch (NoSuchFileException e) {
+            throw new StepwiseException(where + " has its data in " + externalValue(t, "location")
+                    + ", which does not exist beside the model");
+        } catch (IOException e) {
+            throw new StepwiseException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+        if (offset > size) {
+            throw new StepwiseException(where + " starts at byte " + offset + " of " + externalValue(t, "location")
+                    + ", which has only " + size + " bytes");
+        }
+        long length = externalNumber(t, "length", size - offset);
+        if (length > size - offset) {
+            throw new StepwiseException(where + " needs bytes " + offset + ".." + (offset + length) + " of "
+                    + externalValue(t, "location") + ", which has only " + size + " bytes");
+        }
+        return new External(externalValue(t, "location"), path, offset, length);
+    }
+
+    /** A non-negative integer of the tensor's external_data entries, or {@code fallback} when absent. */
+    private long externalNumber(TensorProto t, String key, long fallback) {
+        String value = externalValue(t, key);
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            long v = Long.parseLong(value.trim());
+            if (v >= 0) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new StepwiseException(file + ": initializer '" + t.getName() + "' has external data " + key + " '"
+                + value.replace('\n', ' ') + "', expected a non-negative integer");
     }
 
     /** The external file of a tensor; refuses locations that leave the model's folder. */
@@ -190,17 +304,20 @@ public final class OnnxModelReader {
             throw new StepwiseException(file + ": initializer '" + t.getName() + "' has external data without a location");
         }
         Path dir = directory().normalize();
-        Path path = dir.resolve(location).normalize();
-        if (Path.of(location).isAbsolute() || !path.startsWith(dir)) {
+        Path path;
+        try {
+            path = dir.resolve(location).normalize();
+            if (Path.of(location).isAbsolute() || !path.startsWith(dir)) {
+                path = null;
+            }
+        } catch (InvalidPathException e) {
+            path = null;
+        }
+        if (path == null) {
             throw new StepwiseException(file + ": initializer '" + t.getName() + "' points outside the model folder ("
-                    + location + ")");
+                    + location.replace('\n', ' ') + ")");
         }
         return path;
-    }
-
-    private static long offset(TensorProto t) {
-        String offset = externalValue(t, "offset");
-        return offset == null ? 0 : Long.parseLong(offset);
     }
 
     private static String externalValue(TensorProto t, String key) {

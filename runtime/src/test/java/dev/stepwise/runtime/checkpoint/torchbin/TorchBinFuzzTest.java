@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.fuzz.FuzzSupport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,15 +31,8 @@ class TorchBinFuzzTest {
 
     /** Opens the file and reads every tensor; returns how many tensors were read, or -1 when the file was refused. */
     private static int openAndReadAll(Path file) {
-        try (TorchBinFile f = TorchBinFile.open(file)) {
-            for (String name : f.names()) {
-                f.shape(name);
-                f.raw(name);
-                if (f.dtype(name).readableAsFloat32()) {
-                    f.float32(name);
-                }
-            }
-            return f.names().size();
+        try {
+            return FuzzSupport.readAllTensors(TorchBinFile.open(file));
         } catch (StepwiseException e) {
             assertTrue(e.getMessage().startsWith(file + ": ") && !e.getMessage().contains("\n"), e.getMessage());
             return -1;
