@@ -41,12 +41,19 @@ final class QuantizedWeights {
         return quantize(model, w, "rows", name);
     }
 
+    /** A transB Gemm's {@code w} [N, K] kept in its layout, one scale per row (output channel): a QDQ weight. */
+    WeightQuantizer.Quantized quantizeOutputRows(OnnxModelReader model, TensorProto w, String name) {
+        return quantize(model, w, "output-rows", name);
+    }
+
     private WeightQuantizer.Quantized quantize(OnnxModelReader model, TensorProto w, String layout, String name) {
         InitializerBytes bytes = InitializerBytes.of(model, w);
         String key = bytes.key() + ":" + layout;
         WeightQuantizer.Quantized q = done.get(key);
         if (q == null) {
             q = layout.equals("rows") ? rows.quantize(name, bytes, w.getDims(0), w.getDims(1), false, false, file)
+                    : layout.equals("output-rows")
+                    ? quantizer.quantize(name, bytes, w.getDims(0), w.getDims(1), false, true, file)
                     : quantizer.quantize(name, bytes, w.getDims(0), w.getDims(1), layout.equals("T"), file);
             done.put(key, q);
             floatBytes += bytes.size();

@@ -8,6 +8,8 @@ import dev.stepwise.runtime.onnx.OnnxModelWriter;
 import dev.stepwise.runtime.onnx.passes.SharedExternalData;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
+import dev.stepwise.runtime.unroll.UnrollManifest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,11 +35,21 @@ public final class Quantizer {
     static final String DEFAULT_DATA_FILE = Exporter.DATA_FILE;
     /** DynamicQuantizeLinear exists from opset 11. */
     static final int MIN_OPSET = 11;
+    /** DequantizeLinear with a per-channel axis exists from opset 13. */
+    static final int MIN_QDQ_OPSET = 13;
 
     private Quantizer() {
     }
 
     public static QuantizeResult quantize(Path input, Path output, QuantizeOptions options) {
+        return quantize(input, output, options, null);
+    }
+
+    /**
+     * With {@code qdq}, int8 static QDQ ({@code --mode int8-static}): the float models are first calibrated
+     * ({@link Calibrator}), then rewritten by {@link StaticQdqRewriter}; null for int8 dynamic.
+     */
+    public static QuantizeResult quantize(Path input, Path output, QuantizeOptions options, StaticQdqOptions qdq) {
         long started = System.nanoTime();
         List<Path> models = models(input);
         Path sourceDir = Files.isDirectory(input) ? input : parentOf(input);
@@ -48,7 +60,7 @@ public final class Quantizer {
         for (Path m : models) {
             // every file is checked before anything is written; each is read again when its turn comes
             OnnxModelReader r = OnnxModelReader.load(m);
-            checkOpset(r);
+            checkOpset(r, qdq == null ? MIN_OPSET : MIN_QDQ_OPSET);
             dataFiles.addAll(r.externalFiles());
         }
         String dataFile = dataFiles.isEmpty() ? DEFAULT_DATA_FILE : dataFiles.iterator().next();
@@ -56,26 +68,42 @@ public final class Quantizer {
         Map<String, Integer> quantizedNodes = new TreeMap<>();
         List<Path> written = new ArrayList<>();
         try (OutputFolder out = OutputFolder.create(output)) {
+            ActivationRanges ranges = qdq == null ? null
+                    : Calibrator.calibrate(input, models, sourceDir, options, qdq, out.path().resolve(".calibration"));
+            Set<String> uncalibrated = new TreeSet<>();
+            Map<String, TensorProto[]> storedScales = new java.util.HashMap<>();
             boolean anyExternal = false;
             try (SharedExternalData shared = new SharedExternalData(out.path().resolve(dataFile), Long.MAX_VALUE)) {
-                QuantizedWeights weights = new QuantizedWeights(shared, options.scheme());
+                QuantizedWeights weights = new QuantizedWeights(shared, qdq == null ? options.scheme() : Int8Scheme.DEFAULT);
                 for (Path m : models) {
                     OnnxModelReader source = OnnxModelReader.load(m);
                     boolean external = !source.externalFiles().isEmpty();
                     anyExternal |= external;
-                    DynamicInt8Rewriter rewriter = new DynamicInt8Rewriter(source, weights, options.keepFloat(),
-                            options.embeddings());
-                    DynamicInt8Rewriter.Result r = rewriter.rewrite();
+                    DynamicInt8Rewriter.Result r;
+                    Map<String, Integer> counts;
+                    if (ranges == null) {
+                        DynamicInt8Rewriter rewriter = new DynamicInt8Rewriter(source, weights, options.keepFloat(),
+                                options.embeddings());
+                        r = rewriter.rewrite();
+                        counts = rewriter.counts();
+                    } else {
+                        StaticQdqRewriter rewriter = new StaticQdqRewriter(source, weights, shared, ranges,
+                                options.keepFloat(), storedScales);
+                        r = rewriter.rewrite();
+                        counts = rewriter.counts();
+                        uncalibrated.addAll(rewriter.uncalibrated());
+                    }
                     ModelProto model = source.model().toBuilder().setGraph(r.graph()).build();
                     if (external) {
                         model = shared.share(model, source.directory());
                     }
                     model = model.toBuilder().setGraph(model.getGraph().toBuilder()
                             .addAllInitializer(r.mainInitializers())).build();
+                    model = StaticValueInfo.complete(source.model(), model, out.path());
                     Path file = OnnxModelWriter.write(model, out.path(), m.getFileName().toString(), dataFile,
                             external, true);
                     written.add(file);
-                    rewriter.counts().forEach((k, v) -> quantizedNodes.merge(k, v, Integer::sum));
+                    counts.forEach((k, v) -> quantizedNodes.merge(k, v, Integer::sum));
                     report.opCounts(m.getFileName().toString(), OnnxModelReader.load(file).opCounts());
                 }
             }
@@ -90,6 +118,14 @@ public final class Quantizer {
                 QualityFigures f = gate.compare(models.get(i), written.get(i), sourceDir);
                 quality.add(f);
                 report.quality(f);
+            }
+            if (options.gate() && Files.isDirectory(input) && UnrollManifest.readIfPresent(input) != null) {
+                StepChainGate.ChainFigures chain = gate.compareChain(input, out.path());
+                quality.add(chain.all());
+                report.stepChain(chain);
+            }
+            if (qdq != null) {
+                report.staticQdq(qdq, ranges.size(), uncalibrated);
             }
             long before = bytes(models, sourceDir, dataFiles);
             long after = bytes(written, out.path(), anyExternal ? Set.of(dataFile) : Set.of());
@@ -133,11 +169,12 @@ public final class Quantizer {
         }
     }
 
-    private static void checkOpset(OnnxModelReader r) {
+    private static void checkOpset(OnnxModelReader r, int min) {
         for (OperatorSetIdProto o : r.model().getOpsetImportList()) {
-            if ((o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) && o.getVersion() < MIN_OPSET) {
-                throw new StepwiseException(r.file() + ": opset " + o.getVersion() + " is below " + MIN_OPSET
-                        + ", the first with DynamicQuantizeLinear; re-export it at opset 13 or later");
+            if ((o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) && o.getVersion() < min) {
+                throw new StepwiseException(r.file() + ": opset " + o.getVersion() + " is below " + min
+                        + (min == MIN_OPSET ? ", the first with DynamicQuantizeLinear"
+                        : ", the first with per-channel DequantizeLinear") + "; re-export it at opset 13 or later");
             }
         }
     }
