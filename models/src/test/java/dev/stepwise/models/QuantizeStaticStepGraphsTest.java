@@ -159,9 +159,41 @@ class QuantizeStaticStepGraphsTest {
         QuantizeTrainedLlamaTest.assertOneLineError(QuantizeTrainedLlamaTest.run("quantize", "--model", steps.toString(),
                 "--output", out.toString(), "--mode", "int8-static", "--calibration", tmp.resolve("missing.txt").toString()),
                 1, "--calibration", "missing.txt", "no such file");
+        // each mode refuses the flags of the others, naming the flag
+        QuantizeTrainedLlamaTest.assertOneLineError(QuantizeTrainedLlamaTest.run("quantize", "--model", steps.toString(),
+                "--output", out.toString(), "--mode", "int4", "--percentile", "99"), 2, "--percentile", "int8-static");
+        QuantizeTrainedLlamaTest.assertOneLineError(QuantizeTrainedLlamaTest.run("quantize", "--model", steps.toString(),
+                "--output", out.toString(), "--mode", "int8-static", "--block-size", "64"), 2, "--block-size", "int4");
+        QuantizeTrainedLlamaTest.assertOneLineError(QuantizeTrainedLlamaTest.run("quantize", "--model", steps.toString(),
+                "--output", out.toString(), "--head-int4"), 2, "--head-int4", "--mode int8");
+        QuantizeTrainedLlamaTest.assertOneLineError(QuantizeTrainedLlamaTest.run("quantize", "--model", steps.toString(),
+                "--output", out.toString(), "--mode", "int8-static", "--asymmetric"), 2, "--asymmetric");
         assertFalse(Files.exists(out));
         try (Stream<Path> left = Files.list(tmp)) {
             assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith(".bad")), "no temporary folder left");
+        }
+    }
+
+    /** {@code unroll --quantize int8-static}: the float step graphs calibrated on the built-in set, then gated. */
+    @Test
+    void unrollQuantizeInt8StaticEndToEnd() throws IOException {
+        Path out = tmp.resolve("cli-unroll-int8-static");
+        QuantizeTrainedLlamaTest.Outcome o = QuantizeTrainedLlamaTest.run("unroll", "--model",
+                Fixtures.path("pylm-llama-trained").toString(), "--output", out.toString(), "--batch-size", "1",
+                "--sequence-length", "16", "--max-new-tokens", String.valueOf(STEPS), "--no-validate",
+                "--quantize", "int8-static");
+        assertEquals(0, o.status(), o.stderr());
+        assertTrue(o.stderr().contains("step chain (" + STEPS + " steps)"), "the step chain is gated: " + o.stderr());
+        assertOneWeightsFile(out);
+        String report = Files.readString(out.resolve("quantize-report.json"));
+        assertTrue(report.contains("\"mode\": \"int8-static\"") && report.contains("\"inputs\": \"built-in\""), report);
+        for (int s = 0; s < STEPS; s++) {
+            ModelProto m = load(out.resolve("decoder_model-opt_gen_step=" + s + ".onnx"));
+            UnrollTest.assertStatic(m, s);
+            assertTrue(m.getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals("QuantizeLinear")));
+        }
+        try (Stream<Path> left = Files.list(tmp)) {
+            assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith(".cli-unroll")), "no temporary folder left");
         }
     }
 
