@@ -116,4 +116,28 @@ class BenchCommandTest {
         assertEquals(2, o.status(), o.stderr());
         assertTrue(o.stderr().contains("new tokens must be at least 2"), o.stderr());
     }
+
+    @Test
+    void quantizedFormsAreTimedWithTheirOwnFloor() {
+        Path checkpoint = tmp.resolve("gpt2-tiny-q");
+        RandomCheckpoint.write("gpt2", "tiny", checkpoint, 7);
+        Outcome o = bench("--model", checkpoint.toString(), "--prompt-length", "8", "--new-tokens", "4",
+                "--threads", "1", "--warmup", "0", "--runs", "1", "--quantize", "int8,int4", "--json");
+        assertEquals(0, o.status(), "exit status; stderr: " + o.stderr());
+        JsonObject j = JsonParser.parseString(o.stdout().strip()).getAsJsonObject();
+        com.google.gson.JsonArray q = j.getAsJsonArray("quantized");
+        assertEquals(2, q.size(), j.toString());
+        long fp32 = j.get("weight_bytes").getAsLong();
+        for (int i = 0; i < 2; i++) {
+            JsonObject r = q.get(i).getAsJsonObject();
+            assertEquals(i == 0 ? "int8" : "int4", r.get("mode").getAsString());
+            assertTrue(r.get("weight_bytes").getAsLong() < fp32, r.toString());
+            assertTrue(r.get("decode_step_bytes").getAsLong() <= r.get("weight_bytes").getAsLong(), r.toString());
+            assertTrue(r.get("decode_ms_per_token").getAsDouble() > 0, r.toString());
+            assertEquals(r.get("decode_ms_per_token").getAsDouble() / r.get("floor_ms_per_token").getAsDouble(),
+                    r.get("vs_floor").getAsDouble(), 1e-3 * (1 + r.get("vs_floor").getAsDouble()));
+        }
+        assertTrue(o.stderr().contains("ONNX Runtime int4"), o.stderr());
+        assertEquals(2, bench("--model", checkpoint.toString(), "--quantize", "int3").status(), "unknown mode");
+    }
 }

@@ -457,7 +457,7 @@ class LoopGpt2Test {
                                 TokenSampler.warp(scores, c);
                                 token = TokenSampler.inverseCdf(scores, LoopSampling.uniform(draw, c.seed(), b, step));
                             } else {
-                                token = LogitsProcessors.argmax(scores);
+                                token = dev.stepwise.runtime.tensor.Argmax.of(scores);
                             }
                             generated.get(b).add(token);
                             finished[b] = eos.contains(token);

@@ -1,8 +1,10 @@
 package dev.stepwise.runtime.bench;
 
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -11,7 +13,7 @@ import java.util.Locale;
  * Runtime's (above 1 means ONNX Runtime is faster). Ratios come from figures measured in the same run.
  */
 public record BenchReport(String modelType, long weightBytes, BenchOptions options, double exportSeconds,
-                          EngineResult ort, EngineResult torch, FloorResult floor,
+                          EngineResult ort, EngineResult torch, FloorResult floor, List<QuantizedResult> quantized,
                           MachineFacts machine, Versions versions, double loadBefore, double loadAfter) {
 
     /** Library versions the figures came from. */
@@ -61,6 +63,21 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
         j.addProperty("ort_vs_torch_decode_ratio", round(ortVsTorchDecodeRatio()));
         j.addProperty("ort_vs_torch_prefill_ratio", round(ortVsTorchPrefillRatio()));
         j.addProperty("same_tokens", sameTokens());
+        JsonArray q = new JsonArray();
+        for (QuantizedResult r : quantized) {
+            JsonObject o = new JsonObject();
+            o.addProperty("mode", r.mode().cliName());
+            o.addProperty("weight_bytes", r.weightBytes());
+            o.addProperty("decode_step_bytes", r.stepBytes());
+            o.addProperty("prefill_ms", round(r.ort().prefillMillis()));
+            o.addProperty("decode_ms_per_token", round(r.ort().decodeMillisPerToken()));
+            o.addProperty("floor_ms_per_token", round(r.floorMillis()));
+            o.addProperty("vs_floor", round(r.vsFloor()));
+            o.addProperty("vs_fp32_decode", round(r.ort().decodeMillisPerToken() / ort.decodeMillisPerToken()));
+            o.addProperty("quantize_seconds", round(r.quantizeSeconds()));
+            q.add(o);
+        }
+        j.add("quantized", q);
         j.addProperty("decode_samples", ort.decodeSamples());
         j.addProperty("cores", machine.cores());
         j.addProperty("os_name", machine.osName());
@@ -91,6 +108,12 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
                 torch.decodeMillisPerToken()));
         s.append(String.format(Locale.ROOT, "  %-26s %12s %18.2f   (%.1f GB/s, %s; %s)%n", "bandwidth floor", "-",
                 floor.medianMillis(), floor.gigabytesPerSecond(), floor.method(), methods()));
+        for (QuantizedResult r : quantized) {
+            s.append(String.format(Locale.ROOT, "  %-26s %12.2f %18.2f   (own floor %.2f, %.1f MB read per step: %.2fx; %.2fx fp32)%n",
+                    "ONNX Runtime " + r.mode().cliName(), r.ort().prefillMillis(), r.ort().decodeMillisPerToken(),
+                    r.floorMillis(), r.stepBytes() / 1e6, r.vsFloor(),
+                    r.ort().decodeMillisPerToken() / ort.decodeMillisPerToken()));
+        }
         s.append(String.format(Locale.ROOT, "  ONNX Runtime decode / floor:        %.2fx%n", ortVsFloor()));
         s.append(String.format(Locale.ROOT, "  PyTorch / ONNX Runtime:             decode %.2fx, prefill %.2fx%n",
                 ortVsTorchDecodeRatio(), ortVsTorchPrefillRatio()));

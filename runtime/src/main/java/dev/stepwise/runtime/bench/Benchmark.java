@@ -8,7 +8,12 @@ import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.ProgressListener;
+import dev.stepwise.runtime.generate.ExportedModel;
 import dev.stepwise.runtime.io.OutputFolder;
+import dev.stepwise.runtime.quantize.QuantizeMode;
+import dev.stepwise.runtime.quantize.QuantizeOptions;
+import dev.stepwise.runtime.quantize.QuantizeResult;
+import dev.stepwise.runtime.quantize.Quantizer;
 import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ops.torch.TorchEngine;
@@ -41,6 +46,16 @@ public final class Benchmark {
     /** Progress lines go to {@code log}; the export's own progress to {@code exportProgress}. */
     public static BenchReport run(Path checkpointDir, BenchOptions options, ProgressListener exportProgress,
                                   PrintStream log) {
+        return run(checkpointDir, options, List.of(), exportProgress, log);
+    }
+
+    /**
+     * As above, then each of {@code quantized} ({@code bench --quantize}): the export quantized in that mode (the
+     * quality gate off: bench measures speed; {@code stepwise quantize} gates), ONNX Runtime's decode on it, and its
+     * own floor, in the same run.
+     */
+    public static BenchReport run(Path checkpointDir, BenchOptions options, List<QuantizeMode> quantized,
+                                  ProgressListener exportProgress, PrintStream log) {
         double loadBefore = MachineFacts.loadAverage();
         ModelFolder folder = ModelFolder.read(checkpointDir);
         Architecture architecture = folder.architecture();
@@ -66,7 +81,7 @@ public final class Benchmark {
             if (fitsTogether(export.weightBytes(), float32Bytes)) {
                 log.printf("[2/3] loading ONNX Runtime, the PyTorch engine (%d threads each) and a %.1f MB floor buffer%n",
                         options.threads(), export.weightBytes() / 1e6);
-                try (GreedyDecoder ort = ortDecoder(export, architecture, config, options);
+                try (GreedyDecoder ort = ortDecoder(export.modelFile().getParent(), options);
                      Checkpoint weights = Checkpoint.open(checkpointDir);
                      GreedyDecoder torch = new TorchDecoder(architecture, config, weights);
                      BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
@@ -78,10 +93,16 @@ public final class Benchmark {
                 measured = oneAfterAnother(checkpointDir, export, architecture, config, prompts, options, log);
             }
 
+            List<QuantizedResult> quantizedResults = new ArrayList<>();
+            for (QuantizeMode mode : quantized) {
+                quantizedResults.add(measureQuantized(export, architecture, config, prompts, options, mode,
+                        measured.floor(), work, log));
+            }
+
             BenchReport.Versions versions = new BenchReport.Versions(OrtSessions.environment().getVersion(),
                     TorchEngine.get().getVersion(), Engine.getDjlVersion());
             return new BenchReport(modelType, export.weightBytes(), options, exportSeconds, measured.ort(),
-                    measured.torch(), measured.floor(), MachineFacts.current(), versions, loadBefore,
+                    measured.torch(), measured.floor(), quantizedResults, MachineFacts.current(), versions, loadBefore,
                     MachineFacts.loadAverage());
         } finally {
             OutputFolder.deleteRecursively(work);
@@ -89,6 +110,24 @@ public final class Benchmark {
     }
 
     private record Measured(EngineResult ort, EngineResult torch, FloorResult floor) {
+    }
+
+    /** The export quantized in {@code mode}, then timed like the float export, with the floor of its own bytes. */
+    private static QuantizedResult measureQuantized(ExportResult export, Architecture architecture, ModelConfig config,
+                                                    long[][] prompts, BenchOptions options, QuantizeMode mode,
+                                                    FloorResult floor, Path work, PrintStream log) {
+        log.printf("[+] quantize %s (no gate) and decode on it%n", mode.cliName());
+        long started = System.nanoTime();
+        QuantizeResult q = Quantizer.quantize(export.modelFile().getParent(), work.resolve("onnx-" + mode.cliName()),
+                QuantizeOptions.defaults(mode).withGate(false).withThreads(options.threads()));
+        double seconds = (System.nanoTime() - started) / 1e9;
+        EngineResult ort;
+        try (GreedyDecoder decoder = ortDecoder(q.outputDir(), options)) {
+            ort = decodeRounds(decoder, prompts, options, log);
+        }
+        long stepBytes = DecodeStepBytes.of(q.outputDir().resolve(Exporter.MODEL_FILE));
+        double floorMillis = stepBytes / (floor.gigabytesPerSecond() * 1e9) * 1e3;
+        return new QuantizedResult(mode, q.bytesAfter(), stepBytes, ort, floorMillis, seconds);
     }
 
     /**
@@ -101,10 +140,10 @@ public final class Benchmark {
         return needed < MachineFacts.physicalMemoryBytes() / 2;
     }
 
-    private static GreedyDecoder ortDecoder(ExportResult export, Architecture architecture, ModelConfig config,
-                                            BenchOptions options) {
-        return new OrtDecoder(OrtSessions.open(export.modelFile(), options.threads()), architecture.spec(), config,
-                options.dtype());
+    /** ONNX Runtime on the export, driven by the Java generator that {@code generate} uses. */
+    private static GreedyDecoder ortDecoder(Path modelDir, BenchOptions options) {
+        ExportedModel model = ExportedModel.open(modelDir, options.threads());
+        return new GeneratorDecoder("onnxruntime", model, model);
     }
 
     /** Each engine's rounds, then the floor's, with only one of them in memory at a time. */
@@ -114,7 +153,7 @@ public final class Benchmark {
         log.printf("[2/3] the model is too large for both engines and the floor at once: measuring them one after"
                 + " another (%d warm-up + %d measured rounds each)%n", options.warmup(), options.runs());
         EngineResult ortResult;
-        try (GreedyDecoder ort = ortDecoder(export, architecture, config, options)) {
+        try (GreedyDecoder ort = ortDecoder(export.modelFile().getParent(), options)) {
             ortResult = decodeRounds(ort, prompts, options, log);
         }
         settle();

@@ -2,24 +2,64 @@ package dev.stepwise.runtime.bench;
 
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.Generator;
+import dev.stepwise.runtime.generate.StepModel;
 import dev.stepwise.runtime.generate.StepModelSource;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The Java {@link Generator} timed as a bench engine: the prefill is the time to the first token, each decode step
  * the time between two tokens (heard by its streaming listener), so any {@link StepModelSource} (a dynamic decoder, an
- * unrolled folder) is measured through the same decoding code. Eos does not end a row here: the bench decodes every
- * row to the requested length.
+ * unrolled folder) is measured through the same decoding code as {@code generate}. Eos does not end a row here: the
+ * bench decodes every row to the requested length.
  */
 final class GeneratorDecoder implements GreedyDecoder {
     private final String name;
     private final StepModelSource source;
+    private final AutoCloseable owned;
 
-    GeneratorDecoder(String name, StepModelSource source) {
+    /** Times {@code source}; closes {@code owned} (null: nothing) with this decoder. */
+    GeneratorDecoder(String name, StepModelSource source, AutoCloseable owned) {
         this.name = name;
-        this.source = source;
+        this.source = withoutEos(source);
+        this.owned = owned;
+    }
+
+    /** The source with no eos id: every row runs the full length, as the other bench engines do. */
+    private static StepModelSource withoutEos(StepModelSource s) {
+        return new StepModelSource() {
+            @Override
+            public StepModel start(List<long[]> rows, long pad, boolean reorderable) {
+                return s.start(rows, pad, reorderable);
+            }
+
+            @Override
+            public Set<Long> eosIds() {
+                return Set.of();
+            }
+
+            @Override
+            public long padId() {
+                return s.padId();
+            }
+
+            @Override
+            public int vocabSize() {
+                return s.vocabSize();
+            }
+
+            @Override
+            public int maxPositions() {
+                return s.maxPositions();
+            }
+
+            @Override
+            public void check(List<long[]> rows, GenerationConfig config) {
+                s.check(rows, config);
+            }
+        };
     }
 
     @Override
@@ -29,9 +69,7 @@ final class GeneratorDecoder implements GreedyDecoder {
 
     @Override
     public DecodeRun decode(long[][] prompts, int newTokens) {
-        // an eos id no token has: every row runs the full length, as the other bench engines do
-        GenerationConfig config = GenerationConfig.greedy(newTokens).toBuilder()
-                .eosTokenIds(List.of((long) source.vocabSize() - 1)).build(prompts[0].length);
+        GenerationConfig config = GenerationConfig.greedy(newTokens);
         long[] times = new long[newTokens];
         long started = System.nanoTime();
         List<long[]> rows = new Generator(source).generate(Arrays.asList(prompts), config, (row, step, token) -> {
@@ -52,5 +90,12 @@ final class GeneratorDecoder implements GreedyDecoder {
 
     @Override
     public void close() {
+        if (owned != null) {
+            try {
+                owned.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot close " + name + ": " + e.getMessage(), e);
+            }
+        }
     }
 }

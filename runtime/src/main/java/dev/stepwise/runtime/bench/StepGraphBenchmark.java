@@ -62,8 +62,8 @@ public final class StepGraphBenchmark {
             log.printf("[2/3] opening the dynamic decoder and the step graphs (%d threads)%n", options.threads());
             try (ExportedModel dynamic = ExportedModel.open(dynamicDir, options.threads());
                  StepGraphs steps = StepGraphs.open(stepsDir, options.threads())) {
-                GreedyDecoder a = new GeneratorDecoder("dynamic", dynamic);
-                GreedyDecoder b = new GeneratorDecoder("steps", steps);
+                GreedyDecoder a = new GeneratorDecoder("dynamic", dynamic, null);
+                GreedyDecoder b = new GeneratorDecoder("steps", steps, null);
                 log.printf("[3/3] %d warm-up + %d measured rounds, alternating%n", options.warmup(), options.runs());
                 List<DecodeRun> aRuns = new ArrayList<>();
                 List<DecodeRun> bRuns = new ArrayList<>();

@@ -3,6 +3,9 @@ package dev.stepwise.runtime.cli;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.bench.BenchOptions;
+import dev.stepwise.runtime.quantize.QuantizeMode;
+import java.util.ArrayList;
+import java.util.List;
 import dev.stepwise.runtime.bench.StepGraphBenchmark;
 import dev.stepwise.runtime.bench.BenchReport;
 import dev.stepwise.runtime.bench.Benchmark;
@@ -63,6 +66,11 @@ final class BenchCommand implements Callable<Integer> {
             + "--new-tokens, and time the Java generator on the step graphs against the dynamic decoder.")
     boolean unrolled;
 
+    @Option(names = "--quantize", split = ",", paramLabel = "int8,int4,int8-static",
+            description = "Also quantize the export in each mode (speed only; no quality gate) and time decode on it, "
+                    + "with its own floor.")
+    List<String> quantize;
+
     @Option(names = "--json", description = "Print one JSON object with every figure on stdout.")
     boolean json;
 
@@ -88,7 +96,11 @@ final class BenchCommand implements Callable<Integer> {
             System.out.print(StepGraphBenchmark.run(main.locateModel(model), options, System.err).toTable());
             return 0;
         }
-        BenchReport report = Benchmark.run(main.locateModel(model), options, new ConsoleProgress(), System.err);
+        List<QuantizeMode> modes = new ArrayList<>();
+        for (String m : quantize != null ? quantize : List.<String>of()) {
+            modes.add(QuantizeCommand.mode(spec.commandLine(), "--quantize", m.trim()));
+        }
+        BenchReport report = Benchmark.run(main.locateModel(model), options, modes, new ConsoleProgress(), System.err);
         System.err.print(report.toTable());
         if (json) {
             System.out.println(report.toJson());

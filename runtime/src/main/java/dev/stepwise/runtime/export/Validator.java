@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.export;
 
+import dev.stepwise.runtime.tensor.Argmax;
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
@@ -201,7 +202,7 @@ public final class Validator {
             for (int offset = 0; vocab > 1 && offset < ref.length; offset += vocab) {
                 if (topTwoMargin(ref, offset, vocab) > tolerance) {
                     compared++;
-                    if (argmax(ref, offset, vocab) == argmax(got, offset, vocab)) {
+                    if (Argmax.of(ref, offset, vocab) == Argmax.of(got, offset, vocab)) {
                         agreed++;
                     }
                 }
@@ -216,16 +217,6 @@ public final class Validator {
             m = Math.max(m, Math.abs(v));
         }
         return m;
-    }
-
-    private static int argmax(float[] x, int offset, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) {
-            if (x[offset + i] > x[offset + best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private static double topTwoMargin(float[] x, int offset, int n) {

@@ -25,6 +25,10 @@ import java.util.Set;
  * names), the normalized config, and the eos/pad ids ({@code generation_config.json} overrides {@code config.json}).
  * The KV cache's element type is the one the graph declares: float32, or float16 for a {@code --dtype fp16} export
  * (whose float16 logits {@code OnnxTensor.getFloatBuffer()} hands out widened).
+ *
+ * <p>Thread-safe: one opened model serves concurrent generations (ONNX Runtime sessions allow concurrent runs, and each
+ * generation has its own decoding run, cache and logits buffers); {@code ConcurrentGenerationTest} runs 8 threads on
+ * one instance. Close it after the last generation.
  */
 public final class ExportedModel implements DecoderGraphs, AutoCloseable {
     private final Path dir;

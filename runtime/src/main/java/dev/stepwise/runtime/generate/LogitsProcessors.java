@@ -156,17 +156,6 @@ public final class LogitsProcessors {
         return p;
     }
 
-    /** The first index of the largest score (like {@code torch.argmax}). */
-    public static int argmax(float[] scores) {
-        int best = 0;
-        for (int v = 1; v < scores.length; v++) {
-            if (scores[v] > scores[best]) {
-                best = v;
-            }
-        }
-        return best;
-    }
-
     static float max(float[] scores) {
         float m = Float.NEGATIVE_INFINITY;
         for (float s : scores) {

@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.generate;
 
+import dev.stepwise.runtime.tensor.Argmax;
 import java.util.Collection;
 
 /**
@@ -61,7 +62,7 @@ public final class TokenSampler {
                 }
             }
         }
-        return lastPositive >= 0 ? lastPositive : LogitsProcessors.argmax(scores);
+        return lastPositive >= 0 ? lastPositive : Argmax.of(scores);
     }
 
     /** The whole procedure for one row: processors, then argmax or warpers + draw. */
@@ -69,7 +70,7 @@ public final class TokenSampler {
                             Collection<Long> eosIds, int row) {
         process(scores, tokens, length, generated, config, eosIds);
         if (!config.doSample()) {
-            return LogitsProcessors.argmax(scores);
+            return Argmax.of(scores);
         }
         warp(scores, config);
         return inverseCdf(scores, SeededUniform.draw(config.seed(), row, generated));

@@ -2,6 +2,7 @@ package dev.stepwise.runtime.generate;
 
 import java.io.PrintStream;
 import java.util.Arrays;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -17,7 +18,8 @@ import java.util.function.Function;
 public final class TokenStream implements Generator.TokenListener {
     private static final char REPLACEMENT = '\uFFFD';
 
-    private final PrintStream out;
+    private final Consumer<String> sink;
+    private final String end;
     private final Function<long[], String> decoder;
     private long[] ids;
     private int length;
@@ -25,10 +27,29 @@ public final class TokenStream implements Generator.TokenListener {
     private boolean started;
 
     private TokenStream(PrintStream out, Function<long[], String> decoder, long[] prompt) {
-        this.out = out;
+        this(piece -> {
+            out.print(piece);
+            out.flush();
+        }, System.lineSeparator(), decoder, prompt);
+    }
+
+    private TokenStream(Consumer<String> sink, String end, Function<long[], String> decoder, long[] prompt) {
+        this.sink = sink;
+        this.end = end;
         this.decoder = decoder;
         this.ids = Arrays.copyOf(prompt, prompt.length + 16);
         this.length = prompt.length;
+    }
+
+    /**
+     * Hands {@code pieces} the text generated after the prompt, piece by piece as tokens arrive (same incremental
+     * decoding; no prompt, no newline): the streaming callback of the library's text generation.
+     */
+    public static TokenStream newText(Consumer<String> pieces, Function<long[], String> decoder, long[] prompt) {
+        TokenStream stream = new TokenStream(pieces, "", decoder, prompt);
+        stream.printed = decoder.apply(prompt);
+        stream.started = true;
+        return stream;
     }
 
     /** Streams text: {@code decoder} turns ids into text (special tokens skipped, as the final output does). */
@@ -86,8 +107,9 @@ public final class TokenStream implements Generator.TokenListener {
         if (decoder != null) {
             catchUp(true);
         }
-        out.println();
-        out.flush();
+        if (!end.isEmpty()) {
+            sink.accept(end);
+        }
     }
 
     /** The text printed so far (text mode). */
@@ -109,7 +131,6 @@ public final class TokenStream implements Generator.TokenListener {
     }
 
     private void emit(String piece) {
-        out.print(piece);
-        out.flush();
+        sink.accept(piece);
     }
 }

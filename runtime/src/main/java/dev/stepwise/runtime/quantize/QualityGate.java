@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.quantize;
 
+import dev.stepwise.runtime.tensor.Argmax;
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -156,7 +157,7 @@ final class QualityGate {
             int count = a.floats().length / vocab;
             for (int p = 0; p < count; p++) {
                 int off = p * vocab;
-                agreed += argmax(a.floats(), off, vocab) == argmax(b.floats(), off, vocab) ? 1 : 0;
+                agreed += Argmax.of(a.floats(), off, vocab) == Argmax.of(b.floats(), off, vocab) ? 1 : 0;
                 kl += klDivergence(a.floats(), b.floats(), off, vocab);
                 for (int v = 0; v < vocab; v++) {
                     maxDiff = Math.max(maxDiff, Math.abs(a.floats()[off + v] - b.floats()[off + v]));
@@ -210,16 +211,6 @@ final class QualityGate {
             v[j] = (float) (v[j] * scale);
         }
         return v;
-    }
-
-    static int argmax(float[] x, int off, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) {
-            if (x[off + i] > x[off + best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     /** KL(softmax(p) ‖ softmax(q)) in nats, from logits, in double. */

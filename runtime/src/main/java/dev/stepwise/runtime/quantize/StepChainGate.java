@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.quantize;
 
+import dev.stepwise.runtime.tensor.Argmax;
 import dev.stepwise.runtime.tensor.HostTensor;
 import dev.stepwise.runtime.unroll.StepGraphs;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ final class StepChainGate {
                     float[] y = b.get(s).floats();
                     int vocab = (int) a.get(s).dim(a.get(s).shape().length - 1);
                     for (int off = 0; off < x.length; off += vocab) {
-                        agreed[s] += QualityGate.argmax(x, off, vocab) == QualityGate.argmax(y, off, vocab) ? 1 : 0;
+                        agreed[s] += Argmax.of(x, off, vocab) == Argmax.of(y, off, vocab) ? 1 : 0;
                         kl[s] += QualityGate.klDivergence(x, y, off, vocab);
                         for (int v = 0; v < vocab; v++) {
                             maxDiff[0] = Math.max(maxDiff[0], Math.abs(x[off + v] - y[off + v]));

@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.simplify;
 
+import dev.stepwise.runtime.tensor.Argmax;
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
@@ -261,14 +262,7 @@ public final class StepChain {
         long vocab = shape[shape.length - 1];
         long[] out = new long[rows];
         for (int r = 0; r < rows; r++) {
-            int base = lastIndex(shape, r, 0);
-            int best = 0;
-            for (int v = 1; v < vocab; v++) {
-                if (logits[base + v] > logits[base + best]) {
-                    best = v;
-                }
-            }
-            out[r] = best;
+            out[r] = Argmax.of(logits, lastIndex(shape, r, 0), (int) vocab);
         }
         return out;
     }

@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.unroll;
 
+import dev.stepwise.runtime.tensor.Argmax;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.stepwise.runtime.StepwiseException;
@@ -121,14 +122,7 @@ final class StepChainValidator {
         int vocab = (int) logits.dim(2);
         long[] tokens = new long[batch];
         for (int b = 0; b < batch; b++) {
-            int offset = (b * seq + seq - 1) * vocab;
-            int best = 0;
-            for (int v = 1; v < vocab; v++) {
-                if (logits.floats()[offset + v] > logits.floats()[offset + best]) {
-                    best = v;
-                }
-            }
-            tokens[b] = best;
+            tokens[b] = Argmax.of(logits.floats(), (b * seq + seq - 1) * vocab, vocab);
         }
         return tokens;
     }

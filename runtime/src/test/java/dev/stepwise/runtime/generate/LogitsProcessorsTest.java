@@ -90,6 +90,6 @@ class LogitsProcessorsTest {
             total += Math.exp(x);
         }
         assertEquals(1.0, total, 1e-6);
-        assertEquals(2, LogitsProcessors.argmax(s));
+        assertEquals(2, dev.stepwise.runtime.tensor.Argmax.of(s));
     }
 }
