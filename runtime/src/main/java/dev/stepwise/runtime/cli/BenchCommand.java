@@ -66,7 +66,7 @@ final class BenchCommand implements Callable<Integer> {
             + "--new-tokens, and time the Java generator on the step graphs against the dynamic decoder.")
     boolean unrolled;
 
-    @Option(names = "--quantize", split = ",", paramLabel = "int8,int4",
+    @Option(names = "--quantize", split = ",", paramLabel = "int8,int4,int8-static",
             description = "Also quantize the export in each mode (speed only; no quality gate) and time decode on it, "
                     + "with its own floor.")
     List<String> quantize;

@@ -62,8 +62,9 @@ final class ExportCommand implements Callable<Integer> {
     boolean lastLogitsOnly;
 
     @Option(names = "--quantize", paramLabel = "MODE",
-            description = "Quantize the validated export as its last step: int8 or int4 (the quantize command's defaults;"
-                    + " gated against the float export, which is not kept).")
+            description = "Quantize the validated export as its last step: int8, int4 or int8-static (the quantize"
+                    + " command's defaults, int8-static on its built-in calibration set; gated against the float export,"
+                    + " which is not kept).")
     String quantize;
 
     @Override

@@ -51,8 +51,9 @@ final class UnrollCommand implements Callable<Integer> {
     boolean noValidate;
 
     @Option(names = "--quantize", paramLabel = "MODE",
-            description = "Quantize the checked step graphs as the last step: int8 or int4 (the quantize command's"
-                    + " defaults; still one weights file; the float graphs are not kept).")
+            description = "Quantize the checked step graphs as the last step: int8, int4 or int8-static (the quantize"
+                    + " command's defaults, int8-static on its built-in calibration set; still one weights file; the float"
+                    + " graphs are not kept).")
     String quantize;
 
     @Override

@@ -57,20 +57,25 @@ public final class EvalInputs {
      * tokenizer for prompts (null when there is none).
      */
     static List<long[]> rows(Path file, String kind, Path tokenizerDir) {
+        return rows(file, "--eval", kind.equals("encoder") ? SENTENCES : DECODER_PROMPTS, tokenizerDir);
+    }
+
+    /** As above, for the inputs of option {@code flag} (named in errors), {@code builtIn} when {@code file} is null. */
+    static List<long[]> rows(Path file, String flag, List<String> builtIn, Path tokenizerDir) {
         List<String> lines;
         if (file == null) {
-            lines = kind.equals("encoder") ? SENTENCES : DECODER_PROMPTS;
+            lines = builtIn;
         } else {
             try {
                 String text = Files.readString(file, StandardCharsets.UTF_8);
                 lines = Arrays.stream(text.split("\n")).filter(l -> !l.isBlank()).map(l -> l.replace("\\n", "\n")).toList();
             } catch (NoSuchFileException e) {
-                throw new StepwiseException("--eval " + file + ": no such file");
+                throw new StepwiseException(flag + " " + file + ": no such file");
             } catch (IOException e) {
-                throw new StepwiseException("--eval " + file + ": cannot read: " + e.getMessage(), e);
+                throw new StepwiseException(flag + " " + file + ": cannot read: " + e.getMessage(), e);
             }
             if (lines.isEmpty()) {
-                throw new StepwiseException("--eval " + file + ": no evaluation inputs (one prompt or id row per line)");
+                throw new StepwiseException(flag + " " + file + ": no inputs (one prompt or id row per line)");
             }
         }
         List<long[]> rows = new ArrayList<>();

@@ -45,8 +45,16 @@ final class QualityGate {
         }
     }
 
+    /**
+     * An unrolled folder's whole step chain, float against quantized, next-token logits at every step; {@link
+     * #compare} alone can only load the steps after 0, which take a past.
+     */
+    StepChainGate.ChainFigures compareChain(Path floatDir, Path quantizedDir) {
+        return new StepChainGate(options).compare(floatDir, quantizedDir, floatDir);
+    }
+
     /** decoder, encoder or loaded, from the graph's inputs and outputs. */
-    private static String kind(OrtSession s) throws OrtException {
+    static String kind(OrtSession s) throws OrtException {
         Map<String, NodeInfo> in = s.getInputInfo();
         if (!in.containsKey("input_ids")) {
             return "loaded";
@@ -80,7 +88,7 @@ final class QualityGate {
     }
 
     /** Inputs for one batch of id rows (all the same length), mask all ones, positions 0..n-1, empty past. */
-    private static Map<String, HostTensor> feed(OrtSession s, long[][] batch) throws OrtException {
+    static Map<String, HostTensor> feed(OrtSession s, long[][] batch) throws OrtException {
         int b = batch.length;
         int n = batch[0].length;
         long[] ids = new long[b * n];
@@ -113,7 +121,7 @@ final class QualityGate {
     }
 
     /** Batches of rows the graph accepts: one row each, or windows of its fixed [B, L] when input_ids is static. */
-    private static List<long[][]> batches(OrtSession s, List<long[]> rows) throws OrtException {
+    static List<long[][]> batches(OrtSession s, List<long[]> rows) throws OrtException {
         long[] shape = ((TensorInfo) s.getInputInfo().get("input_ids").getInfo()).getShape();
         List<long[][]> batches = new ArrayList<>();
         if (shape[0] <= 0 && shape[1] <= 0) {

@@ -4,13 +4,19 @@ import java.util.Locale;
 
 /**
  * The quantized forms {@link Quantizer} writes, each with the gate thresholds it is held to by default: int8 dynamic
- * loses less than int4 weight-only, whose four bits per weight move next-token distributions further.
+ * loses least; int8 static QDQ rounds the activations to calibrated 8-bit ranges too, so a little more is allowed;
+ * int4 weight-only, whose four bits per weight move next-token distributions furthest, is allowed most.
  */
 public enum QuantizeMode {
     /** int8 weights, activations quantized at run time (standard ops). */
     INT8(new Thresholds(0.98, 0.02, 0.995)),
     /** int4 weights in blocks ({@code com.microsoft.MatMulNBits}), activations in float. */
-    INT4(new Thresholds(0.96, 0.05, 0.98));
+    INT4(new Thresholds(0.96, 0.05, 0.98)),
+    /**
+     * int8 static QDQ: activations uint8 over calibrated ranges, weights int8 per channel (standard
+     * QuantizeLinear/DequantizeLinear, see {@link StaticQdqOptions}).
+     */
+    INT8_STATIC(new Thresholds(0.97, 0.05, 0.995));
 
     /**
      * The gate's default thresholds: for decoders the least next-token top-1 agreement and the largest mean KL
@@ -29,9 +35,9 @@ public enum QuantizeMode {
         return thresholds;
     }
 
-    /** {@code int8} or {@code int4}, as the command line spells them. */
+    /** {@code int8}, {@code int4} or {@code int8-static}, as the command line spells them. */
     public String cliName() {
-        return name().toLowerCase(Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /** The mode a command line names; {@code IllegalArgumentException} naming the choices otherwise. */
@@ -41,6 +47,6 @@ public enum QuantizeMode {
                 return m;
             }
         }
-        throw new IllegalArgumentException("expected int8 or int4, got '" + s + "'");
+        throw new IllegalArgumentException("expected int8, int4 or int8-static, got '" + s + "'");
     }
 }

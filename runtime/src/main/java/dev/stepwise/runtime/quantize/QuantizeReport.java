@@ -26,7 +26,7 @@ final class QuantizeReport {
             json.addProperty("block_size", options.int4().blockSize());
             json.addProperty("symmetric", options.int4().symmetric());
             json.addProperty("accuracy_level", options.int4().accuracyLevel());
-        } else {
+        } else if (options.mode() == QuantizeMode.INT8) {
             json.addProperty("per_channel", options.scheme().perChannel());
             json.addProperty("symmetric", options.scheme().symmetric());
             json.addProperty("reduce_range", options.scheme().reduceRange());
@@ -43,6 +43,35 @@ final class QuantizeReport {
         json.add("thresholds", thresholds);
         json.add("op_counts", ops);
         json.add("quality", quality);
+    }
+
+    /** {@code --mode int8-static}: the calibration, how many activations it observed, and those it never saw. */
+    void staticQdq(StaticQdqOptions qdq, int observed, java.util.Collection<String> uncalibrated) {
+        JsonObject c = new JsonObject();
+        c.addProperty("inputs", qdq.calibration() == null ? "built-in" : qdq.calibration().toString());
+        c.addProperty("method", qdq.method().cliName());
+        if (qdq.method() == CalibrationMethod.PERCENTILE) {
+            c.addProperty("percentile", qdq.percentile());
+        }
+        c.addProperty("activations_observed", observed);
+        JsonArray missing = new JsonArray();
+        uncalibrated.forEach(missing::add);
+        c.add("uncalibrated_left_float", missing);
+        json.add("calibration", c);
+    }
+
+    /** An unrolled folder's step-chain comparison, with its per-step figures. */
+    void stepChain(StepChainGate.ChainFigures f) {
+        JsonObject o = f.all().toJson();
+        JsonArray top1 = new JsonArray();
+        JsonArray kl = new JsonArray();
+        for (int s = 0; s < f.top1PerStep().length; s++) {
+            top1.add(f.top1PerStep()[s]);
+            kl.add(f.klPerStep()[s]);
+        }
+        o.add("top1_per_step", top1);
+        o.add("mean_kl_per_step", kl);
+        quality.add(o);
     }
 
     void opCounts(String file, Map<String, Integer> counts) {

@@ -8,6 +8,7 @@ import dev.stepwise.runtime.onnx.OnnxModelWriter;
 import dev.stepwise.runtime.onnx.passes.SharedExternalData;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.stepwise.runtime.unroll.UnrollManifest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,8 +24,8 @@ import java.util.stream.Stream;
 
 /**
  * Quantizes one ONNX file or every ONNX file of a folder (a Stepwise export with its loop and search graphs, an
- * unrolled step folder, an encoder) to int8 dynamic ({@link DynamicInt8Rewriter}) or int4 weight-only
- * ({@link Int4Rewriter}). Models are read one at a time; weights are streamed from where
+ * unrolled step folder, an encoder) to int8 dynamic ({@link DynamicInt8Rewriter}), int4 weight-only
+ * ({@link Int4Rewriter}) or int8 static QDQ ({@link StaticQdqRewriter}, calibrated by {@link Calibrator}). Models are read one at a time; weights are streamed from where
  * they are stored into one weights file for the whole folder, so a weight several graphs share is quantized and stored
  * once and graphs that shared a weights file still do. Models that held their weights inline keep them inline. The
  * other files of a folder are copied. The result is checked by {@link QualityGate} and appears at the target only when
@@ -35,11 +36,18 @@ public final class Quantizer {
     static final String DEFAULT_DATA_FILE = Exporter.DATA_FILE;
     /** DynamicQuantizeLinear exists from opset 11. */
     static final int MIN_OPSET = 11;
+    /** DequantizeLinear with a per-channel axis exists from opset 13. */
+    static final int MIN_QDQ_OPSET = 13;
 
     private Quantizer() {
     }
 
+    /**
+     * Quantizes {@code input} into {@code output} as {@code options} say. For int8 static QDQ the float models are
+     * first calibrated ({@link Calibrator}, with {@code options.qdq()}), then rewritten by {@link StaticQdqRewriter}.
+     */
     public static QuantizeResult quantize(Path input, Path output, QuantizeOptions options) {
+        boolean qdq = options.mode() == QuantizeMode.INT8_STATIC;
         long started = System.nanoTime();
         List<Path> models = models(input);
         Path sourceDir = Files.isDirectory(input) ? input : parentOf(input);
@@ -50,8 +58,8 @@ public final class Quantizer {
         for (Path m : models) {
             // every file is checked before anything is written; each is read again when its turn comes
             OnnxModelReader r = OnnxModelReader.load(m);
-            if (options.mode() == QuantizeMode.INT8) {
-                checkOpset(r);
+            if (options.mode() != QuantizeMode.INT4) {
+                checkOpset(r, qdq ? MIN_QDQ_OPSET : MIN_OPSET);
             }
             dataFiles.addAll(r.externalFiles());
         }
@@ -60,6 +68,9 @@ public final class Quantizer {
         Map<String, Integer> quantizedNodes = new TreeMap<>();
         List<Path> written = new ArrayList<>();
         try (OutputFolder out = OutputFolder.create(output)) {
+            ActivationRanges ranges = !qdq ? null
+                    : Calibrator.calibrate(input, models, sourceDir, options, out.path().resolve(".calibration"));
+            Set<String> uncalibrated = new TreeSet<>();
             boolean anyExternal = false;
             try (SharedExternalData shared = new SharedExternalData(out.path().resolve(dataFile), Long.MAX_VALUE)) {
                 QuantizedWeights weights = new QuantizedWeights(shared);
@@ -67,8 +78,11 @@ public final class Quantizer {
                     OnnxModelReader source = OnnxModelReader.load(m);
                     boolean external = !source.externalFiles().isEmpty();
                     anyExternal |= external;
-                    WeightRewriter rewriter = rewriter(source, weights, options);
+                    WeightRewriter rewriter = rewriter(source, weights, ranges, options);
                     WeightRewriter.Result r = rewriter.rewrite();
+                    if (rewriter instanceof StaticQdqRewriter s) {
+                        uncalibrated.addAll(s.uncalibrated());
+                    }
                     ModelProto model = withOpsets(source.model().toBuilder().setGraph(r.graph()).build(), options);
                     if (external) {
                         model = shared.share(model, source.directory());
@@ -93,6 +107,14 @@ public final class Quantizer {
                 QualityFigures f = gate.compare(models.get(i), written.get(i), sourceDir);
                 quality.add(f);
                 report.quality(f);
+            }
+            if (options.gate() && Files.isDirectory(input) && UnrollManifest.readIfPresent(input) != null) {
+                StepChainGate.ChainFigures chain = gate.compareChain(input, out.path());
+                quality.add(chain.all());
+                report.stepChain(chain);
+            }
+            if (qdq) {
+                report.staticQdq(options.qdq(), ranges.size(), uncalibrated);
             }
             long before = bytes(models, sourceDir, dataFiles);
             long after = bytes(written, out.path(), anyExternal ? Set.of(dataFile) : Set.of());
@@ -133,11 +155,13 @@ public final class Quantizer {
         }
     }
 
-    private static WeightRewriter rewriter(OnnxModelReader source, QuantizedWeights weights, QuantizeOptions options) {
+    private static WeightRewriter rewriter(OnnxModelReader source, QuantizedWeights weights, ActivationRanges ranges,
+                                           QuantizeOptions options) {
         return switch (options.mode()) {
             case INT8 -> new DynamicInt8Rewriter(source, weights, options.scheme(), options.keepFloat(),
                     options.embeddings());
             case INT4 -> new Int4Rewriter(source, weights, options);
+            case INT8_STATIC -> new StaticQdqRewriter(source, weights, ranges, options.keepFloat());
         };
     }
 
@@ -173,11 +197,12 @@ public final class Quantizer {
         }
     }
 
-    private static void checkOpset(OnnxModelReader r) {
+    private static void checkOpset(OnnxModelReader r, int min) {
         for (OperatorSetIdProto o : r.model().getOpsetImportList()) {
-            if ((o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) && o.getVersion() < MIN_OPSET) {
-                throw new StepwiseException(r.file() + ": opset " + o.getVersion() + " is below " + MIN_OPSET
-                        + ", the first with DynamicQuantizeLinear; re-export it at opset 13 or later");
+            if ((o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) && o.getVersion() < min) {
+                throw new StepwiseException(r.file() + ": opset " + o.getVersion() + " is below " + min
+                        + (min == MIN_OPSET ? ", the first with DynamicQuantizeLinear"
+                        : ", the first with per-channel DequantizeLinear") + "; re-export it at opset 13 or later");
             }
         }
     }

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -22,8 +23,12 @@ import java.util.regex.Pattern;
  * What every weight quantization of a model does alike, whatever the quantized form: walks the main graph and every
  * subgraph (the decoder inside a Loop body or a BeamSearch op reads the main graph's weights from the outer scope),
  * finds the MatMuls, Gemms and Gathers whose weight is a 2-D float initializer in scope, hands each to the subclass
- * to rewrite ({@link #rewriteMatMul}, {@link #rewriteGather}), puts the quantized initializers in the graph that held
- * the float weight, and drops what no node reads any more.
+ * to rewrite ({@link #rewriteMatMul}, {@link #rewriteGather}; {@link #quantizes} may leave one as it is), puts the
+ * quantized initializers in the graph that held the float weight, and drops what no node reads any more. The subclasses
+ * are int8 dynamic ({@link DynamicInt8Rewriter}), int4 ({@link Int4Rewriter}) and int8 static QDQ
+ * ({@link StaticQdqRewriter}); a Gemm bias is an Add after the product in all of them. In a static graph (a step graph
+ * types every value) the subclasses type each new value ({@link Graph#typedLike}, {@link Graph#typed}), so it stays
+ * static.
  *
  * <p>Covered: {@code MatMul(A, W)}; {@code Gemm(A, W, C)} with transA 0, alpha 1, beta 1 ({@code transposed} when
  * transB, so the weight is stored [N, K]); {@code MatMul(A, Transpose(E))} (a tied LM head reading the embedding);
@@ -58,6 +63,14 @@ abstract class WeightRewriter {
 
     /** The nodes that replace {@code node}, an embedding Gather matched by {@code m}, computing its output. */
     abstract List<NodeProto> rewriteGather(NodeProto node, Match m, Graph g);
+
+    /**
+     * Whether the matched {@code node} is rewritten; false leaves it as it is, uncounted (int8-static: an activation
+     * calibration never observed).
+     */
+    boolean quantizes(NodeProto node, Match m) {
+        return true;
+    }
 
     /** A graph in the tree, with the quantized initializers it has to hold. */
     static final class Level {
@@ -124,6 +137,13 @@ abstract class WeightRewriter {
                 b.getTypeBuilder().getTensorTypeBuilder().setElemType(elemType);
                 added.put(name, b.build());
             }
+        }
+
+        /** Adds {@code t}, a new initializer of this graph's own (not of the graph holding a weight), and names it. */
+        String own(TensorProto t) {
+            level.added.add(t);
+            level.addedByName.put(t.getName(), t);
+            return t.getName();
         }
 
         /** Types the new value {@code name} as {@code elemType} {@code dims} when {@code like} is typed (a typed graph). */
@@ -206,21 +226,47 @@ abstract class WeightRewriter {
         return keptFloat;
     }
 
-    /** With {@code holdAdded} (subgraphs), the graph takes the quantized initializers its level owns. */
-    private GraphProto rewrite(GraphProto graph, Map<String, Scoped> outer, Level level, boolean holdAdded) {
+    /**
+     * The activations (first inputs) of the main graph's MatMuls and Gemms that would be quantized, as matched (the
+     * calibration of int8-static observes these). Reads the model only.
+     */
+    Set<String> activations() {
+        GraphProto graph = source.model().getGraph();
+        Map<String, Scoped> scope = scope(graph, new HashMap<>(), new Level());
+        Map<String, NodeProto> producers = producers(graph);
+        Set<String> activations = new LinkedHashSet<>();
+        for (NodeProto node : graph.getNodeList()) {
+            Match m = match(node, scope, producers);
+            if (m != null && !m.kind().equals("Gather")) {
+                activations.add(node.getInput(0));
+            }
+        }
+        return activations;
+    }
+
+    private static Map<String, Scoped> scope(GraphProto graph, Map<String, Scoped> outer, Level level) {
         Map<String, Scoped> scope = new HashMap<>(outer);
         for (TensorProto t : graph.getInitializerList()) {
             scope.put(t.getName(), new Scoped(t, level));
         }
+        return scope;
+    }
+
+    private static Map<String, NodeProto> producers(GraphProto graph) {
         Map<String, NodeProto> producers = new HashMap<>();
+        for (NodeProto n : graph.getNodeList()) {
+            n.getOutputList().forEach(o -> producers.put(o, n));
+        }
+        return producers;
+    }
+
+    /** With {@code holdAdded} (subgraphs), the graph takes the quantized initializers its level owns. */
+    private GraphProto rewrite(GraphProto graph, Map<String, Scoped> outer, Level level, boolean holdAdded) {
+        Map<String, Scoped> scope = scope(graph, outer, level);
+        Map<String, NodeProto> producers = producers(graph);
         Set<String> names = new HashSet<>(scope.keySet());
         graph.getInputList().forEach(v -> names.add(v.getName()));
-        for (NodeProto n : graph.getNodeList()) {
-            n.getOutputList().forEach(o -> {
-                producers.put(o, n);
-                names.add(o);
-            });
-        }
+        names.addAll(producers.keySet());
         Map<String, ValueInfoProto> types = new HashMap<>();
         for (List<ValueInfoProto> l : List.of(graph.getInputList(), graph.getOutputList(), graph.getValueInfoList())) {
             l.forEach(v -> types.put(v.getName(), v));
@@ -230,7 +276,7 @@ abstract class WeightRewriter {
         for (NodeProto node : graph.getNodeList()) {
             node = rewriteSubgraphs(node, scope);
             Match m = match(node, scope, producers);
-            if (m == null) {
+            if (m == null || !quantizes(node, m)) {
                 nodes.add(node);
                 continue;
             }
@@ -375,7 +421,11 @@ abstract class WeightRewriter {
         if (initializers) {
             b.clearInitializer().clearValueInfo();
             g.getInitializerList().stream().filter(t -> reads.contains(t.getName())).forEach(b::addInitializer);
-            g.getValueInfoList().stream().filter(v -> reads.contains(v.getName())).forEach(b::addValueInfo);
+            // a static graph types every node output, read or not (an unused optional output too)
+            Set<String> produced = new HashSet<>();
+            g.getNodeList().forEach(n -> produced.addAll(n.getOutputList()));
+            g.getValueInfoList().stream().filter(v -> reads.contains(v.getName()) || produced.contains(v.getName()))
+                    .forEach(b::addValueInfo);
         }
         return b.build();
     }

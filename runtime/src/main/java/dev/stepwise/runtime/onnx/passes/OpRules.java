@@ -57,7 +57,7 @@ final class OpRules {
             "Flatten", "Transpose", "Concat", "Split", "Slice", "Gather", "GatherElements", "GatherND", "Unsqueeze",
             "Squeeze", "Expand", "Shape", "Size", "ConstantOfShape", "Range", "Constant", "Tile", "Pad",
             "ScatterND", "ScatterElements", "Einsum", "TopK", "Dropout", "OneHot", "SkipSimplifiedLayerNormalization",
-            "RMSNormalization");
+            "RMSNormalization", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger");
 
     static List<TensorType> infer(NodeContext c) {
         String op = c.node.getOpType();
@@ -117,6 +117,12 @@ final class OpRules {
             case "TopK" -> topK(c);
             case "Dropout" -> List.of(c.type(0), c.type(0).withElemType(BOOL));
             case "OneHot" -> one(oneHot(c));
+            // int8 quantization (stepwise quantize): the zero point's type, else uint8; the scale's type back
+            case "QuantizeLinear" -> one(c.type(0).withElemType(c.has(2) ? c.elemType(2) : DataType.UINT8_VALUE));
+            case "DequantizeLinear" -> one(c.type(0).withElemType(c.elemType(1)));
+            case "DynamicQuantizeLinear" -> List.of(c.type(0).withElemType(DataType.UINT8_VALUE), TensorType.of(FLOAT),
+                    TensorType.of(DataType.UINT8_VALUE));
+            case "MatMulInteger" -> one(TensorType.of(INT32, matmul(c, c.dims(0), c.dims(1))));
             default -> throw c.fail("no shape rule for this op; Stepwise cannot make it static");
         };
     }
