@@ -133,7 +133,7 @@ public final class Exporter {
                 try {
                     OutputFolder.copyInto(source, to.resolve(name));
                 } catch (IOException e) {
-                    throw new StepwiseException(source + ": cannot copy: " + e.getMessage(), e);
+                    throw OutputFolder.writeFailure("copy " + source + " to", to.resolve(name), e);
                 }
             }
         }
@@ -166,7 +166,7 @@ public final class Exporter {
             Files.writeString(dir.resolve(MANIFEST_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(m),
                     StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new StepwiseException(dir + ": cannot write " + MANIFEST_FILE + ": " + e.getMessage(), e);
+            throw OutputFolder.writeFailure("write", dir.resolve(MANIFEST_FILE), e);
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.stepwise.runtime.onnx;
 
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.onnx.proto.Onnx.StringStringEntryProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.tensor.TensorBytes;
@@ -51,7 +52,7 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
             this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE);
         } catch (IOException e) {
-            throw new StepwiseException("cannot create external data file " + file + ": " + e.getMessage(), e);
+            throw OutputFolder.writeFailure("create external data file", file, e);
         }
     }
 
@@ -204,7 +205,7 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
             }
             position = Math.max(position, p);
         } catch (IOException e) {
-            throw new StepwiseException("writing '" + what + "' to " + file + " failed: " + e.getMessage(), e);
+            throw OutputFolder.writeFailure("write '" + what + "' to", file, e);
         }
     }
 
@@ -234,7 +235,7 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
         try {
             channel.close();
         } catch (IOException e) {
-            throw new StepwiseException("closing " + file + " failed: " + e.getMessage(), e);
+            throw OutputFolder.writeFailure("close", file, e);
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.stepwise.runtime.onnx;
 
 import com.google.protobuf.UnsafeByteOperations;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.onnx.proto.Onnx.GraphProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.StringStringEntryProto;
@@ -55,7 +56,7 @@ public final class OnnxModelWriter {
         try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(modelFile), 1 << 16)) {
             out.writeTo(os);
         } catch (IOException e) {
-            throw new StepwiseException("cannot write " + modelFile + ": " + e.getMessage(), e);
+            throw OutputFolder.writeFailure("write", modelFile, e);
         }
         if (!externalData && !keepDataFile) {
             try {

@@ -143,15 +143,13 @@ public final class Quantizer {
      * moved into place last as export does; on any failure nothing is left beside it.
      */
     public static QuantizeResult quantizeWritten(Path target, QuantizeOptions options, Consumer<Path> writeFloat) {
-        Path absolute = target.toAbsolutePath().normalize();
-        Path floatDir = absolute.resolveSibling("." + absolute.getFileName() + ".float-" + Long.toHexString(System.nanoTime()));
+        Path scratch = OutputFolder.scratch(target);
         try {
+            Path floatDir = scratch.resolve("float");
             writeFloat.accept(floatDir);
             return quantize(floatDir, target, options);
         } finally {
-            if (Files.exists(floatDir)) {
-                OutputFolder.deleteRecursively(floatDir);
-            }
+            OutputFolder.release(scratch);
         }
     }
 
