@@ -92,7 +92,8 @@ class LoopGpt2Test {
 
     /** Greedy with eos ids given in the request and a minimum length. */
     static GenerationConfig greedy(int newTokens, int minNewTokens, List<Long> eos) {
-        return new GenerationConfig(newTokens, minNewTokens, false, 1.0, 0, 1.0, 0, 1, 1.0, false, 1, 0, 1.0, eos, -1);
+        return new GenerationConfig.Builder().maxNewTokens(newTokens).minNewTokens(minNewTokens).topK(0)
+                .eosTokenIds(eos).build(0);
     }
 
     /** The Java generator's first sequence per prompt. */
@@ -400,10 +401,10 @@ class LoopGpt2Test {
         assertMessage("top_k", () -> engine.generate(PROMPTS, sampling(3, 1, -1, 1, 1), PAD, eos));
         assertMessage("no_repeat_ngram_size", () -> engine.generate(PROMPTS, GenerationConfig.greedy(3).toBuilder()
                 .noRepeatNgramSize(2).build(0), PAD, eos));
-        assertMessage("beam search", () -> engine.generate(PROMPTS, new GenerationConfig(3, 0, false, 1, 0, 1, 0, 4,
-                1, false, 1, 0, 1, List.of(), -1), PAD, eos));
-        assertMessage("repetition penalty", () -> engine.generate(PROMPTS, new GenerationConfig(3, 0, false, 1, 0, 1,
-                0, 1, 1, false, 1, 0, 1.2, List.of(), -1), PAD, eos));
+        assertMessage("beam search", () -> engine.generate(PROMPTS, new GenerationConfig.Builder().maxNewTokens(3)
+                .topK(0).numBeams(4).build(0), PAD, eos));
+        assertMessage("repetition penalty", () -> engine.generate(PROMPTS, new GenerationConfig.Builder()
+                .maxNewTokens(3).topK(0).repetitionPenalty(1.2).build(0), PAD, eos));
         assertMessage("not a Stepwise loop graph",
                 () -> LoopEngine.open(decoderDir.resolve("model.onnx"), 1).close());
         assertMessage("not found", () -> LoopEngine.open(tmp.resolve("missing.onnx"), 1).close());

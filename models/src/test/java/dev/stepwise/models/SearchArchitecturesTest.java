@@ -154,8 +154,8 @@ class SearchArchitecturesTest {
     }
 
     static GenerationConfig beam(int beams, int returned) {
-        return new GenerationConfig(NEW_TOKENS, 0, false, 1.0, 0, 1.0, 0, beams, 1.0, false, returned, 0, 1.0,
-                List.of(), -1);
+        return new GenerationConfig.Builder().maxNewTokens(NEW_TOKENS).topK(0).numBeams(beams)
+                .numReturnSequences(returned).build(0);
     }
 
     private record Hypothesis(long[] ids, double score) {

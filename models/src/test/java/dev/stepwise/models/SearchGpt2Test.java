@@ -114,13 +114,13 @@ class SearchGpt2Test {
     }
 
     static GenerationConfig beam(int beams, int returned, int maxNewTokens) {
-        return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, beams, 1.0, false, returned, 0, 1.0,
-                List.of(), -1);
+        return new GenerationConfig.Builder().maxNewTokens(maxNewTokens).topK(0).numBeams(beams)
+                .numReturnSequences(returned).build(0);
     }
 
     static GenerationConfig sampling(long seed, int maxNewTokens, int returned) {
-        return new GenerationConfig(maxNewTokens, 0, true, 1.0, 0, 1.0, seed, 1, 1.0, false, returned, 0, 1.0,
-                List.of(), -1);
+        return new GenerationConfig.Builder().maxNewTokens(maxNewTokens).doSample(true).topK(0).seed(seed)
+                .numReturnSequences(returned).build(0);
     }
 
     /** Runs a search graph on the given int32 inputs and returns {@code sequences} as it comes. */
@@ -207,8 +207,8 @@ class SearchGpt2Test {
     void searchEngineRunsOnnxruntimesOwnGraphToo() {
         // no Stepwise metadata and no attention_mask input: eos comes from the request, equal prompts need no padding
         List<long[]> prompts = prompts();
-        GenerationConfig request = new GenerationConfig(8, 0, false, 1.0, 0, 1.0, 0, 4, 1.0, false, 2, 0, 1.0,
-                List.of(EOS), -1);
+        GenerationConfig request = new GenerationConfig.Builder().maxNewTokens(8).topK(0).numBeams(4)
+                .numReturnSequences(2).eosTokenIds(List.of(EOS)).build(0);
         List<long[]> upstream = SearchEngine.generate(upstream("tiny_gpt2_beamsearch.onnx"), SearchKind.BEAM_SEARCH,
                 prompts, request, EOS);
         List<long[]> ours = SearchEngine.generate(graphs.get(SearchKind.BEAM_SEARCH), SearchKind.BEAM_SEARCH, prompts,
@@ -338,15 +338,16 @@ class SearchGpt2Test {
         assertTrue(kind.getMessage().contains("GreedySearch"), kind.getMessage());
         StepwiseException topK = assertThrows(StepwiseException.class,
                 () -> SearchEngine.generate(graphs.get(SearchKind.SAMPLING), SearchKind.SAMPLING, prompts,
-                        new GenerationConfig(4, 0, true, 1.0, 5, 1.0, 1, 1, 1.0, false, 1, 0, 1.0, List.of(), -1), EOS));
+                        new GenerationConfig.Builder().maxNewTokens(4).doSample(true).topK(5).seed(1).build(0), EOS));
         assertTrue(topK.getMessage().contains("top-k"), topK.getMessage());
         StepwiseException temperature = assertThrows(StepwiseException.class,
                 () -> SearchEngine.generate(graphs.get(SearchKind.SAMPLING), SearchKind.SAMPLING, prompts,
-                        new GenerationConfig(4, 0, true, 0.7, 0, 1.0, 1, 1, 1.0, false, 1, 0, 1.0, List.of(), -1), EOS));
+                        new GenerationConfig.Builder().maxNewTokens(4).doSample(true).temperature(0.7).topK(0).seed(1)
+                                .build(0), EOS));
         assertTrue(temperature.getMessage().contains("temperature=1.0"), temperature.getMessage());
         StepwiseException eos = assertThrows(StepwiseException.class,
                 () -> SearchEngine.generate(greedy, SearchKind.GREEDY_SEARCH, prompts,
-                        new GenerationConfig(4, 0, false, 1.0, 0, 1.0, 0, 1, 1.0, false, 1, 0, 1.0, List.of(5L, 98L), -1),
+                        new GenerationConfig.Builder().maxNewTokens(4).topK(0).eosTokenIds(List.of(5L, 98L)).build(0),
                         EOS));
         assertTrue(eos.getMessage().contains("exactly one"), eos.getMessage());
         assertTrue(Files.isRegularFile(greedy));

@@ -11,31 +11,149 @@ import java.util.List;
 
 /**
  * How to generate, with transformers' names and meanings. Defaults are greedy decoding of up to 20 new tokens; a
- * model folder's {@code generation_config.json} supplies defaults that command-line flags override.
- *
- * @param maxNewTokens       upper bound of generated tokens per sequence
- * @param minNewTokens       eos is suppressed until this many tokens were generated
- * @param doSample           sample instead of argmax / beam scores
- * @param temperature        logits are divided by it before sampling (1 = unchanged)
- * @param topK               keep the k most likely tokens when sampling (0 = off)
- * @param topP               nucleus: keep the smallest set whose probability reaches p (1 = off)
- * @param seed               sampling seed; the same seed gives the same tokens
- * @param numBeams           beam search width (1 = no beam search)
- * @param lengthPenalty      beam scores are divided by length^lengthPenalty
- * @param earlyStopping      beam search stops when numBeams hypotheses are finished
- * @param numReturnSequences sequences returned per prompt (≤ numBeams)
- * @param noRepeatNgramSize  an n-gram may not occur twice (0 = off)
- * @param repetitionPenalty  CTRL-style penalty on already present tokens (1 = off)
- * @param eosTokenIds        any of these ends a sequence; empty = the model's
- * @param padTokenId         pad id, or -1 for the model's
+ * model folder's {@code generation_config.json} supplies defaults that command-line flags override. Made by
+ * {@link Builder} (or the {@link #greedy}, {@link #sampling} and {@link #beamSearch} shortcuts), never by position:
+ * fifteen settings in a row are too easy to shift by one. Immutable and thread-safe.
  */
-public record GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
-                               double topP, long seed, int numBeams, double lengthPenalty, boolean earlyStopping,
-                               int numReturnSequences, int noRepeatNgramSize, double repetitionPenalty,
-                               List<Long> eosTokenIds, long padTokenId) {
+public final class GenerationConfig {
+    private final int maxNewTokens;
+    private final int minNewTokens;
+    private final boolean doSample;
+    private final double temperature;
+    private final int topK;
+    private final double topP;
+    private final long seed;
+    private final int numBeams;
+    private final double lengthPenalty;
+    private final boolean earlyStopping;
+    private final int numReturnSequences;
+    private final int noRepeatNgramSize;
+    private final double repetitionPenalty;
+    private final List<Long> eosTokenIds;
+    private final long padTokenId;
 
-    public GenerationConfig {
-        eosTokenIds = List.copyOf(eosTokenIds);
+    private GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
+                             double topP, long seed, int numBeams, double lengthPenalty, boolean earlyStopping,
+                             int numReturnSequences, int noRepeatNgramSize, double repetitionPenalty,
+                             List<Long> eosTokenIds, long padTokenId) {
+        this.maxNewTokens = maxNewTokens;
+        this.minNewTokens = minNewTokens;
+        this.doSample = doSample;
+        this.temperature = temperature;
+        this.topK = topK;
+        this.topP = topP;
+        this.seed = seed;
+        this.numBeams = numBeams;
+        this.lengthPenalty = lengthPenalty;
+        this.earlyStopping = earlyStopping;
+        this.numReturnSequences = numReturnSequences;
+        this.noRepeatNgramSize = noRepeatNgramSize;
+        this.repetitionPenalty = repetitionPenalty;
+        this.eosTokenIds = List.copyOf(eosTokenIds);
+        this.padTokenId = padTokenId;
+    }
+
+    /** Upper bound of generated tokens per sequence. */
+    public int maxNewTokens() {
+        return maxNewTokens;
+    }
+
+    /** Eos is suppressed until this many tokens were generated. */
+    public int minNewTokens() {
+        return minNewTokens;
+    }
+
+    /** Sample instead of argmax / beam scores. */
+    public boolean doSample() {
+        return doSample;
+    }
+
+    /** Logits are divided by it before sampling (1 = unchanged). */
+    public double temperature() {
+        return temperature;
+    }
+
+    /** Keep the k most likely tokens when sampling (0 = off). */
+    public int topK() {
+        return topK;
+    }
+
+    /** Nucleus: keep the smallest set whose probability reaches p (1 = off). */
+    public double topP() {
+        return topP;
+    }
+
+    /** Sampling seed; the same seed gives the same tokens. */
+    public long seed() {
+        return seed;
+    }
+
+    /** Beam search width (1 = no beam search). */
+    public int numBeams() {
+        return numBeams;
+    }
+
+    /** Beam scores are divided by length^lengthPenalty. */
+    public double lengthPenalty() {
+        return lengthPenalty;
+    }
+
+    /** Beam search stops when numBeams hypotheses are finished. */
+    public boolean earlyStopping() {
+        return earlyStopping;
+    }
+
+    /** Sequences returned per prompt (≤ numBeams). */
+    public int numReturnSequences() {
+        return numReturnSequences;
+    }
+
+    /** An n-gram may not occur twice (0 = off). */
+    public int noRepeatNgramSize() {
+        return noRepeatNgramSize;
+    }
+
+    /** CTRL-style penalty on already present tokens (1 = off). */
+    public double repetitionPenalty() {
+        return repetitionPenalty;
+    }
+
+    /** Any of these ends a sequence; empty = the model's. */
+    public List<Long> eosTokenIds() {
+        return eosTokenIds;
+    }
+
+    /** Pad id, or -1 for the model's. */
+    public long padTokenId() {
+        return padTokenId;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof GenerationConfig c && maxNewTokens == c.maxNewTokens && minNewTokens == c.minNewTokens
+                && doSample == c.doSample && Double.compare(temperature, c.temperature) == 0 && topK == c.topK
+                && Double.compare(topP, c.topP) == 0 && seed == c.seed && numBeams == c.numBeams
+                && Double.compare(lengthPenalty, c.lengthPenalty) == 0 && earlyStopping == c.earlyStopping
+                && numReturnSequences == c.numReturnSequences && noRepeatNgramSize == c.noRepeatNgramSize
+                && Double.compare(repetitionPenalty, c.repetitionPenalty) == 0 && eosTokenIds.equals(c.eosTokenIds)
+                && padTokenId == c.padTokenId;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(maxNewTokens, minNewTokens, doSample, temperature, topK, topP, seed, numBeams,
+                lengthPenalty, earlyStopping, numReturnSequences, noRepeatNgramSize, repetitionPenalty, eosTokenIds,
+                padTokenId);
+    }
+
+    @Override
+    public String toString() {
+        return "GenerationConfig[max_new_tokens=" + maxNewTokens + ", min_new_tokens=" + minNewTokens + ", do_sample="
+                + doSample + ", temperature=" + temperature + ", top_k=" + topK + ", top_p=" + topP + ", seed=" + seed
+                + ", num_beams=" + numBeams + ", length_penalty=" + lengthPenalty + ", early_stopping=" + earlyStopping
+                + ", num_return_sequences=" + numReturnSequences + ", no_repeat_ngram_size=" + noRepeatNgramSize
+                + ", repetition_penalty=" + repetitionPenalty + ", eos_token_id=" + eosTokenIds + ", pad_token_id="
+                + padTokenId + "]";
     }
 
     public static GenerationConfig greedy(int maxNewTokens) {

@@ -349,8 +349,8 @@ class SearchGraphBuilderTest {
                 assertArrayEquals(expected, oneBeam.get(r), "one beam row " + r);
             }
         }
-        GenerationConfig sample = new GenerationConfig(6, 0, true, 1.0, 0, 1.0, 9, 1, 1.0, false, 1, 0, 1.0,
-                List.of(), -1);
+        GenerationConfig sample = new GenerationConfig.Builder().maxNewTokens(6).doSample(true).topK(0).seed(9)
+                .build(0);
         List<long[]> sampled = SearchEngine.generate(files.get(SearchKind.SAMPLING), SearchKind.SAMPLING, prompts,
                 sample, ToyDecoder.PAD);
         assertEquals(3, sampled.size());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.generate.BeamOptions;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -62,7 +63,7 @@ class SearchUnitsTest {
     }
 
     static GenerationConfig config(boolean sample, int beams) {
-        return new GenerationConfig(8, 0, sample, 1.0, 0, 1.0, 0, beams, 1.0, false, 1, 0, 1.0, List.of(), -1);
+        return new GenerationConfig.Builder().maxNewTokens(8).doSample(sample).topK(0).numBeams(beams).build(0);
     }
 
     @Test
@@ -70,8 +71,9 @@ class SearchUnitsTest {
         assertEquals(SearchKind.GREEDY_SEARCH, SearchKind.forConfig(config(false, 1)));
         assertEquals(SearchKind.BEAM_SEARCH, SearchKind.forConfig(config(false, 4)));
         assertEquals(SearchKind.SAMPLING, SearchKind.forConfig(config(true, 1)));
-        StepwiseException e = assertThrows(StepwiseException.class, () -> SearchKind.forConfig(config(true, 4)));
-        assertTrue(e.getMessage().contains("beam-sampling"), e.getMessage());
+        // a beam-sampling request cannot even be made: the config refuses it before any engine sees it
+        StepwiseException e = assertThrows(StepwiseException.class, () -> config(true, 4));
+        assertTrue(e.getMessage().contains("beam sampling"), e.getMessage());
     }
 
     @Test
@@ -87,7 +89,9 @@ class SearchUnitsTest {
 
     @Test
     void optionsComeFromTheRequestAndAreChecked() {
-        GenerationConfig c = new GenerationConfig(8, 0, true, 0.8, 0, 0.9, 0, 1, 1.0, true, 1, 3, 1.0, List.of(7L, 9L), 4);
+        GenerationConfig c = new GenerationConfig.Builder().maxNewTokens(8).doSample(true).temperature(0.8).topK(0)
+                .topP(0.9).earlyStopping(BeamOptions.EarlyStopping.TRUE).noRepeatNgramSize(3)
+                .eosTokenIds(List.of(7L, 9L)).padTokenId(4).build(0);
         SearchOptions o = SearchOptions.from(c);
         assertEquals(7, o.eosTokenId());
         assertEquals(4, o.padTokenId());
