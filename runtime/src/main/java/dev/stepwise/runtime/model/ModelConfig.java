@@ -229,6 +229,10 @@ public final class ModelConfig {
         if (d != Math.rint(d)) {
             throw new StepwiseException(source + ": key '" + key + "' must be an integer, found " + e);
         }
+        // 7777e7777 reads as Infinity; gson would then fail inside BigDecimal with an unsupported scale
+        if (!(Math.abs(d) < 0x1p63)) {
+            throw new StepwiseException(source + ": key '" + key + "' is out of range: " + e);
+        }
         return e.getAsLong();
     }
 
