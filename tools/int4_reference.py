@@ -77,6 +77,25 @@ def log_softmax(x):
     return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
 
 
+def compare(float_path, quantized_path, rows):
+    """The gate's figures for two decoders on the same rows: next-token top-1 agreement over every position, mean
+    KL(float || quantized) of the next-token distributions, max |logit difference|."""
+    f = session(float_path)
+    q = session(quantized_path)
+    positions = agreed = 0
+    kl = max_diff = 0.0
+    for ids in rows:
+        a = f.run(["logits"], feed(f, ids))[0][0]
+        b = q.run(["logits"], feed(q, ids))[0][0]
+        agreed += int((a.argmax(-1) == b.argmax(-1)).sum())
+        la, lb = log_softmax(a), log_softmax(b)
+        kl += float(np.maximum(0, (np.exp(la) * (la - lb)).sum(-1)).sum())
+        max_diff = max(max_diff, float(np.abs(a - b).max()))
+        positions += len(ids)
+    return {"positions": positions, "top1_agreement": agreed / positions, "mean_kl": kl / positions,
+            "max_abs_logit_diff": max_diff}
+
+
 def main():
     export = sys.argv[1]
     tokenizer = AutoTokenizer.from_pretrained(export)
@@ -91,18 +110,7 @@ def main():
         counts = {}
         for n in onnx.load(path, load_external_data=False).graph.node:
             counts[n.op_type] = counts.get(n.op_type, 0) + 1
-        f = session(os.path.join(export, "model.onnx"))
-        q = session(path)
-        positions = agreed = 0
-        kl = max_diff = 0.0
-        for ids in rows:
-            a = f.run(["logits"], feed(f, ids))[0][0]
-            b = q.run(["logits"], feed(q, ids))[0][0]
-            agreed += int((a.argmax(-1) == b.argmax(-1)).sum())
-            la, lb = log_softmax(a), log_softmax(b)
-            kl += float(np.maximum(0, (np.exp(la) * (la - lb)).sum(-1)).sum())
-            max_diff = max(max_diff, float(np.abs(a - b).max()))
-            positions += len(ids)
+        figures_of_run = compare(os.path.join(export, "model.onnx"), path, rows)
     figures = {
         "tool": "onnxruntime.quantization.matmul_nbits_quantizer.MatMulNBitsQuantizer",
         "onnxruntime": onnxruntime.__version__,
@@ -113,10 +121,7 @@ def main():
         "matmulnbits_nodes": counts.get("MatMulNBits", 0),
         "matmul_nodes_left": counts.get("MatMul", 0),
         "eval": "EvalInputs.DECODER_PROMPTS, one row each, every position",
-        "positions": positions,
-        "top1_agreement": agreed / positions,
-        "mean_kl": kl / positions,
-        "max_abs_logit_diff": max_diff,
+        **figures_of_run,
     }
     print(json.dumps(figures, indent=2))
     if os.environ.get("INT4_REFERENCE_DRY_RUN") != "1":

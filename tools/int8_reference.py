@@ -10,13 +10,12 @@ import os
 import sys
 import tempfile
 
-import numpy as np
 import onnxruntime
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from transformers import AutoTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from int4_reference import PROMPTS, feed, log_softmax, session  # noqa: E402
+from int4_reference import PROMPTS, compare  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "runtime", "src", "test", "resources", "quantize", "int8-reference-pylm.json")
@@ -27,20 +26,7 @@ def figures(export, rows, per_channel, tmp):
     quantize_dynamic(os.path.join(export, "model.onnx"), path, weight_type=QuantType.QInt8,
                      per_channel=per_channel, use_external_data_format=True)
     try:
-        f = session(os.path.join(export, "model.onnx"))
-        q = session(path)
-        positions = agreed = 0
-        kl = max_diff = 0.0
-        for ids in rows:
-            a = f.run(["logits"], feed(f, ids))[0][0]
-            b = q.run(["logits"], feed(q, ids))[0][0]
-            agreed += int((a.argmax(-1) == b.argmax(-1)).sum())
-            la, lb = log_softmax(a), log_softmax(b)
-            kl += float(np.maximum(0, (np.exp(la) * (la - lb)).sum(-1)).sum())
-            max_diff = max(max_diff, float(np.abs(a - b).max()))
-            positions += len(ids)
-        return {"positions": positions, "top1_agreement": agreed / positions, "mean_kl": kl / positions,
-                "max_abs_logit_diff": max_diff}
+        return compare(os.path.join(export, "model.onnx"), path, rows)
     except Exception as e:  # a model ONNX Runtime refuses is a finding, recorded as such
         return {"error": str(e).splitlines()[0]}
 

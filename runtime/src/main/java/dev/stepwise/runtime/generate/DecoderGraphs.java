@@ -3,10 +3,15 @@ package dev.stepwise.runtime.generate;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OrtSession;
 import dev.stepwise.annotations.DType;
+import dev.stepwise.runtime.model.ArchitectureSpec;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -58,6 +63,35 @@ public interface DecoderGraphs extends StepModelSource {
 
     /** Every present output's name. */
     Set<String> presentNames();
+
+    /** Token ids must be below the config's vocabulary size. */
+    @Override
+    default int vocabSize() {
+        return config().vocabSize();
+    }
+
+    /** Prompt plus new tokens must fit in the config's positions. */
+    @Override
+    default int maxPositions() {
+        return config().maxPositions();
+    }
+
+    /** Every present output's name for {@code layers} layers of {@code cache}, in the graph's order. */
+    static Set<String> presentNames(CacheDecl cache, int layers) {
+        Set<String> names = new LinkedHashSet<>();
+        for (int l = 0; l < layers; l++) {
+            names.add(cache.presentName(l, "key"));
+            names.add(cache.presentName(l, "value"));
+        }
+        return Collections.unmodifiableSet(names);
+    }
+
+    /** The declared element type of each input of {@code spec}, by name. */
+    static Map<String, DType> inputTypes(ArchitectureSpec spec) {
+        Map<String, DType> types = new HashMap<>();
+        spec.inputs().forEach(d -> types.put(d.name(), d.type()));
+        return Map.copyOf(types);
+    }
 
     /** A decoding run on these graphs: the prompts fed, the KV cache kept in ONNX Runtime tensors. */
     @Override

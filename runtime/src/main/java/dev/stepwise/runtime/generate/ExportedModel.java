@@ -15,7 +15,6 @@ import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +39,7 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
     private final long padId;
     private final OnnxJavaType cacheType;
     private final Logits logits;
-    private final Set<String> presentNames = new LinkedHashSet<>();
+    private final Set<String> presentNames;
     private final Map<String, DType> inputTypes;
 
     /** The graph's logits output: name, element type, vocabulary and whether it has only the last position. */
@@ -57,12 +56,8 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
         this.padId = padId;
         this.cacheType = cacheType;
         this.logits = logits;
-        this.inputTypes = new HashMap<>();
-        spec.inputs().forEach(d -> inputTypes.put(d.name(), d.type()));
-        for (int l = 0; l < config.numLayers(); l++) {
-            presentNames.add(spec.cache().presentName(l, "key"));
-            presentNames.add(spec.cache().presentName(l, "value"));
-        }
+        this.inputTypes = DecoderGraphs.inputTypes(spec);
+        this.presentNames = DecoderGraphs.presentNames(spec.cache(), config.numLayers());
     }
 
     public static ExportedModel open(Path dir, int threads) {
@@ -184,15 +179,7 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
         return logits.lastOnly();
     }
 
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
-    }
 
-    @Override
-    public int maxPositions() {
-        return config.maxPositions();
-    }
 
     @Override
     public Set<Long> eosIds() {
@@ -236,7 +223,7 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
     /** Every present output's name (the outputs a run asks for besides the pinned logits). */
     @Override
     public Set<String> presentNames() {
-        return java.util.Collections.unmodifiableSet(presentNames);
+        return presentNames;
     }
 
     @Override

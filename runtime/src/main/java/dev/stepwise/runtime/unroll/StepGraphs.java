@@ -14,12 +14,10 @@ import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.ModelFolder;
-import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.ort.OrtSessions;
 import dev.stepwise.runtime.ort.SharedWeights;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -48,8 +46,8 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
     private final int threads;
     private final SharedWeights weights = new SharedWeights();
     private final OrtSession[] sessions;
-    private final Map<String, DType> inputTypes = new HashMap<>();
-    private final Set<String> presentNames = new LinkedHashSet<>();
+    private final Map<String, DType> inputTypes;
+    private final Set<String> presentNames;
     private final String logitsName;
     private final OnnxJavaType logitsType;
     private final OnnxJavaType cacheType;
@@ -64,14 +62,9 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
         this.config = folder.config();
         this.tokenIds = FolderTokenIds.read(dir, config);
         this.sessions = new OrtSession[manifest.steps().size()];
-        for (TensorDecl d : architecture.spec().inputs()) {
-            inputTypes.put(d.name(), d.type());
-        }
+        this.inputTypes = DecoderGraphs.inputTypes(architecture.spec());
+        this.presentNames = DecoderGraphs.presentNames(architecture.spec().cache(), config.numLayers());
         CacheDecl cache = architecture.spec().cache();
-        for (int l = 0; l < config.numLayers(); l++) {
-            presentNames.add(cache.presentName(l, "key"));
-            presentNames.add(cache.presentName(l, "value"));
-        }
         this.logitsName = architecture.spec().outputs().get(0).name();
         try {
             OrtSession prefill = session(0);
@@ -221,15 +214,7 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
         return tokenIds.pad();
     }
 
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
-    }
 
-    @Override
-    public int maxPositions() {
-        return config.maxPositions();
-    }
 
     /** Closes every session, then the shared weights they computed with. */
     @Override
