@@ -8,27 +8,29 @@ import dev.stepwise.runtime.model.CausalLm;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.ops.EagerBackend;
+import dev.stepwise.runtime.ops.EagerOps;
 import dev.stepwise.runtime.ops.Tensor;
-import dev.stepwise.runtime.ops.torch.TorchOps;
 import dev.stepwise.runtime.tensor.HostTensor;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The same forward the export traced, run eagerly on DJL's PyTorch engine: the reference an export is checked
- * against. Weights are loaded once per runner and reused across runs.
+ * The same forward the export traced, run eagerly on the {@link EagerBackend} found on the class path (the PyTorch
+ * engine of {@code stepwise-reference}): the reference an export is checked against. Weights are loaded once per
+ * runner and reused across runs.
  */
 public final class ReferenceRunner implements AutoCloseable {
     private final Architecture architecture;
     private final CausalLm model;
     private final ModelConfig config;
-    private final TorchOps ops;
+    private final EagerOps ops;
 
     public ReferenceRunner(Architecture architecture, ModelConfig config, WeightSource weights) {
         this.architecture = architecture;
         this.model = architecture.newModel();
         this.config = config;
-        this.ops = new TorchOps(weights);
+        this.ops = EagerBackend.find().open(weights);
     }
 
     /** Runs the forward; returns logits and, for the with-past task, every present, under their graph output names. */
@@ -54,11 +56,6 @@ public final class ReferenceRunner implements AutoCloseable {
             }
         }
         return out;
-    }
-
-    /** The eager backend, for callers that drive the forward themselves (the benchmark's reference decoder). */
-    public TorchOps ops() {
-        return ops;
     }
 
     @Override

@@ -25,7 +25,7 @@ public final class LoopGraphStats {
         return opCounts(OnnxModelReader.load(modelFile).model());
     }
 
-    static int nodeCount(Path modelFile) {
+    public static int nodeCount(Path modelFile) {
         return opCounts(modelFile).values().stream().mapToInt(Integer::intValue).sum();
     }
 

@@ -1,0 +1,110 @@
+package dev.stepwise.cli;
+
+import dev.stepwise.annotations.DType;
+import dev.stepwise.bench.BenchOptions;
+import dev.stepwise.bench.BenchReport;
+import dev.stepwise.bench.Benchmark;
+import dev.stepwise.bench.StepGraphBenchmark;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.quantize.QuantizeMode;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * Exports a checkpoint and measures, in the same run, greedy decoding on ONNX Runtime, the same decoding on the
+ * PyTorch-engine reference, and the memory-bandwidth floor. The table and progress go to stderr; with
+ * {@code --json}, stdout gets one JSON object.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Export a checkpoint, then time ONNX Runtime decoding against the PyTorch-engine reference and "
+                + "the memory-bandwidth floor.")
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR|ORG/NAME[@REV]",
+            description = "Checkpoint folder (config.json + safetensors), or a model id in the local Hugging Face cache.")
+    Path model;
+
+    @ParentCommand
+    Main main;
+
+    @Option(names = "--batch-size", defaultValue = "1", paramLabel = "N", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--prompt-length", defaultValue = "32", paramLabel = "N", description = "Tokens per random prompt (default: ${DEFAULT-VALUE}).")
+    int promptLength;
+
+    @Option(names = "--new-tokens", defaultValue = "32", paramLabel = "N",
+            description = "Greedy tokens per row: one from prefill, the rest from decode steps (default: ${DEFAULT-VALUE}).")
+    int newTokens;
+
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "Intra-op threads for both engines and the floor (default: every core).")
+    int threads;
+
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "K",
+            description = "Unmeasured rounds first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--runs", defaultValue = "3", paramLabel = "R",
+            description = "Measured rounds, each one greedy decode per engine and a few floor reads (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "Seed of the random prompts (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--unrolled", description = "Instead: unroll the checkpoint for --batch-size, --prompt-length and "
+            + "--new-tokens, and time the Java generator on the step graphs against the dynamic decoder.")
+    boolean unrolled;
+
+    @Option(names = "--quantize", split = ",", paramLabel = "int8,int4,int8-static",
+            description = "Also quantize the export in each mode (speed only; no quality gate) and time decode on it, "
+                    + "with its own floor.")
+    List<String> quantize;
+
+    @Option(names = "--json", description = "Print one JSON object with every figure on stdout.")
+    boolean json;
+
+    @Option(names = "--dtype", defaultValue = "fp32",
+            description = "Precision of the benchmarked export: fp32 (default) or fp16 (the PyTorch engine runs fp32).")
+    String dtype;
+
+    @Override
+    public Integer call() {
+        int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        BenchOptions options;
+        try {
+            DType d = switch (dtype) {
+                case "fp32", "float32" -> DType.FLOAT;
+                case "fp16", "float16" -> DType.FLOAT16;
+                default -> throw new StepwiseException("--dtype: expected fp32 or fp16, got '" + dtype + "'");
+            };
+            options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed, d);
+        } catch (StepwiseException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage()); // a bad flag value: usage error
+        }
+        if (unrolled) {
+            System.out.print(StepGraphBenchmark.run(main.locateModel(model), options, System.err).toTable());
+            return 0;
+        }
+        List<QuantizeMode> modes = new ArrayList<>();
+        for (String m : quantize != null ? quantize : List.<String>of()) {
+            modes.add(QuantizeCommand.mode(spec.commandLine(), "--quantize", m.trim()));
+        }
+        BenchReport report = Benchmark.run(main.locateModel(model), options, modes, new ConsoleProgress(), System.err);
+        System.err.print(report.toTable());
+        if (json) {
+            System.out.println(report.toJson());
+        }
+        return 0;
+    }
+}

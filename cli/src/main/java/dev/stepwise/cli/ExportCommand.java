@@ -1,0 +1,125 @@
+package dev.stepwise.cli;
+
+import dev.stepwise.annotations.DType;
+import dev.stepwise.annotations.Task;
+import dev.stepwise.runtime.export.ExportOptions;
+import dev.stepwise.runtime.export.ExportResult;
+import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.export.GenerationGraph;
+import dev.stepwise.runtime.export.ValidationCase;
+import dev.stepwise.runtime.quantize.QuantizeMode;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = "Export a Hugging Face checkpoint folder to a validated ONNX folder.")
+final class ExportCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "DIR|ORG/NAME[@REV]",
+            description = "Checkpoint folder (config.json + safetensors), or a model id in the local Hugging Face cache.")
+    Path model;
+
+    @ParentCommand
+    Main main;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Folder to write (replaced on success).")
+    Path output;
+
+    @Option(names = "--task", defaultValue = "text-generation-with-past",
+            description = "text-generation-with-past (default) or text-generation.")
+    String task;
+
+    @Option(names = "--opset", defaultValue = "0", description = "ONNX opset (default: the architecture's).")
+    int opset;
+
+    @Option(names = "--atol", defaultValue = "NaN", description = "Validation tolerance (default: the architecture's).")
+    double atol;
+
+    @Option(names = "--rtol", defaultValue = "NaN",
+            description = "Relative validation tolerance: an output passes within atol + rtol x its max |reference| "
+                    + "(default: 2e-5 for fp32, 2e-3 for fp16).")
+    double rtol;
+
+    @Option(names = "--dtype", defaultValue = "fp32",
+            description = "Graph precision: fp32 (default, also for fp16/bf16 checkpoints; the fastest on CPU) or fp16 "
+                    + "(weights, KV cache and logits in half precision: half the bytes, but ONNX Runtime's CPU fp16 "
+                    + "kernels decode about 2.6x slower than fp32; validated against the float32 reference). bf16 is "
+                    + "refused: ONNX Runtime's CPU provider has no bfloat16 MatMul kernel.")
+    String dtype;
+
+    @Option(names = "--no-validate", description = "Skip the comparison against the PyTorch reference.")
+    boolean noValidate;
+
+    @Option(names = "--generation", paramLabel = "LIST", defaultValue = "",
+            description = "Also write whole-generation graphs: any of loop, beam-search, greedy-search, sampling (comma-separated).")
+    String generation;
+
+    @Option(names = "--last-logits-only",
+            description = "Logits [batch, 1, vocab]: the LM head runs on the last position only (transformers' "
+                    + "logits_to_keep=1; not optimum's contract, which has every position).")
+    boolean lastLogitsOnly;
+
+    @Option(names = "--quantize", paramLabel = "MODE",
+            description = "Quantize the validated export as its last step: int8, int4 or int8-static (the quantize"
+                    + " command's defaults, int8-static on its built-in calibration set; gated against the float export,"
+                    + " which is not kept).")
+    String quantize;
+
+    @Override
+    public Integer call() {
+        QuantizeMode mode = quantize == null ? null : QuantizeCommand.mode(new picocli.CommandLine(this), "--quantize", quantize);
+        Task t;
+        try {
+            t = Task.fromCliName(task);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--task: " + e.getMessage());
+        }
+        java.util.Set<GenerationGraph> graphs;
+        try {
+            graphs = GenerationGraph.parseList(generation);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--generation: " + e.getMessage());
+        }
+        DType d = switch (dtype) {
+            case "fp32", "float32" -> DType.FLOAT;
+            case "fp16", "float16" -> DType.FLOAT16;
+            case "bf16", "bfloat16" -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--dtype bf16: ONNX Runtime's CPU provider has no bfloat16 MatMul kernel, so a bf16 graph cannot run"
+                    + " here; use fp32 (fastest on CPU; bf16 weights are widened exactly) or fp16 (half the bytes)");
+            default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--dtype: expected fp32 or fp16, got '" + dtype + "'");
+        };
+        ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
+                .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
+                .withProgress(new ConsoleProgress());
+        Path checkpoint = main.locateModel(model);
+        if (mode == null) {
+            printSummary(Exporter.export(checkpoint, output, options));
+            return 0;
+        }
+        return QuantizeCommand.quantizeLast(output, mode,
+                floatDir -> printValidation(Exporter.export(checkpoint, floatDir, options)));
+    }
+
+    static void printSummary(ExportResult result) {
+        printValidation(result);
+        System.out.println(result.outputDir());
+    }
+
+    /** The validation lines and the export line, on stderr. */
+    static void printValidation(ExportResult result) {
+        for (ValidationCase c : result.validation()) {
+            if (c.rtol() > 0) {
+                System.err.printf("validated  %-40s worst max abs diff %.2e, %.1e of max |reference| (atol %.0e + rtol %.0e"
+                        + " x max |reference|); greedy token agrees at %d/%d clear positions%n", c.name(), c.worst(),
+                        c.worstRelative(), c.atol(), c.rtol(), c.argmaxAgreed(), c.argmaxCompared());
+            } else {
+                System.err.printf("validated  %-40s worst max abs diff %.2e (atol %.0e)%n", c.name(), c.worst(), c.atol());
+            }
+        }
+        System.err.printf("exported   %s (%.1f MB of weights%s) in %.1f s%n", result.modelFile(), result.weightBytes() / 1e6,
+                result.externalData() ? ", external data" : "", result.seconds());
+    }
+}

@@ -1,0 +1,350 @@
+package dev.stepwise.cli;
+
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.generate.BeamOptions;
+import dev.stepwise.runtime.generate.GenerationConfig;
+import dev.stepwise.runtime.generate.GenerationEngine;
+import dev.stepwise.runtime.generate.GenerationEngines;
+import dev.stepwise.runtime.generate.Generator;
+import dev.stepwise.runtime.generate.TextTokenizer;
+import dev.stepwise.runtime.generate.TokenStream;
+import dev.stepwise.runtime.generate.UnsupportedOptionException;
+import dev.stepwise.runtime.unroll.StepGraphEngine;
+import dev.stepwise.runtime.unroll.UnrollManifest;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Generate with an exported model folder on ONNX Runtime: greedy, seeded sampling or beam search.",
+            "Defaults come from the folder's generation_config.json (transformers' defaults where it is silent); "
+                + "flags override them.",
+            "With one prompt and one returned sequence, greedy decoding and sampling print token by token (the Java "
+                + "engine); otherwise each sequence prints when generation ends."})
+final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "EXPORTED_DIR|ORG/NAME[@REV]",
+            description = "Folder written by 'stepwise export', or a model id in the local Hugging Face cache.")
+    Path model;
+
+    @ParentCommand
+    Main main;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Prompt prompt;
+
+    static final class Prompt {
+        @Option(names = "--prompt", paramLabel = "TEXT", description = "Text prompt (needs tokenizer.json).")
+        String text;
+
+        @Option(names = "--input-ids", paramLabel = "IDS", description = "Token ids: rows separated by ';', ids by ','.")
+        String ids;
+    }
+
+    @Option(names = "--max-new-tokens", paramLabel = "N",
+            description = "Maximum number of new tokens (default: generation_config.json's max_new_tokens or max_length, else 20).")
+    Integer maxNewTokens;
+
+    @Option(names = "--max-length", paramLabel = "N", description = "Maximum total length, prompt included (transformers' max_length).")
+    Integer maxLength;
+
+    @Option(names = "--min-new-tokens", paramLabel = "N", description = "Suppress eos until N tokens were generated.")
+    Integer minNewTokens;
+
+    @Option(names = "--greedy", description = "Greedy decoding (overrides do_sample and num_beams of generation_config.json).")
+    boolean greedy;
+
+    @Option(names = "--do-sample", description = "Seeded sampling (temperature, top-k, top-p).")
+    boolean doSample;
+
+    @Option(names = "--temperature", paramLabel = "T", description = "Sampling temperature (> 0; default 1).")
+    Double temperature;
+
+    @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K most likely tokens (0 = off; default 50, as transformers).")
+    Integer topK;
+
+    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling: in (0, 1] (1 = off; default 1).")
+    Double topP;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Sampling seed (default 0); the same seed gives the same tokens.")
+    Long seed;
+
+    @Option(names = "--num-beams", paramLabel = "K", description = "Beam search with K beams (1 = no beam search).")
+    Integer numBeams;
+
+    @Option(names = "--length-penalty", paramLabel = "X", description = "Beam scores are divided by length^X (default 1).")
+    Double lengthPenalty;
+
+    @Option(names = "--num-return-sequences", paramLabel = "R", description = "Sequences per prompt (beam search: R <= K; sampling: R draws).")
+    Integer numReturnSequences;
+
+    @Option(names = "--early-stopping", arity = "0..1", fallbackValue = "true", paramLabel = "true|false|never",
+            description = "Beam search stopping rule (bare flag = true; default false, transformers' heuristic).")
+    String earlyStopping;
+
+    @Option(names = "--beam-convention", paramLabel = "transformers|onnxruntime",
+            description = "Length normalisation and done test of beam search: transformers' (default) or onnxruntime's BeamSearch operator's.")
+    String beamConvention;
+
+    @Option(names = "--no-repeat-ngram-size", paramLabel = "N", description = "No n-gram of this size occurs twice (0 = off).")
+    Integer noRepeatNgramSize;
+
+    @Option(names = "--repetition-penalty", paramLabel = "X", description = "Penalty on tokens already present (1 = off).")
+    Double repetitionPenalty;
+
+    @Option(names = "--eos-token-id", paramLabel = "IDS", split = ",", description = "Eos id(s), comma separated (default: the model's).")
+    List<Long> eosTokenIds;
+
+    @Option(names = "--pad-token-id", paramLabel = "ID", description = "Pad id (default: the model's).")
+    Long padTokenId;
+
+    @Option(names = "--engine", defaultValue = "java", paramLabel = "java|loop|beam-search",
+            description = "Who runs the generation: the Java step loop (default; on an unrolled folder it drives the step graphs), "
+                + "the ONNX Loop graph or ONNX Runtime's BeamSearch graph. An option the engine cannot honour exits 2 naming both.")
+    String engine;
+
+    @Option(names = "--print-ids", description = "Print ids instead of text: one line per returned sequence, prompts in order "
+            + "(streamed token by token like text when one sequence is generated).")
+    boolean printIds;
+
+    @Option(names = "--print-prompt-ids",
+            description = "Print the prompt ids used (special tokens included) to stderr, one 'prompt ids:' line per prompt.")
+    boolean printPromptIds;
+
+    @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads (default: all cores).")
+    int threads;
+
+    @Override
+    public Integer call() {
+        Path model = main.locateModel(this.model);
+        List<long[]> rows = prompt.ids != null ? parseIds(prompt.ids) : null;
+        GenerationEngines.Kind kind;
+        GenerationConfig.Builder builder;
+        BeamOptions beamOptions;
+        try {
+            kind = GenerationEngines.Kind.parse(engine);
+            builder = GenerationConfig.Builder.fromModelDir(model);
+            beamOptions = applyFlags(builder);
+        } catch (IllegalArgumentException | UsageError e) {
+            return usage(e.getMessage());
+        }
+        TextTokenizer tokenizer = null;
+        try {
+            if (rows == null || !printIds) {
+                tokenizer = TextTokenizer.open(model);
+            }
+            if (rows == null) {
+                rows = List.of(tokenizer.encode(prompt.text));
+            }
+            int longest = rows.stream().mapToInt(r -> r.length).max().orElse(0);
+            GenerationConfig config;
+            try {
+                config = builder.build(longest);
+                checkFlagsApply(config);
+            } catch (StepwiseException | UsageError e) {
+                return usage(e.getMessage());
+            }
+            if (printPromptIds) {
+                // stderr, so that stdout stays exactly the generated lines
+                for (long[] row : rows) {
+                    spec.commandLine().getErr().println("prompt ids: " + join(row));
+                }
+                spec.commandLine().getErr().flush();
+            }
+            UnrollManifest unrolled = UnrollManifest.readIfPresent(model);
+            if (unrolled != null && kind != GenerationEngines.Kind.JAVA) {
+                return usage("--engine " + kind.cliName() + ": " + model + " is an unrolled step-graph folder, which the "
+                        + "java engine runs (drop --engine)");
+            }
+            TextTokenizer text = tokenizer;
+            TokenStream stream = streams(kind, config, rows.size())
+                    ? (printIds ? TokenStream.ids(System.out, rows.get(0))
+                            : TokenStream.text(System.out, text::decode, rows.get(0)))
+                    : null;
+            Generator.TokenListener listener = stream != null ? stream : Generator.TokenListener.NONE;
+            GenerationEngine chosen = unrolled != null ? new StepGraphEngine(threads, beamOptions, listener)
+                    : GenerationEngines.create(kind, threads, beamOptions, listener);
+            List<List<long[]>> out;
+            try {
+                out = chosen.generate(model, rows, config);
+            } catch (UnsupportedOptionException e) {
+                return usage(e.getMessage());
+            }
+            if (stream != null) {
+                stream.finish();
+                return 0;
+            }
+            for (List<long[]> sequences : out) {
+                for (long[] s : sequences) {
+                    System.out.println(printIds ? join(s) : tokenizer.decode(s));
+                }
+            }
+        } finally {
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Streaming (token by token) needs a step loop that reports tokens (the Java engine, greedy or sampling) and one
+     * sequence on the output: with several prompts or return sequences, lines would interleave, so those print at the
+     * end, as beam search always does.
+     */
+    static boolean streams(GenerationEngines.Kind kind, GenerationConfig config, int prompts) {
+        return kind == GenerationEngines.Kind.JAVA && !config.isBeamSearch() && prompts == 1
+                && config.numReturnSequences() == 1;
+    }
+
+    /** A flag combination that cannot work: exit status 2 with one line. */
+    static final class UsageError extends RuntimeException {
+        UsageError(String message) {
+            super(message);
+        }
+    }
+
+    private int usage(String message) {
+        spec.commandLine().getErr().println("error: " + message);
+        return 2;
+    }
+
+    private BeamOptions applyFlags(GenerationConfig.Builder b) {
+        if (greedy && doSample) {
+            throw new UsageError("--greedy and --do-sample exclude each other");
+        }
+        if (greedy && numBeams != null && numBeams > 1) {
+            throw new UsageError("--greedy and --num-beams " + numBeams + " exclude each other");
+        }
+        if (greedy) {
+            b.doSample(false).numBeams(1);
+        }
+        if (doSample) {
+            b.doSample(true);
+        }
+        if (maxNewTokens != null) {
+            b.maxNewTokens(maxNewTokens);
+        }
+        if (maxLength != null) {
+            b.maxLength(maxLength);
+        }
+        if (minNewTokens != null) {
+            b.minNewTokens(minNewTokens);
+        }
+        if (temperature != null) {
+            b.temperature(temperature);
+        }
+        if (topK != null) {
+            b.topK(topK);
+        }
+        if (topP != null) {
+            b.topP(topP);
+        }
+        if (seed != null) {
+            b.seed(seed);
+        }
+        if (numBeams != null) {
+            b.numBeams(numBeams);
+        }
+        if (lengthPenalty != null) {
+            b.lengthPenalty(lengthPenalty);
+        }
+        if (numReturnSequences != null) {
+            b.numReturnSequences(numReturnSequences);
+        }
+        if (earlyStopping != null) {
+            try {
+                b.earlyStopping(BeamOptions.EarlyStopping.parse(earlyStopping));
+            } catch (IllegalArgumentException e) {
+                throw new UsageError("--early-stopping must be true, false or never, not '" + earlyStopping + "'");
+            }
+        }
+        if (noRepeatNgramSize != null) {
+            b.noRepeatNgramSize(noRepeatNgramSize);
+        }
+        if (repetitionPenalty != null) {
+            b.repetitionPenalty(repetitionPenalty);
+        }
+        if (eosTokenIds != null) {
+            b.eosTokenIds(eosTokenIds);
+        }
+        if (padTokenId != null) {
+            b.padTokenId(padTokenId);
+        }
+        BeamOptions.Convention convention = BeamOptions.Convention.TRANSFORMERS;
+        if (beamConvention != null) {
+            convention = switch (beamConvention.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "transformers" -> BeamOptions.Convention.TRANSFORMERS;
+                case "onnxruntime" -> BeamOptions.Convention.ONNX_RUNTIME;
+                default -> throw new UsageError("--beam-convention must be transformers or onnxruntime, not '"
+                        + beamConvention + "'");
+            };
+        }
+        return b.beamOptions().withConvention(convention);
+    }
+
+    /** Flags given for a mode that is not the one chosen are a mistake, not something to ignore silently. */
+    private void checkFlagsApply(GenerationConfig config) {
+        if (!config.doSample()) {
+            String given = temperature != null ? "--temperature" : topK != null ? "--top-k" : topP != null ? "--top-p"
+                    : seed != null ? "--seed" : null;
+            if (given != null) {
+                throw new UsageError(given + " applies only to sampling (add --do-sample)");
+            }
+        }
+        if (!config.isBeamSearch()) {
+            String given = lengthPenalty != null ? "--length-penalty" : earlyStopping != null ? "--early-stopping"
+                    : beamConvention != null ? "--beam-convention" : null;
+            if (given != null) {
+                throw new UsageError(given + " applies only to beam search (add --num-beams K with K > 1)");
+            }
+        }
+    }
+
+    List<long[]> parseIds(String text) {
+        List<long[]> rows = new ArrayList<>();
+        String[] parts = text.split(";", -1);
+        for (int r = 0; r < parts.length; r++) {
+            String row = parts[r].trim();
+            if (row.isEmpty()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--input-ids: row " + r + " is empty");
+            }
+            String[] items = row.split(",");
+            long[] ids = new long[items.length];
+            for (int i = 0; i < items.length; i++) {
+                try {
+                    ids[i] = Long.parseLong(items[i].trim());
+                } catch (NumberFormatException e) {
+                    throw new CommandLine.ParameterException(spec.commandLine(),
+                            "--input-ids: row " + r + ": '" + items[i].trim() + "' is not an integer token id");
+                }
+            }
+            rows.add(ids);
+        }
+        return rows;
+    }
+
+    static String join(long[] row) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < row.length; i++) {
+            if (i > 0) {
+                sb.append(' ');
+            }
+            sb.append(row[i]);
+        }
+        return sb.toString();
+    }
+
+    static void fail(String message) {
+        throw new StepwiseException(message);
+    }
+}

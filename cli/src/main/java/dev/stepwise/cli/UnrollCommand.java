@@ -1,0 +1,80 @@
+package dev.stepwise.cli;
+
+import dev.stepwise.runtime.quantize.QuantizeMode;
+import dev.stepwise.runtime.unroll.UnrollOptions;
+import dev.stepwise.runtime.unroll.UnrollResult;
+import dev.stepwise.runtime.unroll.Unroller;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+@Command(name = "unroll", mixinStandardHelpOptions = true,
+        description = {"Write one fully static ONNX graph per generation step (decoder_model-opt_gen_step=s.onnx),",
+            "all sharing one weights file, checked step by step against the dynamic decoder.",
+            "N new tokens need N step graphs (steps 0..N-1); --include-final-step adds step N (max(gen_step) = N)."})
+final class UnrollCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR|ORG/NAME[@REV]",
+            description = "Checkpoint folder, or a model id in the local Hugging Face cache.")
+    Path model;
+
+    @ParentCommand
+    Main main;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR")
+    Path output;
+
+    @Option(names = "--batch-size", required = true)
+    int batch;
+
+    @Option(names = "--sequence-length", required = true, description = "Prompt length L of gen step 0.")
+    int sequence;
+
+    @Option(names = "--max-new-tokens", required = true)
+    int maxNewTokens;
+
+    @Option(names = "--opset", defaultValue = "13")
+    int opset;
+
+    @Option(names = "--last-token-logits", description = "Prefill returns logits [B, 1, vocab] instead of [B, L, vocab].")
+    boolean lastTokenLogits;
+
+    @Option(names = "--include-final-step", description = "Also write step N (the max(gen_step) = max_new_tokens convention).")
+    boolean includeFinalStep;
+
+    @Option(names = "--atol", defaultValue = "NaN")
+    double atol;
+
+    @Option(names = "--no-validate")
+    boolean noValidate;
+
+    @Option(names = "--quantize", paramLabel = "MODE",
+            description = "Quantize the checked step graphs as the last step: int8, int4 or int8-static (the quantize"
+                    + " command's defaults, int8-static on its built-in calibration set; still one weights file; the float"
+                    + " graphs are not kept).")
+    String quantize;
+
+    @Override
+    public Integer call() {
+        QuantizeMode mode = quantize == null ? null : QuantizeCommand.mode(new CommandLine(this), "--quantize", quantize);
+        UnrollOptions options = UnrollOptions.of(batch, sequence, maxNewTokens).withOpset(opset)
+                .withLastTokenLogits(lastTokenLogits).withIncludeFinalStep(includeFinalStep).withAtol(atol)
+                .withValidate(!noValidate).withProgress(new ConsoleProgress());
+        Path checkpoint = main.locateModel(model);
+        if (mode == null) {
+            System.out.println(printReport(Unroller.unroll(checkpoint, output, options)));
+            return 0;
+        }
+        return QuantizeCommand.quantizeLast(output, mode,
+                floatDir -> printReport(Unroller.unroll(checkpoint, floatDir, options)));
+    }
+
+    private static Path printReport(UnrollResult result) {
+        result.report().print(System.err);
+        System.err.printf("unrolled %d step graphs into %s in %.1f s%n", result.steps().size(), result.outputDir(),
+                result.report().seconds());
+        return result.outputDir();
+    }
+}
