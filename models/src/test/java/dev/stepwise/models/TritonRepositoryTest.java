@@ -244,6 +244,37 @@ class TritonRepositoryTest {
                 "five models link the weights (and their graphs)");
     }
 
+    /**
+     * Across file systems a hard link to the export is impossible: each export file is copied (streamed) once into the
+     * repository and the other models link to that copy. Runs where a second file system is at hand (/dev/shm).
+     */
+    @Test
+    void acrossFileSystemsTheWeightsAreCopiedOnceAndLinkedBetweenModels() throws IOException {
+        Path shm = Path.of("/dev/shm");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm)
+                && !Files.getFileStore(shm).equals(Files.getFileStore(tmp)), "no second file system");
+        Path scratch = Files.createTempDirectory(shm, "stepwise-triton-test");
+        try {
+            TritonRepository.Layout layout = Stepwise.tritonRepository(external.outputDir(), scratch.resolve("repo"));
+            long data = Files.size(external.outputDir().resolve(Exporter.DATA_FILE));
+            long graphs = 0;
+            for (String file : EXPECTED_MODELS.values()) {
+                graphs += Files.size(external.outputDir().resolve(file));
+            }
+            assertEquals(data + graphs, layout.copiedBytes(), "each export file copied once");
+            assertEquals(4 * data, layout.linkedBytes(), "the other four models link to the first copy");
+            Object first = null;
+            for (String name : EXPECTED_MODELS.keySet()) {
+                Object key = fileKey(layout.repository().resolve(name).resolve("1/model.onnx/model.onnx_data"));
+                first = first == null ? key : first;
+                assertEquals(first, key, name);
+            }
+            assertConfigMatchesGraph(layout.repository());
+        } finally {
+            OutputFolder.deleteRecursively(scratch);
+        }
+    }
+
     static Object fileKey(Path p) throws IOException {
         Object key = Files.readAttributes(p, BasicFileAttributes.class).fileKey();
         assertTrue(key != null, "this file system reports file identities");
