@@ -61,6 +61,12 @@ final class ExportCommand implements Callable<Integer> {
                     + "logits_to_keep=1; not optimum's contract, which has every position).")
     boolean lastLogitsOnly;
 
+    @Option(names = "--triton-repository", paramLabel = "DIR",
+            description = "Also lay the validated export out as a Triton Inference Server model repository (ONNX Runtime"
+                    + " backend): decoder and each --generation graph with a config.pbtxt, weights hard-linked to the"
+                    + " export's. A new or empty folder outside --output; not with --quantize.")
+    Path tritonRepository;
+
     @Option(names = "--quantize", paramLabel = "MODE",
             description = "Quantize the validated export as its last step: int8, int4 or int8-static (the quantize"
                     + " command's defaults, int8-static on its built-in calibration set; gated against the float export,"
@@ -70,6 +76,10 @@ final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         QuantizeMode mode = quantize == null ? null : QuantizeCommand.mode(new picocli.CommandLine(this), "--quantize", quantize);
+        if (mode != null && tritonRepository != null) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--triton-repository lays out"
+                    + " the float export, which --quantize does not keep; use one or the other");
+        }
         Task t;
         try {
             t = Task.fromCliName(task);
@@ -93,7 +103,7 @@ final class ExportCommand implements Callable<Integer> {
         };
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
-                .withProgress(new ConsoleProgress());
+                .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository);
         Path checkpoint = main.locateModel(model);
         if (mode == null) {
             printSummary(Exporter.export(checkpoint, output, options));
@@ -121,5 +131,10 @@ final class ExportCommand implements Callable<Integer> {
         }
         System.err.printf("exported   %s (%.1f MB of weights%s) in %.1f s%n", result.modelFile(), result.weightBytes() / 1e6,
                 result.externalData() ? ", external data" : "", result.seconds());
+        if (result.triton() != null) {
+            System.err.printf("triton     %s (%s; %.1f MB hard-linked, %.1f MB copied)%n", result.triton().repository(),
+                    String.join(", ", result.triton().models().keySet()), result.triton().linkedBytes() / 1e6,
+                    result.triton().copiedBytes() / 1e6);
+        }
     }
 }

@@ -3,6 +3,7 @@ package dev.stepwise.runtime;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.export.TritonRepository;
 import dev.stepwise.runtime.quantize.QuantizeOptions;
 import dev.stepwise.runtime.quantize.QuantizeResult;
 import dev.stepwise.runtime.quantize.Quantizer;
@@ -54,6 +55,16 @@ public final class Stepwise {
     /** Unrolls {@code checkpoint} into one static graph per generation step, all sharing one weights file. */
     public static UnrollResult unroll(Path checkpoint, Path output, UnrollOptions options) {
         return Unroller.unroll(checkpoint, output, options);
+    }
+
+    /**
+     * Lays out an exported folder as a Triton Inference Server model repository at {@code repository} (a new or empty
+     * folder outside it): the decoder and each whole-generation graph as an ONNX Runtime model with its
+     * {@code config.pbtxt}, the weights hard-linked to the export's file where the file system allows. The same
+     * happens during an export with {@link ExportOptions#withTritonRepository}.
+     */
+    public static TritonRepository.Layout tritonRepository(Path exported, Path repository) {
+        return TritonRepository.write(exported, repository);
     }
 
     /** Opens an exported or unrolled folder for generation, with one ONNX Runtime thread per core. */

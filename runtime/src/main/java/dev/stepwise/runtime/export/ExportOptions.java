@@ -10,11 +10,13 @@ import dev.stepwise.annotations.Task;
  * precision. {@code rtol} scales the tolerance with each output's magnitude (NaN = the default for the type:
  * {@link #FLOAT32_RTOL} for float32, {@link #FLOAT16_RTOL} for float16). {@code lastLogitsOnly} computes the LM head for the last
  * position only (transformers' {@code logits_to_keep=1}): logits {@code [batch, 1, vocab]} instead of optimum's
- * {@code [batch, sequence, vocab]}.
+ * {@code [batch, sequence, vocab]}. {@code tritonRepository} (null = none) also lays the validated export out as a
+ * Triton model repository there ({@link TritonRepository}).
  */
 public record ExportOptions(Task task, int opset, double atol, boolean validate, long externalDataThresholdBytes,
                             ProgressListener progress, DType dtype, double rtol,
-                            java.util.Set<GenerationGraph> generation, boolean lastLogitsOnly) {
+                            java.util.Set<GenerationGraph> generation, boolean lastLogitsOnly,
+                            java.nio.file.Path tritonRepository) {
 
 
     /** Models whose weights exceed this go to {@code model.onnx_data}; always above 2 GiB (protobuf's limit). */
@@ -45,50 +47,59 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
     public static ExportOptions defaults() {
         return new ExportOptions(Task.TEXT_GENERATION_WITH_PAST, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
                 ProgressListener.SILENT, DType.FLOAT, Double.NaN,
-                java.util.Set.of(), false);
+                java.util.Set.of(), false, null);
     }
 
     public ExportOptions withTask(Task t) {
-        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly);
+        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
     }
 
     public ExportOptions withOpset(int o) {
-        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly);
+        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
     }
 
     public ExportOptions withAtol(double a) {
-        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly);
+        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
     }
 
     public ExportOptions withValidate(boolean v) {
-        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly);
+        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
     }
 
     public ExportOptions withExternalDataThreshold(long bytes) {
-        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation, lastLogitsOnly);
+        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
     }
 
     public ExportOptions withProgress(ProgressListener p) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation, lastLogitsOnly);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
     }
 
     /** {@code FLOAT} (default) or {@code FLOAT16}. */
     public ExportOptions withDtype(DType d) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation, lastLogitsOnly);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation, lastLogitsOnly, tritonRepository);
     }
 
     /** Whole-generation graphs to write next to {@code model.onnx}. */
     public ExportOptions withGeneration(java.util.Set<GenerationGraph> graphs) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs, lastLogitsOnly);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs, lastLogitsOnly, tritonRepository);
     }
 
     /** Logits {@code [batch, 1, vocab]}: the LM head runs on the last position only (off by default). */
     public ExportOptions withLastLogitsOnly(boolean l) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, l);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, l, tritonRepository);
+    }
+
+    /**
+     * Also writes a Triton Inference Server model repository at {@code repository} (null = none): the decoder and each
+     * generation graph as an ONNX Runtime model sharing the export's weights file ({@link TritonRepository}). It must
+     * be a new or empty folder outside the export folder.
+     */
+    public ExportOptions withTritonRepository(java.nio.file.Path repository) {
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, repository);
     }
 
     public ExportOptions withRtol(double r) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation, lastLogitsOnly);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation, lastLogitsOnly, tritonRepository);
     }
 
     /** The relative tolerance in effect: {@link #rtol()}, or the default for {@link #dtype()} when NaN. */

@@ -26,7 +26,8 @@ import java.util.Map;
 /**
  * Exports a checkpoint through an architecture's forward into a validated ONNX folder: checks the config and every
  * tensor's shape first, traces the forward while streaming weights into the output, copies config and tokenizer
- * files, validates against the PyTorch reference, and only then moves the folder into place.
+ * files, validates against the PyTorch reference, and only then moves the folder into place (with, when asked, a
+ * Triton model repository laid out from it).
  */
 public final class Exporter {
     public static final String MODEL_FILE = "model.onnx";
@@ -73,6 +74,10 @@ public final class Exporter {
         }
         ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
         ProgressListener progress = options.progress();
+        Path triton = options.tritonRepository();
+        if (triton != null) {
+            TritonRepository.checkTarget(triton, outputDir);
+        }
 
         try (Checkpoint checkpoint = Checkpoint.open(checkpointDir); OutputFolder out = OutputFolder.create(outputDir)) {
             checkpoint.checkAgainst(architecture.newModel().expectedWeights(config));
@@ -109,10 +114,18 @@ public final class Exporter {
                     throw new ValidationException(Validator.failureMessage(validation), validation);
                 }
             }
-            out.commit();
+            // The repository links to the validated files while they are still in the temporary folder; both
+            // folders are complete before either moves into place.
+            TritonRepository.Layout layout = null;
+            try (TritonRepository.Pending repository = triton == null ? null : TritonRepository.prepare(out.path(), triton)) {
+                out.commit();
+                if (repository != null) {
+                    layout = repository.commit();
+                }
+            }
             double seconds = (System.nanoTime() - started) / 1e9;
             return new ExportResult(out.target(), out.target().resolve(MODEL_FILE), weightBytes, external, seconds,
-                    validation);
+                    validation, layout);
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.stepwise.runtime.export;
 
+import dev.stepwise.runtime.loop.LoopGraphBuilder;
+import dev.stepwise.runtime.search.SearchKind;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
@@ -23,6 +25,12 @@ public enum GenerationGraph {
 
     public String cliName() {
         return cliName;
+    }
+
+    /** The file the graph is written to next to {@code model.onnx}: {@code model_loop.onnx}, {@code model_beam_search.onnx}, ... */
+    public String fileName() {
+        return this == LOOP ? LoopGraphBuilder.FILE
+                : SearchKind.fromCliName(cliName).fileName();
     }
 
     /** Parses a comma-separated list such as {@code loop,beam-search}. */
