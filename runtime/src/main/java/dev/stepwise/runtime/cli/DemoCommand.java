@@ -46,6 +46,8 @@ final class DemoCommand implements Callable<Integer> {
     /** The unrolled shapes: one row, prompts up to 8 tokens, 8 new tokens (8 step graphs). */
     static final int UNROLL_SEQUENCE = 8;
     static final int UNROLL_STEPS = 8;
+    /** ONNX Runtime threads for generation: matrices of 192 columns are too small to share among cores. */
+    static final int THREADS = 1;
 
     @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to keep the files (default: a temporary folder, removed after).")
     Path workDir;
@@ -116,14 +118,14 @@ final class DemoCommand implements Callable<Integer> {
     /** Text from the float and int8 exports and the unrolled graphs, and the padded-batch check on the float export. */
     private void generate(Path exported, Path quantized, Path unrolled) {
         List<String> floatTexts = new ArrayList<>();
-        try (LanguageModel model = Stepwise.open(exported)) {
+        try (LanguageModel model = Stepwise.open(exported, THREADS)) {
             GenerationConfig greedy = model.settings().maxNewTokens(maxNewTokens).doSample(false).build(0);
             for (String prompt : PROMPTS) {
                 floatTexts.add(show("fp32", prompt, model, greedy));
             }
             paddedBatchCheck(model, greedy);
         }
-        try (LanguageModel model = Stepwise.open(quantized)) {
+        try (LanguageModel model = Stepwise.open(quantized, THREADS)) {
             GenerationConfig greedy = model.settings().maxNewTokens(maxNewTokens).doSample(false).build(0);
             for (int i = 0; i < PROMPTS.size(); i++) {
                 String text = show("int8", PROMPTS.get(i), model, greedy);
@@ -132,7 +134,7 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         // Step graphs hold exactly UNROLL_STEPS new tokens for one row; the text must be where fp32's starts.
-        try (LanguageModel model = Stepwise.open(unrolled)) {
+        try (LanguageModel model = Stepwise.open(unrolled, THREADS)) {
             GenerationConfig greedy = model.settings().maxNewTokens(Math.min(UNROLL_STEPS, maxNewTokens)).doSample(false)
                     .build(0);
             String text = show("step graphs", PROMPTS.get(0), model, greedy);
