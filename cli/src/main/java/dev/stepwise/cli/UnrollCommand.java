@@ -71,7 +71,8 @@ final class UnrollCommand implements Callable<Integer> {
                 floatDir -> printReport(Unroller.unroll(checkpoint, floatDir, options)));
     }
 
-    private static Path printReport(UnrollResult result) {
+    /** The op table, the step checks and the summary line, on stderr. */
+    static Path printReport(UnrollResult result) {
         result.report().print(System.err);
         System.err.printf("unrolled %d step graphs into %s in %.1f s%n", result.steps().size(), result.outputDir(),
                 result.report().seconds());
