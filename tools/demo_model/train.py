@@ -6,7 +6,7 @@ Training text: the top-level `*.py` files of the CPython 3.11 standard library, 
 Python Software Foundation License Version 2 (https://docs.python.org/3/license.html), which permits redistribution
 and derived works. The files in HELDOUT are not trained on; the validation loss is measured on them.
 
-    /work/V/bin/python tools/demo_model/train.py            # writes runtime/src/main/resources/dev/stepwise/runtime/cli/demo/
+    /work/V/bin/python tools/demo_model/train.py            # writes cli/src/main/resources/dev/stepwise/cli/demo/
 
 Deterministic on one machine: fixed seeds, one thread (torch.set_num_threads(1)), files read in sorted order.
 Writes config.json, generation_config.json, model.safetensors (fp16: the Java reader widens it to fp32 exactly),
@@ -32,7 +32,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "runtime", "src", "main", "resources", "dev", "stepwise", "runtime", "cli", "demo")
+OUT = os.path.join(ROOT, "cli", "src", "main", "resources", "dev", "stepwise", "cli", "demo")
 STDLIB = "/root/.pyenv/versions/3.11.7/lib/python3.11"
 # Held out for the validation loss: a spread of sizes and styles, about 5% of the text.
 HELDOUT = ["bisect.py", "calendar.py", "colorsys.py", "fnmatch.py", "heapq.py", "shlex.py", "textwrap.py",

@@ -189,7 +189,7 @@ final class DemoCommand implements Callable<Integer> {
                 try (InputStream in = DemoCommand.class.getResourceAsStream("demo/" + name)) {
                     if (in == null) {
                         throw new StepwiseException("demo: the embedded model file " + name + " is missing from the class"
-                                + " path (dev/stepwise/runtime/cli/demo/)");
+                                + " path (dev/stepwise/cli/demo/)");
                     }
                     Files.copy(in, target.resolve(name), StandardCopyOption.REPLACE_EXISTING);
                 }
