@@ -5,8 +5,8 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
-import dev.stepwise.runtime.checkpoint.Gpt2RandomLayout;
 import dev.stepwise.runtime.checkpoint.PlannedTensor;
+import dev.stepwise.runtime.checkpoint.RandomCheckpoint;
 import dev.stepwise.runtime.checkpoint.RandomTensor;
 import dev.stepwise.runtime.checkpoint.SafetensorsDtype;
 import dev.stepwise.runtime.checkpoint.SafetensorsWriter;
@@ -21,7 +21,8 @@ import java.util.SplittableRandom;
 
 /**
  * A GPT-2-shaped random checkpoint of any size, for the loop benchmark: transformers' GPT-2 layout and init scales
- * ({@link Gpt2RandomLayout}) with the dimensions given, and no eos id, so every engine runs every step.
+ * (the {@code gpt2} preset of {@link RandomCheckpoint}) with the dimensions given, and no eos id, so every engine runs
+ * every step.
  */
 final class BenchCheckpoint {
     private BenchCheckpoint() {
@@ -29,8 +30,7 @@ final class BenchCheckpoint {
 
     /** Writes {@code config.json} and {@code model.safetensors} into {@code dir}; returns the parameter count. */
     static long write(Path dir, int vocab, int embd, int layers, int heads, int positions, long seed) {
-        Gpt2RandomLayout layout = new Gpt2RandomLayout();
-        JsonObject config = layout.config("gpt2");
+        JsonObject config = RandomCheckpoint.config("gpt2", "gpt2");
         config.addProperty("vocab_size", vocab);
         config.addProperty("n_embd", embd);
         config.addProperty("n_layer", layers);
@@ -39,7 +39,7 @@ final class BenchCheckpoint {
         config.addProperty("n_ctx", positions);
         config.add("bos_token_id", JsonNull.INSTANCE);
         config.add("eos_token_id", JsonNull.INSTANCE);
-        List<RandomTensor> tensors = layout.tensors(config);
+        List<RandomTensor> tensors = RandomCheckpoint.tensors("gpt2", config, dir.resolve("config.json"));
         List<PlannedTensor> plan = new ArrayList<>();
         long parameters = 0;
         for (RandomTensor t : tensors) {

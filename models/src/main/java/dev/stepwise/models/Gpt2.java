@@ -1,16 +1,13 @@
 package dev.stepwise.models;
 
+import com.google.gson.JsonObject;
 import dev.stepwise.annotations.ConfigKeys;
-import dev.stepwise.annotations.DType;
-import dev.stepwise.annotations.KeyValueCache;
 import dev.stepwise.annotations.OnnxConfig;
-import dev.stepwise.annotations.TensorSpec;
-import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.model.CausalLm;
+import dev.stepwise.runtime.model.ConfigJson;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
-import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
@@ -19,24 +16,18 @@ import dev.stepwise.runtime.model.layers.Norms;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
-import java.util.ArrayList;
+import java.math.BigDecimal;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * GPT-2, as transformers' {@code GPT2LMHeadModel} computes it: learned positions, pre-LayerNorm blocks, fused
  * {@code c_attn} projection stored as Conv1D ({@code [in, out]}), gelu_new MLP, LM head tied to the token embedding.
  */
-@OnnxConfig(modelType = "gpt2", tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}, opset = 14, atol = 1e-4,
+@OnnxConfig(modelType = "gpt2",
         config = @ConfigKeys(numLayers = "n_layer", numAttentionHeads = "n_head", hiddenSize = "n_embd",
-                maxPositions = "n_positions"),
-        inputs = {
-            @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
-            @TensorSpec(name = "attention_mask", type = DType.INT64,
-                    axes = {"batch_size", "past_sequence_length + sequence_length"}),
-            @TensorSpec(name = "position_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"})},
-        cache = @KeyValueCache(past = "past_key_values.{layer}.{kind}", present = "present.{layer}.{kind}",
-                axes = {"batch_size", "num_key_value_heads", "past_sequence_length", "head_dim"}),
-        outputs = @TensorSpec(name = "logits", type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))
+                maxPositions = "n_positions"))
 public final class Gpt2 implements CausalLm {
 
     @Override
@@ -44,21 +35,26 @@ public final class Gpt2 implements CausalLm {
         String p = "transformer.";
         float eps = (float) config.getDouble("layer_norm_epsilon", 1e-5);
         String activation = config.getString("activation_function", "gelu_new");
+        Activations.check(activation, config.source().toString());
+        long e = config.hiddenSize();
+        long inner = config.getInt("n_inner", 4 * config.hiddenSize());
 
-        Tensor wte = ops.weight(p + "wte.weight");
-        Tensor hidden = ops.add(ops.gather(wte, in.inputIds()), ops.gather(ops.weight(p + "wpe.weight"), in.positionIds()));
+        Tensor wte = ops.weight(p + "wte.weight", config.vocabSize(), e);
+        Tensor hidden = ops.add(ops.gather(wte, in.inputIds()),
+                ops.gather(ops.weight(p + "wpe.weight", config.maxPositions(), e), in.positionIds()));
         Tensor mask = AttentionMask.causal(ops, in);
 
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "h." + layer + ".";
-            Tensor attn = attention(ops, config, layer, h + "attn.", Norms.layerNorm(ops, hidden, h + "ln_1", eps), mask, cache);
+            Tensor attn = attention(ops, config, layer, h + "attn.", Norms.layerNorm(ops, hidden, h + "ln_1", e, eps),
+                    mask, cache);
             hidden = ops.add(hidden, attn);
-            Tensor mlp = mlp(ops, activation, h + "mlp.", Norms.layerNorm(ops, hidden, h + "ln_2", eps));
+            Tensor mlp = mlp(ops, activation, h + "mlp.", e, inner, Norms.layerNorm(ops, hidden, h + "ln_2", e, eps));
             hidden = ops.add(hidden, mlp);
         }
-        hidden = Norms.layerNorm(ops, hidden, p + "ln_f", eps);
+        hidden = Norms.layerNorm(ops, hidden, p + "ln_f", e, eps);
 
-        Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : wte;
+        Tensor lmHead = ops.weightOr("lm_head.weight", wte, config.vocabSize(), e);
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
@@ -67,7 +63,7 @@ public final class Gpt2 implements CausalLm {
         int embed = config.hiddenSize();
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
-        Tensor qkv = conv1d(ops, x, w + "c_attn");
+        Tensor qkv = conv1d(ops, x, w + "c_attn", embed, 3L * embed);
         Tensor query = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(0), Dim.of(embed)), batch, sequence);
         Tensor key = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(embed), Dim.of(2L * embed)), batch, sequence);
         Tensor value = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(2L * embed), Dim.of(3L * embed)), batch, sequence);
@@ -86,45 +82,38 @@ public final class Gpt2 implements CausalLm {
         }
         Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
         Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, embed);
-        return conv1d(ops, context, w + "c_proj");
+        return conv1d(ops, context, w + "c_proj", embed, embed);
     }
 
-    private static Tensor mlp(Ops ops, String activation, String w, Tensor x) {
-        return conv1d(ops, Activations.apply(ops, activation, conv1d(ops, x, w + "c_fc")), w + "c_proj");
+    private static Tensor mlp(Ops ops, String activation, String w, long e, long inner, Tensor x) {
+        return conv1d(ops, Activations.apply(ops, activation, conv1d(ops, x, w + "c_fc", e, inner)), w + "c_proj",
+                inner, e);
     }
 
     /** GPT-2's Conv1D is a linear layer whose weight is stored {@code [in, out]}. */
-    private static Tensor conv1d(Ops ops, Tensor x, String name) {
-        return ops.add(ops.matmul(x, ops.weight(name + ".weight")), ops.weight(name + ".bias"));
+    private static Tensor conv1d(Ops ops, Tensor x, String name, long in, long out) {
+        return ops.add(ops.matmul(x, ops.weight(name + ".weight", in, out)), ops.weight(name + ".bias", out));
     }
 
+    /** {@code tiny} (special ids at the top of its small vocabulary, as GPT-2's 50256 is) and {@code gpt2} (124M). */
     @Override
-    public List<WeightSpec> expectedWeights(ModelConfig config) {
-        Activations.check(config.getString("activation_function", "gelu_new"), config.source().toString());
-        long e = config.hiddenSize();
-        long inner = config.getInt("n_inner", 4 * config.hiddenSize());
-        String p = "transformer.";
-        List<WeightSpec> w = new ArrayList<>();
-        w.add(WeightSpec.required(p + "wte.weight", config.vocabSize(), e));
-        w.add(WeightSpec.required(p + "wpe.weight", config.maxPositions(), e));
-        for (int i = 0; i < config.numLayers(); i++) {
-            String h = p + "h." + i + ".";
-            w.add(WeightSpec.required(h + "ln_1.weight", e));
-            w.add(WeightSpec.required(h + "ln_1.bias", e));
-            w.add(WeightSpec.required(h + "attn.c_attn.weight", e, 3 * e));
-            w.add(WeightSpec.required(h + "attn.c_attn.bias", 3 * e));
-            w.add(WeightSpec.required(h + "attn.c_proj.weight", e, e));
-            w.add(WeightSpec.required(h + "attn.c_proj.bias", e));
-            w.add(WeightSpec.required(h + "ln_2.weight", e));
-            w.add(WeightSpec.required(h + "ln_2.bias", e));
-            w.add(WeightSpec.required(h + "mlp.c_fc.weight", e, inner));
-            w.add(WeightSpec.required(h + "mlp.c_fc.bias", inner));
-            w.add(WeightSpec.required(h + "mlp.c_proj.weight", inner, e));
-            w.add(WeightSpec.required(h + "mlp.c_proj.bias", e));
-        }
-        w.add(WeightSpec.required(p + "ln_f.weight", e));
-        w.add(WeightSpec.required(p + "ln_f.bias", e));
-        w.add(WeightSpec.optional("lm_head.weight", config.vocabSize(), e));
-        return w;
+    public Map<String, JsonObject> randomPresets() {
+        Map<String, JsonObject> p = new LinkedHashMap<>();
+        p.put("tiny", preset(1000, 64, 2, 4, 128, 999));
+        p.put("gpt2", preset(50257, 768, 12, 12, 1024, 50256));
+        return p;
+    }
+
+    /** The keys GPT2Config.save_pretrained writes, sorted as transformers sorts them. */
+    private static JsonObject preset(int vocab, int embd, int layers, int heads, int positions, int bosEos) {
+        return ConfigJson.of("activation_function", "gelu_new", "architectures", List.of("GPT2LMHeadModel"),
+                "attn_pdrop", 0.1, "bos_token_id", bosEos, "embd_pdrop", 0.1, "eos_token_id", bosEos,
+                "initializer_range", 0.02, "layer_norm_epsilon", new BigDecimal("0.00001"), "model_type", "gpt2",
+                "n_ctx", positions, "n_embd", embd, "n_head", heads, "n_inner", null, "n_layer", layers,
+                "n_positions", positions, "reorder_and_upcast_attn", false, "resid_pdrop", 0.1,
+                "scale_attn_by_inverse_layer_idx", false, "scale_attn_weights", true, "summary_activation", null,
+                "summary_first_dropout", 0.1, "summary_proj_to_labels", true, "summary_type", "cls_index",
+                "summary_use_proj", true, "tie_word_embeddings", true, "torch_dtype", "float32", "use_cache", true,
+                "vocab_size", vocab);
     }
 }

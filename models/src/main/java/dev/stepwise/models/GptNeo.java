@@ -2,18 +2,16 @@ package dev.stepwise.models;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
 import dev.stepwise.annotations.ConfigKeys;
 import dev.stepwise.annotations.DType;
-import dev.stepwise.annotations.KeyValueCache;
 import dev.stepwise.annotations.OnnxConfig;
-import dev.stepwise.annotations.Task;
-import dev.stepwise.annotations.TensorSpec;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CausalLm;
+import dev.stepwise.runtime.model.ConfigJson;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
-import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
@@ -23,8 +21,11 @@ import dev.stepwise.runtime.model.layers.Norms;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
+import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * GPT-Neo, as transformers' {@code GPTNeoForCausalLM} computes it: learned positions, pre-LayerNorm blocks whose
@@ -34,17 +35,7 @@ import java.util.List;
  * ({@code [out, in]}); gelu_new MLP; LM head tied to the token embedding. transformers computes the scores in float32
  * and masks them with float32's lowest value, which is what this forward does in float32 and float16 graphs alike.
  */
-@OnnxConfig(modelType = "gpt_neo", tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}, opset = 14, atol = 1e-4,
-        config = @ConfigKeys(numLayers = "num_layers", numAttentionHeads = "num_heads", hiddenSize = "hidden_size",
-                maxPositions = "max_position_embeddings"),
-        inputs = {
-            @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
-            @TensorSpec(name = "attention_mask", type = DType.INT64,
-                    axes = {"batch_size", "past_sequence_length + sequence_length"}),
-            @TensorSpec(name = "position_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"})},
-        cache = @KeyValueCache(past = "past_key_values.{layer}.{kind}", present = "present.{layer}.{kind}",
-                axes = {"batch_size", "num_key_value_heads", "past_sequence_length", "head_dim"}),
-        outputs = @TensorSpec(name = "logits", type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))
+@OnnxConfig(modelType = "gpt_neo", config = @ConfigKeys(numLayers = "num_layers", numAttentionHeads = "num_heads"))
 public final class GptNeo implements CausalLm {
     /** GPTNeoConfig's defaults. */
     static final int DEFAULT_WINDOW = 256;
@@ -54,27 +45,33 @@ public final class GptNeo implements CausalLm {
         String p = "transformer.";
         float eps = (float) config.getDouble("layer_norm_epsilon", 1e-5);
         String activation = config.getString("activation_function", "gelu_new");
+        Activations.check(activation, config.source().toString());
         List<String> kinds = attentionLayers(config);
+        int window = windowSize(config);
+        long e = config.hiddenSize();
+        long inner = config.getInt("intermediate_size", 4 * config.hiddenSize());
 
-        Tensor wte = ops.weight(p + "wte.weight");
-        Tensor hidden = ops.add(ops.gather(wte, in.inputIds()), ops.gather(ops.weight(p + "wpe.weight"), in.positionIds()));
+        Tensor wte = ops.weight(p + "wte.weight", config.vocabSize(), e);
+        Tensor hidden = ops.add(ops.gather(wte, in.inputIds()),
+                ops.gather(ops.weight(p + "wpe.weight", config.maxPositions(), e), in.positionIds()));
         // One mask per attention kind, built only when some layer uses it.
         Tensor globalMask = kinds.contains("global") ? AttentionMask.causal(ops, in) : null;
-        Tensor localMask = kinds.contains("local") ? AttentionMask.causal(ops, in, windowSize(config)) : null;
+        Tensor localMask = kinds.contains("local") ? AttentionMask.causal(ops, in, window) : null;
 
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "h." + layer + ".";
             Tensor mask = kinds.get(layer).equals("local") ? localMask : globalMask;
-            Tensor attn = attention(ops, config, layer, h + "attn.attention.", Norms.layerNorm(ops, hidden, h + "ln_1", eps),
-                    mask, cache);
+            Tensor attn = attention(ops, config, layer, h + "attn.attention.",
+                    Norms.layerNorm(ops, hidden, h + "ln_1", e, eps), mask, cache);
             hidden = ops.add(hidden, attn);
             Tensor mlp = Linear.apply(ops, Activations.apply(ops, activation,
-                    Linear.apply(ops, Norms.layerNorm(ops, hidden, h + "ln_2", eps), h + "mlp.c_fc")), h + "mlp.c_proj");
+                    Linear.apply(ops, Norms.layerNorm(ops, hidden, h + "ln_2", e, eps), h + "mlp.c_fc", e, inner)),
+                    h + "mlp.c_proj", inner, e);
             hidden = ops.add(hidden, mlp);
         }
-        hidden = Norms.layerNorm(ops, hidden, p + "ln_f", eps);
+        hidden = Norms.layerNorm(ops, hidden, p + "ln_f", e, eps);
 
-        Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : wte;
+        Tensor lmHead = ops.weightOr("lm_head.weight", wte, config.vocabSize(), e);
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
@@ -82,9 +79,10 @@ public final class GptNeo implements CausalLm {
                                     KvCache cache) {
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
-        Tensor query = Heads.split(ops, config, Linear.apply(ops, x, w + "q_proj", false), batch, sequence);
-        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", false), batch, sequence);
-        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", false), batch, sequence);
+        long e = config.hiddenSize();
+        Tensor query = Heads.split(ops, config, Linear.apply(ops, x, w + "q_proj", e, e, false), batch, sequence);
+        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", e, e, false), batch, sequence);
+        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", e, e, false), batch, sequence);
         if (cache.hasPast()) {
             key = ops.concat(2, cache.pastKey(layer), key);
             value = ops.concat(2, cache.pastValue(layer), value);
@@ -96,7 +94,7 @@ public final class GptNeo implements CausalLm {
         Tensor scores = ops.matmul(ops.cast(query, DType.FLOAT), ops.transpose(ops.cast(key, DType.FLOAT), 0, 1, 3, 2));
         Tensor probs = ops.cast(ops.softmax(AttentionMask.apply(ops, scores, mask), -1), value.type());
         Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
-        return Linear.apply(ops, context, w + "out_proj");
+        return Linear.apply(ops, context, w + "out_proj", e, e);
     }
 
     static int windowSize(ModelConfig config) {
@@ -165,36 +163,30 @@ public final class GptNeo implements CausalLm {
                 + "; only \"global\" and \"local\" exist");
     }
 
+    /** {@code tiny} (a window of 4 slots, so local layers cut off context inside short test prompts) and 125M. */
     @Override
-    public List<WeightSpec> expectedWeights(ModelConfig config) {
-        Activations.check(config.getString("activation_function", "gelu_new"), config.source().toString());
-        attentionLayers(config);
-        windowSize(config);
-        long e = config.hiddenSize();
-        long inner = config.getInt("intermediate_size", 4 * config.hiddenSize());
-        String p = "transformer.";
-        List<WeightSpec> w = new ArrayList<>();
-        w.add(WeightSpec.required(p + "wte.weight", config.vocabSize(), e));
-        w.add(WeightSpec.required(p + "wpe.weight", config.maxPositions(), e));
-        for (int i = 0; i < config.numLayers(); i++) {
-            String h = p + "h." + i + ".";
-            w.add(WeightSpec.required(h + "ln_1.weight", e));
-            w.add(WeightSpec.required(h + "ln_1.bias", e));
-            w.add(WeightSpec.required(h + "attn.attention.k_proj.weight", e, e));
-            w.add(WeightSpec.required(h + "attn.attention.v_proj.weight", e, e));
-            w.add(WeightSpec.required(h + "attn.attention.q_proj.weight", e, e));
-            w.add(WeightSpec.required(h + "attn.attention.out_proj.weight", e, e));
-            w.add(WeightSpec.required(h + "attn.attention.out_proj.bias", e));
-            w.add(WeightSpec.required(h + "ln_2.weight", e));
-            w.add(WeightSpec.required(h + "ln_2.bias", e));
-            w.add(WeightSpec.required(h + "mlp.c_fc.weight", inner, e));
-            w.add(WeightSpec.required(h + "mlp.c_fc.bias", inner));
-            w.add(WeightSpec.required(h + "mlp.c_proj.weight", e, inner));
-            w.add(WeightSpec.required(h + "mlp.c_proj.bias", e));
+    public Map<String, JsonObject> randomPresets() {
+        Map<String, JsonObject> p = new LinkedHashMap<>();
+        p.put("tiny", preset(1000, 64, 4, 4, 128, 4, 999));
+        p.put("gpt-neo-125m", preset(50257, 768, 12, 12, 2048, 256, 50256));
+        return p;
+    }
+
+    /** The keys GPTNeoConfig.save_pretrained writes, sorted; attention_layers is attention_types expanded. */
+    private static JsonObject preset(int vocab, int hidden, int layers, int heads, int positions, int window,
+                                     int bosEos) {
+        List<String> kinds = new ArrayList<>();
+        for (int i = 0; i < layers; i++) {
+            kinds.add(i % 2 == 0 ? "global" : "local");
         }
-        w.add(WeightSpec.required(p + "ln_f.weight", e));
-        w.add(WeightSpec.required(p + "ln_f.bias", e));
-        w.add(WeightSpec.optional("lm_head.weight", config.vocabSize(), e));
-        return w;
+        return ConfigJson.of("activation_function", "gelu_new", "architectures", List.of("GPTNeoForCausalLM"),
+                "attention_dropout", 0, "attention_layers", kinds,
+                "attention_types", List.of(List.of(List.of("global", "local"), layers / 2)), "bos_token_id", bosEos,
+                "embed_dropout", 0, "eos_token_id", bosEos, "hidden_size", hidden, "initializer_range", 0.02,
+                "intermediate_size", null, "layer_norm_epsilon", new BigDecimal("0.00001"),
+                "max_position_embeddings", positions, "model_type", "gpt_neo", "num_heads", heads, "num_layers", layers,
+                "resid_dropout", 0, "summary_activation", null, "summary_first_dropout", 0.1,
+                "summary_proj_to_labels", true, "summary_type", "cls_index", "summary_use_proj", true,
+                "torch_dtype", "float32", "use_cache", true, "vocab_size", vocab, "window_size", window);
     }
 }

@@ -1,20 +1,24 @@
 package dev.stepwise.models;
 
+import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CausalLm;
+import dev.stepwise.runtime.model.ConfigJson;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
-import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.RmsNorm;
 import dev.stepwise.runtime.model.layers.RotaryEmbedding;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
+import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -41,23 +45,34 @@ abstract class LlamaFamily implements CausalLm {
     public Tensor forward(Ops ops, ModelConfig config, DecoderInputs in, KvCache cache) {
         float eps = (float) config.getDouble("rms_norm_eps", 1e-6);
         String activation = config.getString("hidden_act", "silu");
-        RotaryEmbedding rope = RotaryEmbedding.fromConfig(config);
+        String where = config.source().toString();
+        Activations.check(activation, where);
+        RotaryEmbedding rope = RotaryEmbedding.fromConfig(config); // bad rope_scaling: fails in the shape-only run
+        if (config.headDim() % 2 != 0) {
+            throw new StepwiseException(where + ": head dim " + config.headDim() + " must be even for rotary embeddings");
+        }
+        if (slidingWindow(config) < 0) {
+            throw new StepwiseException(where + ": sliding_window must be positive or null, got " + slidingWindow(config));
+        }
+        long width = config.hiddenSize();
+        long vocab = config.vocabSize();
 
-        Tensor embedTokens = ops.weight(MODEL + "embed_tokens.weight");
+        Tensor embedTokens = ops.weight(MODEL + "embed_tokens.weight", vocab, width);
         Tensor hidden = ops.gather(embedTokens, in.inputIds());
         Tensor mask = AttentionMask.causal(ops, in, slidingWindow(config));
         RotaryEmbedding.CosSin cosSin = rope.cosSin(ops, in.positionIds(), ops.dim(in.attentionMask(), 1));
 
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String l = MODEL + "layers." + layer + ".";
-            Tensor normed = RmsNorm.apply(ops, hidden, ops.weight(l + "input_layernorm.weight"), eps);
+            Tensor normed = RmsNorm.apply(ops, hidden, l + "input_layernorm", width, eps);
             hidden = ops.add(hidden, attention(ops, config, layer, l + "self_attn.", normed, mask, rope, cosSin, cache));
-            normed = RmsNorm.apply(ops, hidden, ops.weight(l + "post_attention_layernorm.weight"), eps);
+            normed = RmsNorm.apply(ops, hidden, l + "post_attention_layernorm", width, eps);
             hidden = ops.add(hidden, mlp(ops, config, activation, l + "mlp.", normed));
         }
-        hidden = RmsNorm.apply(ops, hidden, ops.weight(MODEL + "norm.weight"), eps);
+        hidden = RmsNorm.apply(ops, hidden, MODEL + "norm", width, eps);
 
-        Tensor lmHead = tied(config) ? embedTokens : ops.weight("lm_head.weight");
+        Tensor lmHead = tied(config) ? ops.tiedWeight("lm_head.weight", embedTokens, vocab, width)
+                : ops.weight("lm_head.weight", vocab, width);
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
@@ -67,12 +82,18 @@ abstract class LlamaFamily implements CausalLm {
         int kvHeads = config.numKeyValueHeads();
         int headDim = config.headDim();
         boolean bias = config.getBoolean("attention_bias", false);
+        long width = config.hiddenSize();
+        long qOut = (long) heads * headDim;
+        long kvOut = (long) kvHeads * headDim;
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
 
-        Tensor query = splitHeads(ops, linear(ops, x, w + "q_proj", bias), batch, sequence, heads, headDim);
-        Tensor key = splitHeads(ops, linear(ops, x, w + "k_proj", bias), batch, sequence, kvHeads, headDim);
-        Tensor value = splitHeads(ops, linear(ops, x, w + "v_proj", bias), batch, sequence, kvHeads, headDim);
+        Tensor query = splitHeads(ops, Linear.apply(ops, x, w + "q_proj", width, qOut, bias), batch, sequence, heads,
+                headDim);
+        Tensor key = splitHeads(ops, Linear.apply(ops, x, w + "k_proj", width, kvOut, bias), batch, sequence, kvHeads,
+                headDim);
+        Tensor value = splitHeads(ops, Linear.apply(ops, x, w + "v_proj", width, kvOut, bias), batch, sequence, kvHeads,
+                headDim);
         query = rope.apply(ops, query, cosSin);
         key = rope.apply(ops, key, cosSin);
         if (cache.hasPast()) {
@@ -97,8 +118,8 @@ abstract class LlamaFamily implements CausalLm {
             Tensor out = ops.matmul(probs, ops.unsqueeze(value, 2));                     // [B, KV, n_rep, S, D]
             context = ops.reshape(out, batch, Dim.of(heads), sequence, Dim.of(headDim));
         }
-        context = ops.reshape(ops.transpose(context, 0, 2, 1, 3), batch, sequence, Dim.of((long) heads * headDim));
-        return linear(ops, context, w + "o_proj", bias);
+        context = ops.reshape(ops.transpose(context, 0, 2, 1, 3), batch, sequence, Dim.of(qOut));
+        return Linear.apply(ops, context, w + "o_proj", qOut, width, bias);
     }
 
     /** {@code [B, S, heads * D]} → {@code [B, heads, S, D]}. */
@@ -109,14 +130,11 @@ abstract class LlamaFamily implements CausalLm {
     /** SwiGLU: {@code down(act(gate(x)) * up(x))}. */
     private static Tensor mlp(Ops ops, ModelConfig config, String activation, String w, Tensor x) {
         boolean bias = config.getBoolean("mlp_bias", false);
-        Tensor gate = Activations.apply(ops, activation, linear(ops, x, w + "gate_proj", bias));
-        return linear(ops, ops.mul(gate, linear(ops, x, w + "up_proj", bias)), w + "down_proj", bias);
-    }
-
-    /** {@code nn.Linear}: {@code x @ W^T (+ b)} with {@code W} stored {@code [out, in]}. */
-    private static Tensor linear(Ops ops, Tensor x, String name, boolean bias) {
-        Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight"));
-        return bias ? ops.add(y, ops.weight(name + ".bias")) : y;
+        long width = config.hiddenSize();
+        long inter = config.getInt("intermediate_size");
+        Tensor gate = Activations.apply(ops, activation, Linear.apply(ops, x, w + "gate_proj", width, inter, bias));
+        return Linear.apply(ops, ops.mul(gate, Linear.apply(ops, x, w + "up_proj", width, inter, bias)),
+                w + "down_proj", inter, width, bias);
     }
 
     /** LlamaConfig's default is an untied head; when tied, {@code lm_head.weight} (if saved at all) is the embedding. */
@@ -124,49 +142,46 @@ abstract class LlamaFamily implements CausalLm {
         return config.getBoolean("tie_word_embeddings", false);
     }
 
-    @Override
-    public List<WeightSpec> expectedWeights(ModelConfig config) {
-        String where = config.source().toString();
-        Activations.check(config.getString("hidden_act", "silu"), where);
-        RotaryEmbedding.fromConfig(config); // a bad rope_scaling fails before anything is traced
-        if (config.headDim() % 2 != 0) {
-            throw new StepwiseException(where + ": head dim " + config.headDim() + " must be even for rotary embeddings");
-        }
-        if (slidingWindow(config) < 0) {
-            throw new StepwiseException(where + ": sliding_window must be positive or null, got " + slidingWindow(config));
-        }
-        long hidden = config.hiddenSize();
-        long vocab = config.vocabSize();
-        long qOut = (long) config.numAttentionHeads() * config.headDim();
-        long kvOut = (long) config.numKeyValueHeads() * config.headDim();
-        long inter = config.getInt("intermediate_size");
-        boolean attentionBias = config.getBoolean("attention_bias", false);
-        boolean mlpBias = config.getBoolean("mlp_bias", false);
-
-        List<WeightSpec> w = new ArrayList<>();
-        w.add(WeightSpec.required(MODEL + "embed_tokens.weight", vocab, hidden));
-        for (int i = 0; i < config.numLayers(); i++) {
-            String l = MODEL + "layers." + i + ".";
-            w.add(WeightSpec.required(l + "input_layernorm.weight", hidden));
-            addLinear(w, l + "self_attn.q_proj", qOut, hidden, attentionBias);
-            addLinear(w, l + "self_attn.k_proj", kvOut, hidden, attentionBias);
-            addLinear(w, l + "self_attn.v_proj", kvOut, hidden, attentionBias);
-            addLinear(w, l + "self_attn.o_proj", hidden, qOut, attentionBias);
-            w.add(WeightSpec.required(l + "post_attention_layernorm.weight", hidden));
-            addLinear(w, l + "mlp.gate_proj", inter, hidden, mlpBias);
-            addLinear(w, l + "mlp.up_proj", inter, hidden, mlpBias);
-            addLinear(w, l + "mlp.down_proj", hidden, inter, mlpBias);
-        }
-        w.add(WeightSpec.required(MODEL + "norm.weight", hidden));
-        w.add(tied(config) ? WeightSpec.optional("lm_head.weight", vocab, hidden)
-                : WeightSpec.required("lm_head.weight", vocab, hidden));
-        return w;
+    /**
+     * One size of a random checkpoint: {@code headDim} is written as {@code head_dim}; {@code ropeScaling} may be
+     * null; {@code slidingWindow} is Mistral's (null = full attention).
+     */
+    record Preset(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads, int headDim,
+                  int maxPositions, double ropeTheta, String rmsNormEps, JsonObject ropeScaling, boolean tied,
+                  boolean attentionBias, boolean mlpBias, long bos, long eos, Integer slidingWindow) {
     }
 
-    private static void addLinear(List<WeightSpec> w, String name, long out, long in, boolean bias) {
-        w.add(WeightSpec.required(name + ".weight", out, in));
-        if (bias) {
-            w.add(WeightSpec.required(name + ".bias", out));
+    /**
+     * The keys LlamaConfig / MistralConfig.save_pretrained writes for a preset, sorted as transformers sorts them:
+     * MistralConfig has no attention_bias, mlp_bias, pretraining_tp or rope_scaling, and has sliding_window.
+     */
+    static JsonObject config(String modelType, String architecture, Preset p) {
+        boolean mistral = modelType.equals("mistral");
+        List<Object> c = new ArrayList<>(List.of("architectures", List.of(architecture)));
+        if (!mistral) {
+            c.addAll(List.of("attention_bias", p.attentionBias()));
         }
+        c.addAll(List.of("attention_dropout", 0.0, "bos_token_id", p.bos(), "eos_token_id", p.eos(),
+                "head_dim", p.headDim(), "hidden_act", "silu", "hidden_size", p.hidden(), "initializer_range", 0.02,
+                "intermediate_size", p.intermediate(), "max_position_embeddings", p.maxPositions()));
+        if (!mistral) {
+            c.addAll(List.of("mlp_bias", p.mlpBias()));
+        }
+        c.addAll(List.of("model_type", modelType, "num_attention_heads", p.heads(), "num_hidden_layers", p.layers(),
+                "num_key_value_heads", p.kvHeads()));
+        if (!mistral) {
+            c.addAll(List.of("pretraining_tp", 1));
+        }
+        c.addAll(List.of("rms_norm_eps", new BigDecimal(p.rmsNormEps()))); // BigDecimal keeps "1.0E-5" out of the file
+        if (!mistral) {
+            c.addAll(Arrays.asList("rope_scaling", p.ropeScaling()));
+        }
+        c.addAll(List.of("rope_theta", p.ropeTheta()));
+        if (mistral) {
+            c.addAll(Arrays.asList("sliding_window", p.slidingWindow()));
+        }
+        c.addAll(List.of("tie_word_embeddings", p.tied(), "torch_dtype", "float32", "use_cache", true,
+                "vocab_size", p.vocab()));
+        return ConfigJson.of(c.toArray());
     }
 }

@@ -1,12 +1,11 @@
 package dev.stepwise.models;
 
+import com.google.gson.JsonObject;
 import dev.stepwise.annotations.ConfigKeys;
-import dev.stepwise.annotations.DType;
-import dev.stepwise.annotations.KeyValueCache;
 import dev.stepwise.annotations.OnnxConfig;
-import dev.stepwise.annotations.Task;
-import dev.stepwise.annotations.TensorSpec;
 import dev.stepwise.runtime.model.ModelConfig;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Mistral checkpoints ({@code MistralForCausalLM}): LLaMA's layout and forward ({@link LlamaFamily}) with
@@ -14,22 +13,22 @@ import dev.stepwise.runtime.model.ModelConfig;
  * across the KV cache as well. The cache keeps every position (as transformers' dynamic cache does); only the mask
  * changes.
  */
-@OnnxConfig(modelType = "mistral", tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}, opset = 14, atol = 1e-4,
-        config = @ConfigKeys(numLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads",
-                numKeyValueHeads = "num_key_value_heads", hiddenSize = "hidden_size", vocabSize = "vocab_size",
-                maxPositions = "max_position_embeddings"),
-        inputs = {
-            @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
-            @TensorSpec(name = "attention_mask", type = DType.INT64,
-                    axes = {"batch_size", "past_sequence_length + sequence_length"}),
-            @TensorSpec(name = "position_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"})},
-        cache = @KeyValueCache(past = "past_key_values.{layer}.{kind}", present = "present.{layer}.{kind}",
-                axes = {"batch_size", "num_key_value_heads", "past_sequence_length", "head_dim"}),
-        outputs = @TensorSpec(name = "logits", type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))
+@OnnxConfig(modelType = "mistral", config = @ConfigKeys(numKeyValueHeads = "num_key_value_heads"))
 public final class Mistral extends LlamaFamily {
 
     @Override
     int slidingWindow(ModelConfig config) {
         return config.getInt("sliding_window", 0);
+    }
+
+    /** {@code tiny} (GQA, sliding_window 8) and {@code mistral-7b} (Mistral-7B-v0.1's shapes). */
+    @Override
+    public Map<String, JsonObject> randomPresets() {
+        Map<String, JsonObject> p = new LinkedHashMap<>();
+        p.put("tiny", config("mistral", "MistralForCausalLM",
+                new Preset(1000, 64, 176, 2, 4, 2, 16, 512, 10000, "1e-5", null, false, false, false, 1, 2, 8)));
+        p.put("mistral-7b", config("mistral", "MistralForCausalLM", new Preset(32000, 4096, 14336, 32, 32, 8, 128,
+                32768, 10000, "1e-5", null, false, false, false, 1, 2, 4096)));
+        return p;
     }
 }

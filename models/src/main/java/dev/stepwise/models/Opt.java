@@ -1,16 +1,13 @@
 package dev.stepwise.models;
 
-import dev.stepwise.annotations.ConfigKeys;
+import com.google.gson.JsonObject;
 import dev.stepwise.annotations.DType;
-import dev.stepwise.annotations.KeyValueCache;
 import dev.stepwise.annotations.OnnxConfig;
-import dev.stepwise.annotations.Task;
-import dev.stepwise.annotations.TensorSpec;
 import dev.stepwise.runtime.model.CausalLm;
+import dev.stepwise.runtime.model.ConfigJson;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
-import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.AttentionMask;
@@ -21,8 +18,10 @@ import dev.stepwise.runtime.model.layers.Norms;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
-import java.util.ArrayList;
+import dev.stepwise.runtime.ops.WeightInit;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * OPT, as transformers' {@code OPTForCausalLM} computes it.
@@ -45,17 +44,8 @@ import java.util.List;
  *   <li>LM head tied to the token embedding unless the checkpoint has {@code lm_head.weight}.</li>
  * </ul>
  */
-@OnnxConfig(modelType = "opt", tasks = {Task.TEXT_GENERATION, Task.TEXT_GENERATION_WITH_PAST}, opset = 14, atol = 1e-4,
-        config = @ConfigKeys(numLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads",
-                hiddenSize = "hidden_size", maxPositions = "max_position_embeddings"),
-        inputs = {
-            @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
-            @TensorSpec(name = "attention_mask", type = DType.INT64,
-                    axes = {"batch_size", "past_sequence_length + sequence_length"}),
-            @TensorSpec(name = "position_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"})},
-        cache = @KeyValueCache(past = "past_key_values.{layer}.{kind}", present = "present.{layer}.{kind}",
-                axes = {"batch_size", "num_key_value_heads", "past_sequence_length", "head_dim"}),
-        outputs = @TensorSpec(name = "logits", type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))
+// OPTConfig uses transformers' usual key names (num_hidden_layers, hidden_size, ...): @ConfigKeys' defaults.
+@OnnxConfig(modelType = "opt")
 public final class Opt implements CausalLm {
     /** OPT's LayerNorms are plain {@code nn.LayerNorm}: the default epsilon, no config key. */
     static final float LAYER_NORM_EPS = 1e-5f;
@@ -77,45 +67,49 @@ public final class Opt implements CausalLm {
     public Tensor forward(Ops ops, ModelConfig config, DecoderInputs in, KvCache cache) {
         String p = "model.decoder.";
         Settings s = Settings.of(config);
+        Activations.check(s.activation(), config.source().toString());
+        long e = config.hiddenSize();
+        long word = wordEmbedDim(config);
+        long ffn = config.getInt("ffn_dim", 4 * config.hiddenSize());
 
-        Tensor embedTokens = ops.weight(p + "embed_tokens.weight");
+        Tensor embedTokens = ops.weight(p + "embed_tokens.weight", config.vocabSize(), word);
         Tensor tokens = ops.gather(embedTokens, in.inputIds());
         if (s.project()) {
-            tokens = Linear.apply(ops, tokens, p + "project_in", false);
+            tokens = projection(ops, tokens, p + "project_in", word, e);
         }
-        Tensor hidden = ops.add(tokens, ops.gather(ops.weight(p + "embed_positions.weight"),
-                LearnedPositions.fromMask(ops, in, POSITION_OFFSET)));
+        Tensor hidden = ops.add(tokens, ops.gather(ops.weight(p + "embed_positions.weight",
+                config.maxPositions() + POSITION_OFFSET, e), LearnedPositions.fromMask(ops, in, POSITION_OFFSET)));
         Tensor mask = AttentionMask.causal(ops, in);
 
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "layers." + layer + ".";
             Tensor residual = hidden;
             if (s.normBefore()) {
-                hidden = layerNorm(ops, s, hidden, h + "self_attn_layer_norm");
+                hidden = layerNorm(ops, s, hidden, h + "self_attn_layer_norm", e);
             }
             hidden = ops.add(residual, attention(ops, config, s, layer, h + "self_attn.", hidden, mask, cache));
             if (!s.normBefore()) {
-                hidden = layerNorm(ops, s, hidden, h + "self_attn_layer_norm");
+                hidden = layerNorm(ops, s, hidden, h + "self_attn_layer_norm", e);
             }
 
             residual = hidden;
             if (s.normBefore()) {
-                hidden = layerNorm(ops, s, hidden, h + "final_layer_norm");
+                hidden = layerNorm(ops, s, hidden, h + "final_layer_norm", e);
             }
-            Tensor fc1 = Linear.apply(ops, hidden, h + "fc1", s.bias());
-            hidden = Linear.apply(ops, Activations.apply(ops, s.activation(), fc1), h + "fc2", s.bias());
+            Tensor fc1 = Linear.apply(ops, hidden, h + "fc1", e, ffn, s.bias());
+            hidden = Linear.apply(ops, Activations.apply(ops, s.activation(), fc1), h + "fc2", ffn, e, s.bias());
             hidden = ops.add(residual, hidden);
             if (!s.normBefore()) {
-                hidden = layerNorm(ops, s, hidden, h + "final_layer_norm");
+                hidden = layerNorm(ops, s, hidden, h + "final_layer_norm", e);
             }
         }
         if (s.finalNorm()) {
-            hidden = layerNorm(ops, s, hidden, p + "final_layer_norm");
+            hidden = layerNorm(ops, s, hidden, p + "final_layer_norm", e);
         }
         if (s.project()) {
-            hidden = Linear.apply(ops, hidden, p + "project_out", false);
+            hidden = projection(ops, hidden, p + "project_out", e, word);
         }
-        Tensor lmHead = ops.hasWeight("lm_head.weight") ? ops.weight("lm_head.weight") : embedTokens;
+        Tensor lmHead = ops.weightOr("lm_head.weight", embedTokens, config.vocabSize(), word);
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
@@ -128,10 +122,11 @@ public final class Opt implements CausalLm {
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
         float scaling = (float) Math.pow(config.headDim(), -0.5);
-        Tensor query = Heads.split(ops, config, ops.mul(Linear.apply(ops, x, w + "q_proj", s.bias()), ops.scalar(scaling)),
-                batch, sequence);
-        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", s.bias()), batch, sequence);
-        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", s.bias()), batch, sequence);
+        long e = config.hiddenSize();
+        Tensor query = Heads.split(ops, config,
+                ops.mul(Linear.apply(ops, x, w + "q_proj", e, e, s.bias()), ops.scalar(scaling)), batch, sequence);
+        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", e, e, s.bias()), batch, sequence);
+        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", e, e, s.bias()), batch, sequence);
         if (cache.hasPast()) {
             key = ops.concat(2, cache.pastKey(layer), key);
             value = ops.concat(2, cache.pastValue(layer), value);
@@ -142,12 +137,21 @@ public final class Opt implements CausalLm {
         // transformers' OPT takes the softmax in float32 for float16 models
         Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, mask));
         Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
-        return Linear.apply(ops, context, w + "out_proj", s.bias());
+        return Linear.apply(ops, context, w + "out_proj", e, e, s.bias());
     }
 
-    private static Tensor layerNorm(Ops ops, Settings s, Tensor x, String name) {
+    /**
+     * {@code project_in} / {@code project_out}: bias-free {@code nn.Linear}. Random checkpoints draw them
+     * variance-preserving: two more 0.02-std products would shrink the small presets' logits to where a validation
+     * tolerance no longer tells a bug from rounding.
+     */
+    private static Tensor projection(Ops ops, Tensor x, String name, long in, long out) {
+        return ops.matmul(x, ops.weightTransposed(name + ".weight", WeightInit.FAN_IN, out, in));
+    }
+
+    private static Tensor layerNorm(Ops ops, Settings s, Tensor x, String name, long width) {
         if (s.affine()) {
-            return Norms.layerNorm(ops, x, name, LAYER_NORM_EPS);
+            return Norms.layerNorm(ops, x, name, width, LAYER_NORM_EPS);
         }
         // elementwise_affine=false: no scale, no shift; normalized in float32, like Ops.layerNorm.
         Tensor x32 = ops.cast(x, DType.FLOAT);
@@ -161,49 +165,26 @@ public final class Opt implements CausalLm {
         return config.getInt("word_embed_proj_dim", config.hiddenSize());
     }
 
+    /** {@code tiny}, {@code tiny-350m-style} (opt-350m's shape in miniature: post-LN, narrower embeddings), 125M. */
     @Override
-    public List<WeightSpec> expectedWeights(ModelConfig config) {
-        Settings s = Settings.of(config);
-        Activations.check(s.activation(), config.source().toString());
-        long e = config.hiddenSize();
-        long word = wordEmbedDim(config);
-        long ffn = config.getInt("ffn_dim", 4 * config.hiddenSize());
-        String p = "model.decoder.";
-        List<WeightSpec> w = new ArrayList<>();
-        w.add(WeightSpec.required(p + "embed_tokens.weight", config.vocabSize(), word));
-        w.add(WeightSpec.required(p + "embed_positions.weight", config.maxPositions() + POSITION_OFFSET, e));
-        if (s.project()) {
-            w.add(WeightSpec.required(p + "project_in.weight", e, word));
-            w.add(WeightSpec.required(p + "project_out.weight", word, e));
-        }
-        for (int i = 0; i < config.numLayers(); i++) {
-            String h = p + "layers." + i + ".";
-            for (String proj : List.of("k_proj", "v_proj", "q_proj", "out_proj")) {
-                addLinear(w, s, h + "self_attn." + proj, e, e);
-            }
-            addLayerNorm(w, s, h + "self_attn_layer_norm", e);
-            addLinear(w, s, h + "fc1", e, ffn);
-            addLinear(w, s, h + "fc2", ffn, e);
-            addLayerNorm(w, s, h + "final_layer_norm", e);
-        }
-        if (s.finalNorm()) {
-            addLayerNorm(w, s, p + "final_layer_norm", e);
-        }
-        w.add(WeightSpec.optional("lm_head.weight", config.vocabSize(), word));
-        return w;
+    public Map<String, JsonObject> randomPresets() {
+        Map<String, JsonObject> p = new LinkedHashMap<>();
+        p.put("tiny", preset(1000, 64, 64, 256, 2, 4, 128, true));
+        p.put("tiny-350m-style", preset(1000, 64, 32, 256, 2, 4, 128, false));
+        p.put("opt-125m", preset(50272, 768, 768, 3072, 12, 12, 2048, true));
+        return p;
     }
 
-    private static void addLinear(List<WeightSpec> w, Settings s, String name, long in, long out) {
-        w.add(WeightSpec.required(name + ".weight", out, in));
-        if (s.bias()) {
-            w.add(WeightSpec.required(name + ".bias", out));
-        }
-    }
-
-    private static void addLayerNorm(List<WeightSpec> w, Settings s, String name, long e) {
-        if (s.affine()) {
-            w.add(WeightSpec.required(name + ".weight", e));
-            w.add(WeightSpec.required(name + ".bias", e));
-        }
+    /** The keys OPTConfig.save_pretrained writes, sorted; bos = eos = 2 ({@code </s>}) and pad = 1 in every size. */
+    private static JsonObject preset(int vocab, int hidden, int wordEmbedDim, int ffn, int layers, int heads,
+                                     int positions, boolean layerNormBefore) {
+        return ConfigJson.of("_remove_final_layer_norm", false, "activation_dropout", 0.0,
+                "activation_function", "relu", "architectures", List.of("OPTForCausalLM"), "attention_dropout", 0.0,
+                "bos_token_id", 2, "do_layer_norm_before", layerNormBefore, "dropout", 0.1, "enable_bias", true,
+                "eos_token_id", 2, "ffn_dim", ffn, "hidden_size", hidden, "init_std", 0.02,
+                "layer_norm_elementwise_affine", true, "layerdrop", 0.0, "max_position_embeddings", positions,
+                "model_type", "opt", "num_attention_heads", heads, "num_hidden_layers", layers, "pad_token_id", 1,
+                "prefix", "</s>", "torch_dtype", "float32", "use_cache", true, "vocab_size", vocab,
+                "word_embed_proj_dim", wordEmbedDim);
     }
 }

@@ -189,30 +189,6 @@ final class ExportChecks {
         return Arrays.copyOfRange(logits, (row * sequence + from) * vocab, (row * sequence + to) * vocab);
     }
 
-    /**
-     * Every preset of a random layout, the real sizes included (without writing them), holds exactly the tensors the
-     * model expects, in the expected shapes; optional tensors (a tied head) are absent, as transformers saves them.
-     */
-    static void assertPresetsMatchExpectedWeights(dev.stepwise.runtime.checkpoint.RandomLayout layout,
-                                                  dev.stepwise.runtime.model.Architecture architecture) {
-        for (String preset : layout.presets()) {
-            JsonObject json = layout.config(preset);
-            ModelConfig config = ModelConfig.of(Path.of(preset, "config.json"), json, architecture.spec().configKeys());
-            Map<String, long[]> written = new LinkedHashMap<>();
-            layout.tensors(json).forEach(t -> written.put(t.name(), t.shape()));
-            for (dev.stepwise.runtime.model.WeightSpec w : architecture.newModel().expectedWeights(config)) {
-                long[] shape = written.remove(w.name());
-                if (w.optional()) {
-                    assertTrue(shape == null, preset + ": optional " + w.name() + " is written");
-                } else {
-                    assertTrue(shape != null, preset + ": " + w.name() + " is not written");
-                    assertArrayEquals(w.shape(), shape, preset + ": shape of " + w.name());
-                }
-            }
-            assertTrue(written.isEmpty(), preset + ": tensors the model does not read: " + written.keySet());
-        }
-    }
-
     static double maxAbsDiff(float[] a, float[] b) {
         double worst = 0;
         for (int i = 0; i < a.length; i++) {

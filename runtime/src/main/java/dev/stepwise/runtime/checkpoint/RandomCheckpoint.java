@@ -5,6 +5,12 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.ProgressListener;
+import dev.stepwise.runtime.model.Architecture;
+import dev.stepwise.runtime.model.Architectures;
+import dev.stepwise.runtime.model.CausalLm;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.WeightSpec;
+import dev.stepwise.runtime.ops.WeightInit;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -23,30 +29,58 @@ import java.util.stream.Stream;
  * Writes a Hugging Face checkpoint folder of random weights ({@code config.json}, {@code generation_config.json},
  * {@code model.safetensors}) for tests and benchmarks that need a real-sized model without downloading one.
  * Values are deterministic for a seed and streamed to disk, so even the 124M-parameter GPT-2 preset needs no heap.
+ *
+ * <p>Any architecture on the class path can be written whose class names presets ({@link CausalLm#randomPresets}):
+ * the tensors are what its forward declares for the preset's config (run on the shape-only backend), each drawn as
+ * its declaration says ({@link WeightInit}); tensors a checkpoint may leave out (a tied LM head) are left out.
  */
 public final class RandomCheckpoint {
-    /** One entry per architecture; add new layouts here. */
-    private static final List<RandomLayout> LAYOUTS = List.of(
-            new Gpt2RandomLayout(),
-            new GptNeoRandomLayout(),
-            new OptRandomLayout(),
-            new BioGptRandomLayout(),
-            LlamaRandomLayout.llama(),
-            LlamaRandomLayout.mistral());
-
     private static final Gson JSON = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
     private RandomCheckpoint() {
     }
 
-    /** Architectures a random checkpoint can be written for. */
+    /** Architectures a random checkpoint can be written for, by {@code model_type}. */
     public static List<String> archs() {
-        return LAYOUTS.stream().map(RandomLayout::arch).collect(Collectors.toList());
+        List<String> archs = new ArrayList<>();
+        Architectures.all().forEach((type, a) -> {
+            if (!a.newModel().randomPresets().isEmpty()) {
+                archs.add(type);
+            }
+        });
+        return archs;
     }
 
     /** Presets of one architecture; throws naming the valid architectures when it is unknown. */
     public static List<String> presets(String arch) {
-        return layout(arch).presets();
+        return List.copyOf(presetsOf(architecture(arch)).keySet());
+    }
+
+    /** The {@code config.json} of a preset (a fresh object the caller may change), e.g. to resize it. */
+    public static JsonObject config(String arch, String preset) {
+        Map<String, JsonObject> presets = presetsOf(architecture(arch));
+        JsonObject config = presets.get(preset);
+        if (config == null) {
+            throw new StepwiseException("unknown preset '" + preset + "' for " + arch + "; valid presets: "
+                    + String.join(", ", presets.keySet()));
+        }
+        return config.deepCopy();
+    }
+
+    /**
+     * The tensors a random checkpoint of {@code arch} with this {@code config.json} holds, in the order the forward
+     * first reads them; {@code source} names the config in error messages.
+     */
+    public static List<RandomTensor> tensors(String arch, JsonObject config, Path source) {
+        Architecture a = architecture(arch);
+        ModelConfig modelConfig = ModelConfig.of(source, config, a.spec().configKeys());
+        List<RandomTensor> tensors = new ArrayList<>();
+        for (WeightSpec w : a.newModel().expectedWeights(modelConfig)) {
+            if (!w.optional()) {
+                tensors.add(new RandomTensor(w.name(), w.shape(), w.init().mean(), w.init().std(w.shape())));
+            }
+        }
+        return tensors;
     }
 
     public static void write(String arch, String preset, Path outputDir, long seed) {
@@ -68,11 +102,7 @@ public final class RandomCheckpoint {
         if (dtype != SafetensorsDtype.F32 && dtype != SafetensorsDtype.F16 && dtype != SafetensorsDtype.BF16) {
             throw new StepwiseException("random checkpoints are F32, F16 or BF16, not " + dtype);
         }
-        RandomLayout layout = layout(arch);
-        if (!layout.presets().contains(preset)) {
-            throw new StepwiseException("unknown preset '" + preset + "' for " + arch + "; valid presets: "
-                    + String.join(", ", layout.presets()));
-        }
+        JsonObject config = config(arch, preset);
         Path target = outputDir.toAbsolutePath().normalize();
         checkWritableTarget(target);
 
@@ -84,7 +114,6 @@ public final class RandomCheckpoint {
             throw new StepwiseException(target + ": cannot create a temporary folder beside it: " + e.getMessage(), e);
         }
         try {
-            JsonObject config = layout.config(preset);
             config.addProperty("torch_dtype", switch (dtype) {
                 case F16 -> "float16";
                 case BF16 -> "bfloat16";
@@ -92,8 +121,8 @@ public final class RandomCheckpoint {
             });
             writeJson(temp.resolve("config.json"), config);
             writeJson(temp.resolve("generation_config.json"), generationConfig(config));
-            writeWeights(temp.resolve(Checkpoint.SINGLE_FILE), layout.tensors(config), arch, preset, seed, dtype,
-                    progress);
+            List<RandomTensor> tensors = tensors(arch, config, target.resolve("config.json"));
+            writeWeights(temp.resolve(Checkpoint.SINGLE_FILE), tensors, arch, preset, seed, dtype, progress);
             moveIntoPlace(temp, target);
         } catch (IOException e) {
             deleteRecursively(temp);
@@ -104,9 +133,17 @@ public final class RandomCheckpoint {
         }
     }
 
-    private static RandomLayout layout(String arch) {
-        return LAYOUTS.stream().filter(l -> l.arch().equals(arch)).findFirst().orElseThrow(() -> new StepwiseException(
-                "unknown architecture '" + arch + "' for a random checkpoint; valid architectures: " + String.join(", ", archs())));
+    private static Architecture architecture(String arch) {
+        Architecture a = Architectures.all().get(arch);
+        if (a == null || presetsOf(a).isEmpty()) {
+            throw new StepwiseException("unknown architecture '" + arch + "' for a random checkpoint; valid architectures: "
+                    + String.join(", ", archs()));
+        }
+        return a;
+    }
+
+    private static Map<String, JsonObject> presetsOf(Architecture a) {
+        return a.newModel().randomPresets();
     }
 
     private static void checkWritableTarget(Path target) {

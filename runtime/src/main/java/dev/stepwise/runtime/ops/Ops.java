@@ -5,6 +5,7 @@ import dev.stepwise.annotations.DType;
 /**
  * The tensor interface an architecture's forward is written against, once. Two backends implement it: one records
  * ONNX nodes (the export), one runs eagerly on DJL's PyTorch engine (the reference the export is checked against).
+ * A third, {@link ShapeOps}, computes shapes only: run on it, the forward yields the weights it declares.
  *
  * <p>Conventions: axes may be negative (counted from the end); floating tensors are of the compute type
  * {@link #floatType()} (float32, or float16 for a half-precision export) unless a method says otherwise; integer index
@@ -18,8 +19,17 @@ public interface Ops {
     DType floatType();
 
     // ---- sources ----
+    //
+    // A forward declares each weight where it uses it, with its shape: weight(name, shape...), weightTransposed(name,
+    // out, in), weightOr / tiedWeight for tensors a checkpoint may leave out. That one declaration is all there is:
+    // the expected-weights check and random checkpoints come from running the forward on ShapeOps, which records the
+    // declarations. The backends that read a checkpoint take the stored shape (checked against the declared one
+    // before anything is traced) and ignore the declared one.
 
-    /** Checkpoint tensor by its name in the checkpoint, in {@link #floatType()} (converted as needed). */
+    /**
+     * Checkpoint tensor by its name in the checkpoint, in {@link #floatType()} (converted as needed), of the shape it is
+     * stored with. The primitive the declaring methods below reach; forwards use those.
+     */
     Tensor weight(String name);
 
     /**
@@ -30,6 +40,44 @@ public interface Ops {
 
     /** True when the checkpoint holds a tensor of this name (e.g. an untied {@code lm_head.weight}). */
     boolean hasWeight(String name);
+
+    /** The checkpoint tensor {@code name}, which must be there with this {@code shape}; drawn {@link WeightInit#NORMAL}. */
+    default Tensor weight(String name, long... shape) {
+        return weight(name, WeightInit.NORMAL, shape);
+    }
+
+    /** As {@link #weight(String, long...)}, saying how a random checkpoint draws it (e.g. a norm's scale). */
+    default Tensor weight(String name, WeightInit init, long... shape) {
+        return weight(name);
+    }
+
+    /** The checkpoint matrix {@code name}, stored {@code [out, in]}, as its transpose {@code [in, out]}. */
+    default Tensor weightTransposed(String name, long out, long in) {
+        return weightTransposed(name, WeightInit.NORMAL, out, in);
+    }
+
+    /** As {@link #weightTransposed(String, long, long)}, saying how a random checkpoint draws it. */
+    default Tensor weightTransposed(String name, WeightInit init, long out, long in) {
+        return weightTransposed(name);
+    }
+
+    /**
+     * The checkpoint tensor {@code name} of this {@code shape} when the checkpoint has one, else {@code fallback} (of
+     * the same shape): an LM head that is the token embedding unless the checkpoint saves its own. Random checkpoints
+     * leave it out.
+     */
+    default Tensor weightOr(String name, Tensor fallback, long... shape) {
+        return hasWeight(name) ? weight(name) : fallback;
+    }
+
+    /**
+     * A tensor tied to {@code tiedTo}: a checkpoint may save a copy under {@code name} (then it must have this
+     * {@code shape}), but the forward always uses {@code tiedTo}, as transformers does once it ties the weights.
+     * Returns {@code tiedTo}. Random checkpoints leave it out.
+     */
+    default Tensor tiedWeight(String name, Tensor tiedTo, long... shape) {
+        return tiedTo;
+    }
 
     /** A scalar constant (rank 0) of {@link #floatType()}. */
     Tensor scalar(float value);

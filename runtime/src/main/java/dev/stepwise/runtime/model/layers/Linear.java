@@ -3,19 +3,22 @@ package dev.stepwise.runtime.model.layers;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
 
-/** {@code nn.Linear}: {@code x @ weight^T (+ bias)}, weight stored {@code [out, in]} as {@code <name>.weight}. */
+/**
+ * {@code nn.Linear(in, out)}: {@code x @ weight^T (+ bias)}, weight stored {@code [out, in]} as {@code <name>.weight},
+ * bias {@code [out]} as {@code <name>.bias}.
+ */
 public final class Linear {
     private Linear() {
     }
 
-    /** With the bias {@code <name>.bias}. */
-    public static Tensor apply(Ops ops, Tensor x, String name) {
-        return apply(ops, x, name, true);
+    /** With the bias. */
+    public static Tensor apply(Ops ops, Tensor x, String name, long in, long out) {
+        return apply(ops, x, name, in, out, true);
     }
 
-    /** With the bias {@code <name>.bias} when {@code bias}. */
-    public static Tensor apply(Ops ops, Tensor x, String name, boolean bias) {
-        Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight"));
-        return bias ? ops.add(y, ops.weight(name + ".bias")) : y;
+    /** With the bias when {@code bias}. */
+    public static Tensor apply(Ops ops, Tensor x, String name, long in, long out, boolean bias) {
+        Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight", out, in));
+        return bias ? ops.add(y, ops.weight(name + ".bias", out)) : y;
     }
 }

@@ -3,6 +3,7 @@ package dev.stepwise.runtime.model.layers;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
+import dev.stepwise.runtime.ops.WeightInit;
 
 /**
  * Root-mean-square layer normalization (LLaMA, Mistral, ...): {@code weight * x / sqrt(mean(x^2) + eps)} over the last
@@ -11,6 +12,11 @@ import dev.stepwise.runtime.ops.Tensor;
  */
 public final class RmsNorm {
     private RmsNorm() {
+    }
+
+    /** With the scale {@code <name>.weight}, {@code [width]}. */
+    public static Tensor apply(Ops ops, Tensor x, String name, long width, float eps) {
+        return apply(ops, x, ops.weight(name + ".weight", WeightInit.SCALE, width), eps);
     }
 
     public static Tensor apply(Ops ops, Tensor x, Tensor weight, float eps) {

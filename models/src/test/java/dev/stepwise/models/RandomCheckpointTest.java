@@ -1,4 +1,4 @@
-package dev.stepwise.runtime.checkpoint;
+package dev.stepwise.models;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
@@ -10,12 +10,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.Checkpoint;
+import dev.stepwise.runtime.checkpoint.RandomCheckpoint;
 import dev.stepwise.runtime.export.ProgressListener;
 import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.WeightSpec;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
@@ -24,7 +28,37 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
+/**
+ * {@code random-checkpoint} end to end on GPT-2 (moved here from the runtime's tests: the runtime alone has no
+ * architecture to write, since presets and tensors come from the model classes).
+ */
 class RandomCheckpointTest {
+    /** GPT-2's tensors, listed independently of {@link Gpt2} (the runtime's CheckpointTest keeps the same list). */
+    static List<WeightSpec> gpt2Specs(long vocab, long embd, long positions, int layers) {
+        List<WeightSpec> specs = new ArrayList<>();
+        specs.add(WeightSpec.required("transformer.wte.weight", vocab, embd));
+        specs.add(WeightSpec.required("transformer.wpe.weight", positions, embd));
+        for (int i = 0; i < layers; i++) {
+            String h = "transformer.h." + i + ".";
+            specs.add(WeightSpec.required(h + "ln_1.weight", embd));
+            specs.add(WeightSpec.required(h + "ln_1.bias", embd));
+            specs.add(WeightSpec.required(h + "attn.c_attn.weight", embd, 3 * embd));
+            specs.add(WeightSpec.required(h + "attn.c_attn.bias", 3 * embd));
+            specs.add(WeightSpec.required(h + "attn.c_proj.weight", embd, embd));
+            specs.add(WeightSpec.required(h + "attn.c_proj.bias", embd));
+            specs.add(WeightSpec.required(h + "ln_2.weight", embd));
+            specs.add(WeightSpec.required(h + "ln_2.bias", embd));
+            specs.add(WeightSpec.required(h + "mlp.c_fc.weight", embd, 4 * embd));
+            specs.add(WeightSpec.required(h + "mlp.c_fc.bias", 4 * embd));
+            specs.add(WeightSpec.required(h + "mlp.c_proj.weight", 4 * embd, embd));
+            specs.add(WeightSpec.required(h + "mlp.c_proj.bias", embd));
+        }
+        specs.add(WeightSpec.required("transformer.ln_f.weight", embd));
+        specs.add(WeightSpec.required("transformer.ln_f.bias", embd));
+        specs.add(WeightSpec.optional("lm_head.weight", vocab, embd));
+        return specs;
+    }
+
     @TempDir
     Path dir;
 
@@ -67,7 +101,7 @@ class RandomCheckpointTest {
         try (Checkpoint c = Checkpoint.open(out)) {
             assertEquals(4 + 2 * 12, c.names().size());
             assertFalse(c.has("lm_head.weight"), "tied LM head");
-            assertDoesNotThrow(() -> c.checkAgainst(CheckpointTest.gpt2Specs(1000, 64, 128, 2)));
+            assertDoesNotThrow(() -> c.checkAgainst(gpt2Specs(1000, 64, 128, 2)));
             assertArrayEquals(new long[] {64, 256}, c.shape("transformer.h.1.mlp.c_fc.weight"));
             assertEquals(progressed.get(), c.names().stream().mapToLong(n -> c.float32(n).limit() / 4).sum());
 
@@ -177,9 +211,10 @@ class RandomCheckpointTest {
         RandomCheckpoint.write("gpt2", "gpt2", out, 0);
         System.out.printf("gpt2 preset written in %.1f s%n", (System.nanoTime() - start) / 1e9);
         try (Checkpoint c = Checkpoint.open(out)) {
-            long parameters = c.names().stream().mapToLong(n -> SafetensorsEntry.elementCount(c.shape(n))).sum();
+            long parameters = c.names().stream()
+                    .mapToLong(n -> java.util.Arrays.stream(c.shape(n)).reduce(1, Math::multiplyExact)).sum();
             assertEquals(124_439_808L, parameters);
-            c.checkAgainst(CheckpointTest.gpt2Specs(50257, 768, 1024, 12));
+            c.checkAgainst(gpt2Specs(50257, 768, 1024, 12));
         }
     }
 }
