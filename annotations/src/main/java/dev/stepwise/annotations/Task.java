@@ -13,10 +13,22 @@ public enum Task {
         this.cliName = cliName;
     }
 
+    /**
+     * The task's name as optimum and the command line spell it.
+     *
+     * @return {@code text-generation} or {@code text-generation-with-past}
+     */
     public String cliName() {
         return cliName;
     }
 
+    /**
+     * The task a command line names.
+     *
+     * @param name {@code text-generation} or {@code text-generation-with-past}
+     * @return the task
+     * @throws IllegalArgumentException naming the choices, for any other name
+     */
     public static Task fromCliName(String name) {
         for (Task t : values()) {
             if (t.cliName.equals(name)) {

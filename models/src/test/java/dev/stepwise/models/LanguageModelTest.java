@@ -41,10 +41,27 @@ class LanguageModelTest {
             long[] ids = model.generate(List.of(prompt), greedy).get(0).get(0);
             assertEquals(model.decode(prompt) + text, model.decode(ids), "text out = the ids' text after the prompt");
 
+            List<Long> heard = new ArrayList<>();
+            List<Integer> steps = new ArrayList<>();
+            long[] streamed = model.generate(List.of(prompt), greedy, (row, step, token) -> {
+                assertEquals(0, row);
+                steps.add(step);
+                heard.add(token);
+            }).get(0).get(0);
+            assertArrayEquals(ids, streamed, "listening does not change the tokens");
+            assertEquals(ids.length - prompt.length, heard.size(), "the listener hears every generated token");
+            for (int i = 0; i < heard.size(); i++) {
+                assertEquals(ids[prompt.length + i], heard.get(i));
+                assertEquals(i, steps.get(i));
+            }
+
             GenerationConfig beams = greedy.toBuilder().numBeams(2).build(prompt.length);
             List<String> beamPieces = new ArrayList<>();
             String beamText = model.generate("Hello, my name is", beams, beamPieces::add);
             assertEquals(List.of(beamText), beamPieces, "beam search hands its text over once, at the end");
+            StepwiseException noStream = assertThrows(StepwiseException.class,
+                    () -> model.generate(List.of(prompt), beams, (row, step, token) -> { }));
+            assertTrue(noStream.getMessage().contains("beam search"), noStream.getMessage());
         }
     }
 

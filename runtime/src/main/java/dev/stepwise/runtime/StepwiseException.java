@@ -1,14 +1,30 @@
 package dev.stepwise.runtime;
 
 /**
- * A failure the user can act on: bad input, a failed validation, a missing file. Its message is one line that names
- * what and where; the CLI prints it as is and exits with status 1.
+ * A failure the user can act on: bad input, a failed validation or quality gate, a missing file. Its message is one
+ * line that names what and where (for example {@code out/generation_config.json: top_p must be a number, found "x"}),
+ * fit to show a user as it is; the CLI prints it and exits with status 1. Unchecked, as every facade method may throw
+ * it. Subclasses say more: {@link dev.stepwise.runtime.export.ValidationException} (an export differs from the PyTorch
+ * reference) and {@link dev.stepwise.runtime.generate.UnsupportedOptionException} (an engine cannot honour a setting).
  */
 public class StepwiseException extends RuntimeException {
+    /**
+     * A failure with a message; control characters in it are written as backslash-u escapes, so it stays
+     * one line whatever input it quotes.
+     *
+     * @param message what went wrong and where
+     */
     public StepwiseException(String message) {
         super(oneLine(message));
     }
 
+    /**
+     * A failure caused by another exception (typically an {@link java.io.IOException}); control characters in the
+     * message are escaped as in {@link #StepwiseException(String)}.
+     *
+     * @param message what went wrong and where, usually ending with the cause's message
+     * @param cause   the exception that caused it
+     */
     public StepwiseException(String message, Throwable cause) {
         super(oneLine(message), cause);
     }

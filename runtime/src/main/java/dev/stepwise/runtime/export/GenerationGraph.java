@@ -23,17 +23,34 @@ public enum GenerationGraph {
         this.cliName = cliName;
     }
 
+    /**
+     * The graph's name on the command line ({@code export --generation loop,beam-search}).
+     *
+     * @return {@code loop}, {@code beam-search}, {@code greedy-search} or {@code sampling}
+     */
     public String cliName() {
         return cliName;
     }
 
-    /** The file the graph is written to next to {@code model.onnx}: {@code model_loop.onnx}, {@code model_beam_search.onnx}, ... */
+    /**
+     * The file the graph is written to next to {@code model.onnx}.
+     *
+     * @return {@code model_loop.onnx}, {@code model_beam_search.onnx}, {@code model_greedy_search.onnx} or
+     *         {@code model_sampling.onnx}
+     */
     public String fileName() {
         return this == LOOP ? LoopGraphBuilder.FILE
                 : SearchKind.fromCliName(cliName).fileName();
     }
 
-    /** Parses a comma-separated list such as {@code loop,beam-search}. */
+    /**
+     * Parses a comma-separated list of command-line names such as {@code loop,beam-search}; blanks and case are
+     * ignored.
+     *
+     * @param list the names, separated by commas
+     * @return the graphs named, possibly none
+     * @throws IllegalArgumentException naming the unknown part and the choices, for a name that is not a graph's
+     */
     public static Set<GenerationGraph> parseList(String list) {
         Set<GenerationGraph> out = EnumSet.noneOf(GenerationGraph.class);
         for (String part : list.split(",")) {

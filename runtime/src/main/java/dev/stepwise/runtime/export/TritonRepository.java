@@ -35,21 +35,37 @@ import java.util.TreeSet;
  * and outputs.
  */
 public final class TritonRepository {
+    /** The model configuration file in each model's folder. */
     public static final String CONFIG_FILE = "config.pbtxt";
+    /** The one version folder each model has. */
     public static final String VERSION = "1";
     /** The file (or, with external data, the folder) Triton's ONNX Runtime backend loads in a version folder. */
     public static final String MODEL_FILE = "model.onnx";
     /** The Triton model name of the decoder. */
     public static final String DECODER = "decoder";
 
-    /** What was written: the repository, each model's name and source file, and how the weights were placed. */
+    /**
+     * What was written ({@link dev.stepwise.runtime.Stepwise#tritonRepository}).
+     *
+     * @param repository  the repository folder, in place
+     * @param models      each Triton model's name ({@code decoder}, {@code loop}, ...) and the export file it was made
+     *                    from, in repository order
+     * @param linkedBytes bytes of model and weights files placed as hard links to the export's files (no disk used)
+     * @param copiedBytes bytes that had to be copied (the file system refused a link)
+     */
     public record Layout(Path repository, Map<String, String> models, long linkedBytes, long copiedBytes) {
     }
 
     private TritonRepository() {
     }
 
-    /** Triton model names and the export files they come from, for the files present in {@code exportDir}. */
+    /**
+     * The Triton models an export folder would give, without writing anything.
+     *
+     * @param exportDir an export folder
+     * @return each Triton model name and the export file it comes from, for the files present in {@code exportDir}
+     *         (empty when there are none)
+     */
     public static Map<String, String> models(Path exportDir) {
         Map<String, String> models = new LinkedHashMap<>();
         if (Files.isRegularFile(exportDir.resolve(Exporter.MODEL_FILE))) {
@@ -67,6 +83,10 @@ public final class TritonRepository {
      * Refuses, before any work, a repository that cannot be written beside {@code others} (the export's output
      * folder): the same folder, one inside the other, an existing file, or an existing folder that is not empty (a
      * Triton repository usually holds other models, which Stepwise neither replaces nor merges into).
+     *
+     * @param repository the repository folder to be written
+     * @param others     folders it must be beside (neither inside them nor containing them)
+     * @throws StepwiseException naming the repository and the problem
      */
     public static void checkTarget(Path repository, Path... others) {
         Path repo = repository.toAbsolutePath().normalize();
@@ -96,7 +116,16 @@ public final class TritonRepository {
         }
     }
 
-    /** Lays out the export folder {@code exportDir} into a new repository, which appears only when complete. */
+    /**
+     * Lays out the export folder {@code exportDir} into a new repository, which appears only when complete; see
+     * {@link dev.stepwise.runtime.Stepwise#tritonRepository}, which calls it.
+     *
+     * @param exportDir  an exported or quantized folder
+     * @param repository a new or empty folder beside it
+     * @return what was written
+     * @throws StepwiseException when {@code repository} is not a new or empty folder beside the export, or a file
+     *                           cannot be read, linked or copied
+     */
     public static Layout write(Path exportDir, Path repository) {
         checkTarget(repository, exportDir);
         try (Pending pending = prepare(exportDir, repository)) {

@@ -23,6 +23,13 @@ public record BeamOptions(EarlyStopping earlyStopping, Convention convention) {
          */
         NEVER;
 
+        /**
+         * The value a command line or JSON string gives.
+         *
+         * @param text {@code true}, {@code false} or {@code never}, any case, surrounding blanks ignored
+         * @return the value
+         * @throws IllegalArgumentException naming the choices, for anything else
+         */
         public static EarlyStopping parse(String text) {
             return switch (text.trim().toLowerCase(java.util.Locale.ROOT)) {
                 case "true" -> TRUE;
@@ -52,11 +59,23 @@ public record BeamOptions(EarlyStopping earlyStopping, Convention convention) {
         ONNX_RUNTIME
     }
 
-    /** transformers' conventions with the config's early stopping ({@code true}/{@code false}). */
+    /**
+     * transformers' conventions with the config's early stopping.
+     *
+     * @param config generation settings
+     * @return {@link EarlyStopping#TRUE} or {@link EarlyStopping#FALSE} as the config says, with
+     *         {@link Convention#TRANSFORMERS}
+     */
     public static BeamOptions of(GenerationConfig config) {
         return new BeamOptions(config.earlyStopping() ? EarlyStopping.TRUE : EarlyStopping.FALSE, Convention.TRANSFORMERS);
     }
 
+    /**
+     * Sets whose conventions to follow.
+     *
+     * @param c transformers' or ONNX Runtime's
+     * @return these options with the convention changed
+     */
     public BeamOptions withConvention(Convention c) {
         return new BeamOptions(earlyStopping, c);
     }

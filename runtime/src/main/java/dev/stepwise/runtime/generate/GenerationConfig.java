@@ -10,10 +10,17 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * How to generate, with transformers' names and meanings. Defaults are greedy decoding of up to 20 new tokens; a
- * model folder's {@code generation_config.json} supplies defaults that command-line flags override. Made by
- * {@link Builder} (or the {@link #greedy}, {@link #sampling} and {@link #beamSearch} shortcuts), never by position:
- * fifteen settings in a row are too easy to shift by one. Immutable and thread-safe.
+ * How to generate, with transformers' names and meanings ({@code max_new_tokens}, {@code do_sample}, {@code top_p},
+ * {@code num_beams}, ...). Defaults are greedy decoding of up to 20 new tokens; a model folder's
+ * {@code generation_config.json} supplies defaults that the caller's settings override. Made by {@link Builder}
+ * (usually {@link dev.stepwise.runtime.LanguageModel#settings()}), or by the {@link #greedy}, {@link #sampling} and
+ * {@link #beamSearch} shortcuts, never by position: fifteen settings in a row are too easy to shift by one. Immutable
+ * and thread-safe; {@link #toBuilder()} starts a variant.
+ *
+ * <pre>{@code
+ * GenerationConfig sampled = model.settings().doSample(true).temperature(0.7).topP(0.9).seed(1).build(promptLength);
+ * GenerationConfig beams = sampled.toBuilder().doSample(false).numBeams(4).build(promptLength);
+ * }</pre>
  */
 public final class GenerationConfig {
     private final int maxNewTokens;
@@ -53,77 +60,139 @@ public final class GenerationConfig {
         this.padTokenId = padTokenId;
     }
 
-    /** Upper bound of generated tokens per sequence. */
+    /**
+     * Upper bound of generated tokens per sequence.
+     *
+     * @return {@code max_new_tokens}, at least 1
+     */
     public int maxNewTokens() {
         return maxNewTokens;
     }
 
-    /** Eos is suppressed until this many tokens were generated. */
+    /**
+     * Eos is suppressed until this many tokens were generated.
+     *
+     * @return {@code min_new_tokens}, 0 for none
+     */
     public int minNewTokens() {
         return minNewTokens;
     }
 
-    /** Sample instead of argmax / beam scores. */
+    /**
+     * Whether tokens are sampled rather than chosen by argmax or beam scores.
+     *
+     * @return {@code do_sample}
+     */
     public boolean doSample() {
         return doSample;
     }
 
-    /** Logits are divided by it before sampling (1 = unchanged). */
+    /**
+     * Logits are divided by it before sampling.
+     *
+     * @return {@code temperature}, above 0; 1 leaves them unchanged
+     */
     public double temperature() {
         return temperature;
     }
 
-    /** Keep the k most likely tokens when sampling (0 = off). */
+    /**
+     * Sampling keeps the k most likely tokens.
+     *
+     * @return {@code top_k}; 0 for off
+     */
     public int topK() {
         return topK;
     }
 
-    /** Nucleus: keep the smallest set whose probability reaches p (1 = off). */
+    /**
+     * Nucleus sampling keeps the smallest set of tokens whose probability reaches p.
+     *
+     * @return {@code top_p}, in (0, 1]; 1 for off
+     */
     public double topP() {
         return topP;
     }
 
-    /** Sampling seed; the same seed gives the same tokens. */
+    /**
+     * The sampling seed: the same seed, settings and prompt give the same tokens.
+     *
+     * @return the seed
+     */
     public long seed() {
         return seed;
     }
 
-    /** Beam search width (1 = no beam search). */
+    /**
+     * The beam search width.
+     *
+     * @return {@code num_beams}; 1 for no beam search
+     */
     public int numBeams() {
         return numBeams;
     }
 
-    /** Beam scores are divided by length^lengthPenalty. */
+    /**
+     * Beam scores (sums of log-probabilities) are divided by the length to this power: above 0 favours longer
+     * sequences.
+     *
+     * @return {@code length_penalty}; 1 by default
+     */
     public double lengthPenalty() {
         return lengthPenalty;
     }
 
-    /** Beam search stops when numBeams hypotheses are finished. */
+    /**
+     * Whether beam search stops as soon as {@code num_beams} hypotheses are finished.
+     *
+     * @return {@code early_stopping} ({@code "never"} is a {@link Builder#earlyStopping} setting only, see
+     *         {@link BeamOptions.EarlyStopping})
+     */
     public boolean earlyStopping() {
         return earlyStopping;
     }
 
-    /** Sequences returned per prompt (≤ numBeams). */
+    /**
+     * Sequences returned per prompt: at most {@code num_beams} for beam search; any number for sampling.
+     *
+     * @return {@code num_return_sequences}
+     */
     public int numReturnSequences() {
         return numReturnSequences;
     }
 
-    /** An n-gram may not occur twice (0 = off). */
+    /**
+     * No n-gram of this size may occur twice in a sequence.
+     *
+     * @return {@code no_repeat_ngram_size}; 0 for off
+     */
     public int noRepeatNgramSize() {
         return noRepeatNgramSize;
     }
 
-    /** CTRL-style penalty on already present tokens (1 = off). */
+    /**
+     * CTRL's penalty on tokens already in the sequence (positive logits divided by it, negative ones multiplied).
+     *
+     * @return {@code repetition_penalty}; 1 for off
+     */
     public double repetitionPenalty() {
         return repetitionPenalty;
     }
 
-    /** Any of these ends a sequence; empty = the model's. */
+    /**
+     * Token ids any of which ends a sequence.
+     *
+     * @return {@code eos_token_id}; empty for the model's
+     */
     public List<Long> eosTokenIds() {
         return eosTokenIds;
     }
 
-    /** Pad id, or -1 for the model's. */
+    /**
+     * The id fed to left-padded and finished rows.
+     *
+     * @return {@code pad_token_id}, or -1 for the model's
+     */
     public long padTokenId() {
         return padTokenId;
     }
@@ -156,24 +225,52 @@ public final class GenerationConfig {
                 + padTokenId + "]";
     }
 
+    /**
+     * Greedy decoding with everything else at transformers' defaults (eos and pad from the model).
+     *
+     * @param maxNewTokens upper bound of generated tokens, at least 1
+     * @return the settings (validated when generating)
+     */
     public static GenerationConfig greedy(int maxNewTokens) {
         return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, 1, 1.0, false, 1, 0, 1.0, List.of(), -1);
     }
 
-    /** Seeded sampling with the given warpers (top_k 0 and top_p 1 are off). */
+    /**
+     * Seeded sampling with the given warpers.
+     *
+     * @param maxNewTokens upper bound of generated tokens, at least 1
+     * @param temperature  logits are divided by it, above 0
+     * @param topK         keep the k most likely tokens; 0 for off
+     * @param topP         keep the smallest set reaching this probability, in (0, 1]; 1 for off
+     * @param seed         the seed
+     * @return the settings (validated when generating)
+     */
     public static GenerationConfig sampling(int maxNewTokens, double temperature, int topK, double topP, long seed) {
         return new GenerationConfig(maxNewTokens, 0, true, temperature, topK, topP, seed, 1, 1.0, false, 1, 0, 1.0,
                 List.of(), -1);
     }
 
-    /** Beam search (no sampling). */
+    /**
+     * Beam search without sampling.
+     *
+     * @param maxNewTokens       upper bound of generated tokens, at least 1
+     * @param numBeams           the beam width, at least 1
+     * @param lengthPenalty      scores are divided by the length to this power
+     * @param earlyStopping      whether to stop as soon as {@code numBeams} hypotheses are finished
+     * @param numReturnSequences sequences returned per prompt, at most {@code numBeams}
+     * @return the settings (validated when generating)
+     */
     public static GenerationConfig beamSearch(int maxNewTokens, int numBeams, double lengthPenalty,
                                               boolean earlyStopping, int numReturnSequences) {
         return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, numBeams, lengthPenalty, earlyStopping,
                 numReturnSequences, 0, 1.0, List.of(), -1);
     }
 
-    /** A builder starting from this config. */
+    /**
+     * A builder holding these settings, to make a variant.
+     *
+     * @return a new builder; {@code max_new_tokens} is set, so {@code build}'s prompt length does not change it
+     */
     public Builder toBuilder() {
         return new Builder().maxNewTokens(maxNewTokens).minNewTokens(minNewTokens).doSample(doSample)
                 .temperature(temperature).topK(topK).topP(topP).seed(seed).numBeams(numBeams)
@@ -183,6 +280,11 @@ public final class GenerationConfig {
                 .repetitionPenalty(repetitionPenalty).eosTokenIds(eosTokenIds).padTokenId(padTokenId);
     }
 
+    /**
+     * Whether these settings ask for beam search.
+     *
+     * @return true when {@code num_beams > 1}
+     */
     public boolean isBeamSearch() {
         return numBeams > 1;
     }
@@ -190,6 +292,9 @@ public final class GenerationConfig {
     /**
      * Checks that the options make sense together, with transformers' rules; returns this config or throws a
      * {@link StepwiseException} whose one-line message names the option (in generation_config.json spelling).
+     *
+     * @return this config
+     * @throws StepwiseException naming the first option out of range or in conflict with another
      */
     public GenerationConfig validate() {
         require(maxNewTokens >= 1, "max_new_tokens must be at least 1, got " + maxNewTokens);
@@ -254,16 +359,30 @@ public final class GenerationConfig {
         private List<Long> eosTokenIds;
         private Long padTokenId;
 
+        /** An empty builder: every setting at transformers' default until set. */
         public Builder() {
         }
 
-        /** The model folder's {@code generation_config.json} if there is one, else an empty builder. */
+        /**
+         * A builder holding a model folder's {@code generation_config.json}.
+         *
+         * @param modelDir an exported, quantized or unrolled folder (or a checkpoint folder)
+         * @return a builder holding its settings, or an empty builder when it has no {@code generation_config.json}
+         * @throws StepwiseException when the file is not valid JSON or a known key has the wrong type
+         */
         public static Builder fromModelDir(Path modelDir) {
             Path file = modelDir.resolve("generation_config.json");
             return Files.isRegularFile(file) ? fromJson(file) : new Builder();
         }
 
-        /** Reads the keys Stepwise knows from a {@code generation_config.json}; unknown keys are ignored. */
+        /**
+         * A builder holding the keys Stepwise knows from a {@code generation_config.json}; unknown keys are ignored.
+         *
+         * @param file the JSON file
+         * @return a builder holding its settings
+         * @throws StepwiseException naming the file and key, when the file cannot be read, is not valid JSON, or a
+         *                           known key has the wrong type
+         */
         public static Builder fromJson(Path file) {
             JsonObject json = ModelConfig.readJson(file);
             Builder b = new Builder();
@@ -288,92 +407,197 @@ public final class GenerationConfig {
             return b;
         }
 
+        /**
+         * Sets the upper bound of generated tokens per sequence; it wins over {@link #maxLength}.
+         *
+         * @param v {@code max_new_tokens}, at least 1; 20 when neither it nor {@code max_length} is set
+         * @return this builder
+         */
         public Builder maxNewTokens(int v) {
             maxNewTokens = v;
             return this;
         }
 
-        /** Total length, prompt included (transformers' {@code max_length}); {@code max_new_tokens} wins over it. */
+        /**
+         * Sets the total length, prompt included (transformers' {@code max_length}); {@link #maxNewTokens} wins over
+         * it. {@link #build(int)} turns it into new tokens with the prompt length.
+         *
+         * @param v {@code max_length}, longer than the prompt
+         * @return this builder
+         */
         public Builder maxLength(int v) {
             maxLength = v;
             return this;
         }
 
+        /**
+         * Suppresses eos until this many tokens were generated.
+         *
+         * @param v {@code min_new_tokens}, 0 (default) or more, at most {@code max_new_tokens}
+         * @return this builder
+         */
         public Builder minNewTokens(int v) {
             minNewTokens = v;
             return this;
         }
 
+        /**
+         * Samples tokens instead of choosing them by argmax or beam scores.
+         *
+         * @param v {@code do_sample}; false by default
+         * @return this builder
+         */
         public Builder doSample(boolean v) {
             doSample = v;
             return this;
         }
 
+        /**
+         * Sets the temperature logits are divided by before sampling.
+         *
+         * @param v {@code temperature}, above 0; 1 by default
+         * @return this builder
+         */
         public Builder temperature(double v) {
             temperature = v;
             return this;
         }
 
+        /**
+         * Keeps the k most likely tokens when sampling.
+         *
+         * @param v {@code top_k}; 0 for off, 50 (transformers' default) by default
+         * @return this builder
+         */
         public Builder topK(int v) {
             topK = v;
             return this;
         }
 
+        /**
+         * Keeps the smallest set of tokens whose probability reaches p when sampling (nucleus sampling).
+         *
+         * @param v {@code top_p}, in (0, 1]; 1 (off) by default
+         * @return this builder
+         */
         public Builder topP(double v) {
             topP = v;
             return this;
         }
 
+        /**
+         * Sets the sampling seed.
+         *
+         * @param v the seed; 0 by default
+         * @return this builder
+         */
         public Builder seed(long v) {
             seed = v;
             return this;
         }
 
+        /**
+         * Sets the beam search width.
+         *
+         * @param v {@code num_beams}; 1 (no beam search) by default
+         * @return this builder
+         */
         public Builder numBeams(int v) {
             numBeams = v;
             return this;
         }
 
+        /**
+         * Sets the power of the length that beam scores are divided by.
+         *
+         * @param v {@code length_penalty}, finite; 1 by default
+         * @return this builder
+         */
         public Builder lengthPenalty(double v) {
             lengthPenalty = v;
             return this;
         }
 
+        /**
+         * Sets when beam search is done.
+         *
+         * @param v {@code early_stopping}; {@link BeamOptions.EarlyStopping#FALSE} by default
+         * @return this builder
+         */
         public Builder earlyStopping(BeamOptions.EarlyStopping v) {
             earlyStopping = v;
             return this;
         }
 
+        /**
+         * Sets the sequences returned per prompt.
+         *
+         * @param v {@code num_return_sequences}: at most {@code num_beams} for beam search, any number for sampling, 1 for greedy decoding; 1 by default
+         * @return this builder
+         */
         public Builder numReturnSequences(int v) {
             numReturnSequences = v;
             return this;
         }
 
+        /**
+         * Forbids any n-gram of this size to occur twice in a sequence.
+         *
+         * @param v {@code no_repeat_ngram_size}; 0 (off) by default
+         * @return this builder
+         */
         public Builder noRepeatNgramSize(int v) {
             noRepeatNgramSize = v;
             return this;
         }
 
+        /**
+         * Sets CTRL's penalty on tokens already in the sequence.
+         *
+         * @param v {@code repetition_penalty}, above 0; 1 (off) by default
+         * @return this builder
+         */
         public Builder repetitionPenalty(double v) {
             repetitionPenalty = v;
             return this;
         }
 
+        /**
+         * Sets the ids that end a sequence, replacing the model's.
+         *
+         * @param v {@code eos_token_id}: the ids, each 0 or more; empty for the model's
+         * @return this builder
+         */
         public Builder eosTokenIds(List<Long> v) {
             eosTokenIds = List.copyOf(v);
             return this;
         }
 
+        /**
+         * Sets the id fed to left-padded and finished rows.
+         *
+         * @param v {@code pad_token_id}, 0 or more; -1 for the model's
+         * @return this builder
+         */
         public Builder padTokenId(long v) {
             padTokenId = v;
             return this;
         }
 
-        /** Whether sampling was asked for (explicitly or by generation_config.json). */
+        /**
+         * Whether sampling was asked for (explicitly or by generation_config.json).
+         *
+         * @return the {@code do_sample} set so far; false when unset
+         */
         public boolean doSample() {
             return doSample != null && doSample;
         }
 
+        /**
+         * The beam width asked for so far.
+         *
+         * @return the {@code num_beams} set so far; 1 when unset
+         */
         public int numBeams() {
             return numBeams == null ? 1 : numBeams;
         }
@@ -382,6 +606,13 @@ public final class GenerationConfig {
          * The config for prompts whose longest (padded) row has {@code promptLength} tokens; validated. Defaults are
          * transformers': greedy, temperature 1, top_k 50, top_p 1, one beam, length_penalty 1, early_stopping false,
          * one returned sequence, no n-gram ban, repetition_penalty 1; eos and pad from the model; seed 0.
+         *
+         * @param promptLength tokens in the longest prompt row; it matters only when {@code max_length} (or
+         *                     {@code min_length}) is set and {@code max_new_tokens} is not; for a text prompt,
+         *                     {@code model.encode(prompt).length}
+         * @return the validated settings
+         * @throws StepwiseException when {@code max_length} leaves no room after the prompt, or a setting is out of
+         *                           range or in conflict with another ({@link GenerationConfig#validate()})
          */
         public GenerationConfig build(int promptLength) {
             int maxNew;
@@ -407,7 +638,12 @@ public final class GenerationConfig {
                     padTokenId == null ? -1 : padTokenId).validate();
         }
 
-        /** Beam options with this builder's early stopping (including {@code "never"}) and transformers' conventions. */
+        /**
+         * Beam options with this builder's early stopping, including {@code "never"}, which {@link GenerationConfig}
+         * cannot hold, and transformers' conventions.
+         *
+         * @return the beam options
+         */
         public BeamOptions beamOptions() {
             return new BeamOptions(earlyStopping == null ? BeamOptions.EarlyStopping.FALSE : earlyStopping,
                     BeamOptions.Convention.TRANSFORMERS);

@@ -6,9 +6,17 @@ package dev.stepwise.runtime.quantize;
  * the given percentile of |x| (ONNX Runtime's {@code CalibrationMethod.Percentile}, see {@link ActivationRanges}).
  */
 public enum CalibrationMethod {
-    MINMAX, PERCENTILE;
+    /** The least and largest value seen over every calibration run. */
+    MINMAX,
+    /** The range clipped to a percentile of |x| ({@link StaticQdqOptions#percentile()}). */
+    PERCENTILE;
 
-    /** {@code minmax} or {@code percentile}, as the command line spells it; null for anything else. */
+    /**
+     * The method a command line names.
+     *
+     * @param s {@code minmax} or {@code percentile}
+     * @return the method, or null for any other name
+     */
     public static CalibrationMethod parse(String s) {
         return switch (s) {
             case "minmax" -> MINMAX;
@@ -17,6 +25,11 @@ public enum CalibrationMethod {
         };
     }
 
+    /**
+     * The method's name on the command line.
+     *
+     * @return {@code minmax} or {@code percentile}
+     */
     public String cliName() {
         return name().toLowerCase(java.util.Locale.ROOT);
     }

@@ -7,7 +7,18 @@ import java.util.Locale;
  * How close one quantized file came to its float original on the evaluation inputs. {@code kind} is {@code decoder}
  * (next-token figures over every position), {@code encoder} (cosine of mean-pooled, normalised outputs) or {@code
  * loaded} (a graph the gate cannot feed, such as a loop or search graph or a decode step with a past: it was only
- * loaded in ONNX Runtime; it holds the same quantized weights and nodes as the gated decoder).
+ * loaded in ONNX Runtime; it holds the same quantized weights and nodes as the gated decoder). Figures that do not
+ * apply to the kind are NaN.
+ *
+ * @param file         the model file's name
+ * @param kind         {@code decoder}, {@code encoder} or {@code loaded}
+ * @param compared     positions (decoder) or inputs (encoder) compared; 0 for {@code loaded}
+ * @param top1         decoder: fraction of positions whose next token (argmax) is unchanged, 0 to 1
+ * @param meanKl       decoder: mean KL(float ‖ quantized) of the next-token distributions, in nats
+ * @param maxLogitDiff decoder: the largest |logit difference| over every position and token
+ * @param meanCosine   encoder: mean cosine similarity of the mean-pooled, normalised outputs
+ * @param minCosine    encoder: the least of those cosines
+ * @param passed       whether the file met the thresholds
  */
 public record QualityFigures(String file, String kind, int compared, double top1, double meanKl, double maxLogitDiff,
                              double meanCosine, double minCosine, boolean passed) {
@@ -16,7 +27,11 @@ public record QualityFigures(String file, String kind, int compared, double top1
         return new QualityFigures(file, "loaded", 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, true);
     }
 
-    /** One line for the console. */
+    /**
+     * One line for the console.
+     *
+     * @return the kind, the file and its figures, marked {@code BELOW THRESHOLD} when it failed
+     */
     public String summary() {
         String figures = switch (kind) {
             case "decoder" -> String.format(Locale.ROOT, "top-1 agreement %.4f over %d positions, mean KL %.2e,"

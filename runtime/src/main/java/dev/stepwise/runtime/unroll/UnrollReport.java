@@ -52,23 +52,50 @@ public final class UnrollReport {
         this.seconds = seconds;
     }
 
+    /**
+     * The size of the shared weights file.
+     *
+     * @return bytes of {@code decoder_model-opt.onnx_data}
+     */
     public long weightsBytes() {
         return weightsBytes;
     }
 
+    /**
+     * How long the unroll took.
+     *
+     * @return wall-clock seconds, the chained check included
+     */
     public double seconds() {
         return seconds;
     }
 
+    /**
+     * The chained check's figures.
+     *
+     * @return one check per step, in order; empty when validation was off
+     */
     public List<StepCheck> checks() {
         return checks;
     }
 
-    /** Node count of one op type in a step graph after the passes. */
+    /**
+     * Node count of one op type in a step graph after the passes.
+     *
+     * @param step the step, from 0
+     * @param op   an ONNX op type, such as {@code MatMul}
+     * @return how many nodes of that type the step graph has (0 when none)
+     */
     public int optimizedCount(int step, String op) {
         return rows.get(step).optimized().getOrDefault(op, 0);
     }
 
+    /**
+     * Node count of one op type in the dynamic decoder (traced with symbolic dims), for comparison with the steps.
+     *
+     * @param op an ONNX op type, such as {@code Shape}
+     * @return how many nodes of that type the dynamic decoder has (0 when none)
+     */
     public int dynamicCount(String op) {
         return dynamic.getOrDefault(op, 0);
     }
@@ -77,7 +104,12 @@ public final class UnrollReport {
         return counts.values().stream().mapToInt(Integer::intValue).sum();
     }
 
-    /** A table: one row per op type, columns dynamic | step 0 | step 1 | … (after the passes). */
+    /**
+     * Prints the report as a table: one row per op type, columns dynamic | step 0 | step 1 | … (after the passes),
+     * then totals, file sizes and the chained check.
+     *
+     * @param out where to print
+     */
     public void print(PrintStream out) {
         TreeSet<String> ops = new TreeSet<>(dynamic.keySet());
         rows.forEach(r -> ops.addAll(r.optimized().keySet()));
@@ -105,6 +137,12 @@ public final class UnrollReport {
         }
     }
 
+    /**
+     * Writes the report as JSON (what {@code unroll-report.json} holds).
+     *
+     * @param file the file to write, replaced when it exists
+     * @throws StepwiseException when the file cannot be written
+     */
     public void write(Path file) {
         JsonObject o = new JsonObject();
         o.addProperty("model_type", modelType);
