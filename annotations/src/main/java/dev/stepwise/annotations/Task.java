@@ -5,7 +5,13 @@ public enum Task {
     /** Logits only: no past inputs, no present outputs. */
     TEXT_GENERATION("text-generation"),
     /** The KV-cache decoder: past inputs and present outputs; an empty past is prefill. */
-    TEXT_GENERATION_WITH_PAST("text-generation-with-past");
+    TEXT_GENERATION_WITH_PAST("text-generation-with-past"),
+    /** Encoder-only: the last hidden states {@code [batch_size, sequence_length, hidden_size]} (BertModel). */
+    FEATURE_EXTRACTION("feature-extraction"),
+    /** Encoder-only: one row of class logits per input, {@code [batch_size, num_labels]}. */
+    TEXT_CLASSIFICATION("text-classification"),
+    /** Encoder-only: vocabulary logits at every position, {@code [batch_size, sequence_length, vocab_size]}. */
+    FILL_MASK("fill-mask");
 
     private final String cliName;
 
@@ -17,12 +23,18 @@ public enum Task {
         return cliName;
     }
 
+    /** True for the tasks of an encoder-only graph (feature-extraction, text-classification, fill-mask). */
+    public boolean isEncoderTask() {
+        return this == FEATURE_EXTRACTION || this == TEXT_CLASSIFICATION || this == FILL_MASK;
+    }
+
     public static Task fromCliName(String name) {
         for (Task t : values()) {
             if (t.cliName.equals(name)) {
                 return t;
             }
         }
-        throw new IllegalArgumentException("unknown task '" + name + "' (expected text-generation or text-generation-with-past)");
+        throw new IllegalArgumentException("unknown task '" + name + "' (expected text-generation,"
+                + " text-generation-with-past, feature-extraction, text-classification or fill-mask)");
     }
 }

@@ -4,7 +4,8 @@ import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
 
 /**
- * How to export: the task, opset and tolerance (0 / NaN = the architecture's default), whether to validate against
+ * How to export: the task (null = the model's own: text-generation-with-past for a decoder, the task of
+ * {@code config.json}'s {@code architectures} for an encoder), opset and tolerance (0 / NaN = the architecture's default), whether to validate against
  * the PyTorch reference, the external-data threshold, and the graph's floating type: {@code FLOAT} (the default,
  * whatever the checkpoint's dtype) or {@code FLOAT16}, which keeps weights, activations, KV cache and logits in half
  * precision. {@code rtol} scales the tolerance with each output's magnitude (NaN = the default for the type:
@@ -43,7 +44,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
     }
 
     public static ExportOptions defaults() {
-        return new ExportOptions(Task.TEXT_GENERATION_WITH_PAST, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
+        return new ExportOptions(null, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
                 ProgressListener.SILENT, DType.FLOAT, Double.NaN,
                 java.util.Set.of(), false);
     }
