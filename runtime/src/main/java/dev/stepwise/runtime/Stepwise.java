@@ -56,6 +56,34 @@ public final class Stepwise {
         return Unroller.unroll(checkpoint, output, options);
     }
 
+    /**
+     * Opens an exported encoder folder as a pipeline for {@code task} ({@code feature-extraction},
+     * {@code text-classification} or {@code fill-mask}), with default options: tokenization through the folder's
+     * {@code tokenizer.json}, batches padded as its tokenizer config says, and for feature-extraction the pooling and
+     * normalisation a sentence-transformers folder declares (else mean pooling, not normalised).
+     *
+     * <pre>{@code
+     * try (Pipeline p = Stepwise.pipeline("feature-extraction", Path.of("out"))) {
+     *     float[][] vectors = ((FeatureExtractionPipeline) p).embed(List.of("A sentence."));
+     * }
+     * }</pre>
+     */
+    public static dev.stepwise.runtime.pipeline.Pipeline pipeline(String task, Path folder) {
+        return pipeline(task, folder, dev.stepwise.runtime.pipeline.PipelineOptions.defaults());
+    }
+
+    /** As {@link #pipeline(String, Path)} with {@code options} (pooling, normalisation, top-k, batch size, threads). */
+    public static dev.stepwise.runtime.pipeline.Pipeline pipeline(String task, Path folder,
+                                                                  dev.stepwise.runtime.pipeline.PipelineOptions options) {
+        dev.stepwise.annotations.Task t;
+        try {
+            t = dev.stepwise.annotations.Task.fromCliName(task);
+        } catch (IllegalArgumentException e) {
+            throw new StepwiseException(e.getMessage());
+        }
+        return dev.stepwise.runtime.pipeline.Pipeline.open(t, folder, options);
+    }
+
     /** Opens an exported or unrolled folder for generation, with one ONNX Runtime thread per core. */
     public static LanguageModel open(Path folder) {
         return LanguageModel.open(folder, 0);
