@@ -43,6 +43,9 @@ final class EncoderRunner implements AutoCloseable {
         if (!Files.isRegularFile(model)) {
             throw new StepwiseException(folder + ": no " + Exporter.MODEL_FILE + " (expected an exported folder)");
         }
+        if (!Files.isRegularFile(folder.resolve("tokenizer.json"))) {
+            throw new StepwiseException(folder + ": no tokenizer.json (a pipeline tokenizes its input text with it)");
+        }
         TextTokenizer t = TextTokenizer.open(folder);
         OrtSession s = null;
         try {
