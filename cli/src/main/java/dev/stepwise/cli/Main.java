@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             BenchCommand.class,
             QuantizeCommand.class,
+            PipelineCommand.class,
             DemoCommand.class})
 public final class Main implements Runnable {
     private final Map<String, String> env;

@@ -27,6 +27,12 @@ final class ConfigGenerator {
     }
 
     boolean generate(OnnxConfigModel model, GeneratedNames names) {
+        return generate(model.type(), model.config(), names);
+    }
+
+    /** For any declaration with {@code @ConfigKeys} (decoder or encoder). */
+    boolean generate(javax.lang.model.element.TypeElement origin, OnnxConfigModel.ConfigKeysModel keys,
+                     GeneratedNames names) {
         TypeSpec.Builder type = writer.mark(TypeSpec.classBuilder(names.config()))
                 .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
                 .addJavadoc("The normalized config.json of {@link $T}, read through its {@code @ConfigKeys}.\n",
@@ -34,7 +40,7 @@ final class ConfigGenerator {
                 .addField(FieldSpec.builder(RuntimeTypes.CONFIG_KEY_MAP, "KEYS",
                                 Modifier.PUBLIC, Modifier.STATIC, Modifier.FINAL)
                         .addJavadoc("Where $T finds each normalized value in config.json.\n", names.annotated())
-                        .initializer(keyMap(model))
+                        .initializer(keyMap(keys))
                         .build())
                 .addField(RuntimeTypes.MODEL_CONFIG, "config", Modifier.PRIVATE, Modifier.FINAL)
                 .addMethod(MethodSpec.constructorBuilder()
@@ -63,13 +69,13 @@ final class ConfigGenerator {
                 .returns(RuntimeTypes.MODEL_CONFIG)
                 .addStatement("return config")
                 .build());
-        return writer.write(names.packageName(), type.build(), model.type());
+        return writer.write(names.packageName(), type.build(), origin);
     }
 
     /** {@code new ConfigKeyMap("n_layer", "n_head", ...)}, one key per line, named by its member. */
-    private static CodeBlock keyMap(OnnxConfigModel model) {
+    private static CodeBlock keyMap(OnnxConfigModel.ConfigKeysModel config) {
         CodeBlock.Builder b = CodeBlock.builder().add("new $T(\n", RuntimeTypes.CONFIG_KEY_MAP).indent().indent();
-        List<ConfigKey> keys = model.config().keys();
+        List<ConfigKey> keys = config.keys();
         for (int i = 0; i < keys.size(); i++) {
             ConfigKey k = keys.get(i);
             b.add("$S$L // $L\n", k.key().value(), i + 1 < keys.size() ? "," : "", k.member());

@@ -1,6 +1,7 @@
 package dev.stepwise.processor;
 
 import com.google.auto.service.AutoService;
+import dev.stepwise.annotations.EncoderConfig;
 import dev.stepwise.annotations.OnnxConfig;
 import java.util.Set;
 import javax.annotation.processing.AbstractProcessor;
@@ -20,6 +21,7 @@ import javax.lang.model.element.TypeElement;
 @AutoService(Processor.class)
 public final class OnnxConfigProcessor extends AbstractProcessor {
     private static final String ANNOTATION = OnnxConfig.class.getCanonicalName();
+    private static final String ENCODER_ANNOTATION = EncoderConfig.class.getCanonicalName();
 
     private OnnxConfigReader reader;
     private OnnxConfigValidator validator;
@@ -27,6 +29,10 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
     private ConfigGenerator config;
     private DummyInputsGenerator dummyInputs;
     private final ServiceFile serviceFile = new ServiceFile();
+    private EncoderConfigValidator encoderValidator;
+    private EncoderExporterGenerator encoderExporter;
+    private EncoderDummyInputsGenerator encoderDummyInputs;
+    private final ServiceFile encoderServiceFile = new ServiceFile(RuntimeTypes.ENCODER_ARCHITECTURE_NAME);
 
     @Override
     public synchronized void init(ProcessingEnvironment env) {
@@ -37,11 +43,14 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
         exporter = new ExporterGenerator(writer);
         config = new ConfigGenerator(writer);
         dummyInputs = new DummyInputsGenerator(writer);
+        encoderValidator = new EncoderConfigValidator(env.getMessager(), env.getTypeUtils());
+        encoderExporter = new EncoderExporterGenerator(writer);
+        encoderDummyInputs = new EncoderDummyInputsGenerator(writer);
     }
 
     @Override
     public Set<String> getSupportedAnnotationTypes() {
-        return Set.of(ANNOTATION);
+        return Set.of(ANNOTATION, ENCODER_ANNOTATION);
     }
 
     @Override
@@ -53,7 +62,17 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
     public boolean process(Set<? extends TypeElement> annotations, RoundEnvironment round) {
         if (round.processingOver()) {
             serviceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
+            encoderServiceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
             return false;
+        }
+        TypeElement encoder = processingEnv.getElementUtils().getTypeElement(ENCODER_ANNOTATION);
+        if (encoder != null) {
+            for (Element e : round.getElementsAnnotatedWith(encoder)) {
+                AnnotationMirror mirror = mirrorOf(e, encoder);
+                if (e instanceof TypeElement type && mirror != null) {
+                    processEncoder(type, mirror);
+                }
+            }
         }
         TypeElement annotation = processingEnv.getElementUtils().getTypeElement(ANNOTATION);
         if (annotation == null) {
@@ -85,6 +104,25 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
                 & exporter.generate(model, names);
         if (written) {
             serviceFile.add(names.exporter().reflectionName(), type);
+        }
+    }
+
+    private void processEncoder(TypeElement type, AnnotationMirror mirror) {
+        EncoderConfigModel model;
+        try {
+            model = reader.readEncoder(type, mirror);
+        } catch (OnnxConfigReader.UnreadableException e) {
+            return; // javac has reported the erroneous annotation value itself
+        }
+        if (!encoderValidator.validate(model)) {
+            return;
+        }
+        GeneratedNames names = GeneratedNames.of(type);
+        boolean written = config.generate(type, model.config(), names)
+                & encoderDummyInputs.generate(model, names)
+                & encoderExporter.generate(model, names);
+        if (written) {
+            encoderServiceFile.add(names.exporter().reflectionName(), type);
         }
     }
 

@@ -55,6 +55,36 @@ final class OnnxConfigReader {
                 top.at("inputs"), inputs, cache(top.nested("cache")), top.at("outputs"), outputs);
     }
 
+    /** Reads an {@code @EncoderConfig}; its {@code encoder} member is read by {@link #encoderGraph}. */
+    EncoderConfigModel readEncoder(TypeElement type, AnnotationMirror mirror) throws UnreadableException {
+        Scope top = new Scope(mirror, true, Where.at(mirror));
+        return new EncoderConfigModel(type, mirror, top.string("modelType"), top.at("tasks"), taskList(top),
+                top.value("opset", Integer.class), top.value("atol", Double.class), configKeys(top.nested("config")),
+                encoderGraph(top.nested("encoder")));
+    }
+
+    /** An {@code @EncoderGraph}: inputs, and outputs each tied to one task. */
+    private EncoderConfigModel.EncoderGraphModel encoderGraph(Scope g) throws UnreadableException {
+        List<EncoderConfigModel.TaskOutputModel> outputs = new ArrayList<>();
+        for (Located<AnnotationValue> item : g.list("outputs")) {
+            Scope o = g.element("outputs", item);
+            Scope t = o.nested("tensor");
+            TensorModel tensor = new TensorModel("output", t.self, t.string("name"), t.enumValue("type", DType.class),
+                    t.at("axes"), t.strings("axes"));
+            outputs.add(new EncoderConfigModel.TaskOutputModel(o.self, o.enumValue("task", Task.class), tensor));
+        }
+        return new EncoderConfigModel.EncoderGraphModel(g.self, g.at("inputs"), tensors(g, "inputs", "input"),
+                g.at("outputs"), outputs);
+    }
+
+    private List<Located<Task>> taskList(Scope top) throws UnreadableException {
+        List<Located<Task>> tasks = new ArrayList<>();
+        for (Located<AnnotationValue> t : top.list("tasks")) {
+            tasks.add(new Located<>(constant(Task.class, "tasks", t.value()), t.where()));
+        }
+        return tasks;
+    }
+
     private ConfigKeysModel configKeys(Scope scope) throws UnreadableException {
         List<ConfigKey> keys = new ArrayList<>();
         for (String member : CONFIG_KEY_MEMBERS) {

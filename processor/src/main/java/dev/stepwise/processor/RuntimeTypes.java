@@ -13,6 +13,8 @@ final class RuntimeTypes {
 
     static final String CAUSAL_LM_NAME = MODEL + ".CausalLm";
     static final String ARCHITECTURE_NAME = MODEL + ".Architecture";
+    static final String ENCODER_MODEL_NAME = MODEL + ".EncoderModel";
+    static final String ENCODER_ARCHITECTURE_NAME = MODEL + ".EncoderArchitecture";
 
     static final ClassName ARCHITECTURE = ClassName.get(MODEL, "Architecture");
     static final ClassName ARCHITECTURE_SPEC = ClassName.get(MODEL, "ArchitectureSpec");
@@ -21,6 +23,10 @@ final class RuntimeTypes {
     static final ClassName CONFIG_KEY_MAP = ClassName.get(MODEL, "ConfigKeyMap");
     static final ClassName MODEL_CONFIG = ClassName.get(MODEL, "ModelConfig");
     static final ClassName TENSOR_DECL = ClassName.get(MODEL, "TensorDecl");
+    static final ClassName ENCODER_ARCHITECTURE = ClassName.get(MODEL, "EncoderArchitecture");
+    static final ClassName ENCODER_MODEL = ClassName.get(MODEL, "EncoderModel");
+    static final ClassName ENCODER_SPEC = ClassName.get(MODEL, "EncoderSpec");
+    static final ClassName ENCODER_EXPORTER = ClassName.get(EXPORT, "EncoderExporter");
 
     static final ClassName DUMMY_INPUTS = ClassName.get(EXPORT, "DummyInputs");
     static final ClassName DUMMY_TENSORS = ClassName.get(EXPORT, "DummyTensors");

@@ -27,8 +27,19 @@ import javax.tools.StandardLocation;
 final class ServiceFile {
     static final String PATH = "META-INF/services/" + RuntimeTypes.ARCHITECTURE_NAME;
 
+    private final String path;
     private final Set<String> providers = new TreeSet<>();
     private final List<Element> origins = new ArrayList<>();
+
+    /** The decoder architectures' service file. */
+    ServiceFile() {
+        this(RuntimeTypes.ARCHITECTURE_NAME);
+    }
+
+    /** The service file of {@code serviceInterface} (e.g. the encoder architectures'). */
+    ServiceFile(String serviceInterface) {
+        this.path = "META-INF/services/" + serviceInterface;
+    }
 
     void add(String provider, Element origin) {
         providers.add(provider);
@@ -41,9 +52,9 @@ final class ServiceFile {
             return;
         }
         Set<String> all = new TreeSet<>(providers);
-        all.addAll(existing(filer));
+        all.addAll(existing(filer, path));
         try {
-            FileObject file = filer.createResource(StandardLocation.CLASS_OUTPUT, "", PATH,
+            FileObject file = filer.createResource(StandardLocation.CLASS_OUTPUT, "", path,
                     origins.toArray(new Element[0]));
             try (Writer w = new OutputStreamWriter(file.openOutputStream(), StandardCharsets.UTF_8)) {
                 for (String p : all) {
@@ -52,15 +63,15 @@ final class ServiceFile {
                 }
             }
         } catch (IOException e) {
-            messager.printMessage(Diagnostic.Kind.ERROR, "cannot write " + PATH + ": " + e.getMessage());
+            messager.printMessage(Diagnostic.Kind.ERROR, "cannot write " + path + ": " + e.getMessage());
         }
     }
 
     /** The entries of a service file already in the output, if any ('#' starts a comment, as ServiceLoader reads). */
-    private static Set<String> existing(Filer filer) {
+    private static Set<String> existing(Filer filer, String path) {
         Set<String> entries = new TreeSet<>();
         try {
-            FileObject file = filer.getResource(StandardLocation.CLASS_OUTPUT, "", PATH);
+            FileObject file = filer.getResource(StandardLocation.CLASS_OUTPUT, "", path);
             try (Reader r = new InputStreamReader(file.openInputStream(), StandardCharsets.UTF_8);
                  BufferedReader lines = new BufferedReader(r)) {
                 for (String line = lines.readLine(); line != null; line = lines.readLine()) {

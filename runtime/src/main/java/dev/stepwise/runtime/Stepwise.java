@@ -1,9 +1,12 @@
 package dev.stepwise.runtime;
 
+import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.TritonRepository;
+import dev.stepwise.runtime.pipeline.Pipeline;
+import dev.stepwise.runtime.pipeline.PipelineOptions;
 import dev.stepwise.runtime.quantize.QuantizeOptions;
 import dev.stepwise.runtime.quantize.QuantizeResult;
 import dev.stepwise.runtime.quantize.Quantizer;
@@ -128,6 +131,46 @@ public final class Stepwise {
      */
     public static TritonRepository.Layout tritonRepository(Path exported, Path repository) {
         return TritonRepository.write(exported, repository);
+    }
+
+    /**
+     * Opens an exported encoder folder as a pipeline for {@code task} ({@code feature-extraction},
+     * {@code text-classification} or {@code fill-mask}), with default options: tokenization through the folder's
+     * {@code tokenizer.json}, batches padded as its tokenizer config says, and for feature-extraction the pooling and
+     * normalisation a sentence-transformers folder declares (else mean pooling, not normalised).
+     *
+     * <pre>{@code
+     * try (Pipeline p = Stepwise.pipeline("feature-extraction", Path.of("out"))) {
+     *     float[][] vectors = ((FeatureExtractionPipeline) p).embed(List.of("A sentence."));
+     * }
+     * }</pre>
+     *
+     * @param task   the pipeline task's command-line name
+     * @param folder a folder written by {@link #export} (or {@link #quantize}) from an encoder checkpoint
+     * @return the pipeline, holding an ONNX Runtime session until closed
+     * @throws StepwiseException when the task is unknown or not the folder's, or the folder cannot be loaded
+     */
+    public static Pipeline pipeline(String task, Path folder) {
+        return pipeline(task, folder, dev.stepwise.runtime.pipeline.PipelineOptions.defaults());
+    }
+
+    /**
+     * As {@link #pipeline(String, Path)} with {@code options}.
+     *
+     * @param task    the pipeline task's command-line name
+     * @param folder  a folder written by {@link #export} (or {@link #quantize}) from an encoder checkpoint
+     * @param options pooling, normalisation, top-k, batch size, threads
+     * @return the pipeline, holding an ONNX Runtime session until closed
+     * @throws StepwiseException when the task is unknown or not the folder's, or the folder cannot be loaded
+     */
+    public static Pipeline pipeline(String task, Path folder, PipelineOptions options) {
+        Task t;
+        try {
+            t = Task.fromCliName(task);
+        } catch (IllegalArgumentException e) {
+            throw new StepwiseException(e.getMessage());
+        }
+        return Pipeline.open(t, folder, options);
     }
 
     /**

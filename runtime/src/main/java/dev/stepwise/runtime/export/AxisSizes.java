@@ -38,6 +38,7 @@ public record AxisSizes(Long batch, Long sequence, Long past) {
             case "num_attention_heads" -> (long) config.numAttentionHeads();
             case "num_key_value_heads" -> (long) config.numKeyValueHeads();
             case "head_dim" -> (long) config.headDim();
+            case "num_labels" -> (long) config.numLabels();
             default -> throw new StepwiseException("unknown axis '" + axis + "'");
         };
     }

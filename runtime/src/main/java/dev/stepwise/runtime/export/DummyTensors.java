@@ -73,4 +73,40 @@ public final class DummyTensors {
     public static HostTensor zerosLong(long... shape) {
         return HostTensor.ofLongs(new long[Math.toIntExact(HostTensor.elementCount(shape))], shape);
     }
+
+    /**
+     * Mask {@code [batch, sequence]} padded on the right (BERT's side): row 0 is all tokens, row b ≥ 1 has its last
+     * {@code b * sequence / (2 * batch)} slots padded (at least one when sequence ≥ 2); the first slot is never padded.
+     */
+    public static HostTensor rightPaddedMask(long batch, long sequence) {
+        long[] mask = new long[Math.toIntExact(batch * sequence)];
+        for (int b = 0; b < batch; b++) {
+            long pad = b == 0 ? 0 : Math.max(sequence >= 2 ? 1 : 0, b * sequence / (2 * batch));
+            pad = Math.min(pad, sequence - 1);
+            for (long t = 0; t < sequence; t++) {
+                mask[(int) (b * sequence + t)] = t < sequence - pad ? 1 : 0;
+            }
+        }
+        return HostTensor.ofLongs(mask, batch, sequence);
+    }
+
+    /**
+     * Token types {@code [batch, sequence]} of a sentence pair: 1 on the second half of each row's real tokens (all 0
+     * when the model has fewer than two types).
+     */
+    public static HostTensor sentencePairTypes(HostTensor mask, int typeVocabSize) {
+        long batch = mask.dim(0);
+        long sequence = mask.dim(1);
+        long[] types = new long[Math.toIntExact(batch * sequence)];
+        for (int b = 0; b < batch; b++) {
+            long real = 0;
+            for (long t = 0; t < sequence; t++) {
+                real += mask.longs()[(int) (b * sequence + t)];
+            }
+            for (long t = real / 2; typeVocabSize >= 2 && t < real; t++) {
+                types[(int) (b * sequence + t)] = 1;
+            }
+        }
+        return HostTensor.ofLongs(types, batch, sequence);
+    }
 }

@@ -20,8 +20,9 @@ import dev.stepwise.annotations.Task;
  * to write the same thing and nothing a caller could not already do. The canonical constructor exists because
  * records have one; it grows a parameter whenever an option is added, so prefer {@code defaults().with...}.
  *
- * @param task                       what the graph computes; {@link Task#TEXT_GENERATION_WITH_PAST} (the KV-cache
- *                                   decoder) by default
+ * @param task                       what the graph computes; null (the default) for the model's own:
+ *                                   {@link Task#TEXT_GENERATION_WITH_PAST} (the KV-cache decoder) for a decoder, the
+ *                                   task of {@code config.json}'s {@code architectures} for an encoder
  * @param opset                      the ONNX opset to write, 13 to 22; 0 for the architecture's default
  * @param atol                       the absolute tolerance of validation (max abs difference per output); NaN for
  *                                   the architecture's default
@@ -99,7 +100,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return the default options
      */
     public static ExportOptions defaults() {
-        return new ExportOptions(Task.TEXT_GENERATION_WITH_PAST, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
+        return new ExportOptions(null, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
                 ProgressListener.SILENT, DType.FLOAT, Double.NaN,
                 java.util.Set.of(), false, null);
     }

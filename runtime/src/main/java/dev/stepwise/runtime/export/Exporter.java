@@ -43,6 +43,11 @@ public final class Exporter {
 
     /** Finds the architecture from {@code config.json}'s {@code model_type} and exports. */
     public static ExportResult export(Path checkpointDir, Path outputDir, ExportOptions options) {
+        java.util.Optional<dev.stepwise.runtime.model.EncoderArchitecture> encoder =
+                dev.stepwise.runtime.model.EncoderArchitectures.of(checkpointDir);
+        if (encoder.isPresent()) {
+            return EncoderExporter.export(encoder.get(), checkpointDir, outputDir, options);
+        }
         return export(ModelFolder.read(checkpointDir).architecture(), checkpointDir, outputDir, options);
     }
 
@@ -56,22 +61,14 @@ public final class Exporter {
             throw new StepwiseException(configFile + ": model_type is '" + modelType + "' but the exporter is for '"
                     + spec.modelType() + "'");
         }
-        Task task = options.task();
+        // no task given: the KV-cache decoder
+        Task task = options.task() != null ? options.task() : Task.TEXT_GENERATION_WITH_PAST;
         if (!spec.supports(task)) {
             throw new StepwiseException(spec.modelType() + " does not support task " + task.cliName());
         }
-        int opset = options.opset() > 0 ? options.opset() : spec.opset();
-        if (opset < 13 || opset > 22) {
-            throw new StepwiseException("opset " + opset + " is not supported (13..22)");
-        }
-        double atol = Double.isNaN(options.atol()) ? spec.atol() : options.atol();
-        if (!(atol > 0)) {
-            throw new StepwiseException("atol must be > 0, got " + atol);
-        }
-        double rtol = options.effectiveRtol();
-        if (!(rtol >= 0)) {
-            throw new StepwiseException("rtol must be >= 0, got " + rtol);
-        }
+        int opset = opset(options, spec.opset());
+        double atol = atol(options, spec.atol());
+        double rtol = rtol(options);
         ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
         ProgressListener progress = options.progress();
         Path triton = options.tritonRepository();
@@ -127,6 +124,31 @@ public final class Exporter {
             return new ExportResult(out.target(), out.target().resolve(MODEL_FILE), weightBytes, external, seconds,
                     validation, layout);
         }
+    }
+
+    /** The opset in effect: the options', else the architecture's; 13..22. */
+    static int opset(ExportOptions options, int declared) {
+        int opset = options.opset() > 0 ? options.opset() : declared;
+        if (opset < 13 || opset > 22) {
+            throw new StepwiseException("opset " + opset + " is not supported (13..22)");
+        }
+        return opset;
+    }
+
+    static double atol(ExportOptions options, double declared) {
+        double atol = Double.isNaN(options.atol()) ? declared : options.atol();
+        if (!(atol > 0)) {
+            throw new StepwiseException("atol must be > 0, got " + atol);
+        }
+        return atol;
+    }
+
+    static double rtol(ExportOptions options) {
+        double rtol = options.effectiveRtol();
+        if (!(rtol >= 0)) {
+            throw new StepwiseException("rtol must be >= 0, got " + rtol);
+        }
+        return rtol;
     }
 
     /** The checkpoint's size once widened to float32: what tracing streams into the output. */

@@ -143,16 +143,25 @@ public final class Validator {
      */
     public static Map<String, HostTensor> runOrt(OrtSession session, Architecture architecture, DummyInputs in)
             throws OrtException {
+        return runOrt(session, architecture.spec().inputs(), architecture.spec().cache().type(), in);
+    }
+
+    /**
+     * As above for any graph: inputs named in {@code declared} are fed as their declared type, any other (past
+     * tensors) as {@code otherType}.
+     */
+    public static Map<String, HostTensor> runOrt(OrtSession session, List<TensorDecl> declaredInputs, DType otherType,
+                                                 DummyInputs in) throws OrtException {
         OrtEnvironment env = OrtSessions.environment();
         Map<String, DType> declared = new HashMap<>();
-        for (TensorDecl d : architecture.spec().inputs()) {
+        for (TensorDecl d : declaredInputs) {
             declared.put(d.name(), d.type());
         }
         Map<String, OnnxTensor> feed = new LinkedHashMap<>();
         try {
             for (Map.Entry<String, NodeInfo> e : session.getInputInfo().entrySet()) {
                 String name = e.getKey();
-                DType type = declared.getOrDefault(name, architecture.spec().cache().type());
+                DType type = declared.getOrDefault(name, otherType);
                 if (e.getValue().getInfo() instanceof TensorInfo info && info.type == OnnxJavaType.FLOAT16) {
                     type = DType.FLOAT16;
                 }

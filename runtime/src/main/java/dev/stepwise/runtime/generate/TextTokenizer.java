@@ -46,6 +46,16 @@ public final class TextTokenizer implements AutoCloseable {
         return e.getIds();
     }
 
+    /** Ids and token types ({@code 0} for a single sentence) of {@code text}, special tokens included, unpadded. */
+    public Encoded encodeWithTypes(String text) {
+        Encoding e = tokenizer.encode(text);
+        return new Encoded(e.getIds(), e.getTypeIds());
+    }
+
+    /** One text's ids and token types, of equal length. */
+    public record Encoded(long[] ids, long[] typeIds) {
+    }
+
     /** The text of {@code ids}, special tokens skipped. */
     public String decode(long[] ids) {
         return tokenizer.decode(ids, true);

@@ -131,6 +131,48 @@ public final class ModelConfig {
         return keys.maxPositions().isEmpty() ? Integer.MAX_VALUE : getInt(keys.maxPositions(), Integer.MAX_VALUE);
     }
 
+    /**
+     * The number of classes of a classification head: the size of {@code id2label}, else {@code num_labels}, else 2
+     * (transformers' default).
+     */
+    public int numLabels() {
+        return labels().size();
+    }
+
+    /** Class names by index from {@code id2label} ({@code "LABEL_i"} for a config with only {@code num_labels}). */
+    public List<String> labels() {
+        return labels(json, source);
+    }
+
+    /** As {@link #labels()} for any parsed config.json (no normalized keys needed). */
+    public static List<String> labels(JsonObject json, Path source) {
+        JsonElement e = json.get("id2label");
+        if (e != null && !e.isJsonNull() && !e.isJsonObject()) {
+            throw new StepwiseException(source + ": key 'id2label' must be an object of index to name, found " + e);
+        }
+        boolean named = e != null && e.isJsonObject();
+        int n;
+        if (named) {
+            n = e.getAsJsonObject().size();
+        } else {
+            JsonElement count = json.get("num_labels");
+            n = count != null && count.isJsonPrimitive() && count.getAsJsonPrimitive().isNumber() ? count.getAsInt() : 2;
+        }
+        if (n <= 0) {
+            throw new StepwiseException(source + ": a classifier needs at least one label, found " + n);
+        }
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            JsonElement name = named ? e.getAsJsonObject().get(Integer.toString(i)) : null;
+            if (named && (name == null || !name.isJsonPrimitive())) {
+                throw new StepwiseException(source + ": id2label has no name for index " + i + " (expected keys 0.."
+                        + (n - 1) + ")");
+            }
+            labels.add(named ? name.getAsString() : "LABEL_" + i);
+        }
+        return labels;
+    }
+
     /** End-of-sequence ids (a config may give one id or a list); empty when none. */
     public List<Long> eosTokenIds() {
         return idList(keys.eosTokenId());

@@ -1,9 +1,12 @@
 package dev.stepwise.runtime.ops;
 
 import dev.stepwise.annotations.DType;
+import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CausalLm;
 import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.EncoderInputs;
+import dev.stepwise.runtime.model.EncoderModel;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.WeightSpec;
@@ -57,6 +60,20 @@ public final class ShapeOps implements Ops {
         Tensor mask = ops.input("attention_mask", DType.INT64, BATCH, SEQUENCE);
         Tensor positions = ops.input("position_ids", DType.INT64, BATCH, SEQUENCE);
         model.forward(ops, config, new DecoderInputs(ids, mask, positions), KvCache.none(config.numLayers()));
+        return ops.declaredWeights();
+    }
+
+    /**
+     * As {@link #expectedWeights(CausalLm, ModelConfig)} for an encoder's {@code task}: one forward of a {@code [2, 3]}
+     * batch with token types and positions given.
+     */
+    public static List<WeightSpec> expectedWeights(EncoderModel model, ModelConfig config, Task task) {
+        ShapeOps ops = new ShapeOps();
+        Tensor ids = ops.input("input_ids", DType.INT64, BATCH, SEQUENCE);
+        Tensor mask = ops.input("attention_mask", DType.INT64, BATCH, SEQUENCE);
+        Tensor types = ops.input("token_type_ids", DType.INT64, BATCH, SEQUENCE);
+        Tensor positions = ops.input("position_ids", DType.INT64, BATCH, SEQUENCE);
+        model.forward(ops, config, new EncoderInputs(ids, mask, types, positions), task);
         return ops.declaredWeights();
     }
 

@@ -1,0 +1,94 @@
+package dev.stepwise.cli;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import dev.stepwise.runtime.Stepwise;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.pipeline.Pipeline;
+import dev.stepwise.runtime.pipeline.PipelineOptions;
+import dev.stepwise.runtime.pipeline.Pooling;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+@Command(name = "pipeline", mixinStandardHelpOptions = true,
+        description = "Run a task on an exported encoder folder: one JSON result per input, one per line, on stdout.")
+final class PipelineCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "TASK", description = "feature-extraction, text-classification or fill-mask.")
+    String task;
+
+    @ParentCommand
+    Main main;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Exported folder (model.onnx + tokenizer.json).")
+    Path model;
+
+    @Option(names = "--input", arity = "1..*", paramLabel = "TEXT", description = "Input texts.")
+    List<String> inputs = new ArrayList<>();
+
+    @Option(names = "--input-file", paramLabel = "FILE", description = "A file of input texts, one per line (blank lines skipped).")
+    Path inputFile;
+
+    @Option(names = "--pooling", paramLabel = "MODE",
+            description = "feature-extraction: mean, cls or none (every token's vector); default: the folder's"
+                    + " sentence-transformers pooling, else mean.")
+    String pooling;
+
+    @Option(names = "--normalize", negatable = true,
+            description = "feature-extraction: L2-normalise the vectors (default: when the folder's modules.json has"
+                    + " a Normalize module).")
+    Boolean normalize;
+
+    @Option(names = "--top-k", defaultValue = "5", description = "fill-mask: candidates per mask (default 5).")
+    int topK;
+
+    @Option(names = "--batch-size", defaultValue = "32", description = "Texts per ONNX Runtime run (default 32).")
+    int batchSize;
+
+    @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime threads (0 = one per core).")
+    int threads;
+
+    @Override
+    public Integer call() {
+        CommandLine cli = new CommandLine(this);
+        List<String> texts = new ArrayList<>(inputs);
+        if (inputFile != null) {
+            try {
+                for (String line : Files.readAllLines(inputFile, StandardCharsets.UTF_8)) {
+                    if (!line.isBlank()) {
+                        texts.add(line);
+                    }
+                }
+            } catch (IOException e) {
+                throw new StepwiseException(inputFile + ": cannot read: " + e.getMessage(), e);
+            }
+        }
+        if (texts.isEmpty()) {
+            throw new CommandLine.ParameterException(cli, "no input: give --input TEXT... or --input-file FILE");
+        }
+        PipelineOptions options;
+        try {
+            options = PipelineOptions.defaults().withTopK(topK).withBatchSize(batchSize).withThreads(threads)
+                    .withNormalize(normalize).withPooling(pooling == null ? null : Pooling.parse(pooling));
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cli, e.getMessage());
+        }
+        Gson gson = new GsonBuilder().disableHtmlEscaping().create();
+        try (Pipeline p = Stepwise.pipeline(task, main.locateModel(model), options)) {
+            for (JsonElement result : p.apply(texts)) {
+                System.out.println(gson.toJson(result));
+            }
+        }
+        return 0;
+    }
+}

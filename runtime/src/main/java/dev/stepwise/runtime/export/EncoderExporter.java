@@ -1,0 +1,155 @@
+package dev.stepwise.runtime.export;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import dev.stepwise.annotations.DType;
+import dev.stepwise.annotations.Task;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.Checkpoint;
+import dev.stepwise.runtime.io.OutputFolder;
+import dev.stepwise.runtime.model.EncoderArchitecture;
+import dev.stepwise.runtime.model.EncoderArchitectures;
+import dev.stepwise.runtime.model.EncoderSpec;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.ModelFolder;
+import dev.stepwise.runtime.model.TensorDecl;
+import dev.stepwise.runtime.onnx.ExternalDataWriter;
+import dev.stepwise.runtime.onnx.OnnxModelWriter;
+import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
+import com.google.gson.JsonElement;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Exports an encoder-only checkpoint into a validated folder in optimum's layout: {@code model.onnx} (weights in
+ * {@code model.onnx_data} when large) with optimum's input and output names and dynamic {@code batch_size} /
+ * {@code sequence_length} axes, the config and tokenizer files, and {@code stepwise.json}. The task is the options'
+ * or, when they name none, the one {@code config.json}'s {@code architectures} says. Like a decoder export, it
+ * checks every weight's shape first, validates against the PyTorch engine and writes nothing on failure.
+ */
+public final class EncoderExporter {
+    /** Files beyond the decoder's side files that encoder folders carry (WordPiece vocabularies, sentence-transformers). */
+    static final List<String> ENCODER_SIDE_FILES = List.of("vocab.txt", "modules.json", "sentence_bert_config.json",
+            "1_Pooling/config.json");
+
+    private EncoderExporter() {
+    }
+
+    public static ExportResult export(EncoderArchitecture architecture, Path checkpointDir, Path outputDir,
+                                      ExportOptions options) {
+        long started = System.nanoTime();
+        EncoderSpec spec = architecture.spec();
+        Path configFile = checkpointDir.resolve("config.json");
+        JsonObject json = ModelConfig.readJson(configFile);
+        String modelType = ModelFolder.modelType(json, configFile);
+        if (!modelType.equals(spec.modelType())) {
+            throw new StepwiseException(configFile + ": model_type is '" + modelType + "' but the exporter is for '"
+                    + spec.modelType() + "'");
+        }
+        ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
+        Task task = options.task() != null ? options.task() : EncoderArchitectures.inferTask(config);
+        TensorDecl output = spec.output(task);
+        int opset = Exporter.opset(options, spec.opset());
+        double atol = Exporter.atol(options, spec.atol());
+        double rtol = Exporter.rtol(options);
+        DType dtype = options.dtype();
+        if (options.lastLogitsOnly() || !options.generation().isEmpty()) {
+            throw new StepwiseException(spec.modelType() + " is an encoder: --last-logits-only and --generation"
+                    + " apply to text-generation models only");
+        }
+        if (options.tritonRepository() != null) {
+            // the repository layout names its models after a decoder and its generation graphs
+            throw new StepwiseException(spec.modelType() + " is an encoder: --triton-repository lays out text-generation"
+                    + " exports only");
+        }
+        ProgressListener progress = options.progress();
+
+        try (Checkpoint checkpoint = Checkpoint.open(checkpointDir); OutputFolder out = OutputFolder.create(outputDir)) {
+            checkpoint.checkAgainst(architecture.newModel().expectedWeights(config, task));
+            Path modelFile = out.path().resolve(Exporter.MODEL_FILE);
+            long weightBytes;
+            boolean external;
+            long bytes = Exporter.float32Bytes(checkpoint);
+            progress.stage("trace MB", (dtype == DType.FLOAT16 ? bytes / 2 : bytes) >> 20);
+            try (ExternalDataWriter sink = new ExternalDataWriter(out.path().resolve(Exporter.DATA_FILE))) {
+                ModelProto model = EncoderTracer.trace(architecture, config, checkpoint, task, opset,
+                        new ProgressWeightSink(sink, progress), dtype);
+                weightBytes = sink.bytesWritten();
+                external = weightBytes > options.externalDataThresholdBytes();
+                sink.close();
+                OnnxModelWriter.write(model, out.path(), Exporter.MODEL_FILE, Exporter.DATA_FILE, external);
+            }
+            progress.done();
+            Exporter.copySideFiles(checkpointDir, out.path());
+            copyEncoderFiles(checkpointDir, out.path());
+            writeManifest(out.path(), spec, task, output, opset, atol, rtol, dtype, external);
+
+            List<ValidationCase> validation = List.of();
+            if (options.validate()) {
+                validation = EncoderValidator.validate(architecture, config, checkpoint, modelFile, task, atol, rtol,
+                        progress);
+                if (!validation.stream().allMatch(ValidationCase::passed)) {
+                    throw new ValidationException(Validator.failureMessage(validation), validation);
+                }
+            }
+            out.commit();
+            double seconds = (System.nanoTime() - started) / 1e9;
+            return new ExportResult(out.target(), out.target().resolve(Exporter.MODEL_FILE), weightBytes, external,
+                    seconds, validation, null);
+        }
+    }
+
+    private static void copyEncoderFiles(Path from, Path to) {
+        for (String name : ENCODER_SIDE_FILES) {
+            Path source = from.resolve(name);
+            if (Files.isRegularFile(source)) {
+                Path target = to.resolve(name);
+                try {
+                    Files.createDirectories(target.getParent());
+                    OutputFolder.copyInto(source, target);
+                } catch (IOException e) {
+                    throw OutputFolder.writeFailure("copy " + source + " to", target, e);
+                }
+            }
+        }
+    }
+
+    /** What was exported: read back by pipelines (the task, the graph's inputs and output) and by tools. */
+    private static void writeManifest(Path dir, EncoderSpec spec, Task task, TensorDecl output, int opset,
+                                      double atol, double rtol, DType dtype, boolean external) {
+        JsonObject m = new JsonObject();
+        m.addProperty("format", "encoder");
+        m.addProperty("model_type", spec.modelType());
+        m.addProperty("task", task.cliName());
+        m.addProperty("opset", opset);
+        m.addProperty("dtype", dtype == DType.FLOAT16 ? "fp16" : "fp32");
+        m.addProperty("atol", atol);
+        m.addProperty("rtol", rtol);
+        m.addProperty("model", Exporter.MODEL_FILE);
+        JsonArray files = new JsonArray();
+        files.add(Exporter.MODEL_FILE);
+        if (external) {
+            files.add(Exporter.DATA_FILE);
+        }
+        m.add("files", files);
+        JsonArray inputs = new JsonArray();
+        spec.inputs().forEach(t -> inputs.add(t.name()));
+        m.add("inputs", inputs);
+        JsonObject out = new JsonObject();
+        out.addProperty("name", output.name());
+        JsonArray axes = new JsonArray();
+        output.axes().forEach(axes::add);
+        out.add("axes", axes);
+        m.add("output", out);
+        try {
+            Files.writeString(dir.resolve(Exporter.MANIFEST_FILE),
+                    new GsonBuilder().setPrettyPrinting().create().toJson((JsonElement) m), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw OutputFolder.writeFailure("write", dir.resolve(Exporter.MANIFEST_FILE), e);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package dev.stepwise.runtime.pipeline;
+
+/**
+ * Pipeline settings. {@code pooling} and {@code normalize} (feature-extraction) are null for "as the folder says":
+ * a sentence-transformers folder's {@code 1_Pooling/config.json} and {@code modules.json} (a {@code Normalize}
+ * module), else mean pooling without normalisation. {@code topK}: fill-mask candidates per mask. {@code batchSize}:
+ * texts per ONNX Runtime run (each batch padded to its longest text). {@code threads}: 0 = one per core.
+ */
+public record PipelineOptions(Pooling pooling, Boolean normalize, int topK, int batchSize, int threads) {
+    public PipelineOptions {
+        if (topK < 1) {
+            throw new IllegalArgumentException("topK must be >= 1, got " + topK);
+        }
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
+        }
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must be >= 0, got " + threads);
+        }
+    }
+
+    public static PipelineOptions defaults() {
+        return new PipelineOptions(null, null, 5, 32, 0);
+    }
+
+    public PipelineOptions withPooling(Pooling p) {
+        return new PipelineOptions(p, normalize, topK, batchSize, threads);
+    }
+
+    public PipelineOptions withNormalize(Boolean n) {
+        return new PipelineOptions(pooling, n, topK, batchSize, threads);
+    }
+
+    public PipelineOptions withTopK(int k) {
+        return new PipelineOptions(pooling, normalize, k, batchSize, threads);
+    }
+
+    public PipelineOptions withBatchSize(int b) {
+        return new PipelineOptions(pooling, normalize, topK, b, threads);
+    }
+
+    public PipelineOptions withThreads(int t) {
+        return new PipelineOptions(pooling, normalize, topK, batchSize, t);
+    }
+}
