@@ -73,6 +73,37 @@ final class QualityGate {
         return firstRank3(s) != null ? "encoder" : "loaded";
     }
 
+    /**
+     * As {@link #kind(OrtSession)}, from the graph itself (before anything runs): its non-initializer inputs and
+     * typed outputs.
+     */
+    static String kind(dev.stepwise.runtime.onnx.proto.Onnx.GraphProto g) {
+        java.util.Set<String> inits = new java.util.HashSet<>();
+        g.getInitializerList().forEach(t -> inits.add(t.getName()));
+        boolean ids = false;
+        for (var v : g.getInputList()) {
+            String n = v.getName();
+            if (inits.contains(n)) {
+                continue;
+            }
+            var dims = v.getType().getTensorType().getShape().getDimList();
+            boolean emptyPast = n.startsWith("past_key_values.") && dims.size() == 4 && !dims.get(2).hasDimValue();
+            if (!(n.equals("input_ids") || n.equals("attention_mask") || n.equals("position_ids")
+                    || n.equals("token_type_ids") || emptyPast)) {
+                return "loaded";
+            }
+            ids |= n.equals("input_ids");
+        }
+        if (!ids) {
+            return "loaded";
+        }
+        if (g.getOutputList().stream().anyMatch(o -> o.getName().equals("logits"))) {
+            return "decoder";
+        }
+        return g.getOutputList().stream().anyMatch(o -> o.getType().getTensorType().hasShape()
+                && o.getType().getTensorType().getShape().getDimCount() == 3) ? "encoder" : "loaded";
+    }
+
     private static long pastLength(NodeInfo info) {
         long[] shape = ((TensorInfo) info.getInfo()).getShape();
         return shape.length == 4 ? shape[2] : 1;
