@@ -72,6 +72,7 @@ public final class Quantizer {
                     : Calibrator.calibrate(input, models, sourceDir, options, out.path().resolve(".calibration"));
             Set<String> uncalibrated = new TreeSet<>();
             Map<String, Integer> smoothed = new TreeMap<>();
+            int encoderIndex = -1;
             boolean anyExternal = false;
             try (SharedExternalData shared = new SharedExternalData(out.path().resolve(dataFile), Long.MAX_VALUE)) {
                 QuantizedWeights weights = new QuantizedWeights(shared);
@@ -79,9 +80,14 @@ public final class Quantizer {
                     OnnxModelReader source = OnnxModelReader.load(m);
                     boolean external = !source.externalFiles().isEmpty();
                     anyExternal |= external;
-                    boolean encoder = options.mode() == QuantizeMode.INT8
-                            && QualityGate.kind(source.model().getGraph()).equals("encoder");
+                    String kind = QualityGate.kind(source.model().getGraph());
+                    if (kind.equals("encoder") && encoderIndex < 0) {
+                        encoderIndex = written.size();
+                    }
+                    boolean encoder = options.mode() == QuantizeMode.INT8 && kind.equals("encoder");
+                    // the built-in calibration set is text: without a tokenizer there is nothing to calibrate on
                     Smoothing smoothing = encoder && options.smoothAlpha() > 0
+                            && Files.isRegularFile(sourceDir.resolve("tokenizer.json"))
                             ? Smoothing.calibrate(source, sourceDir, options, out.path().resolve(".smoothing"))
                             : Smoothing.none();
                     smoothed.put(m.getFileName().toString(), smoothing.size());
@@ -108,7 +114,9 @@ public final class Quantizer {
             }
             copyOthers(input, models, dataFiles, out.path());
 
-            QualityGate gate = new QualityGate(options);
+            // a seq2seq set: its decoders are fed the encoder's output (float and quantized) by the gate
+            QualityGate gate = encoderIndex < 0 ? new QualityGate(options)
+                    : new QualityGate(options, models.get(encoderIndex), written.get(encoderIndex));
             List<QualityFigures> quality = new ArrayList<>();
             for (int i = 0; i < models.size(); i++) {
                 QualityFigures f = gate.compare(models.get(i), written.get(i), sourceDir);
