@@ -17,8 +17,9 @@ import java.util.Map;
 
 /**
  * Latency of encoder files (fp32, int8, someone else's int8) on the same sentences, in one run: each round passes
- * every sentence through every model once, batch 1, one model after the other, so a busy machine slows all of them
- * alike; each model's figure is the median round, and its ratio to the first model's is what to compare.
+ * every sentence through every model once, batch 1, sentence by sentence with the models in turn, so a busy machine
+ * slows all of them alike; each model's figure is its median round (the sum over the sentences), and its ratio to the
+ * first model's is what to compare.
  *
  * <pre>
  * java -cp ... dev.stepwise.runtime.bench.EncoderLatency --tokenizer DIR [--threads 2] [--rounds 15] A.onnx B.onnx ...
@@ -80,16 +81,17 @@ public final class EncoderLatency {
             }
             long[][] nanos = new long[models.size()][rounds];
             for (int r = -2; r < rounds; r++) {
-                for (int i = 0; i < sessions.size(); i++) {
-                    OrtSession s = sessions.get(i);
-                    long t0 = System.nanoTime();
-                    for (Map<String, HostTensor> feed : feeds) {
+                // sentence by sentence, the models in turn: a burst of someone else's work hits all of them alike
+                for (Map<String, HostTensor> feed : feeds) {
+                    for (int i = 0; i < sessions.size(); i++) {
+                        OrtSession s = sessions.get(i);
                         Map<String, HostTensor> in = new LinkedHashMap<>(feed);
                         in.keySet().retainAll(s.getInputNames());
+                        long t0 = System.nanoTime();
                         OrtRunner.run(s, in);
-                    }
-                    if (r >= 0) {
-                        nanos[i][r] = System.nanoTime() - t0;
+                        if (r >= 0) {
+                            nanos[i][r] += System.nanoTime() - t0;
+                        }
                     }
                 }
             }

@@ -173,8 +173,8 @@ public final class Quantizer {
 
     /**
      * An encoder's embedding tables are quantized in int8 whatever {@code embeddings} says: they are most of its bytes
-     * (all-MiniLM-L6-v2: 47 of 90 MB) and int8 rows with a scale per hidden column keep its outputs (cosine 0.9999
-     * alone); {@code --keep-float} still keeps a table float.
+     * (all-MiniLM-L6-v2: 47 of 90 MB; Xenova's int8 file quantizes them too) and only the rows looked up are
+     * dequantized; {@code --keep-float} still keeps a table float.
      */
     private static WeightRewriter rewriter(OnnxModelReader source, QuantizedWeights weights, ActivationRanges ranges,
                                            QuantizeOptions options, boolean encoder, Smoothing smoothing) {

@@ -37,9 +37,9 @@ final class Smoothing {
 
     /**
      * Only activations whose channel ranges are uneven are smoothed: the largest channel max at least this many times
-     * the mean one. On all-MiniLM-L6-v2 that picks the FFN inputs (8-17) and the GELU outputs of the first four layers
-     * (12-21), and leaves the attention inputs (4-6) and the attention context (2-5), where smoothing gains less than
-     * its factors cost in bytes.
+     * the mean one. On all-MiniLM-L6-v2 that picks the FFN inputs of layers 0-4 (13-17) and the GELU outputs of layers
+     * 0-3 (12-21), and leaves the attention inputs (4-6) and contexts (2-5), where smoothing gains less than its
+     * factors and Mul nodes cost (smoothing all 24 would not fit in Xenova's file size).
      */
     static final double MIN_UNEVENNESS = 8;
 
