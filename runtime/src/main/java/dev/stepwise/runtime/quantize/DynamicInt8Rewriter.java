@@ -29,7 +29,7 @@ final class DynamicInt8Rewriter extends WeightRewriter {
     private final WeightQuantizer rows = new WeightQuantizer(new Int8Scheme(true, true, false));
     private final Int8Scheme scheme;
     private final Smoothing smoothing;
-    /** The weights of a smoothed graph are asymmetric uint8 ({@link Smoothing} says why). */
+    /** The weights of a smoothed graph are 7-bit ({@link Smoothing} says why). */
     private final Int8Scheme smoothedScheme;
     private final WeightQuantizer smoothedQuantizer;
 
@@ -39,7 +39,7 @@ final class DynamicInt8Rewriter extends WeightRewriter {
         this.scheme = scheme;
         this.quantizer = new WeightQuantizer(scheme);
         this.smoothing = smoothing;
-        this.smoothedScheme = new Int8Scheme(scheme.perChannel(), false, scheme.reduceRange());
+        this.smoothedScheme = new Int8Scheme(scheme.perChannel(), scheme.symmetric(), true);
         this.smoothedQuantizer = new WeightQuantizer(smoothedScheme);
     }
 
@@ -122,9 +122,9 @@ final class DynamicInt8Rewriter extends WeightRewriter {
         TensorProto w = m.tensor();
         String stem = w.getName() + (m.transposed() ? "_T" : "") + (s != null ? "_smoothed" : "");
         String layout = "int8" + (m.transposed() ? " T" : "") + (s != null ? " smoothed " + java.util.Arrays.hashCode(s) : "");
-        boolean unsigned = smoothing.calibrated();
-        WeightQuantizer wq = unsigned ? smoothedQuantizer : quantizer;
-        int elemType = (unsigned ? smoothedScheme : scheme).elemType();
+        boolean sevenBit = smoothing.calibrated();
+        WeightQuantizer wq = sevenBit ? smoothedQuantizer : quantizer;
+        int elemType = (sevenBit ? smoothedScheme : scheme).elemType();
         return quantized(m, g, stem, layout,
                 b -> wq.quantize(stem + "_quantized", b, w.getDims(0), w.getDims(1), m.transposed(), s,
                         weights.file()),

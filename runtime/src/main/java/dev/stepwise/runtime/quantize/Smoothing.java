@@ -23,10 +23,11 @@ import java.util.TreeMap;
  * channels down and multiplying the matching weight rows up moves that range into the weights, which are quantized
  * per output column and absorb it. ONNX Runtime's {@code quantize_dynamic} has no such step.
  *
- * <p>A smoothed graph stores all its MatMul weights asymmetric uint8 (per column, with zero points) whatever the
- * scheme: the u8×u8 kernels never saturate, while on AVX2 CPUs without VNNI the u8×s8 ones add pairs of products into a saturating
- * int16, and smoothing makes both sides fuller (all-MiniLM-L6-v2 on such a CPU: cosine 0.9956 smoothed with int8
- * weights, 0.9982 with uint8; unsmoothed the two differ by 0.002 the same way).
+ * <p>A smoothed graph stores all its MatMul weights in 7 bits ({@code --reduce-range}, [-64, 64] symmetric): on AVX2
+ * CPUs without VNNI the u8×s8 kernels add pairs of products into a saturating int16, and smoothing makes both sides
+ * fuller, so full 8-bit weights saturate (all-MiniLM-L6-v2 on such a CPU: cosine 0.9949 smoothed with 8-bit int8
+ * weights, 0.9958 with 7-bit). uint8 weights (u8×u8 kernels) never saturate and reach 0.9972, but those kernels run
+ * the model 11% slower there, which would lose to Xenova's file on latency.
  *
  * <p>{@code max|A_k|} comes from running the float model on {@link CalibrationInputs} (apart from the gate's
  * evaluation set). Channels never seen, or whose weight rows are all zero, keep s = 1.
@@ -55,7 +56,7 @@ final class Smoothing {
         return new Smoothing(Map.of(), false);
     }
 
-    /** Whether the graph was calibrated for smoothing (then all its MatMul weights are stored uint8). */
+    /** Whether the graph was calibrated for smoothing (then all its MatMul weights are stored in 7 bits). */
     boolean calibrated() {
         return calibrated;
     }
