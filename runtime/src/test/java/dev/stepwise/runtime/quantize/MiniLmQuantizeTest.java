@@ -40,7 +40,7 @@ class MiniLmQuantizeTest {
     }
 
     /**
-     * The default int8 (smoothing on, embeddings quantized, uint8 weights: the rules for encoders) reaches the
+     * The default int8 (smoothing on, embeddings quantized, 7-bit weights: the rules for encoders) reaches the
      * default 0.995 gate at no more bytes than Xenova's file, and beats it on mean and worst sentence. Latency is
      * {@code bench.EncoderLatency}'s (README), not timed here.
      */
