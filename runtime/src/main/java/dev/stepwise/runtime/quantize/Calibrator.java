@@ -71,6 +71,50 @@ final class Calibrator {
         return ranges;
     }
 
+    /**
+     * For {@link Smoothing}: the max |x| per channel (last axis) of each of {@code targets} in {@code model}, run on
+     * {@code rows} one at a time. A target seen with different channel counts is left out.
+     */
+    static Map<String, float[]> channelAbsMax(Path model, Set<String> targets, Path sourceDir, List<long[]> rows,
+                                              QuantizeOptions options, Path work) {
+        Map<String, float[]> max = new HashMap<>();
+        Set<String> mixed = new java.util.HashSet<>();
+        try {
+            Files.createDirectories(work);
+            linkSideFiles(sourceDir, work);
+            Path file = work.resolve(model.getFileName());
+            Files.write(file, augment(OnnxModelReader.load(model).model(), targets).toByteArray());
+            try (OrtSession s = OrtSessions.open(file, options.threads())) {
+                for (long[][] batch : QualityGate.batches(s, rows)) {
+                    for (Map.Entry<String, HostTensor> e : OrtRunner.run(s, QualityGate.feed(s, batch)).entrySet()) {
+                        if (!e.getKey().startsWith(PREFIX) || e.getValue().shape().length == 0) {
+                            continue;
+                        }
+                        String name = e.getKey().substring(PREFIX.length());
+                        float[] v = e.getValue().floats();
+                        int c = (int) e.getValue().dim(e.getValue().shape().length - 1);
+                        float[] m = max.computeIfAbsent(name, k -> new float[c]);
+                        if (m.length != c) {
+                            mixed.add(name);
+                            continue;
+                        }
+                        for (int i = 0; i < v.length; i++) {
+                            m[i % c] = Math.max(m[i % c], Math.abs(v[i]));
+                        }
+                    }
+                }
+            } catch (OrtException e) {
+                throw new StepwiseException(model.getFileName() + ": ONNX Runtime failed in calibration: " + e.getMessage(), e);
+            }
+        } catch (IOException e) {
+            throw new StepwiseException(work + ": cannot prepare calibration: " + e.getMessage(), e);
+        } finally {
+            OutputFolder.deleteRecursively(work);
+        }
+        max.keySet().removeAll(mixed);
+        return max;
+    }
+
     private static void runOne(Path file, List<long[]> rows, QuantizeOptions options, ActivationRanges ranges) {
         try (OrtSession s = OrtSessions.open(file, options.threads())) {
             String kind = QualityGate.kind(s);

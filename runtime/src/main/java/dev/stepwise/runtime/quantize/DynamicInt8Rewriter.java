@@ -28,30 +28,50 @@ final class DynamicInt8Rewriter extends WeightRewriter {
     /** Embedding tables: signed symmetric, one scale per hidden column, whatever the MatMul scheme. */
     private final WeightQuantizer rows = new WeightQuantizer(new Int8Scheme(true, true, false));
     private final Int8Scheme scheme;
+    private final Smoothing smoothing;
+    /** The weights of a smoothed graph are 7-bit ({@link Smoothing} says why). */
+    private final Int8Scheme smoothedScheme;
+    private final WeightQuantizer smoothedQuantizer;
 
     DynamicInt8Rewriter(OnnxModelReader source, QuantizedWeights weights, Int8Scheme scheme, Pattern keepFloat,
-                        boolean embeddings) {
+                        boolean embeddings, Smoothing smoothing) {
         super(source, weights, keepFloat, embeddings);
         this.scheme = scheme;
         this.quantizer = new WeightQuantizer(scheme);
+        this.smoothing = smoothing;
+        this.smoothedScheme = new Int8Scheme(scheme.perChannel(), scheme.symmetric(), true);
+        this.smoothedQuantizer = new WeightQuantizer(smoothedScheme);
     }
 
     @Override
     List<NodeProto> rewriteMatMul(NodeProto node, Match m, Graph g, String product) {
         String a = node.getInput(0);
+        // smoothing factors belong to the main graph's activations (subgraphs are not calibrated)
+        float[] s = g.level.isMain ? smoothing.factors(a) : null;
         List<NodeProto> nodes = new ArrayList<>();
         String[] aq = g.memo.get(a);
         if (aq == null) {
             aq = new String[] {g.unique(a + "_quantized"), g.unique(a + "_scale"), g.unique(a + "_zero_point")};
+            String quantizedInput = a;
+            if (s != null) {
+                float[] inverse = new float[s.length];
+                for (int k = 0; k < s.length; k++) {
+                    inverse[k] = 1f / s[k];
+                }
+                quantizedInput = g.unique(a + "_smoothed");
+                String factors = g.own(floats(g.unique(a + "_smoothing"), inverse, true));
+                nodes.add(node(g.unique(a + "_smooth"), "Mul", List.of(a, factors), quantizedInput));
+                g.typedLike(quantizedInput, a);
+            }
             nodes.add(NodeProto.newBuilder().setOpType("DynamicQuantizeLinear")
-                    .setName(g.unique(a + "_DynamicQuantizeLinear")).addInput(a)
+                    .setName(g.unique(a + "_DynamicQuantizeLinear")).addInput(quantizedInput)
                     .addOutput(aq[0]).addOutput(aq[1]).addOutput(aq[2]).build());
             g.memo.put(a, aq);
             g.typedLike(aq[0], a, TensorProto.DataType.UINT8_VALUE);
             g.typed(aq[1], a, TensorProto.DataType.FLOAT_VALUE);
             g.typed(aq[2], a, TensorProto.DataType.UINT8_VALUE);
         }
-        List<String> w = quantizedWeight(m, g);
+        List<String> w = quantizedWeight(m, g, s);
         String y = node.getOutput(0);
         String base = baseName(node);
         String integer = g.unique(y + "_MatMulInteger");
@@ -94,23 +114,36 @@ final class DynamicInt8Rewriter extends WeightRewriter {
                 node(base + "_dequantized", "Mul", List.of(cast, w.get(1)), y));
     }
 
-    /** W_q, W_scale, W_zp, added to the graph that holds the float weight (once per graph). */
-    private List<String> quantizedWeight(Match m, Graph g) {
+    /**
+     * W_q, W_scale, W_zp, added to the graph that holds the float weight (once per graph); with smoothing factors
+     * {@code s}, of {@code diag(s) · W} (a weight two activations read with different factors is stored twice).
+     */
+    private List<String> quantizedWeight(Match m, Graph g, float[] s) {
         TensorProto w = m.tensor();
-        String stem = w.getName() + (m.transposed() ? "_T" : "");
-        return quantized(m, g, stem, "int8" + (m.transposed() ? " T" : ""),
-                b -> quantizer.quantize(stem + "_quantized", b, w.getDims(0), w.getDims(1), m.transposed(),
+        String stem = w.getName() + (m.transposed() ? "_T" : "") + (s != null ? "_smoothed" : "");
+        String layout = "int8" + (m.transposed() ? " T" : "") + (s != null ? " smoothed " + java.util.Arrays.hashCode(s) : "");
+        boolean sevenBit = smoothing.calibrated();
+        WeightQuantizer wq = sevenBit ? smoothedQuantizer : quantizer;
+        int elemType = (sevenBit ? smoothedScheme : scheme).elemType();
+        return quantized(m, g, stem, layout,
+                b -> wq.quantize(stem + "_quantized", b, w.getDims(0), w.getDims(1), m.transposed(), s,
                         weights.file()),
                 q -> List.of(named(q.weight(), stem + "_quantized"), floats(stem + "_scale", q.scales()),
-                        zeroPoints(stem + "_zero_point", q.zeroPoints(), scheme.elemType())));
+                        zeroPoints(stem + "_zero_point", q.zeroPoints(), elemType)));
     }
 
     private static TensorProto floats(String name, float[] values) {
+        return floats(name, values, false);
+    }
+
+    /** As a vector even when it has one value, with {@code vector}. */
+    private static TensorProto floats(String name, float[] values, boolean vector) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
             b.putFloat(v);
         }
-        return raw(name, TensorProto.DataType.FLOAT_VALUE, values.length, b.flip());
+        TensorProto t = raw(name, TensorProto.DataType.FLOAT_VALUE, values.length, b.flip());
+        return vector && values.length == 1 ? t.toBuilder().addDims(1).build() : t;
     }
 
     /** One zero point per column; a scalar 0 for symmetric weights (MatMulInteger takes either). */

@@ -39,7 +39,7 @@ public final class EvalInputs {
             "To install the package, download the archive, unpack it and run the setup script from its folder.");
 
     /** Built-in encoder inputs: everyday sentences, as sentence-embedding users feed them. */
-    static final List<String> SENTENCES = List.of(
+    public static final List<String> SENTENCES = List.of(
             "The cat sits on the mat.", "A man is playing a guitar on the street.",
             "I would like to book a table for two tonight.", "The train to Berlin leaves at seven.",
             "She forgot her umbrella and got wet in the rain.", "How do I reset my password?",

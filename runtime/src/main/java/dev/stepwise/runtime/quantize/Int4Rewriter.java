@@ -32,7 +32,8 @@ final class Int4Rewriter extends WeightRewriter {
         super(source, weights, options.keepFloat(), options.embeddings());
         scheme = options.int4();
         quantizer = new Int4WeightQuantizer(scheme);
-        head = new DynamicInt8Rewriter(source, weights, Int8Scheme.DEFAULT, options.keepFloat(), false);
+        head = new DynamicInt8Rewriter(source, weights, Int8Scheme.DEFAULT, options.keepFloat(), false,
+                Smoothing.none());
     }
 
     @Override

@@ -23,17 +23,39 @@ import java.util.Map;
  * rank-3 output. A graph it cannot feed (loop and search graphs, decode steps with a past) is only loaded.
  */
 final class QualityGate {
+    /** A seq2seq decoder's inputs besides input_ids and attention_mask: the encoder's output and mask. */
+    static final String ENCODER_STATES = "encoder_hidden_states";
+    static final String ENCODER_MASK = "encoder_attention_mask";
+    /** The kind of a decoder reading an encoder's output; its figures are a decoder's. */
+    static final String SEQ2SEQ_DECODER = "seq2seq-decoder";
+
     private final QuantizeOptions options;
+    private final Path originalEncoder;
+    private final Path quantizedEncoder;
 
     QualityGate(QuantizeOptions options) {
+        this(options, null, null);
+    }
+
+    /**
+     * With the encoder of a seq2seq set, float and quantized: a decoder reading {@code encoder_hidden_states} is then
+     * run on the eval inputs too, the float decoder fed the float encoder's output for each input and the quantized
+     * decoder the quantized encoder's, so its figures are those of the quantized pipeline against the float one.
+     */
+    QualityGate(QuantizeOptions options, Path originalEncoder, Path quantizedEncoder) {
         this.options = options;
+        this.originalEncoder = originalEncoder;
+        this.quantizedEncoder = quantizedEncoder;
     }
 
     QualityFigures compare(Path original, Path quantized, Path tokenizerDir) {
         String name = quantized.getFileName().toString();
         try (OrtSession q = OrtSessions.open(quantized, options.threads())) {
             String kind = kind(q);
-            if (kind.equals("loaded") || !options.gate()) {
+            if (kind.equals(SEQ2SEQ_DECODER) && options.gate() && originalEncoder != null) {
+                return seq2seq(name, original, q, tokenizerDir);
+            }
+            if (kind.equals("loaded") || kind.equals(SEQ2SEQ_DECODER) || !options.gate()) {
                 return QualityFigures.loaded(name);
             }
             List<long[]> rows = EvalInputs.rows(options.eval(), kind, tokenizerDir);
@@ -59,18 +81,56 @@ final class QualityGate {
         if (!in.containsKey("input_ids")) {
             return "loaded";
         }
+        boolean seq2seq = in.containsKey(ENCODER_STATES);
         for (Map.Entry<String, NodeInfo> e : in.entrySet()) {
             String n = e.getKey();
             boolean known = n.equals("input_ids") || n.equals("attention_mask") || n.equals("position_ids")
-                    || n.equals("token_type_ids") || n.startsWith("past_key_values.") && pastLength(e.getValue()) <= 0;
+                    || n.equals("token_type_ids") || n.startsWith("past_key_values.") && pastLength(e.getValue()) <= 0
+                    || seq2seq && (n.equals(ENCODER_STATES) || n.equals(ENCODER_MASK));
             if (!known) {
                 return "loaded";
             }
         }
         if (s.getOutputInfo().containsKey("logits")) {
-            return "decoder";
+            return seq2seq ? SEQ2SEQ_DECODER : "decoder";
+        }
+        if (seq2seq) {
+            return "loaded";
         }
         return firstRank3(s) != null ? "encoder" : "loaded";
+    }
+
+    /**
+     * As {@link #kind(OrtSession)}, from the graph itself (before anything runs): its non-initializer inputs and
+     * typed outputs.
+     */
+    static String kind(dev.stepwise.runtime.onnx.proto.Onnx.GraphProto g) {
+        java.util.Set<String> inits = new java.util.HashSet<>();
+        g.getInitializerList().forEach(t -> inits.add(t.getName()));
+        boolean ids = false;
+        boolean seq2seq = g.getInputList().stream().anyMatch(v -> v.getName().equals(ENCODER_STATES));
+        for (var v : g.getInputList()) {
+            String n = v.getName();
+            if (inits.contains(n)) {
+                continue;
+            }
+            var dims = v.getType().getTensorType().getShape().getDimList();
+            boolean emptyPast = n.startsWith("past_key_values.") && dims.size() == 4 && !dims.get(2).hasDimValue();
+            if (!(n.equals("input_ids") || n.equals("attention_mask") || n.equals("position_ids")
+                    || n.equals("token_type_ids") || emptyPast
+                    || seq2seq && (n.equals(ENCODER_STATES) || n.equals(ENCODER_MASK)))) {
+                return "loaded";
+            }
+            ids |= n.equals("input_ids");
+        }
+        if (!ids) {
+            return "loaded";
+        }
+        if (g.getOutputList().stream().anyMatch(o -> o.getName().equals("logits"))) {
+            return seq2seq ? SEQ2SEQ_DECODER : "decoder";
+        }
+        return seq2seq ? "loaded" : g.getOutputList().stream().anyMatch(o -> o.getType().getTensorType().hasShape()
+                && o.getType().getTensorType().getShape().getDimCount() == 3) ? "encoder" : "loaded";
     }
 
     private static long pastLength(NodeInfo info) {
@@ -109,6 +169,9 @@ final class QualityGate {
                 case "attention_mask" -> in.put(k, HostTensor.ofLongs(ones, b, n));
                 case "position_ids" -> in.put(k, HostTensor.ofLongs(positions, b, n));
                 case "token_type_ids" -> in.put(k, HostTensor.ofLongs(new long[b * n], b, n));
+                case ENCODER_STATES, ENCODER_MASK -> {
+                    // seq2seqFeed puts the encoder's output and mask
+                }
                 default -> {
                     long[] shape = ((TensorInfo) e.getValue().getInfo()).getShape().clone();
                     shape[0] = b;
@@ -146,13 +209,66 @@ final class QualityGate {
     }
 
     private QualityFigures decoder(String name, OrtSession f, OrtSession q, List<long[]> rows) throws OrtException {
+        List<Map<String, HostTensor>[]> feeds = new ArrayList<>();
+        for (long[][] batch : batches(q, rows)) {
+            feeds.add(pair(feed(f, batch), feed(q, batch)));
+        }
+        return compareLogits(name, f, q, feeds);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, HostTensor>[] pair(Map<String, HostTensor> a, Map<String, HostTensor> b) {
+        return new Map[] {a, b};
+    }
+
+    /**
+     * A seq2seq decoder: for each eval input (the encoder's, one row at a time) the float and the quantized encoder
+     * run, and each decoder is fed the same ids as {@code input_ids} (teacher forcing on the input itself: the
+     * figures compare next-token distributions position by position, whatever the text) with its own encoder's
+     * {@code last_hidden_state} and an all-ones mask.
+     */
+    private QualityFigures seq2seq(String name, Path original, OrtSession q, Path tokenizerDir) throws OrtException {
+        List<long[]> rows = EvalInputs.rows(options.eval(), "encoder", tokenizerDir);
+        try (OrtSession f = OrtSessions.open(original, options.threads());
+             OrtSession fe = OrtSessions.open(originalEncoder, options.threads());
+             OrtSession qe = OrtSessions.open(quantizedEncoder, options.threads())) {
+            String states = firstRank3(fe);
+            List<Map<String, HostTensor>[]> feeds = new ArrayList<>();
+            for (long[][] batch : batches(fe, rows)) {
+                HostTensor a = OrtRunner.run(fe, feed(fe, batch)).get(states);
+                HostTensor b = OrtRunner.run(qe, feed(qe, batch)).get(firstRank3(qe));
+                feeds.add(pair(seq2seqFeed(f, batch, a), seq2seqFeed(q, batch, b)));
+            }
+            return compareLogits(name, f, q, feeds);
+        }
+    }
+
+    private static Map<String, HostTensor> seq2seqFeed(OrtSession s, long[][] batch, HostTensor states)
+            throws OrtException {
+        Map<String, HostTensor> in = new LinkedHashMap<>();
+        for (Map.Entry<String, HostTensor> e : feed(s, batch).entrySet()) {
+            if (!e.getKey().equals(ENCODER_STATES) && !e.getKey().equals(ENCODER_MASK)) {
+                in.put(e.getKey(), e.getValue());
+            }
+        }
+        in.put(ENCODER_STATES, states);
+        if (s.getInputInfo().containsKey(ENCODER_MASK)) {
+            long[] ones = new long[(int) (states.dim(0) * states.dim(1))];
+            java.util.Arrays.fill(ones, 1);
+            in.put(ENCODER_MASK, HostTensor.ofLongs(ones, states.dim(0), states.dim(1)));
+        }
+        return in;
+    }
+
+    private QualityFigures compareLogits(String name, OrtSession f, OrtSession q, List<Map<String, HostTensor>[]> feeds)
+            throws OrtException {
         int positions = 0;
         int agreed = 0;
         double kl = 0;
         double maxDiff = 0;
-        for (long[][] batch : batches(q, rows)) {
-            HostTensor a = OrtRunner.run(f, feed(f, batch)).get("logits");
-            HostTensor b = OrtRunner.run(q, feed(q, batch)).get("logits");
+        for (Map<String, HostTensor>[] feed : feeds) {
+            HostTensor a = OrtRunner.run(f, feed[0]).get("logits");
+            HostTensor b = OrtRunner.run(q, feed[1]).get("logits");
             int vocab = (int) a.dim(a.shape().length - 1);
             int count = a.floats().length / vocab;
             for (int p = 0; p < count; p++) {

@@ -30,10 +30,11 @@ import java.util.regex.Pattern;
  * @param embeddings whether embedding tables read by Gather are quantized too (int8 rows with a scale per hidden
  *                   column; int4 blocks for GatherBlockQuantized)
  * @param qdq        int8-static: the calibration inputs and how they become activation ranges
+ * @param smoothAlpha int8, encoders: the migration strength α of activation smoothing (0: none; 0.7 by default)
  */
 public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme int4, Pattern keepFloat, boolean gate,
                               Path eval, double minTop1, double maxKl, double minCosine, int threads,
-                              boolean embeddings, StaticQdqOptions qdq) {
+                              boolean embeddings, StaticQdqOptions qdq, double smoothAlpha) {
     /**
      * int8 dynamic with its default scheme (per-channel symmetric int8) and thresholds: top-1 agreement at least 0.98
      * and mean KL at most 0.02 nats for decoders, mean cosine at least 0.995 for encoders; gate on, built-in
@@ -55,7 +56,8 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
     public static QuantizeOptions defaults(QuantizeMode mode) {
         QuantizeMode.Thresholds t = mode.thresholds();
         return new QuantizeOptions(mode, Int8Scheme.DEFAULT, Int4Scheme.DEFAULT, null, true, null, t.minTop1(),
-                t.maxKl(), t.minCosine(), 0, false, StaticQdqOptions.defaults());
+                t.maxKl(), t.minCosine(), 0, false, StaticQdqOptions.defaults(),
+                Smoothing.DEFAULT_ALPHA);
     }
 
     /**
@@ -65,7 +67,7 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      * @return these options with the scheme changed
      */
     public QuantizeOptions withScheme(Int8Scheme s) {
-        return new QuantizeOptions(mode, s, int4, keepFloat, gate, eval, minTop1, maxKl, minCosine, threads, embeddings, qdq);
+        return new QuantizeOptions(mode, s, int4, keepFloat, gate, eval, minTop1, maxKl, minCosine, threads, embeddings, qdq, smoothAlpha);
     }
 
     /**
@@ -75,7 +77,7 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      * @return these options with the scheme changed
      */
     public QuantizeOptions withInt4(Int4Scheme s) {
-        return new QuantizeOptions(mode, scheme, s, keepFloat, gate, eval, minTop1, maxKl, minCosine, threads, embeddings, qdq);
+        return new QuantizeOptions(mode, scheme, s, keepFloat, gate, eval, minTop1, maxKl, minCosine, threads, embeddings, qdq, smoothAlpha);
     }
 
     /**
@@ -85,7 +87,7 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      * @return these options with the pattern changed
      */
     public QuantizeOptions withKeepFloat(Pattern p) {
-        return new QuantizeOptions(mode, scheme, int4, p, gate, eval, minTop1, maxKl, minCosine, threads, embeddings, qdq);
+        return new QuantizeOptions(mode, scheme, int4, p, gate, eval, minTop1, maxKl, minCosine, threads, embeddings, qdq, smoothAlpha);
     }
 
     /**
@@ -96,7 +98,7 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      * @return these options with the gate turned on or off
      */
     public QuantizeOptions withGate(boolean g) {
-        return new QuantizeOptions(mode, scheme, int4, keepFloat, g, eval, minTop1, maxKl, minCosine, threads, embeddings, qdq);
+        return new QuantizeOptions(mode, scheme, int4, keepFloat, g, eval, minTop1, maxKl, minCosine, threads, embeddings, qdq, smoothAlpha);
     }
 
     /**
@@ -108,7 +110,7 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      */
     public QuantizeOptions withEval(Path file) {
         return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, file, minTop1, maxKl, minCosine, threads,
-                embeddings, qdq);
+                embeddings, qdq, smoothAlpha);
     }
 
     /**
@@ -120,7 +122,7 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      * @return these options with the thresholds changed
      */
     public QuantizeOptions withThresholds(double top1, double kl, double cosine) {
-        return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, eval, top1, kl, cosine, threads, embeddings, qdq);
+        return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, eval, top1, kl, cosine, threads, embeddings, qdq, smoothAlpha);
     }
 
     /**
@@ -130,7 +132,7 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      * @return these options with the thread count changed
      */
     public QuantizeOptions withThreads(int n) {
-        return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, eval, minTop1, maxKl, minCosine, n, embeddings, qdq);
+        return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, eval, minTop1, maxKl, minCosine, n, embeddings, qdq, smoothAlpha);
     }
 
     /**
@@ -141,7 +143,7 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      * @return these options with the setting changed
      */
     public QuantizeOptions withEmbeddings(boolean e) {
-        return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, eval, minTop1, maxKl, minCosine, threads, e, qdq);
+        return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, eval, minTop1, maxKl, minCosine, threads, e, qdq, smoothAlpha);
     }
 
     /**
@@ -152,7 +154,23 @@ public record QuantizeOptions(QuantizeMode mode, Int8Scheme scheme, Int4Scheme i
      */
     public QuantizeOptions withStatic(StaticQdqOptions q) {
         return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, eval, minTop1, maxKl, minCosine, threads,
-                embeddings, q);
+                embeddings, q, smoothAlpha);
+    }
+
+    /**
+     * int8, encoders: how strongly activation outliers are moved into the weights before quantizing (SmoothQuant's
+     * migration strength α; 0.7 by default).
+     *
+     * @param alpha in [0, 1); 0 turns smoothing off
+     * @return these options with that strength
+     * @throws IllegalArgumentException when alpha is outside [0, 1)
+     */
+    public QuantizeOptions withSmoothAlpha(double alpha) {
+        if (!(alpha >= 0 && alpha < 1)) {
+            throw new IllegalArgumentException("smoothing alpha " + alpha + " is not in [0, 1)");
+        }
+        return new QuantizeOptions(mode, scheme, int4, keepFloat, gate, eval, minTop1, maxKl, minCosine, threads,
+                embeddings, qdq, alpha);
     }
 
     /**

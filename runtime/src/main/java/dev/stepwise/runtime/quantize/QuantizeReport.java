@@ -45,6 +45,17 @@ final class QuantizeReport {
         json.add("quality", quality);
     }
 
+    /** int8: the smoothing strength and, per file, how many activations were smoothed (encoders only). */
+    void smoothing(double alpha, Map<String, Integer> perFile) {
+        JsonObject o = new JsonObject();
+        o.addProperty("alpha", alpha);
+        o.addProperty("calibration", "built-in");
+        JsonObject files = new JsonObject();
+        perFile.forEach(files::addProperty);
+        o.add("activations_smoothed", files);
+        json.add("smoothing", o);
+    }
+
     /** {@code --mode int8-static}: the calibration, how many activations it observed, and those it never saw. */
     void staticQdq(StaticQdqOptions qdq, int observed, java.util.Collection<String> uncalibrated) {
         JsonObject c = new JsonObject();

@@ -71,6 +71,8 @@ public final class Quantizer {
             ActivationRanges ranges = !qdq ? null
                     : Calibrator.calibrate(input, models, sourceDir, options, out.path().resolve(".calibration"));
             Set<String> uncalibrated = new TreeSet<>();
+            Map<String, Integer> smoothed = new TreeMap<>();
+            int encoderIndex = -1;
             boolean anyExternal = false;
             try (SharedExternalData shared = new SharedExternalData(out.path().resolve(dataFile), Long.MAX_VALUE)) {
                 QuantizedWeights weights = new QuantizedWeights(shared);
@@ -78,7 +80,18 @@ public final class Quantizer {
                     OnnxModelReader source = OnnxModelReader.load(m);
                     boolean external = !source.externalFiles().isEmpty();
                     anyExternal |= external;
-                    WeightRewriter rewriter = rewriter(source, weights, ranges, options);
+                    String kind = QualityGate.kind(source.model().getGraph());
+                    if (kind.equals("encoder") && encoderIndex < 0) {
+                        encoderIndex = written.size();
+                    }
+                    boolean encoder = options.mode() == QuantizeMode.INT8 && kind.equals("encoder");
+                    // the built-in calibration set is text: without a tokenizer there is nothing to calibrate on
+                    Smoothing smoothing = encoder && options.smoothAlpha() > 0
+                            && Files.isRegularFile(sourceDir.resolve("tokenizer.json"))
+                            ? Smoothing.calibrate(source, sourceDir, options, out.path().resolve(".smoothing"))
+                            : Smoothing.none();
+                    smoothed.put(m.getFileName().toString(), smoothing.size());
+                    WeightRewriter rewriter = rewriter(source, weights, ranges, options, encoder, smoothing);
                     WeightRewriter.Result r = rewriter.rewrite();
                     if (rewriter instanceof StaticQdqRewriter s) {
                         uncalibrated.addAll(s.uncalibrated());
@@ -101,7 +114,9 @@ public final class Quantizer {
             }
             copyOthers(input, models, dataFiles, out.path());
 
-            QualityGate gate = new QualityGate(options);
+            // a seq2seq set: its decoders are fed the encoder's output (float and quantized) by the gate
+            QualityGate gate = encoderIndex < 0 ? new QualityGate(options)
+                    : new QualityGate(options, models.get(encoderIndex), written.get(encoderIndex));
             List<QualityFigures> quality = new ArrayList<>();
             for (int i = 0; i < models.size(); i++) {
                 QualityFigures f = gate.compare(models.get(i), written.get(i), sourceDir);
@@ -112,6 +127,9 @@ public final class Quantizer {
                 StepChainGate.ChainFigures chain = gate.compareChain(input, out.path());
                 quality.add(chain.all());
                 report.stepChain(chain);
+            }
+            if (options.mode() == QuantizeMode.INT8) {
+                report.smoothing(options.smoothAlpha(), smoothed);
             }
             if (qdq) {
                 report.staticQdq(options.qdq(), ranges.size(), uncalibrated);
@@ -153,11 +171,16 @@ public final class Quantizer {
         }
     }
 
+    /**
+     * An encoder's embedding tables are quantized in int8 whatever {@code embeddings} says: they are most of its bytes
+     * (all-MiniLM-L6-v2: 47 of 90 MB; Xenova's int8 file quantizes them too) and only the rows looked up are
+     * dequantized; {@code --keep-float} still keeps a table float.
+     */
     private static WeightRewriter rewriter(OnnxModelReader source, QuantizedWeights weights, ActivationRanges ranges,
-                                           QuantizeOptions options) {
+                                           QuantizeOptions options, boolean encoder, Smoothing smoothing) {
         return switch (options.mode()) {
             case INT8 -> new DynamicInt8Rewriter(source, weights, options.scheme(), options.keepFloat(),
-                    options.embeddings());
+                    options.embeddings() || encoder, smoothing);
             case INT4 -> new Int4Rewriter(source, weights, options);
             case INT8_STATIC -> new StaticQdqRewriter(source, weights, ranges, options.keepFloat());
         };

@@ -40,7 +40,16 @@ final class WeightQuantizer {
      */
     Quantized quantize(String name, TensorBytes source, long rows, long cols, boolean transposed,
                        SharedExternalData out) {
-        return quantize(name, source, rows, cols, transposed, transposed, out);
+        return quantize(name, source, rows, cols, transposed, transposed, null, out);
+    }
+
+    /**
+     * As above, the weight first multiplied by {@code kScale[k]} along its input axis K (rows, or columns when
+     * {@code transposed}): {@code diag(s) · W} of {@link Smoothing}; null for none.
+     */
+    Quantized quantize(String name, TensorBytes source, long rows, long cols, boolean transposed, float[] kScale,
+                       SharedExternalData out) {
+        return quantize(name, source, rows, cols, transposed, transposed, kScale, out);
     }
 
     /**
@@ -50,6 +59,11 @@ final class WeightQuantizer {
      */
     Quantized quantize(String name, TensorBytes source, long rows, long cols, boolean transposed, boolean rowChannels,
                        SharedExternalData out) {
+        return quantize(name, source, rows, cols, transposed, rowChannels, null, out);
+    }
+
+    private Quantized quantize(String name, TensorBytes source, long rows, long cols, boolean transposed,
+                               boolean rowChannels, float[] kScale, SharedExternalData out) {
         long channels = rowChannels ? rows : cols;
         float[] min = new float[scheme.perChannel() ? Math.toIntExact(channels) : 1];
         float[] max = new float[min.length];
@@ -57,7 +71,7 @@ final class WeightQuantizer {
         ByteBuffer band = ByteBuffer.allocateDirect(Math.toIntExact(bandRows * cols * 4)).order(ByteOrder.LITTLE_ENDIAN);
         for (long r0 = 0; r0 < rows; r0 += bandRows) {
             int n = (int) Math.min(bandRows, rows - r0);
-            FloatBuffer f = readBand(source, band, r0, n, cols);
+            FloatBuffer f = scaled(readBand(source, band, r0, n, cols), kScale, r0, n, cols, transposed);
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < cols; j++) {
                     float v = f.get((int) (i * cols + j));
@@ -81,7 +95,7 @@ final class WeightQuantizer {
         TensorProto weight = out.storeNew(header, k * n, start -> {
             for (long r0 = 0; r0 < rows; r0 += bandRows) {
                 int m = (int) Math.min(bandRows, rows - r0);
-                FloatBuffer f = readBand(source, band, r0, m, cols);
+                FloatBuffer f = scaled(readBand(source, band, r0, m, cols), kScale, r0, m, cols, transposed);
                 q.clear();
                 if (!transposed) {
                     for (int i = 0; i < m; i++) {
@@ -112,6 +126,20 @@ final class WeightQuantizer {
             }
         });
         return new Quantized(weight, scales, zeroPoints);
+    }
+
+    /** The band multiplied in place by {@code kScale} along K (its rows, or its columns when transposed). */
+    private static FloatBuffer scaled(FloatBuffer f, float[] kScale, long r0, int n, long cols, boolean transposed) {
+        if (kScale == null) {
+            return f;
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < cols; j++) {
+                int at = (int) (i * cols + j);
+                f.put(at, f.get(at) * kScale[transposed ? j : (int) (r0 + i)]);
+            }
+        }
+        return f;
     }
 
     /** Rows {@code r0 .. r0 + n} of a row-major float32 matrix with {@code cols} columns, read into {@code band}. */

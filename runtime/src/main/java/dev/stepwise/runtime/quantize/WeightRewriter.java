@@ -77,6 +77,16 @@ abstract class WeightRewriter {
         final List<TensorProto> added = new ArrayList<>();
         final Map<String, TensorProto> addedByName = new HashMap<>();
         final Map<String, List<String>> groups = new HashMap<>();
+        /** Whether this is the model's main graph (not a Loop body, an If branch...). */
+        final boolean isMain;
+
+        Level() {
+            this(false);
+        }
+
+        Level(boolean isMain) {
+            this.isMain = isMain;
+        }
     }
 
     /** An initializer in scope and the graph that holds it. */
@@ -180,7 +190,7 @@ abstract class WeightRewriter {
     }
 
     Result rewrite() {
-        Level main = new Level();
+        Level main = new Level(true);
         GraphProto g = rewrite(source.model().getGraph(), new HashMap<>(), main, false);
         return new Result(prune(g), main.added);
     }
@@ -242,6 +252,24 @@ abstract class WeightRewriter {
             }
         }
         return activations;
+    }
+
+    /**
+     * The main graph's MatMuls and Gemms that would be quantized, by activation (first input), as matched. Reads the
+     * model only.
+     */
+    Map<String, List<Match>> consumers() {
+        GraphProto graph = source.model().getGraph();
+        Map<String, Scoped> scope = scope(graph, new HashMap<>(), new Level());
+        Map<String, NodeProto> producers = producers(graph);
+        Map<String, List<Match>> consumers = new LinkedHashMap<>();
+        for (NodeProto node : graph.getNodeList()) {
+            Match m = match(node, scope, producers);
+            if (m != null && !m.kind().equals("Gather")) {
+                consumers.computeIfAbsent(node.getInput(0), k -> new ArrayList<>()).add(m);
+            }
+        }
+        return consumers;
     }
 
     private static Map<String, Scoped> scope(GraphProto graph, Map<String, Scoped> outer, Level level) {
