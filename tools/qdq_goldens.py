@@ -1,6 +1,6 @@
 """Writes runtime/src/test/resources/quantize/qdq-tiny/: a tiny decoder-shaped float model (input_ids -> Gather ->
 MatMul -> Relu -> MatMul -> Gemm(transB) -> logits, 2-D float weights), id rows to calibrate on, and what ONNX Runtime's
-own static quantizer (quantize_static, QDQ, MinMax, per-channel, QUInt8 activations / QInt8 weights, MatMul and Gemm
+own static quantizer (quantize_static, QDQ, MinMax, per-channel, reduce_range, QUInt8 activations / QInt8 weights, MatMul and Gemm
 outputs left unquantized) makes of it: every scale, zero point and int8 weight, for QdqGoldenTest to match exactly.
 Run once with the Python oracle (/work/V/bin/python tools/qdq_goldens.py); never at test time."""
 import base64, json, os
@@ -51,7 +51,9 @@ class Rows(CalibrationDataReader):
         return next(self.it, None)
 
 qpath = os.path.join(out, "..", "qdq-tiny-ort.onnx")
+# reduce_range: 7-bit weights, Stepwise's default, so ONNX Runtime's u8 x s8 kernels cannot saturate on CPUs without VNNI
 quantize_static(os.path.join(out, "model.onnx"), qpath, Rows(), quant_format=QuantFormat.QDQ, per_channel=True,
+                reduce_range=True,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
                 calibrate_method=CalibrationMethod.MinMax,
                 extra_options={"OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"]})

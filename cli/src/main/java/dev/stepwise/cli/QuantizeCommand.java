@@ -71,8 +71,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--asymmetric", description = "A zero point per column (int8: uint8 weights) or per block (int4) instead of symmetric weights.")
     boolean asymmetric;
 
-    @Option(names = "--reduce-range", description = "7-bit weights, for AVX2 CPUs without VNNI, whose u8 x s8 kernels can saturate.")
-    boolean reduceRange;
+    @Option(names = "--full-range", description = "int8, int8-static: 8-bit weights instead of the default 7, more precise"
+            + " where nothing saturates (VNNI CPUs, NPUs); ONNX Runtime's u8 x s8 kernels on AVX2 without VNNI clip them.")
+    boolean fullRange;
 
     @Option(names = "--keep-float", paramLabel = "REGEX", description = "Leave weights whose initializer or node name matches in float.")
     String keepFloat;
@@ -164,9 +165,10 @@ final class QuantizeCommand implements Callable<Integer> {
         refuseOtherModes(cli, m);
         options = switch (m) {
             case INT4 -> options.withInt4(int4Scheme(cli)).withEmbeddings(embeddingInt4);
-            case INT8 -> smoothed(cli, options.withScheme(new Int8Scheme(!perTensor, !asymmetric, reduceRange))
+            case INT8 -> smoothed(cli, options.withScheme(new Int8Scheme(!perTensor, !asymmetric, !fullRange))
                     .withEmbeddings(embeddingInt8));
-            case INT8_STATIC -> options.withStatic(staticOptions(cli));
+            case INT8_STATIC -> options.withStatic(staticOptions(cli))
+                    .withScheme(new Int8Scheme(true, true, !fullRange));
         };
         return options.withKeepFloat(keep).withGate(!noGate).withEval(eval).withThresholds(top1, kl, cosine)
                 .withThreads(threads);
@@ -192,7 +194,7 @@ final class QuantizeCommand implements Callable<Integer> {
         for (ModeFlag f : List.of(new ModeFlag("--block-size", blockSize != null, int4),
                 new ModeFlag("--accuracy-level", accuracyLevel != null, int4), new ModeFlag("--head-int4", headInt4, int4),
                 new ModeFlag("--embedding-int4", embeddingInt4, int4), new ModeFlag("--per-tensor", perTensor, int8),
-                new ModeFlag("--reduce-range", reduceRange, int8), new ModeFlag("--embedding-int8", embeddingInt8, int8),
+                new ModeFlag("--full-range", fullRange, EnumSet.of(QuantizeMode.INT8, QuantizeMode.INT8_STATIC)), new ModeFlag("--embedding-int8", embeddingInt8, int8),
                 new ModeFlag("--smooth-alpha", smoothAlpha != null, int8),
                 new ModeFlag("--asymmetric", asymmetric, EnumSet.of(QuantizeMode.INT8, QuantizeMode.INT4)),
                 new ModeFlag("--calibration", calibration != null, qdq),

@@ -182,7 +182,8 @@ public final class Quantizer {
             case INT8 -> new DynamicInt8Rewriter(source, weights, options.scheme(), options.keepFloat(),
                     options.embeddings() || encoder, smoothing);
             case INT4 -> new Int4Rewriter(source, weights, options);
-            case INT8_STATIC -> new StaticQdqRewriter(source, weights, ranges, options.keepFloat());
+            case INT8_STATIC -> new StaticQdqRewriter(source, weights, ranges, options.keepFloat(),
+                    options.scheme().reduceRange());
         };
     }
 

@@ -40,17 +40,20 @@ final class StaticQdqRewriter extends WeightRewriter {
     static final String SCHEME = "activations uint8 asymmetric per-tensor, weights int8 symmetric per-channel (QDQ)";
 
     private final ActivationRanges ranges;
-    private final WeightQuantizer quantizer = new WeightQuantizer(Int8Scheme.DEFAULT);
+    private final WeightQuantizer quantizer;
     private final Set<String> uncalibrated = new LinkedHashSet<>();
 
-    StaticQdqRewriter(OnnxModelReader source, QuantizedWeights weights, ActivationRanges ranges, Pattern keepFloat) {
+    /** {@code weightRange}: whether the per-channel symmetric weights use 7 bits (see {@link Int8Scheme}). */
+    StaticQdqRewriter(OnnxModelReader source, QuantizedWeights weights, ActivationRanges ranges, Pattern keepFloat,
+                      boolean reduceRange) {
         super(source, weights, keepFloat, false);
         this.ranges = ranges;
+        this.quantizer = new WeightQuantizer(new Int8Scheme(true, true, reduceRange));
     }
 
     /** The activations of {@code source}'s main graph that calibration has to observe. */
     static Set<String> activations(OnnxModelReader source, Pattern keepFloat) {
-        return new StaticQdqRewriter(source, null, null, keepFloat).activations();
+        return new StaticQdqRewriter(source, null, null, keepFloat, true).activations();
     }
 
     /** Activations of matched MatMuls that calibration never saw (those MatMuls stayed float). */
