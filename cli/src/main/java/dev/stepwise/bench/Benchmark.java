@@ -1,6 +1,7 @@
 package dev.stepwise.bench;
 
 import ai.djl.engine.Engine;
+import dev.stepwise.reference.TorchDecoding;
 import dev.stepwise.reference.TorchEngine;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
@@ -83,7 +84,7 @@ public final class Benchmark {
                         options.threads(), export.weightBytes() / 1e6);
                 try (GreedyDecoder ort = ortDecoder(export.modelFile().getParent(), options);
                      Checkpoint weights = Checkpoint.open(checkpointDir);
-                     GreedyDecoder torch = new TorchDecoder(architecture, config, weights);
+                     GreedyDecoder torch = torchDecoder(architecture, config, weights);
                      BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
                     log.printf("[3/3] %d warm-up + %d measured rounds: ONNX Runtime decode, PyTorch decode, %d floor"
                             + " reads per method%n", options.warmup(), options.runs(), FLOOR_READS_PER_ROUND);
@@ -146,6 +147,15 @@ public final class Benchmark {
         return new GeneratorDecoder("onnxruntime", model, model);
     }
 
+    /**
+     * The PyTorch-engine reference on the checkpoint, driven by the same Java generator ({@code weights} stays open
+     * while it runs).
+     */
+    private static GreedyDecoder torchDecoder(Architecture architecture, ModelConfig config, Checkpoint weights) {
+        TorchDecoding torch = new TorchDecoding(architecture, config, weights);
+        return new GeneratorDecoder("pytorch", torch, torch);
+    }
+
     /** Each engine's rounds, then the floor's, with only one of them in memory at a time. */
     private static Measured oneAfterAnother(Path checkpointDir, ExportResult export, Architecture architecture,
                                             ModelConfig config, long[][] prompts, BenchOptions options,
@@ -159,7 +169,7 @@ public final class Benchmark {
         settle();
         EngineResult torchResult;
         try (Checkpoint weights = Checkpoint.open(checkpointDir);
-             GreedyDecoder torch = new TorchDecoder(architecture, config, weights)) {
+             GreedyDecoder torch = torchDecoder(architecture, config, weights)) {
             torchResult = decodeRounds(torch, prompts, options, log);
         }
         settle();

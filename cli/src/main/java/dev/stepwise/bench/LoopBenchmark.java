@@ -1,5 +1,6 @@
 package dev.stepwise.bench;
 
+import dev.stepwise.reference.TorchDecoding;
 import dev.stepwise.reference.TorchOps;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
@@ -206,11 +207,12 @@ public final class LoopBenchmark {
         try (LoopEngine loop = LoopEngine.open(loopFile, threads);
              ExportedModel decoder = ExportedModel.open(decoderDir, threads);
              Checkpoint weights = Checkpoint.open(checkpoint);
-             TorchGreedy torch = new TorchGreedy(gpt2, config, weights)) {
+             TorchDecoding torch = new TorchDecoding(gpt2, config, weights)) {
             Generator java = new Generator(decoder);
+            Generator reference = new Generator(torch);
             loopTokens = loop.run(promptList, greedy, 0, List.of());
             javaTokens = newTokens(java.greedy(promptList, o.newTokens()), o.promptLength());
-            torchTokens = torch.generate(prompts, o.newTokens());
+            torchTokens = newTokens(reference.greedy(promptList, o.newTokens()), o.promptLength());
             for (int r = 0; r < o.repeats(); r++) {
                 long start = System.nanoTime();
                 loop.run(promptList, greedy, 0, List.of());
@@ -219,7 +221,7 @@ public final class LoopBenchmark {
                 java.greedy(promptList, o.newTokens());
                 javaSeconds[r] = (System.nanoTime() - start) / 1e9;
                 start = System.nanoTime();
-                torch.generate(prompts, o.newTokens());
+                reference.greedy(promptList, o.newTokens());
                 torchSeconds[r] = (System.nanoTime() - start) / 1e9;
             }
         }

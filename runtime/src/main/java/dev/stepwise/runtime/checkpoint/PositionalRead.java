@@ -37,4 +37,13 @@ public final class PositionalRead {
             throw new StepwiseException(path + ": cannot read tensor '" + tensor + "': " + e.getMessage(), e);
         }
     }
+
+    /** Closes a checkpoint file's channel; a failure is ignored (the file was only read). */
+    public static void close(FileChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // nothing useful to do: the file was only read
+        }
+    }
 }

@@ -48,7 +48,7 @@ public final class SafetensorsFile implements TensorFile {
         try {
             return read(path, channel);
         } catch (RuntimeException e) {
-            closeQuietly(channel);
+            PositionalRead.close(channel);
             throw e;
         }
     }
@@ -169,16 +169,9 @@ public final class SafetensorsFile implements TensorFile {
     /** Closes the file; buffers already handed out stay valid (the JVM unmaps them when they are collected). */
     @Override
     public void close() {
-        closeQuietly(channel);
+        PositionalRead.close(channel);
     }
 
-    private static void closeQuietly(FileChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // nothing useful to do: the file was only read
-        }
-    }
 
     @Override
     public String toString() {

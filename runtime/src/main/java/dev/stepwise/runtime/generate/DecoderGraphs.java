@@ -20,7 +20,11 @@ import java.util.Set;
  * run {@code s} with step graph {@code s}. Everything else (inputs, cache hand-over, pinned logits, beam reordering)
  * is the one decoding run both share. Implementations are thread-safe.
  */
-public interface DecoderGraphs extends StepModelSource {
+public interface DecoderGraphs extends StepModelSource, AutoCloseable {
+    /** Closes the sessions; generations still running on them fail. */
+    @Override
+    void close();
+
     /** The session for run {@code run} (0 = the prefill). */
     OrtSession session(int run);
 
@@ -96,6 +100,7 @@ public interface DecoderGraphs extends StepModelSource {
     /** A decoding run on these graphs: the prompts fed, the KV cache kept in ONNX Runtime tensors. */
     @Override
     default StepModel start(List<long[]> rows, long pad, boolean reorderable) {
-        return new DecoderRun(this, reorderable, rows, pad);
+        int longest = rows.stream().mapToInt(p -> p.length).max().orElse(0);
+        return KvDecoding.start(new DecoderRun(this, reorderable, rows.size()), rows, prefillLength(longest), pad);
     }
 }

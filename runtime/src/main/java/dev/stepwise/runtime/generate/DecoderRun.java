@@ -16,63 +16,37 @@ import java.nio.ShortBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * One generation's decoder state on ONNX Runtime: a batch of rows (left padded to one length), their attention mask
- * and next positions, and the KV cache as ONNX Runtime tensors that go from one step's present outputs straight to
- * the next step's past inputs. Rows can be reordered (beam search): the cache rows through a small Gather session
- * ({@link CacheGather}), the mask and positions in Java.
+ * ONNX Runtime's {@link DecoderStep}: the KV cache as ONNX Runtime tensors that go from one run's present outputs
+ * straight to the next run's past inputs, never copied through Java arrays; run {@code r} calls
+ * {@link DecoderGraphs#session session(r)}. Rows are reordered (beam search) through a small Gather session
+ * ({@link CacheGather}).
  */
-final class DecoderRun implements StepModel {
+final class DecoderRun implements DecoderStep {
     private final DecoderGraphs model;
     private final OrtEnvironment env = OrtSessions.environment();
     private final CacheGather gather;
     private final int rows;
-    private final long[][] mask;
-    private final long[] nextPosition;
 
     /** The ORT values of the current past; owned by {@link #owner} (or by us before the first run). */
     private Map<String, OnnxTensor> past;
     private AutoCloseable owner;
-    private float[][] lastLogits;
-    private int vocab;
     /** The decode steps' pinned logits ([rows, 1, vocab]), made at the first step and reused by every later one. */
     private PinnedLogits stepLogits;
     /** Runs so far: the next run's session is {@code model.session(runs)}. */
     private int runs;
 
-    /**
-     * Rows: each row's real tokens; shorter rows are left padded with {@code pad}. {@code reorderable}: open the
-     * cache-reorder session beam search needs (closed with this run).
-     */
-    DecoderRun(DecoderGraphs model, boolean reorderable, List<long[]> prompts, long pad) {
+    /** {@code reorderable}: open the cache-reorder session beam search needs (closed with this run). */
+    DecoderRun(DecoderGraphs model, boolean reorderable, int rows) {
         this.model = model;
+        this.rows = rows;
         this.gather = reorderable ? new CacheGather(model.cache(), model.config().numLayers(), model.cacheType()) : null;
-        this.rows = prompts.size();
-        int longest = model.prefillLength(prompts.stream().mapToInt(p -> p.length).max().orElse(0));
-        this.mask = new long[rows][];
-        this.nextPosition = new long[rows];
-        long[] ids = new long[rows * longest];
-        long[] positions = new long[rows * longest];
-        for (int b = 0; b < rows; b++) {
-            long[] p = prompts.get(b);
-            int padding = longest - p.length;
-            mask[b] = new long[longest];
-            for (int t = 0; t < longest; t++) {
-                boolean real = t >= padding;
-                ids[b * longest + t] = real ? p[t - padding] : pad;
-                mask[b][t] = real ? 1 : 0;
-                positions[b * longest + t] = real ? t - padding : 1;
-            }
-            nextPosition[b] = p.length;
-        }
-        this.past = model.prefillTakesPast() ? emptyPast() : new LinkedHashMap<>();
         try {
-            run(ids, positions, longest);
+            this.past = model.prefillTakesPast() ? emptyPast() : new LinkedHashMap<>();
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -80,50 +54,9 @@ final class DecoderRun implements StepModel {
     }
 
     @Override
-    public int rows() {
-        return rows;
-    }
-
-    int vocab() {
-        return vocab;
-    }
-
-    /** The last run's logits at each row's last position (a copy the caller may modify). */
-    @Override
-    public float[] logits(int row) {
-        return lastLogits[row].clone();
-    }
-
-    /** Feeds one token per row and runs a decode step. */
-    @Override
-    public void step(long[] tokens) {
-        long[] positions = new long[rows];
-        for (int b = 0; b < rows; b++) {
-            positions[b] = nextPosition[b]++;
-            mask[b] = Arrays.copyOf(mask[b], mask[b].length + 1);
-            mask[b][mask[b].length - 1] = 1;
-        }
-        run(tokens, positions, 1);
-    }
-
-    /** Row {@code i} becomes a copy of old row {@code from[i]}: cache, mask and positions. */
-    @Override
-    public void reorder(int[] from) {
-        boolean identity = true;
-        for (int i = 0; i < from.length; i++) {
-            identity &= from[i] == i;
-        }
-        if (identity) {
-            return;
-        }
+    public void reorderCache(int[] from) {
         if (gather == null) {
             throw new IllegalStateException("this decoder run was opened without a cache reorder session");
-        }
-        long[][] oldMask = mask.clone();
-        long[] oldPosition = nextPosition.clone();
-        for (int i = 0; i < rows; i++) {
-            mask[i] = oldMask[from[i]];
-            nextPosition[i] = oldPosition[from[i]];
         }
         CacheGather.Gathered g = gather.apply(past, from);
         closeOwner();
@@ -131,32 +64,30 @@ final class DecoderRun implements StepModel {
         owner = g.owner();
     }
 
-    private void run(long[] ids, long[] positions, int length) {
+    @Override
+    public float[][] run(StepIds in) {
         Map<String, OnnxTensor> feed = new LinkedHashMap<>(past);
         List<OnnxTensor> created = new ArrayList<>();
+        int length = in.length();
         // ONNX Runtime writes the logits into our direct buffer; only each row's last position is copied out.
         int positionsOut = model.lastLogitsOnly(runs) ? 1 : length;
         PinnedLogits logits = stepLogits != null && stepLogits.fits(rows, positionsOut) ? stepLogits
                 : PinnedLogits.allocate(model.logitsType(), rows, positionsOut, model.vocab());
         try {
-            created.add(put(feed, "input_ids", ids, length));
-            long[] flatMask = new long[rows * mask[0].length];
-            for (int b = 0; b < rows; b++) {
-                System.arraycopy(mask[b], 0, flatMask, b * mask[b].length, mask[b].length);
-            }
-            created.add(put(feed, "attention_mask", flatMask, mask[0].length));
-            created.add(put(feed, "position_ids", positions, length));
+            created.add(put(feed, "input_ids", in.inputIds(), length));
+            created.add(put(feed, "attention_mask", in.attentionMask(), in.total()));
+            created.add(put(feed, "position_ids", in.positionIds(), length));
             OrtSession.Result result = model.session(runs).run(feed, model.presentNames(),
                     Map.of(model.logitsName(), logits.tensor()));
             runs++;
             closeOwner();
             owner = result;
             past = presents(result);
-            vocab = logits.vocab();
-            lastLogits = new float[rows][];
+            float[][] last = new float[rows][];
             for (int b = 0; b < rows; b++) {
-                lastLogits[b] = logits.lastPosition(b);
+                last[b] = logits.lastPosition(b);
             }
+            return last;
         } catch (OrtException e) {
             throw new StepwiseException(model.dir() + ": ONNX Runtime failed while generating: " + e.getMessage(), e);
         } finally {
@@ -170,11 +101,6 @@ final class DecoderRun implements StepModel {
                 }
             }
         }
-    }
-
-    /** The pinned logits the decode steps share (null before the first step); for tests. */
-    PinnedLogits stepLogits() {
-        return stepLogits;
     }
 
     private void closeStepLogits() {
@@ -204,7 +130,7 @@ final class DecoderRun implements StepModel {
     private Map<String, OnnxTensor> emptyPast() {
         CacheDecl cache = model.cache();
         Map<String, OnnxTensor> empty = new LinkedHashMap<>();
-        long[] shape = cacheShape(model, rows, 0);
+        long[] shape = model.cache().shape(model.config(), rows, 0);
         try {
             for (int l = 0; l < model.config().numLayers(); l++) {
                 for (String kind : new String[] {"key", "value"}) {
@@ -224,23 +150,6 @@ final class DecoderRun implements StepModel {
         return model.cacheType() == OnnxJavaType.FLOAT16
                 ? OnnxTensor.createTensor(env, ShortBuffer.allocate(0), shape, OnnxJavaType.FLOAT16)
                 : OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
-    }
-
-    private static long[] cacheShape(DecoderGraphs model, int batch, int length) {
-        List<String> axes = model.cache().axes();
-        long[] shape = new long[axes.size()];
-        for (int i = 0; i < shape.length; i++) {
-            shape[i] = switch (axes.get(i)) {
-                case "batch_size" -> batch;
-                case CacheDecl.PAST_SEQUENCE -> length;
-                case "num_key_value_heads" -> model.config().numKeyValueHeads();
-                case "num_attention_heads" -> model.config().numAttentionHeads();
-                case "head_dim" -> model.config().headDim();
-                case "hidden_size" -> model.config().hiddenSize();
-                default -> throw new StepwiseException("cache axis '" + axes.get(i) + "' is not supported by the generator");
-            };
-        }
-        return shape;
     }
 
     /** The result's present tensors renamed to the next step's past inputs (same ORT values, no copy). */

@@ -79,18 +79,18 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
         OrtSession session = OrtSessions.open(modelFile, threads);
         String firstPast = architecture.spec().cache().pastName(0, "key");
         if (!session.getInputNames().contains(firstPast)) {
-            closeQuietly(session);
+            OrtSessions.close(session);
             throw new StepwiseException(modelFile + ": has no past inputs; generation needs a text-generation-with-past export");
         }
         OnnxJavaType cacheType;
         try {
             cacheType = ((TensorInfo) session.getInputInfo().get(firstPast).getInfo()).type;
         } catch (ai.onnxruntime.OrtException | RuntimeException e) {
-            closeQuietly(session);
+            OrtSessions.close(session);
             throw new StepwiseException(modelFile + ": cannot read the type of input '" + firstPast + "': " + e.getMessage(), e);
         }
         if (cacheType != OnnxJavaType.FLOAT && cacheType != OnnxJavaType.FLOAT16) {
-            closeQuietly(session);
+            OrtSessions.close(session);
             throw new StepwiseException(modelFile + ": input '" + firstPast + "' is " + cacheType
                     + "; the generator supports float and float16 caches");
         }
@@ -98,7 +98,7 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
         try {
             logits = logits(dir, architecture.spec(), config, session);
         } catch (RuntimeException e) {
-            closeQuietly(session);
+            OrtSessions.close(session);
             throw e;
         }
         return new ExportedModel(dir, architecture.spec(), config, session, eos, pad, cacheType, logits);
@@ -228,14 +228,7 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
 
     @Override
     public void close() {
-        closeQuietly(session);
+        OrtSessions.close(session);
     }
 
-    private static void closeQuietly(OrtSession s) {
-        try {
-            s.close();
-        } catch (ai.onnxruntime.OrtException e) {
-            // nothing left to do with a session that fails to close
-        }
-    }
 }

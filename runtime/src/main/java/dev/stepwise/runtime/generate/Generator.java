@@ -139,25 +139,7 @@ public final class Generator {
     }
 
     private void check(List<long[]> prompts, int maxNewTokens) {
-        if (prompts.isEmpty()) {
-            throw new StepwiseException("no prompt given");
-        }
-        int vocab = model.vocabSize();
-        for (int r = 0; r < prompts.size(); r++) {
-            long[] p = prompts.get(r);
-            if (p.length == 0) {
-                throw new StepwiseException("prompt row " + r + " is empty");
-            }
-            for (long id : p) {
-                if (id < 0 || id >= vocab) {
-                    throw new StepwiseException("prompt row " + r + ": token id " + id + " is outside the vocabulary [0, " + vocab + ")");
-                }
-            }
-            if (p.length + (long) maxNewTokens > model.maxPositions()) {
-                throw new StepwiseException("prompt row " + r + ": " + p.length + " + " + maxNewTokens
-                        + " tokens exceed the model's " + model.maxPositions() + " positions");
-            }
-        }
+        PromptRows.check(prompts, model.vocabSize(), model.maxPositions(), maxNewTokens);
     }
 
     private static List<long[]> first(List<List<long[]>> perPrompt) {

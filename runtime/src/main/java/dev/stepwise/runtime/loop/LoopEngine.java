@@ -7,6 +7,8 @@ import ai.onnxruntime.OrtSession;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.generate.UnsupportedOptionException;
 import dev.stepwise.runtime.generate.GenerationConfig;
+import dev.stepwise.runtime.generate.PromptRows;
+import dev.stepwise.runtime.generate.StepIds;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
@@ -51,7 +53,7 @@ public final class LoopEngine implements AutoCloseable {
             long maxPositions = Long.parseLong(meta.getOrDefault("max_positions", Long.toString(Long.MAX_VALUE)));
             return new LoopEngine(modelFile, session, vocab, maxPositions);
         } catch (OrtException | RuntimeException e) {
-            close(session);
+            OrtSessions.close(session);
             if (e instanceof StepwiseException s) {
                 throw s;
             }
@@ -112,17 +114,9 @@ public final class LoopEngine implements AutoCloseable {
         check(prompts, config);
         int batch = prompts.size();
         int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
-        long[] ids = new long[batch * longest];
-        long[] mask = new long[batch * longest];
-        for (int b = 0; b < batch; b++) {
-            long[] p = prompts.get(b);
-            int padding = longest - p.length;
-            for (int t = 0; t < longest; t++) {
-                boolean real = t >= padding;
-                ids[b * longest + t] = real ? p[t - padding] : padId;
-                mask[b * longest + t] = real ? 1 : 0;
-            }
-        }
+        StepIds padded = StepIds.prefill(prompts, longest, padId);
+        long[] ids = padded.inputIds();
+        long[] mask = padded.attentionMask();
         OrtEnvironment env = OrtSessions.environment();
         Map<String, OnnxTensor> feed = new LinkedHashMap<>();
         try {
@@ -175,22 +169,7 @@ public final class LoopEngine implements AutoCloseable {
             throw new UnsupportedOptionException(ENGINE, "no_repeat_ngram_size " + config.noRepeatNgramSize(),
                     "the loop graph has no n-gram ban; use --engine java");
         }
-        for (int r = 0; r < prompts.size(); r++) {
-            long[] p = prompts.get(r);
-            if (p.length == 0) {
-                throw new StepwiseException("prompt row " + r + " is empty");
-            }
-            for (long id : p) {
-                if (id < 0 || (vocab > 0 && id >= vocab)) {
-                    throw new StepwiseException("prompt row " + r + ": token id " + id + " is outside the vocabulary [0, "
-                            + vocab + ")");
-                }
-            }
-            if (p.length + (long) config.maxNewTokens() > maxPositions) {
-                throw new StepwiseException("prompt row " + r + ": " + p.length + " + " + config.maxNewTokens()
-                        + " tokens exceed the model's " + maxPositions + " positions");
-            }
-        }
+        PromptRows.check(prompts, vocab, maxPositions, config.maxNewTokens());
     }
 
     private static OnnxTensor scalar(OrtEnvironment env, long value) throws OrtException {
@@ -207,14 +186,7 @@ public final class LoopEngine implements AutoCloseable {
 
     @Override
     public void close() {
-        close(session);
+        OrtSessions.close(session);
     }
 
-    private static void close(OrtSession s) {
-        try {
-            s.close();
-        } catch (OrtException e) {
-            // nothing left to do with a session that fails to close
-        }
-    }
 }

@@ -228,24 +228,9 @@ public final class OnnxModelReader {
                     + " bytes in typed fields; over 2 GiB cannot be packed into one buffer");
         }
         ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
-        switch (type) {
-            case TensorProto.DataType.FLOAT_VALUE -> t.getFloatDataList().forEach(b::putFloat);
-            case TensorProto.DataType.INT64_VALUE -> t.getInt64DataList().forEach(b::putLong);
-            case TensorProto.DataType.DOUBLE_VALUE -> t.getDoubleDataList().forEach(b::putDouble);
-            case TensorProto.DataType.UINT64_VALUE -> t.getUint64DataList().forEach(b::putLong);
-            case TensorProto.DataType.UINT32_VALUE -> t.getUint64DataList().forEach(v -> b.putInt(v.intValue()));
-            default -> {
-                // int32_data carries every type of 32 bits or less, one element per entry
-                for (int v : t.getInt32DataList()) {
-                    switch (width) {
-                        case 1 -> b.put((byte) v);
-                        case 2 -> b.putShort((short) v);
-                        case 4 -> b.putInt(v);
-                        default -> throw new StepwiseException(file + ": initializer '" + t.getName()
-                                + "': data type " + type + " is not supported");
-                    }
-                }
-            }
+        if (!OnnxTypes.putTypedData(t, b)) {
+            throw new StepwiseException(file + ": initializer '" + t.getName() + "': data type " + type
+                    + " is not supported");
         }
         return b.flip().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
     }

@@ -1,5 +1,7 @@
 package dev.stepwise.runtime.onnx;
 
+import java.nio.ByteBuffer;
+
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 
@@ -54,5 +56,36 @@ public final class OnnxTypes {
             n *= d;
         }
         return n;
+    }
+
+    /**
+     * Packs a tensor's typed data fields ({@code float_data}, {@code int64_data}, ...; not {@code raw_data}) into
+     * {@code b} as little-endian bytes; {@code int32_data} carries every type of 32 bits or less, one element per
+     * entry. The one place both model readers unpack them.
+     *
+     * @return false for an element type that has no such packing (the caller names the tensor in its error)
+     */
+    public static boolean putTypedData(TensorProto t, ByteBuffer b) {
+        int width = byteSize(t.getDataType());
+        switch (t.getDataType()) {
+            case TensorProto.DataType.FLOAT_VALUE -> t.getFloatDataList().forEach(b::putFloat);
+            case TensorProto.DataType.INT64_VALUE -> t.getInt64DataList().forEach(b::putLong);
+            case TensorProto.DataType.DOUBLE_VALUE -> t.getDoubleDataList().forEach(b::putDouble);
+            case TensorProto.DataType.UINT64_VALUE -> t.getUint64DataList().forEach(b::putLong);
+            case TensorProto.DataType.UINT32_VALUE -> t.getUint64DataList().forEach(v -> b.putInt(v.intValue()));
+            default -> {
+                if (width != 1 && width != 2 && width != 4) {
+                    return false;
+                }
+                for (int v : t.getInt32DataList()) {
+                    switch (width) {
+                        case 1 -> b.put((byte) v);
+                        case 2 -> b.putShort((short) v);
+                        default -> b.putInt(v);
+                    }
+                }
+            }
+        }
+        return true;
     }
 }

@@ -36,6 +36,21 @@ public final class OrtSessions {
         }
     }
 
+    /**
+     * Closes a session (null: nothing), ignoring a failure to close: there is nothing left to do with such a session,
+     * and the caller is usually already reporting another error.
+     */
+    public static void close(OrtSession session) {
+        if (session == null) {
+            return;
+        }
+        try {
+            session.close();
+        } catch (OrtException e) {
+            // nothing left to do with a session that fails to close
+        }
+    }
+
     public static OrtSession open(Path modelFile, int intraOpThreads) {
         return open(modelFile, intraOpThreads, false);
     }

@@ -7,6 +7,8 @@ import ai.onnxruntime.OrtSession;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.generate.UnsupportedOptionException;
 import dev.stepwise.runtime.generate.GenerationConfig;
+import dev.stepwise.runtime.generate.PromptRows;
+import dev.stepwise.runtime.generate.StepIds;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
@@ -54,11 +56,7 @@ public final class SearchEngine implements AutoCloseable {
         try {
             return new SearchEngine(modelFile, session, session.getMetadata().getCustomMetadata());
         } catch (OrtException e) {
-            try {
-                session.close();
-            } catch (OrtException ignored) {
-                // reported below
-            }
+            OrtSessions.close(session);
             throw new StepwiseException(modelFile + ": cannot read the model's metadata: " + e.getMessage(), e);
         }
     }
@@ -128,16 +126,13 @@ public final class SearchEngine implements AutoCloseable {
                     + graphPad + ", so prompts must be padded with it, not " + padId);
         }
 
+        // The operators take int32 ids and mask.
+        StepIds left = StepIds.prefill(rows, padded, padId);
         int[] ids = new int[batch * padded];
         int[] mask = new int[batch * padded];
-        for (int b = 0; b < batch; b++) {
-            long[] p = rows.get(b);
-            int left = padded - p.length;
-            for (int t = 0; t < padded; t++) {
-                boolean real = t >= left;
-                ids[b * padded + t] = Math.toIntExact(real ? p[t - left] : padId);
-                mask[b * padded + t] = real ? 1 : 0;
-            }
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = Math.toIntExact(left.inputIds()[i]);
+            mask[i] = (int) left.attentionMask()[i];
         }
 
         OrtEnvironment env = OrtSessions.environment();
@@ -303,18 +298,7 @@ public final class SearchEngine implements AutoCloseable {
         if (padId < 0 || padId >= vocab) {
             throw new StepwiseException("pad id " + padId + " is outside the vocabulary [0, " + vocab + ")");
         }
-        for (int r = 0; r < prompts.size(); r++) {
-            long[] p = prompts.get(r);
-            if (p.length == 0) {
-                throw new StepwiseException("prompt row " + r + " is empty");
-            }
-            for (long id : p) {
-                if (id < 0 || id >= vocab) {
-                    throw new StepwiseException("prompt row " + r + ": token id " + id
-                            + " is outside the vocabulary [0, " + vocab + ")");
-                }
-            }
-        }
+        PromptRows.check(prompts, vocab, Long.MAX_VALUE, 0);
     }
 
     private long longMeta(String key, long fallback) {
@@ -337,10 +321,6 @@ public final class SearchEngine implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            session.close();
-        } catch (OrtException e) {
-            // nothing left to do with a session that fails to close
-        }
+        OrtSessions.close(session);
     }
 }

@@ -11,6 +11,9 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.HalfFloats;
+import dev.stepwise.runtime.generate.DecoderStep;
+import dev.stepwise.runtime.generate.KvDecoding;
+import dev.stepwise.runtime.generate.StepIds;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto.DataType;
 import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.ort.OrtSessions;
@@ -27,13 +30,30 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Checks step graphs against the dynamic decoder they came from, in ONNX Runtime: both are run as a generation —
- * prefill on random (valid) ids, then one token per step, each feeding its own presents back as the next past — and
- * at every step the logits and presents must agree within tolerance and the greedy tokens must be the same.
+ * The chained-step check of step graphs (those {@code simplify} writes from a foreign decoder and those {@code unroll}
+ * traces) against the dynamic decoder they came from, in ONNX Runtime: both are run as one greedy generation through
+ * the {@link KvDecoding} every engine decodes with — prefill on the given prompts (left padded), then one token per
+ * step, the original's greedy token fed to both — each side feeding its own presents back as its next past. Every
+ * step records the max abs difference of each output the two share (logits, presents) and whether the greedy tokens
+ * agree; a step graph that keeps only the last position's logits is compared there. Inputs are fed by role
+ * ({@link DecoderSignature}), in each graph's own names, dims and element types.
  */
 public final class StepChain {
-    /** One step's comparison: max abs diff per output, and the greedy token of each row. */
-    public record StepCheck(int step, Map<String, Double> maxAbsDiff, long[] tokens) {
+    /**
+     * One step's comparison.
+     *
+     * @param maxAbsDiff  max abs difference per output the two graphs share
+     * @param outOfRange  the first output beyond {@code atol + rtol·|original|}, or null
+     * @param tokens      the original's greedy token of each row (fed to both at the next step)
+     * @param tokensAgree whether the step graph's greedy tokens are the same, up to ties within atol
+     * @param tokenReport for a disagreement, which row chose what
+     */
+    public record StepCheck(int step, Map<String, Double> maxAbsDiff, String outOfRange, long[] tokens,
+                            boolean tokensAgree, String tokenReport) {
+        /** Within tolerance and the same greedy tokens. */
+        public boolean passed() {
+            return outOfRange == null && tokensAgree;
+        }
     }
 
     private final DecoderSignature signature;
@@ -53,81 +73,148 @@ public final class StepChain {
     }
 
     /**
-     * Runs {@code original} and the step files side by side. Throws a StepwiseException naming the step, output and
-     * max abs diff at the first disagreement.
+     * {@code simplify}'s check: random ids (seeded) in full rows. Throws a StepwiseException naming the step, output
+     * and max abs diff at the first disagreement.
      */
     public List<StepCheck> verify(Path original, List<Path> steps, long vocab, long seed) {
-        OrtEnvironment env = OrtSessions.environment();
-        List<StepCheck> checks = new ArrayList<>();
         Random random = new Random(seed);
-        long[] ids = new long[batch * sequence];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = vocab > 1 ? random.nextInt((int) Math.min(vocab, Integer.MAX_VALUE)) : 0;
+        List<long[]> prompts = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            long[] row = new long[sequence];
+            for (int t = 0; t < sequence; t++) {
+                row[t] = vocab > 1 ? random.nextInt((int) Math.min(vocab, Integer.MAX_VALUE)) : 0;
+            }
+            prompts.add(row);
         }
-        Map<String, OnnxTensor> origPast = new HashMap<>();
-        Map<String, OnnxTensor> stepPast = new HashMap<>();
-        List<AutoCloseable> open = new ArrayList<>();
+        return check(original, steps, prompts, 0, c -> {
+            String file = steps.get(c.step()).getFileName().toString();
+            if (c.outOfRange() != null) {
+                throw new StepwiseException(String.format("step %d (%s): output '%s' differs from the original by up to"
+                        + " %.3e (rtol %.0e, atol %.0e)", c.step(), file, c.outOfRange(),
+                        c.maxAbsDiff().get(c.outOfRange()), rtol, atol));
+            }
+            if (!c.tokensAgree()) {
+                throw new StepwiseException("step " + c.step() + " (" + file + "): " + c.tokenReport());
+            }
+        });
+    }
+
+    /** Hears each step's comparison as soon as it is made (progress; throwing stops the chain there). */
+    public interface StepListener {
+        void stepChecked(StepCheck check);
+    }
+
+    /**
+     * Runs {@code original} and the step files side by side on {@code prompts} (each row's real tokens; shorter rows
+     * are left padded with {@code pad} to this chain's sequence length) and returns every step's comparison; only a
+     * step graph that does not run or does not match the original's outputs in shape is an error.
+     */
+    public List<StepCheck> check(Path original, List<Path> steps, List<long[]> prompts, long pad,
+                                 StepListener listener) {
+        List<StepCheck> checks = new ArrayList<>();
         // The original and the steps compute with memory maps of their weights files (the steps' one map shared):
         // two mapped copies in all, not a loaded and packed copy per session.
         try (SharedWeights weights = new SharedWeights();
-             OrtSession orig = OrtSessions.open(original, threads, weights.initializers(OnnxModelReader.load(original)))) {
-            OrtSession previous = null;
-            for (int s = 0; s < steps.size(); s++) {
-                int seqLen = s == 0 ? sequence : 1;
-                int past = s == 0 ? 0 : sequence + s - 1;
-                OrtSession stepSession = OrtSessions.open(steps.get(s), threads,
-                        weights.initializers(OnnxModelReader.load(steps.get(s))));
-                List<AutoCloseable> created = new ArrayList<>();
-                try {
-                    Map<String, OnnxTensor> origFeeds = feeds(env, orig, ids, seqLen, past, s, origPast, created);
-                    Map<String, OnnxTensor> stepFeeds = feeds(env, stepSession, ids, seqLen, past, s, stepPast,
-                            created);
-                    OrtSession.Result origOut = orig.run(origFeeds);
-                    OrtSession.Result stepOut;
-                    try {
-                        stepOut = stepSession.run(stepFeeds);
-                    } catch (OrtException e) {
-                        origOut.close();
-                        throw new StepwiseException(steps.get(s).getFileName() + ": ONNX Runtime fails to run it: "
-                                + firstLine(e.getMessage()), e);
-                    }
-                    Map<String, Double> diffs = new LinkedHashMap<>();
-                    long[] tokens = compare(s, steps.get(s), origOut, stepOut, diffs);
-                    checks.add(new StepCheck(s, diffs, tokens));
-                    // hand the presents on as the next step's past
-                    closeAll(open);
-                    open.add(origOut);
-                    open.add(stepOut);
-                    origPast.clear();
-                    stepPast.clear();
-                    for (DecoderSignature.CachePair p : signature.cache()) {
-                        origPast.put(p.past(), (OnnxTensor) origOut.get(p.present()).orElseThrow());
-                        stepOut.get(p.present()).ifPresent(v -> stepPast.put(p.past(), (OnnxTensor) v));
-                    }
-                    ids = tokens;
-                } finally {
-                    closeAll(created);
-                    if (previous != null) {
-                        previous.close();
-                    }
-                    previous = stepSession;
-                }
-            }
-            closeAll(open);
-            if (previous != null) {
-                previous.close();
+             OrtSession orig = OrtSessions.open(original, threads, weights.initializers(OnnxModelReader.load(original)));
+             Chain chain = new Chain(orig, steps, weights, checks)) {
+            KvDecoding run = KvDecoding.start(chain, prompts, sequence, pad);
+            listener.stepChecked(checks.get(0));
+            for (int s = 1; s < steps.size(); s++) {
+                run.step(checks.get(s - 1).tokens());
+                listener.stepChecked(checks.get(s));
             }
         } catch (OrtException e) {
             throw new StepwiseException("ONNX Runtime failed while verifying: " + firstLine(e.getMessage()), e);
-        } finally {
-            closeAll(open);
         }
         return checks;
     }
 
-    private Map<String, OnnxTensor> feeds(OrtEnvironment env, OrtSession session, long[] ids, int seqLen, int past,
-                                          int step, Map<String, OnnxTensor> previousPresents,
+    /** Both graphs as one {@link DecoderStep}: runs the original and step graph s, compares, keeps both caches. */
+    private final class Chain implements DecoderStep {
+        private final OrtEnvironment env = OrtSessions.environment();
+        private final OrtSession orig;
+        private final List<Path> steps;
+        private final SharedWeights weights;
+        private final List<StepCheck> checks;
+        private final Map<String, OnnxTensor> origPast = new HashMap<>();
+        private final Map<String, OnnxTensor> stepPast = new HashMap<>();
+        private final List<AutoCloseable> open = new ArrayList<>();
+        /** The last step's session, open while its presents are the next step's past. */
+        private OrtSession previous;
+
+        Chain(OrtSession orig, List<Path> steps, SharedWeights weights, List<StepCheck> checks) {
+            this.orig = orig;
+            this.steps = steps;
+            this.weights = weights;
+            this.checks = checks;
+        }
+
+        @Override
+        public float[][] run(StepIds in) {
+            int s = checks.size();
+            Path file = steps.get(s);
+            List<AutoCloseable> created = new ArrayList<>();
+            OrtSession stepSession = OrtSessions.open(file, threads, weights.initializers(OnnxModelReader.load(file)));
+            try {
+                Map<String, OnnxTensor> origFeeds = feeds(env, orig, in, s, origPast, created);
+                Map<String, OnnxTensor> stepFeeds = feeds(env, stepSession, in, s, stepPast, created);
+                OrtSession.Result origOut = orig.run(origFeeds);
+                OrtSession.Result stepOut;
+                try {
+                    stepOut = stepSession.run(stepFeeds);
+                } catch (OrtException e) {
+                    origOut.close();
+                    throw new StepwiseException(file.getFileName() + ": ONNX Runtime fails to run it: "
+                            + firstLine(e.getMessage()), e);
+                }
+                StepCheck check = compare(s, file, origOut, stepOut);
+                checks.add(check);
+                // hand the presents on as the next step's past
+                closeAll(open);
+                open.add(origOut);
+                open.add(stepOut);
+                origPast.clear();
+                stepPast.clear();
+                for (DecoderSignature.CachePair p : signature.cache()) {
+                    origPast.put(p.past(), (OnnxTensor) origOut.get(p.present()).orElseThrow());
+                    stepOut.get(p.present()).ifPresent(v -> stepPast.put(p.past(), (OnnxTensor) v));
+                }
+                float[] logits = OrtTensors.toHostFloats((OnnxTensor) origOut.get(signature.logits()).orElseThrow()).floats();
+                long[] shape = ((OnnxTensor) origOut.get(signature.logits()).orElseThrow()).getInfo().getShape();
+                int vocab = (int) shape[shape.length - 1];
+                float[][] last = new float[in.rows()][];
+                for (int r = 0; r < last.length; r++) {
+                    int at = lastIndex(shape, r, 0);
+                    last[r] = java.util.Arrays.copyOfRange(logits, at, at + vocab);
+                }
+                return last;
+            } catch (OrtException e) {
+                throw new StepwiseException("ONNX Runtime failed while verifying: " + firstLine(e.getMessage()), e);
+            } finally {
+                closeAll(created);
+                OrtSessions.close(previous);
+                previous = stepSession;
+            }
+        }
+
+        @Override
+        public void reorderCache(int[] from) {
+            throw new IllegalStateException("the step chain is greedy: it never reorders rows");
+        }
+
+        @Override
+        public void close() {
+            closeAll(open);
+            OrtSessions.close(previous);
+            previous = null;
+        }
+    }
+
+    private Map<String, OnnxTensor> feeds(OrtEnvironment env, OrtSession session, StepIds ids, int step,
+                                          Map<String, OnnxTensor> previousPresents,
                                           List<AutoCloseable> created) throws OrtException {
+        int seqLen = ids.length();
+        int past = ids.total() - ids.length();
         Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
         for (Map.Entry<String, NodeInfo> e : session.getInputInfo().entrySet()) {
             String name = e.getKey();
@@ -138,15 +225,9 @@ public final class StepChain {
             }
             OnnxTensor t;
             switch (in.role()) {
-                case INPUT_IDS -> t = ints(env, in.elemType(), new long[] {batch, seqLen}, ids);
-                case POSITION_IDS -> {
-                    long[] pos = new long[batch * seqLen];
-                    for (int i = 0; i < pos.length; i++) {
-                        pos[i] = past + i % seqLen;
-                    }
-                    t = ints(env, in.elemType(), new long[] {batch, seqLen}, pos);
-                }
-                case ATTENTION_MASK -> t = mask(env, in, seqLen, past);
+                case INPUT_IDS -> t = ints(env, in.elemType(), new long[] {batch, seqLen}, ids.inputIds());
+                case POSITION_IDS -> t = ints(env, in.elemType(), new long[] {batch, seqLen}, ids.positionIds());
+                case ATTENTION_MASK -> t = mask(env, in, ids);
                 case USE_CACHE_BRANCH -> t = OnnxTensor.createTensor(env, new boolean[] {step > 0});
                 case PAST -> {
                     OnnxTensor prev = previousPresents.get(name);
@@ -169,8 +250,8 @@ public final class StepChain {
         return feeds;
     }
 
-    private OnnxTensor mask(OrtEnvironment env, DecoderSignature.Input in, int seqLen, int past) throws OrtException {
-        long[] dims = signature.dimsFor(batch, seqLen, past, "original").get(in.name());
+    private OnnxTensor mask(OrtEnvironment env, DecoderSignature.Input in, StepIds ids) throws OrtException {
+        long[] dims = signature.dimsFor(batch, ids.length(), ids.total() - ids.length(), "original").get(in.name());
         int n = (int) count(dims);
         if (dims.length == 4) {
             // a causal [B, 1, M, M] mask (GPT-2 Megatron style): ones on and below the diagonal
@@ -183,19 +264,27 @@ public final class StepChain {
             }
             return floats(env, in.elemType(), dims, v);
         }
-        long[] ones = new long[n];
-        java.util.Arrays.fill(ones, 1);
+        long[] values = ids.attentionMask();
+        if (dims.length != 2) {
+            values = new long[n];
+            java.util.Arrays.fill(values, 1);
+        }
         if (in.elemType() == DataType.FLOAT_VALUE || in.elemType() == DataType.FLOAT16_VALUE) {
             double[] v = new double[n];
-            java.util.Arrays.fill(v, 1);
+            for (int i = 0; i < n; i++) {
+                v[i] = values[i];
+            }
             return floats(env, in.elemType(), dims, v);
         }
-        return ints(env, in.elemType(), dims, ones);
+        return ints(env, in.elemType(), dims, values);
     }
 
-    private long[] compare(int step, Path file, OrtSession.Result orig, OrtSession.Result got,
-                           Map<String, Double> diffs) throws OrtException {
+    private StepCheck compare(int step, Path file, OrtSession.Result orig, OrtSession.Result got) throws OrtException {
+        Map<String, Double> diffs = new LinkedHashMap<>();
+        String outOfRange = null;
         long[] tokens = null;
+        boolean agree = true;
+        String report = null;
         for (Map.Entry<String, OnnxValue> e : got) {
             String name = e.getKey();
             OnnxValue expectedValue = orig.get(name).orElse(null);
@@ -206,6 +295,12 @@ public final class StepChain {
             float[] have = OrtTensors.toHostFloats((OnnxTensor) e.getValue()).floats();
             long[] wantShape = ((OnnxTensor) expectedValue).getInfo().getShape();
             long[] haveShape = ((OnnxTensor) e.getValue()).getInfo().getShape();
+            if (name.equals(signature.logits()) && haveShape.length == 3 && wantShape.length == 3
+                    && haveShape[1] == 1 && wantShape[1] > 1) {
+                // a step graph that keeps only the last position's logits: compare the original's there
+                want = lastPositions(want, wantShape);
+                wantShape = new long[] {wantShape[0], 1, wantShape[2]};
+            }
             if (!java.util.Arrays.equals(wantShape, haveShape)) {
                 throw new StepwiseException("step " + step + " (" + file.getFileName() + "): output '" + name
                         + "' has shape " + java.util.Arrays.toString(haveShape) + ", the original "
@@ -226,18 +321,17 @@ public final class StepChain {
                 }
             }
             diffs.put(name, max);
-            if (bad) {
-                throw new StepwiseException(String.format("step %d (%s): output '%s' differs from the original by up to"
-                        + " %.3e (rtol %.0e, atol %.0e)", step, file.getFileName(), name, max, rtol, atol));
+            if (bad && outOfRange == null) {
+                outOfRange = name;
             }
             if (name.equals(signature.logits())) {
                 long[] a = argmaxLast(want, wantShape);
                 long[] b = argmaxLast(have, haveShape);
-                for (int r = 0; r < a.length; r++) {
+                for (int r = 0; r < a.length && agree; r++) {
                     if (a[r] != b[r] && Math.abs(want[lastIndex(wantShape, r, b[r])] - want[lastIndex(wantShape, r, a[r])])
                             > atol) {
-                        throw new StepwiseException("step " + step + " (" + file.getFileName() + "): greedy token of"
-                                + " row " + r + " is " + b[r] + ", the original's " + a[r]);
+                        agree = false;
+                        report = "greedy token of row " + r + " is " + b[r] + ", the original's " + a[r];
                     }
                 }
                 tokens = a;
@@ -247,7 +341,18 @@ public final class StepChain {
             throw new StepwiseException("step " + step + " (" + file.getFileName() + "): no output '"
                     + signature.logits() + "'");
         }
-        return tokens;
+        return new StepCheck(step, diffs, outOfRange, tokens, agree, report);
+    }
+
+    /** The last position of each row of logits {@code [rows, positions, vocab]}. */
+    private static float[] lastPositions(float[] logits, long[] shape) {
+        int rows = (int) shape[0];
+        int vocab = (int) shape[2];
+        float[] out = new float[rows * vocab];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(logits, lastIndex(shape, r, 0), out, r * vocab, vocab);
+        }
+        return out;
     }
 
     /** Index of logits[row, last position, token] in the flat array. */
@@ -326,6 +431,7 @@ public final class StepChain {
         }
         return n;
     }
+
 
     private static void closeAll(List<AutoCloseable> list) {
         for (AutoCloseable c : list) {

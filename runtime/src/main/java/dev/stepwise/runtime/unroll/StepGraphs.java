@@ -214,20 +214,12 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
         return tokenIds.pad();
     }
 
-
-
     /** Closes every session, then the shared weights they computed with. */
     @Override
     public synchronized void close() {
         for (int s = 0; s < sessions.length; s++) {
-            if (sessions[s] != null) {
-                try {
-                    sessions[s].close();
-                } catch (OrtException e) {
-                    // nothing left to do with a session that fails to close
-                }
-                sessions[s] = null;
-            }
+            OrtSessions.close(sessions[s]);
+            sessions[s] = null;
         }
         weights.close();
     }

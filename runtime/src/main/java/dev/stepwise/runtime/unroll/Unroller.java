@@ -101,7 +101,7 @@ public final class Unroller {
 
             if (options.validate()) {
                 List<StepCheck> checks = StepChainValidator.validate(architecture.spec(), config,
-                        dir.resolve(DYNAMIC_FILE), dir, steps, options.lastTokenLogits(), atol, progress);
+                        dir.resolve(DYNAMIC_FILE), dir, steps, atol, progress);
                 report.setChecks(checks);
                 StepCheck failed = checks.stream().filter(c -> !c.passed()).findFirst().orElse(null);
                 if (failed != null) {

@@ -72,7 +72,7 @@ public final class TorchBinFile implements TensorFile {
         try {
             return new TorchBinFile(path, channel, read(path, channel));
         } catch (RuntimeException e) {
-            closeQuietly(channel);
+            PositionalRead.close(channel);
             throw e;
         }
     }
@@ -301,16 +301,9 @@ public final class TorchBinFile implements TensorFile {
 
     @Override
     public void close() {
-        closeQuietly(channel);
+        PositionalRead.close(channel);
     }
 
-    private static void closeQuietly(FileChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // nothing useful to do: the file was only read
-        }
-    }
 
     @Override
     public String toString() {

@@ -72,23 +72,9 @@ final class InitializerData {
         int width = OnnxTypes.byteSize(type);
         long count = OnnxTypes.elementCount(TensorType.fromTensor(t).dims());
         ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(count * width)).order(ByteOrder.LITTLE_ENDIAN);
-        switch (type) {
-            case DataType.FLOAT_VALUE -> t.getFloatDataList().forEach(b::putFloat);
-            case DataType.INT64_VALUE -> t.getInt64DataList().forEach(b::putLong);
-            case DataType.DOUBLE_VALUE -> t.getDoubleDataList().forEach(b::putDouble);
-            case DataType.UINT64_VALUE -> t.getUint64DataList().forEach(b::putLong);
-            case DataType.UINT32_VALUE -> t.getUint64DataList().forEach(v -> b.putInt(v.intValue()));
-            default -> {
-                for (int v : t.getInt32DataList()) {
-                    switch (width) {
-                        case 1 -> b.put((byte) v);
-                        case 2 -> b.putShort((short) v);
-                        case 4 -> b.putInt(v);
-                        default -> throw new StepwiseException("initializer '" + t.getName() + "': data type "
-                                + TensorType.typeName(type) + " is not supported");
-                    }
-                }
-            }
+        if (!OnnxTypes.putTypedData(t, b)) {
+            throw new StepwiseException("initializer '" + t.getName() + "': data type " + TensorType.typeName(type)
+                    + " is not supported");
         }
         if (b.hasRemaining()) {
             throw new StepwiseException("initializer '" + t.getName() + "' holds fewer elements than its dims");
