@@ -63,11 +63,11 @@ public record BeamOptions(EarlyStopping earlyStopping, Convention convention) {
      * transformers' conventions with the config's early stopping.
      *
      * @param config generation settings
-     * @return {@link EarlyStopping#TRUE} or {@link EarlyStopping#FALSE} as the config says, with
+     * @return the config's early stopping ({@code true}, {@code false} or {@code never}), with
      *         {@link Convention#TRANSFORMERS}
      */
     public static BeamOptions of(GenerationConfig config) {
-        return new BeamOptions(config.earlyStopping() ? EarlyStopping.TRUE : EarlyStopping.FALSE, Convention.TRANSFORMERS);
+        return new BeamOptions(config.earlyStoppingMode(), Convention.TRANSFORMERS);
     }
 
     /**

@@ -32,7 +32,7 @@ public final class GenerationConfig {
     private final long seed;
     private final int numBeams;
     private final double lengthPenalty;
-    private final boolean earlyStopping;
+    private final BeamOptions.EarlyStopping earlyStopping;
     private final int numReturnSequences;
     private final int noRepeatNgramSize;
     private final double repetitionPenalty;
@@ -40,7 +40,8 @@ public final class GenerationConfig {
     private final long padTokenId;
 
     private GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
-                             double topP, long seed, int numBeams, double lengthPenalty, boolean earlyStopping,
+                             double topP, long seed, int numBeams, double lengthPenalty,
+                             BeamOptions.EarlyStopping earlyStopping,
                              int numReturnSequences, int noRepeatNgramSize, double repetitionPenalty,
                              List<Long> eosTokenIds, long padTokenId) {
         this.maxNewTokens = maxNewTokens;
@@ -145,10 +146,20 @@ public final class GenerationConfig {
     /**
      * Whether beam search stops as soon as {@code num_beams} hypotheses are finished.
      *
-     * @return {@code early_stopping} ({@code "never"} is a {@link Builder#earlyStopping} setting only, see
-     *         {@link BeamOptions.EarlyStopping})
+     * @return true when {@code early_stopping} is {@code true}; false for {@code false} and for {@code "never"}
+     *         ({@link #earlyStoppingMode()} tells them apart)
      */
     public boolean earlyStopping() {
+        return earlyStopping == BeamOptions.EarlyStopping.TRUE;
+    }
+
+    /**
+     * transformers' three-valued {@code early_stopping}.
+     *
+     * @return {@code TRUE}, {@code FALSE} (the default) or {@code NEVER}, as the folder's
+     *         {@code generation_config.json} or the builder set it
+     */
+    public BeamOptions.EarlyStopping earlyStoppingMode() {
         return earlyStopping;
     }
 
@@ -219,7 +230,7 @@ public final class GenerationConfig {
     public String toString() {
         return "GenerationConfig[max_new_tokens=" + maxNewTokens + ", min_new_tokens=" + minNewTokens + ", do_sample="
                 + doSample + ", temperature=" + temperature + ", top_k=" + topK + ", top_p=" + topP + ", seed=" + seed
-                + ", num_beams=" + numBeams + ", length_penalty=" + lengthPenalty + ", early_stopping=" + earlyStopping
+                + ", num_beams=" + numBeams + ", length_penalty=" + lengthPenalty + ", early_stopping=" + earlyStopping.name().toLowerCase(java.util.Locale.ROOT)
                 + ", num_return_sequences=" + numReturnSequences + ", no_repeat_ngram_size=" + noRepeatNgramSize
                 + ", repetition_penalty=" + repetitionPenalty + ", eos_token_id=" + eosTokenIds + ", pad_token_id="
                 + padTokenId + "]";
@@ -232,7 +243,8 @@ public final class GenerationConfig {
      * @return the settings (validated when generating)
      */
     public static GenerationConfig greedy(int maxNewTokens) {
-        return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, 1, 1.0, false, 1, 0, 1.0, List.of(), -1);
+        return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, 1, 1.0, BeamOptions.EarlyStopping.FALSE, 1,
+                0, 1.0, List.of(), -1);
     }
 
     /**
@@ -246,7 +258,8 @@ public final class GenerationConfig {
      * @return the settings (validated when generating)
      */
     public static GenerationConfig sampling(int maxNewTokens, double temperature, int topK, double topP, long seed) {
-        return new GenerationConfig(maxNewTokens, 0, true, temperature, topK, topP, seed, 1, 1.0, false, 1, 0, 1.0,
+        return new GenerationConfig(maxNewTokens, 0, true, temperature, topK, topP, seed, 1, 1.0,
+                BeamOptions.EarlyStopping.FALSE, 1, 0, 1.0,
                 List.of(), -1);
     }
 
@@ -262,7 +275,8 @@ public final class GenerationConfig {
      */
     public static GenerationConfig beamSearch(int maxNewTokens, int numBeams, double lengthPenalty,
                                               boolean earlyStopping, int numReturnSequences) {
-        return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, numBeams, lengthPenalty, earlyStopping,
+        return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, numBeams, lengthPenalty,
+                earlyStopping ? BeamOptions.EarlyStopping.TRUE : BeamOptions.EarlyStopping.FALSE,
                 numReturnSequences, 0, 1.0, List.of(), -1);
     }
 
@@ -274,8 +288,7 @@ public final class GenerationConfig {
     public Builder toBuilder() {
         return new Builder().maxNewTokens(maxNewTokens).minNewTokens(minNewTokens).doSample(doSample)
                 .temperature(temperature).topK(topK).topP(topP).seed(seed).numBeams(numBeams)
-                .lengthPenalty(lengthPenalty).earlyStopping(earlyStopping ? BeamOptions.EarlyStopping.TRUE
-                        : BeamOptions.EarlyStopping.FALSE)
+                .lengthPenalty(lengthPenalty).earlyStopping(earlyStopping)
                 .numReturnSequences(numReturnSequences).noRepeatNgramSize(noRepeatNgramSize)
                 .repetitionPenalty(repetitionPenalty).eosTokenIds(eosTokenIds).padTokenId(padTokenId);
     }
@@ -633,14 +646,14 @@ public final class GenerationConfig {
             BeamOptions.EarlyStopping es = earlyStopping == null ? BeamOptions.EarlyStopping.FALSE : earlyStopping;
             return new GenerationConfig(maxNew, minNew, doSample(), or(temperature, 1.0), or(topK, 50),
                     or(topP, 1.0), or(seed, 0L), numBeams(), or(lengthPenalty, 1.0),
-                    es == BeamOptions.EarlyStopping.TRUE, or(numReturnSequences, 1), or(noRepeatNgramSize, 0),
+                    es, or(numReturnSequences, 1), or(noRepeatNgramSize, 0),
                     or(repetitionPenalty, 1.0), eosTokenIds == null ? List.of() : eosTokenIds,
                     padTokenId == null ? -1 : padTokenId).validate();
         }
 
         /**
-         * Beam options with this builder's early stopping, including {@code "never"}, which {@link GenerationConfig}
-         * cannot hold, and transformers' conventions.
+         * Beam options with this builder's early stopping (including {@code "never"}) and transformers' conventions,
+         * as {@link BeamOptions#of} gives for the built config.
          *
          * @return the beam options
          */

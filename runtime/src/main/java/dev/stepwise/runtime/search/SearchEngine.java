@@ -5,10 +5,11 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.stepwise.runtime.StepwiseException;
-import dev.stepwise.runtime.generate.UnsupportedOptionException;
+import dev.stepwise.runtime.generate.BeamOptions;
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.PromptRows;
 import dev.stepwise.runtime.generate.StepIds;
+import dev.stepwise.runtime.generate.UnsupportedOptionException;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
@@ -226,6 +227,10 @@ public final class SearchEngine implements AutoCloseable {
                 if (config.numReturnSequences() > config.numBeams()) {
                     throw new StepwiseException("num return sequences (" + config.numReturnSequences()
                             + ") must not exceed num beams (" + config.numBeams() + ")");
+                }
+                if (config.earlyStoppingMode() == BeamOptions.EarlyStopping.NEVER) {
+                    throw new UnsupportedOptionException(ENGINE, "early_stopping never",
+                            "ONNX Runtime's BeamSearch knows only true and false; use --engine java");
                 }
                 boolean built = Boolean.parseBoolean(metadata.getOrDefault(SearchGraphBuilder.META_EARLY_STOPPING,
                         Boolean.toString(config.earlyStopping())));

@@ -1,6 +1,7 @@
 package dev.stepwise.runtime.generate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -36,6 +37,9 @@ class GenerationConfigTest {
         assertEquals(0, c.padTokenId());
         assertEquals(2, c.numReturnSequences());
         assertEquals(BeamOptions.EarlyStopping.NEVER, b.beamOptions().earlyStopping());
+        // the built config keeps "never" too, so what LanguageModel and Generator derive from it agrees
+        assertEquals(BeamOptions.EarlyStopping.NEVER, BeamOptions.of(c).earlyStopping());
+        assertFalse(c.earlyStopping());
 
         GenerationConfig o = b.maxNewTokens(4).temperature(1.5).build(10);
         assertEquals(4, o.maxNewTokens(), "max_new_tokens wins over max_length");
