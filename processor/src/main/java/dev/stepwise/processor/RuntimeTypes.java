@@ -15,6 +15,7 @@ final class RuntimeTypes {
     static final String ARCHITECTURE_NAME = MODEL + ".Architecture";
     static final String ENCODER_MODEL_NAME = MODEL + ".EncoderModel";
     static final String ENCODER_ARCHITECTURE_NAME = MODEL + ".EncoderArchitecture";
+    static final String SEQ2SEQ_LM_NAME = MODEL + ".Seq2SeqLm";
 
     static final ClassName ARCHITECTURE = ClassName.get(MODEL, "Architecture");
     static final ClassName ARCHITECTURE_SPEC = ClassName.get(MODEL, "ArchitectureSpec");
