@@ -36,6 +36,8 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
     private EncoderDummyInputsGenerator encoderDummyInputs;
     private final ServiceFile encoderServiceFile = new ServiceFile(RuntimeTypes.ENCODER_ARCHITECTURE_NAME);
     private Seq2SeqConfigValidator seq2seqValidator;
+    private Seq2SeqExporterGenerator seq2seqExporter;
+    private final ServiceFile seq2seqServiceFile = new ServiceFile(RuntimeTypes.SEQ2SEQ_ARCHITECTURE_NAME);
 
     @Override
     public synchronized void init(ProcessingEnvironment env) {
@@ -50,6 +52,7 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
         encoderExporter = new EncoderExporterGenerator(writer);
         encoderDummyInputs = new EncoderDummyInputsGenerator(writer);
         seq2seqValidator = new Seq2SeqConfigValidator(env.getMessager(), env.getTypeUtils(), encoderValidator);
+        seq2seqExporter = new Seq2SeqExporterGenerator(writer);
     }
 
     @Override
@@ -67,6 +70,7 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
         if (round.processingOver()) {
             serviceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
             encoderServiceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
+            seq2seqServiceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
             return false;
         }
         TypeElement encoder = processingEnv.getElementUtils().getTypeElement(ENCODER_ANNOTATION);
@@ -139,7 +143,7 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
         }
     }
 
-    /** Checked, and its typed config generated; the runtime reaches the class directly (no service yet). */
+    /** Checked; then its typed config and exporter (the {@code Seq2SeqArchitecture} service) are generated. */
     private void processSeq2Seq(TypeElement type, AnnotationMirror mirror) {
         Seq2SeqConfigModel model;
         try {
@@ -147,8 +151,12 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
         } catch (OnnxConfigReader.UnreadableException e) {
             return; // javac has reported the erroneous annotation value itself
         }
-        if (seq2seqValidator.validate(model)) {
-            config.generate(type, model.config(), GeneratedNames.of(type));
+        if (!seq2seqValidator.validate(model)) {
+            return;
+        }
+        GeneratedNames names = GeneratedNames.of(type);
+        if (config.generate(type, model.config(), names) & seq2seqExporter.generate(model, names)) {
+            seq2seqServiceFile.add(names.exporter().reflectionName(), type);
         }
     }
 

@@ -28,6 +28,11 @@ final class RuntimeTypes {
     static final ClassName ENCODER_MODEL = ClassName.get(MODEL, "EncoderModel");
     static final ClassName ENCODER_SPEC = ClassName.get(MODEL, "EncoderSpec");
     static final ClassName ENCODER_EXPORTER = ClassName.get(EXPORT, "EncoderExporter");
+    static final String SEQ2SEQ_ARCHITECTURE_NAME = MODEL + ".Seq2SeqArchitecture";
+    static final ClassName SEQ2SEQ_ARCHITECTURE = ClassName.get(MODEL, "Seq2SeqArchitecture");
+    static final ClassName SEQ2SEQ_LM = ClassName.get(MODEL, "Seq2SeqLm");
+    static final ClassName SEQ2SEQ_SPEC = ClassName.get(MODEL, "Seq2SeqSpec");
+    static final ClassName SEQ2SEQ_EXPORTER = ClassName.get(EXPORT, "Seq2SeqExporter");
 
     static final ClassName DUMMY_INPUTS = ClassName.get(EXPORT, "DummyInputs");
     static final ClassName DUMMY_TENSORS = ClassName.get(EXPORT, "DummyTensors");

@@ -157,11 +157,19 @@ class Seq2SeqErrorCatalogueTest {
     }
 
     @Test
-    void validBartCompilesWithoutWarningsAndGetsItsConfig() {
+    void validBartCompilesWithoutWarningsAndGetsItsConfigExporterAndServiceEntry() throws java.io.IOException {
         Compilation c = compile(BartSource.valid());
 
         assertThat(c).succeededWithoutWarnings();
         assertThat(c).generatedSourceFile("test.BartConfig");
+        assertThat(c).generatedFile(javax.tools.StandardLocation.CLASS_OUTPUT,
+                "META-INF/services/dev.stepwise.runtime.model.Seq2SeqArchitecture")
+                .contentsAsUtf8String().isEqualTo("test.BartExporter\n");
+        String exporter = ValidDeclarationTest.generated(c, "test.BartExporter").replaceAll("\\s*\\n\\s*", " ");
+        org.junit.jupiter.api.Assertions.assertTrue(exporter.contains(
+                "new CacheDecl(\"past_key_values.{layer}.encoder.{kind}\", \"present.{layer}.encoder.{kind}\","
+                        + " DType.FLOAT, List.of(\"batch_size\", \"num_attention_heads\", \"encoder_sequence_length\","
+                        + " \"head_dim\"))"), exporter);
     }
 
     @Test
