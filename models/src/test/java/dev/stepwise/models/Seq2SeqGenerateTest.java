@@ -28,7 +28,7 @@ class Seq2SeqGenerateTest {
     static Path tmp;
 
     @ParameterizedTest
-    @ValueSource(strings = {"bart-tiny-random", "bart-reverse-trained"})
+    @ValueSource(strings = {"bart-tiny-random", "bart-reverse-trained", "t5-tiny-random", "t5-reverse-trained"})
     void greedyAndThreeBeamsEqualTransformers(String name) {
         Path checkpoint = Fixtures.path("seq2seq/" + name);
         JsonObject golden = ModelConfig.readJson(checkpoint.resolve("goldens.json"));

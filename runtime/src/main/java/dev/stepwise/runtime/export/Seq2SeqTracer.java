@@ -133,6 +133,9 @@ public final class Seq2SeqTracer {
             dims.add(switch (a) {
                 case "batch_size", "encoder_sequence_length", "decoder_sequence_length",
                      Seq2SeqSpec.PAST_DECODER_SEQUENCE, Seq2SeqSpec.TOTAL_DECODER_SEQUENCE -> a;
+                // T5 names its head width d_kv, which need not be d_model / num_heads
+                case "head_dim" -> config.has("d_kv") ? (Object) (long) config.getInt("d_kv")
+                        : (Object) (long) config.headDim();
                 default -> AxisSizes.dynamic().resolve(a, config);
             });
         }

@@ -127,7 +127,7 @@ public final class Seq2SeqModel implements AutoCloseable {
 
             @Override
             public int maxPositions() {
-                return config.getInt("max_position_embeddings", Integer.MAX_VALUE);
+                return config.maxPositions();
             }
         };
     }

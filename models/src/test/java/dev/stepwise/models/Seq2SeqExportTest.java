@@ -23,16 +23,16 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@code stepwise export} of a BART checkpoint writes optimum's seq2seq set: three graphs with optimum's input and
+ * {@code stepwise export} of a BART or T5 checkpoint writes optimum's seq2seq set: three graphs with optimum's input and
  * output names, every initializer in one shared {@code model.onnx_data} that holds each weight once, each graph
  * validated against the PyTorch engine, and {@code stepwise.json} naming the files.
  */
-class BartExportTest {
+class Seq2SeqExportTest {
     @TempDir
     Path tmp;
 
     @ParameterizedTest
-    @ValueSource(strings = {"bart-tiny-random", "bart-reverse-trained"})
+    @ValueSource(strings = {"bart-tiny-random", "bart-reverse-trained", "t5-tiny-random", "t5-reverse-trained"})
     void writesOptimumsThreeFilesOverOneWeightsFile(String name) throws IOException {
         Path checkpoint = Fixtures.path("seq2seq/" + name);
         ExportResult r = Stepwise.export(checkpoint, tmp.resolve(name), ExportOptions.defaults());

@@ -10,6 +10,8 @@ import dev.stepwise.runtime.model.EncoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.Seq2SeqDecoderInputs;
+import dev.stepwise.runtime.model.Seq2SeqArchitecture;
+import dev.stepwise.runtime.model.Seq2SeqArchitectures;
 import dev.stepwise.runtime.model.Seq2SeqLm;
 import dev.stepwise.runtime.ops.EagerBackend;
 import dev.stepwise.runtime.ops.EagerOps;
@@ -22,20 +24,21 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@link Bart}'s two forwards on the PyTorch engine against transformers' own {@code generate}
+ * {@link Bart}'s and {@link T5}'s two forwards on the PyTorch engine against transformers' own {@code generate}
  * ({@code ../shared/fixtures/seq2seq/.../goldens.json}): the encoder's output on a right-padded batch, and greedy
  * tokens decoded step by step through both caches (the cross cache computed on the first step only), with the
  * goldens' {@code min_new_tokens = max_new_tokens = 8} (EOS suppressed until then).
  */
-class BartReferenceTest {
+class Seq2SeqReferenceTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"bart-tiny-random", "bart-reverse-trained"})
+    @ValueSource(strings = {"bart-tiny-random", "bart-reverse-trained", "t5-tiny-random", "t5-reverse-trained"})
     void greedyTokensAndEncoderOutputEqualTransformers(String name) {
         Path dir = Fixtures.path("seq2seq/" + name);
         JsonObject golden = ModelConfig.readJson(dir.resolve("goldens.json"));
-        ModelConfig config = ModelConfig.read(dir.resolve("config.json"), BartConfig.KEYS);
-        Seq2SeqLm model = new Bart();
+        Seq2SeqArchitecture architecture = Seq2SeqArchitectures.of(dir).orElseThrow();
+        ModelConfig config = ModelConfig.read(dir.resolve("config.json"), architecture.spec().configKeys());
+        Seq2SeqLm model = architecture.newModel();
         long[][] rows = longs(golden.getAsJsonArray("rows"));
         int batch = rows.length;
         int width = 0;
