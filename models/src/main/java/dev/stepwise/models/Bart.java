@@ -100,6 +100,13 @@ public final class Bart implements Seq2SeqLm {
             if (crossCache.hasPast()) {
                 ck = crossCache.pastKey(layer);
                 cv = crossCache.pastValue(layer);
+                if (in.encoderHiddenStates() != null) {
+                    // Stepwise's single decoder: past and new cross keys/values, one of them empty
+                    ck = ops.concat(2, ck, heads(ops, Linear.apply(ops, in.encoderHiddenStates(),
+                            l + "encoder_attn.k_proj", h, h), heads));
+                    cv = ops.concat(2, cv, heads(ops, Linear.apply(ops, in.encoderHiddenStates(),
+                            l + "encoder_attn.v_proj", h, h), heads));
+                }
             } else {
                 // computed once from the encoder's output, then carried as the cross-attention cache
                 ck = heads(ops, Linear.apply(ops, in.encoderHiddenStates(), l + "encoder_attn.k_proj", h, h), heads);

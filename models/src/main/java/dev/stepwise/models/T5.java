@@ -99,6 +99,13 @@ public final class T5 implements Seq2SeqLm {
             if (crossCache.hasPast()) {
                 ck = crossCache.pastKey(layer);
                 cv = crossCache.pastValue(layer);
+                if (in.encoderHiddenStates() != null) {
+                    // Stepwise's single decoder: past and new cross keys/values, one of them empty
+                    ck = ops.concat(2, ck, split(ops, Linear.apply(ops, in.encoderHiddenStates(),
+                            l + "1.EncDecAttention.k", h, inner, false), heads));
+                    cv = ops.concat(2, cv, split(ops, Linear.apply(ops, in.encoderHiddenStates(),
+                            l + "1.EncDecAttention.v", h, inner, false), heads));
+                }
             } else {
                 ck = split(ops, Linear.apply(ops, in.encoderHiddenStates(), l + "1.EncDecAttention.k", h, inner, false),
                         heads);

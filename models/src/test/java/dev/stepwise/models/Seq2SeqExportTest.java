@@ -40,20 +40,22 @@ class Seq2SeqExportTest {
         for (ValidationCase c : r.validation()) {
             System.out.println(name + " " + c.name() + ": " + c.maxAbsDiff());
         }
-        assertEquals(3, r.validation().size());
+        assertEquals(5, r.validation().size(), "three files, the single decoder at its first and a later step");
         assertTrue(r.validation().stream().allMatch(ValidationCase::passed));
 
         JsonObject manifest = ModelConfig.readJson(out.resolve("stepwise.json"));
         assertEquals("seq2seq", manifest.get("format").getAsString());
         assertEquals("text2text-generation", manifest.get("task").getAsString());
         assertEquals("[\"encoder_model.onnx\",\"decoder_model.onnx\",\"decoder_with_past_model.onnx\","
-                + "\"model.onnx_data\"]", manifest.get("files").toString());
+                + "\"decoder_single_model.onnx\",\"model.onnx_data\"]", manifest.get("files").toString());
         assertTrue(Files.isRegularFile(out.resolve("config.json")));
         assertTrue(Files.isRegularFile(out.resolve("generation_config.json")));
 
         ModelProto encoder = OnnxModelReader.load(out.resolve("encoder_model.onnx")).model();
         ModelProto decoder = OnnxModelReader.load(out.resolve("decoder_model.onnx")).model();
         ModelProto withPast = OnnxModelReader.load(out.resolve("decoder_with_past_model.onnx")).model();
+        ModelProto single = OnnxModelReader.load(out.resolve("decoder_single_model.onnx")).model();
+        assertEquals(0, single.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("If")).count());
         assertEquals(List.of("input_ids", "attention_mask"), names(encoder.getGraph().getInputList()));
         assertEquals(List.of("last_hidden_state"), names(encoder.getGraph().getOutputList()));
         assertEquals(List.of("input_ids", "encoder_attention_mask", "encoder_hidden_states"),
@@ -78,7 +80,7 @@ class Seq2SeqExportTest {
 
         // one weights file: every initializer of the three graphs points into it, and it holds each weight once
         long stored = 0;
-        for (ModelProto m : List.of(encoder, decoder, withPast)) {
+        for (ModelProto m : List.of(encoder, decoder, withPast, single)) {
             for (TensorProto t : m.getGraph().getInitializerList()) {
                 if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
                     assertEquals("model.onnx_data", t.getExternalData(0).getValue(), t.getName());

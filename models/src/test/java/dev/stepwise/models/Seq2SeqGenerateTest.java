@@ -21,7 +21,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Java generation on an exported seq2seq set (encoder once per request, then the decoder and the decoder with past on
  * ONNX Runtime) against transformers' {@code generate} in {@code goldens.json}: greedy and 3-beam search, both with
- * {@code min_new_tokens = max_new_tokens = 8}, length_penalty 1.0, early_stopping False, on a right-padded batch.
+ * {@code min_new_tokens = max_new_tokens = 8}, length_penalty 1.0, early_stopping False, on a right-padded batch;
+ * through optimum's decoder pair and through Stepwise's single decoder graph.
  */
 class Seq2SeqGenerateTest {
     @TempDir
@@ -43,6 +44,15 @@ class Seq2SeqGenerateTest {
             System.out.println(name + " exported set, Java generation: greedy " + g + ", 3 beams " + b);
             assertEquals(expected(golden.getAsJsonArray("greedy")), g, "greedy");
             assertEquals(expected(golden.getAsJsonArray("beam3")), b, "3 beams");
+        }
+        try (Seq2SeqModel model = Seq2SeqModel.open(folder, Seq2SeqModel.Decoder.SINGLE)) {
+            GenerationConfig greedy = new GenerationConfig.Builder().maxNewTokens(8).minNewTokens(8).build(0);
+            GenerationConfig beams = new GenerationConfig.Builder().maxNewTokens(8).minNewTokens(8).numBeams(3)
+                    .lengthPenalty(1.0).earlyStopping(BeamOptions.EarlyStopping.FALSE).build(0);
+            assertEquals(expected(golden.getAsJsonArray("greedy")), first(model.generate(rows, greedy)),
+                    "greedy, single decoder");
+            assertEquals(expected(golden.getAsJsonArray("beam3")), first(model.generate(rows, beams)),
+                    "3 beams, single decoder");
         }
     }
 

@@ -74,7 +74,8 @@ class Seq2SeqReferenceTest {
             }
             for (int step = 0; step < newTokens; step++) {
                 Tensor logits = model.decode(ops, config, new Seq2SeqDecoderInputs(
-                        ops.input(HostTensor.ofLongs(next.clone(), batch, 1)), mask2d, hidden), self, cross);
+                        ops.input(HostTensor.ofLongs(next.clone(), batch, 1)), mask2d, step == 0 ? hidden : null),
+                        self, cross);
                 HostTensor l = ops.toHost(logits);
                 int vocab = (int) l.dim(2);
                 for (int b = 0; b < batch; b++) {

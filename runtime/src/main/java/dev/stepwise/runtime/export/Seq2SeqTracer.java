@@ -34,9 +34,15 @@ public final class Seq2SeqTracer {
     private Seq2SeqTracer() {
     }
 
-    /** The three graphs a seq2seq set holds. */
+    /** The graphs a seq2seq set holds: optimum's three and Stepwise's single decoder. */
     public enum Graph {
-        ENCODER("encoder_model.onnx"), DECODER("decoder_model.onnx"), DECODER_WITH_PAST("decoder_with_past_model.onnx");
+        ENCODER("encoder_model.onnx"), DECODER("decoder_model.onnx"), DECODER_WITH_PAST("decoder_with_past_model.onnx"),
+        /**
+         * Stepwise's single decoder: both pasts and {@code encoder_hidden_states} always inputs; the first step gives
+         * empty pasts and the encoder's output, later steps the caches and an empty {@code encoder_hidden_states}, so
+         * the cross cache is computed on the first step only, without an {@code If} or a second copy of the graph.
+         */
+        SINGLE_DECODER("decoder_single_model.onnx");
 
         private final String file;
 
@@ -61,6 +67,8 @@ public final class Seq2SeqTracer {
             Tensor hidden = model.encode(ops, config, new EncoderInputs(in.get("input_ids"), in.get("attention_mask"),
                     null, null));
             output(ops, config, spec.encoderOutput(), hidden, floatType);
+        } else if (which == Graph.SINGLE_DECODER) {
+            traceSingle(ops, config, spec, model, floatType);
         } else {
             boolean withPast = which == Graph.DECODER_WITH_PAST;
             List<TensorDecl> declared = withPast ? withoutHiddenStates(spec.decoderInputs()) : spec.decoderInputs();
@@ -101,6 +109,53 @@ public final class Seq2SeqTracer {
         return graph.build(false);
     }
 
+    /** The axis of a single decoder's {@code encoder_hidden_states}: the encoder's length, then 0. */
+    static final String NEW_ENCODER_SEQUENCE = "new_encoder_sequence_length";
+    /** The axis of a single decoder's cross past: 0, then the encoder's length. */
+    static final String PAST_ENCODER_SEQUENCE = "past_encoder_sequence_length";
+    private static final String ENCODER_SEQUENCE = "encoder_sequence_length";
+
+    private static void traceSingle(TracingOps ops, ModelConfig config, Seq2SeqSpec spec, Seq2SeqLm model,
+                                    DType floatType) {
+        List<TensorDecl> declared = spec.decoderInputs().stream()
+                .map(t -> t.name().equals("encoder_hidden_states") ? renamed(t, NEW_ENCODER_SEQUENCE) : t).toList();
+        Map<String, Tensor> in = inputs(ops, config, declared);
+        int layers = model.decoderLayers(config);
+        KvCache self = KvCache.withPast(layers);
+        KvCache cross = KvCache.withPast(layers);
+        CacheDecl crossPast = new CacheDecl(spec.crossCache().pastPattern(), spec.crossCache().presentPattern(),
+                spec.crossCache().type(), spec.crossCache().axes().stream()
+                .map(a -> a.equals(ENCODER_SEQUENCE) ? PAST_ENCODER_SEQUENCE : a).toList());
+        for (int i = 0; i < layers; i++) {
+            self.setPast(i, past(ops, config, spec.selfCache(), i, "key", floatType),
+                    past(ops, config, spec.selfCache(), i, "value", floatType));
+            cross.setPast(i, past(ops, config, crossPast, i, "key", floatType),
+                    past(ops, config, crossPast, i, "value", floatType));
+        }
+        Tensor logits = model.decode(ops, config, new Seq2SeqDecoderInputs(in.get("input_ids"),
+                in.get("encoder_attention_mask"), in.get("encoder_hidden_states")), self, cross);
+        output(ops, config, spec.logits(), logits, floatType);
+        for (int i = 0; i < layers; i++) {
+            for (String kind : KINDS) {
+                ops.output(spec.selfCache().presentName(i, kind),
+                        kind.equals("key") ? self.presentKey(i) : self.presentValue(i),
+                        DecoderTracer.inGraph(spec.selfCache().type(), floatType),
+                        resolveAll(spec.selfPresentAxes(), config));
+            }
+            for (String kind : KINDS) {
+                ops.output(spec.crossCache().presentName(i, kind),
+                        kind.equals("key") ? cross.presentKey(i) : cross.presentValue(i),
+                        DecoderTracer.inGraph(spec.crossCache().type(), floatType),
+                        resolveAll(spec.crossCache().axes(), config));
+            }
+        }
+    }
+
+    private static TensorDecl renamed(TensorDecl t, String sequence) {
+        return new TensorDecl(t.name(), t.type(), t.axes().stream()
+                .map(a -> a.equals(ENCODER_SEQUENCE) ? sequence : a).toList());
+    }
+
     static List<TensorDecl> withoutHiddenStates(List<TensorDecl> inputs) {
         return inputs.stream().filter(t -> !t.name().equals("encoder_hidden_states")).toList();
     }
@@ -131,7 +186,8 @@ public final class Seq2SeqTracer {
         List<Object> dims = new ArrayList<>();
         for (String a : axes) {
             dims.add(switch (a) {
-                case "batch_size", "encoder_sequence_length", "decoder_sequence_length",
+                case "batch_size", "encoder_sequence_length", "decoder_sequence_length", NEW_ENCODER_SEQUENCE,
+                     PAST_ENCODER_SEQUENCE,
                      Seq2SeqSpec.PAST_DECODER_SEQUENCE, Seq2SeqSpec.TOTAL_DECODER_SEQUENCE -> a;
                 // T5 names its head width d_kv, which need not be d_model / num_heads
                 case "head_dim" -> config.has("d_kv") ? (Object) (long) config.getInt("d_kv")

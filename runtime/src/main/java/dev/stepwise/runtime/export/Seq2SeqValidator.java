@@ -83,13 +83,39 @@ public final class Seq2SeqValidator {
             }
         }
         System.gc();
+        // the single decoder: step 0 with empty pasts and the encoder's output, step 1 with the caches and an empty one
+        DummyInputs single0 = new DummyInputs().put("input_ids", decoderIds).put("encoder_attention_mask", mask)
+                .put("encoder_hidden_states", decoderIn.get("encoder_hidden_states"));
+        DummyInputs single1 = new DummyInputs().put("input_ids", nextIds).put("encoder_attention_mask", mask)
+                .put("encoder_hidden_states", empty(decoderIn.get("encoder_hidden_states"), 1));
+        Map<String, HostTensor> single1Out = new LinkedHashMap<>(pastOut);
+        for (Map.Entry<String, HostTensor> e : pastIn.all().entrySet()) {
+            if (e.getKey().startsWith("past_key_values.")) {
+                single0.put(e.getKey(), empty(e.getValue(), 2));
+                single1.put(e.getKey(), e.getValue());
+                if (e.getKey().contains(".encoder.")) {
+                    single1Out.put("present." + e.getKey().substring("past_key_values.".length()), e.getValue());
+                }
+            }
+        }
         List<ValidationCase> results = new ArrayList<>();
         results.add(run(dir, Seq2SeqTracer.Graph.ENCODER, spec.encoderInputs(), encoderIn, encoderOut, atol, rtol, null));
         results.add(run(dir, Seq2SeqTracer.Graph.DECODER, spec.decoderInputs(), decoderIn, decoderOut, atol, rtol,
                 spec.logits().name()));
         results.add(run(dir, Seq2SeqTracer.Graph.DECODER_WITH_PAST, spec.decoderInputs(), pastIn, pastOut, atol, rtol,
                 spec.logits().name()));
+        results.add(run(dir, Seq2SeqTracer.Graph.SINGLE_DECODER, spec.decoderInputs(), single0, decoderOut, atol, rtol,
+                spec.logits().name()));
+        results.add(run(dir, Seq2SeqTracer.Graph.SINGLE_DECODER, spec.decoderInputs(), single1, single1Out, atol, rtol,
+                spec.logits().name()));
         return results;
+    }
+
+    /** {@code t}'s shape with {@code axis} 0: an empty past or encoder output. */
+    private static HostTensor empty(HostTensor t, int axis) {
+        long[] shape = t.shape().clone();
+        shape[axis] = 0;
+        return HostTensor.ofFloats(new float[0], shape);
     }
 
     /** A layer's presents: expected outputs of the decoder, and past inputs of the decoder with past. */
@@ -108,7 +134,9 @@ public final class Seq2SeqValidator {
         Path file = dir.resolve(graph.file());
         try (OrtSession session = OrtSessions.open(file, 0, true)) {
             Map<String, HostTensor> onnx = Validator.runOrt(session, declared, DType.FLOAT, in);
-            return Validator.compare(graph.file() + " (batch " + BATCH + ", encoder " + ENCODER_SEQUENCE
+            String step = graph != Seq2SeqTracer.Graph.SINGLE_DECODER ? ""
+                    : in.get("encoder_hidden_states").dim(1) > 0 ? " first step" : " later step";
+            return Validator.compare(graph.file() + step + " (batch " + BATCH + ", encoder " + ENCODER_SEQUENCE
                     + " tokens right-padded)", expected, onnx, atol, rtol, logits);
         } catch (OrtException e) {
             throw new StepwiseException(file + ": ONNX Runtime failed: " + e.getMessage(), e);

@@ -33,6 +33,14 @@ import java.util.Set;
  * sessions are, and each request keeps its own caches.
  */
 public final class Seq2SeqModel implements AutoCloseable {
+    /** Which decoder graphs generate: optimum's pair, or Stepwise's single decoder (same tokens). */
+    public enum Decoder {
+        /** {@code decoder_model.onnx} for the first step, {@code decoder_with_past_model.onnx} after. */
+        OPTIMUM,
+        /** {@code decoder_single_model.onnx} for every step. */
+        SINGLE
+    }
+
     private static final List<TensorDecl> ID_INPUTS = List.of(
             new TensorDecl("input_ids", DType.INT64, List.of("batch_size", "sequence_length")),
             new TensorDecl("attention_mask", DType.INT64, List.of("batch_size", "sequence_length")),
@@ -42,22 +50,30 @@ public final class Seq2SeqModel implements AutoCloseable {
     private final OrtSession encoder;
     private final OrtSession decoder;
     private final OrtSession decoderWithPast;
+    private final OrtSession single;
     private final long decoderStart;
     private final Set<Long> eos;
     private final long pad;
 
-    private Seq2SeqModel(ModelConfig config, OrtSession encoder, OrtSession decoder, OrtSession decoderWithPast) {
+    private Seq2SeqModel(ModelConfig config, OrtSession encoder, OrtSession decoder, OrtSession decoderWithPast,
+                         OrtSession single) {
         this.config = config;
         this.encoder = encoder;
         this.decoder = decoder;
         this.decoderWithPast = decoderWithPast;
+        this.single = single;
         this.decoderStart = requiredId(config, "decoder_start_token_id");
         this.eos = new LinkedHashSet<>(config.eosTokenIds());
         this.pad = config.padTokenId();
     }
 
-    /** Opens the folder {@code stepwise export} wrote for an encoder-decoder checkpoint. */
+    /** Opens the folder {@code stepwise export} wrote for an encoder-decoder checkpoint, with optimum's decoders. */
     public static Seq2SeqModel open(Path dir) {
+        return open(dir, Decoder.OPTIMUM);
+    }
+
+    /** As {@link #open(Path)}, generating with the decoder graphs {@code which} names. */
+    public static Seq2SeqModel open(Path dir, Decoder which) {
         Path manifestFile = dir.resolve("stepwise.json");
         if (!Files.isRegularFile(manifestFile)) {
             throw new StepwiseException(dir + ": no stepwise.json; expected a folder written by stepwise export");
@@ -75,9 +91,17 @@ public final class Seq2SeqModel implements AutoCloseable {
                         + " on the class path (have " + Seq2SeqArchitectures.all().keySet() + ")"));
         ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
         OrtSession e = OrtSessions.open(dir.resolve(manifest.get("encoder").getAsString()), 0);
+        if (which == Decoder.SINGLE) {
+            if (!manifest.has("decoder_single")) {
+                throw new StepwiseException(manifestFile + ": no decoder_single; export the folder again for the single"
+                        + " decoder graph");
+            }
+            OrtSession s = OrtSessions.open(dir.resolve(manifest.get("decoder_single").getAsString()), 0);
+            return new Seq2SeqModel(config, e, null, null, s);
+        }
         OrtSession d = OrtSessions.open(dir.resolve(manifest.get("decoder").getAsString()), 0);
         OrtSession p = OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), 0);
-        return new Seq2SeqModel(config, e, d, p);
+        return new Seq2SeqModel(config, e, d, p, null);
     }
 
     public long decoderStartTokenId() {
@@ -189,10 +213,15 @@ public final class Seq2SeqModel implements AutoCloseable {
                 }
                 System.arraycopy(rows.get(r), 0, ids, r * length, length);
             }
-            Map<String, HostTensor> out = run(decoder, new DummyInputs()
-                    .put("input_ids", HostTensor.ofLongs(ids, rows.size(), length))
-                    .put("encoder_attention_mask", mask).put("encoder_hidden_states", hidden));
-            absorb(out, true);
+            DummyInputs in = new DummyInputs().put("input_ids", HostTensor.ofLongs(ids, rows.size(), length))
+                    .put("encoder_attention_mask", mask).put("encoder_hidden_states", hidden);
+            if (single != null) {
+                // the single decoder's first step: empty pasts, so it computes the cross cache
+                for (Map.Entry<String, long[]> p : pastShapes(single, rows.size()).entrySet()) {
+                    in.put(p.getKey(), HostTensor.ofFloats(new float[0], p.getValue()));
+                }
+            }
+            absorb(run(single != null ? single : decoder, in), true);
         }
 
         /** Keeps the logits and turns each present into the next step's past of the same cache. */
@@ -234,6 +263,13 @@ public final class Seq2SeqModel implements AutoCloseable {
                     .put("encoder_attention_mask", mask);
             selfPast.forEach(in::put);
             crossPast.forEach(in::put);
+            if (single != null) {
+                long[] none = hidden.shape().clone();
+                none[1] = 0;
+                in.put("encoder_hidden_states", HostTensor.ofFloats(new float[0], none));
+                absorb(run(single, in), true);
+                return;
+            }
             if (hasInput(decoderWithPast, "encoder_hidden_states")) {
                 in.put("encoder_hidden_states", hidden);
             }
@@ -248,6 +284,27 @@ public final class Seq2SeqModel implements AutoCloseable {
             selfPast.replaceAll((k, v) -> pick(v, from));
             crossPast.replaceAll((k, v) -> pick(v, from));
         }
+    }
+
+    /** Each past input's shape for {@code rows} rows and an empty sequence: its declared numbers, batch and 0 else. */
+    private static Map<String, long[]> pastShapes(OrtSession session, int rows) {
+        Map<String, long[]> out = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, ai.onnxruntime.NodeInfo> e : session.getInputInfo().entrySet()) {
+                if (e.getKey().startsWith("past_key_values.")
+                        && e.getValue().getInfo() instanceof ai.onnxruntime.TensorInfo info) {
+                    long[] shape = info.getShape().clone();
+                    shape[0] = rows;
+                    for (int i = 1; i < shape.length; i++) {
+                        shape[i] = Math.max(shape[i], 0);
+                    }
+                    out.put(e.getKey(), shape);
+                }
+            }
+        } catch (OrtException e) {
+            throw new StepwiseException("ONNX Runtime failed: " + e.getMessage(), e);
+        }
+        return out;
     }
 
     private static boolean hasInput(OrtSession session, String name) {
@@ -289,8 +346,11 @@ public final class Seq2SeqModel implements AutoCloseable {
     public void close() {
         try {
             encoder.close();
-            decoder.close();
-            decoderWithPast.close();
+            for (OrtSession s : new OrtSession[] {decoder, decoderWithPast, single}) {
+                if (s != null) {
+                    s.close();
+                }
+            }
         } catch (OrtException e) {
             throw new StepwiseException("cannot close ONNX Runtime sessions: " + e.getMessage(), e);
         }

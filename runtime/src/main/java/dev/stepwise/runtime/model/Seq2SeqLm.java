@@ -9,8 +9,9 @@ import dev.stepwise.runtime.ops.Tensor;
  *
  * <p>The encoder runs once per request; the decoder once per step. The decoder's self-attention past comes from
  * {@code selfCache} (none on the first step); its cross-attention keys/values come from {@code crossCache} when that
- * has a past, and are otherwise computed from {@code encoder_hidden_states}. The forward records every layer's present
- * in both caches (for the cross cache, the keys/values it used).
+ * has a past, and are otherwise computed from {@code encoder_hidden_states}; given both, they are the past followed by
+ * those of {@code encoder_hidden_states} (Stepwise's single decoder graph, where one of the two is empty: no {@code If}).
+ * The forward records every layer's present in both caches (for the cross cache, the keys/values it used).
  */
 public interface Seq2SeqLm {
 
