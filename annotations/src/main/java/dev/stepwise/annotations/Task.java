@@ -11,7 +11,9 @@ public enum Task {
     /** Encoder-only: one row of class logits per input, {@code [batch_size, num_labels]}. */
     TEXT_CLASSIFICATION("text-classification"),
     /** Encoder-only: vocabulary logits at every position, {@code [batch_size, sequence_length, vocab_size]}. */
-    FILL_MASK("fill-mask");
+    FILL_MASK("fill-mask"),
+    /** Encoder-decoder: optimum's encoder, decoder and decoder-with-past graphs ({@code @Seq2SeqConfig}). */
+    TEXT2TEXT_GENERATION("text2text-generation");
 
     private final String cliName;
 
@@ -52,6 +54,7 @@ public enum Task {
             }
         }
         throw new IllegalArgumentException("unknown task '" + name + "' (expected text-generation,"
-                + " text-generation-with-past, feature-extraction, text-classification or fill-mask)");
+                + " text-generation-with-past, feature-extraction, text-classification, fill-mask or"
+                + " text2text-generation)");
     }
 }

@@ -5,6 +5,7 @@ import dev.stepwise.annotations.Task;
 import dev.stepwise.processor.EncoderConfigModel.EncoderGraphModel;
 import dev.stepwise.processor.EncoderConfigModel.TaskOutputModel;
 import dev.stepwise.processor.OnnxConfigModel.ConfigKey;
+import dev.stepwise.processor.OnnxConfigModel.ConfigKeysModel;
 import dev.stepwise.processor.OnnxConfigModel.TensorModel;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -32,6 +33,9 @@ final class EncoderConfigValidator {
     private static final Pattern CACHE_NAME = Pattern.compile("(past_key_values|present)([._].*)?");
     private static final Set<String> ID_INPUTS = Set.of(OnnxConfigModel.INPUT_IDS, OnnxConfigModel.ATTENTION_MASK,
             EncoderConfigModel.TOKEN_TYPE_IDS, OnnxConfigModel.POSITION_IDS);
+    private static final String SEQUENCE = "sequence_length";
+    /** The encoder's sequence axis in an encoder-decoder model, optimum's name. */
+    static final String ENCODER_SEQUENCE = "encoder_sequence_length";
     private static final List<String> IDS_AXES = List.of("batch_size", "sequence_length");
     private static final Map<Task, List<String>> OUTPUT_AXES = Map.of(
             Task.FEATURE_EXTRACTION, List.of("batch_size", "sequence_length", "hidden_size"),
@@ -49,6 +53,8 @@ final class EncoderConfigValidator {
 
     private TypeElement type;
     private int errors;
+    /** The encoder's sequence axis: {@code sequence_length}, or {@code encoder_sequence_length} in an encoder-decoder. */
+    private String sequence = SEQUENCE;
 
     EncoderConfigValidator(Messager messager, Types types) {
         this.messager = messager;
@@ -61,16 +67,38 @@ final class EncoderConfigValidator {
         classCheck.check(type, this::error);
         checkModelType(model.modelType());
         checkTasks(model);
-        checkOpsetAndAtol(model);
-        for (ConfigKey k : model.config().keys()) {
+        checkOpsetAndAtol(model.opset(), model.atol());
+        checkConfigKeys(model.config());
+        checkGraph(model.encoder(), model.tasks().stream().map(Located::value).toList(), SEQUENCE);
+        return errors == 0;
+    }
+
+    /**
+     * The checks an encoder-decoder declaration shares with an encoder-only one, for the encoder half of
+     * {@code type}'s {@code @Seq2SeqConfig}: model type, opset, atol, config keys and the encoder graph, whose
+     * sequence axis is {@code encoder_sequence_length} and whose only output is FEATURE_EXTRACTION's.
+     *
+     * @return the number of errors reported
+     */
+    int validateSeq2SeqEncoder(TypeElement type, Located<String> modelType, Located<Integer> opset,
+                               Located<Double> atol, ConfigKeysModel config, EncoderGraphModel encoder) {
+        this.type = type;
+        errors = 0;
+        checkModelType(modelType);
+        checkOpsetAndAtol(opset, atol);
+        checkConfigKeys(config);
+        checkGraph(encoder, List.of(Task.FEATURE_EXTRACTION), ENCODER_SEQUENCE);
+        return errors;
+    }
+
+    private void checkConfigKeys(ConfigKeysModel config) {
+        for (ConfigKey k : config.keys()) {
             String needs = REQUIRED_CONFIG_KEYS.get(k.member());
             if (needs != null && k.key().value().isEmpty()) {
                 error(k.key().where(), "@ConfigKeys " + k.member() + " is empty; expected the config.json key that"
                         + " holds " + needs);
             }
         }
-        checkGraph(model.encoder(), model.tasks().stream().map(Located::value).toList());
-        return errors == 0;
     }
 
     private void checkModelType(Located<String> modelType) {
@@ -106,23 +134,24 @@ final class EncoderConfigValidator {
         }
     }
 
-    private void checkOpsetAndAtol(EncoderConfigModel model) {
-        int opset = model.opset().value();
+    private void checkOpsetAndAtol(Located<Integer> opsetValue, Located<Double> atolValue) {
+        int opset = opsetValue.value();
         if (opset < OnnxConfigValidator.MIN_OPSET || opset > OnnxConfigValidator.MAX_OPSET) {
-            error(model.opset().where(), "opset " + opset + " is outside the supported range; expected "
+            error(opsetValue.where(), "opset " + opset + " is outside the supported range; expected "
                     + OnnxConfigValidator.MIN_OPSET + ".." + OnnxConfigValidator.MAX_OPSET);
         }
-        double atol = model.atol().value();
+        double atol = atolValue.value();
         if (!(atol > 0) || Double.isInfinite(atol)) {
-            error(model.atol().where(), "atol " + atol + " is not a positive tolerance; expected a finite number > 0"
+            error(atolValue.where(), "atol " + atol + " is not a positive tolerance; expected a finite number > 0"
                     + " (the largest absolute difference allowed against the PyTorch reference), e.g. 1e-4");
         }
     }
 
     // ---- the encoder graph ----
 
-    /** Every check of an {@code @EncoderGraph} serving {@code tasks}. */
-    void checkGraph(EncoderGraphModel graph, List<Task> tasks) {
+    /** Every check of an {@code @EncoderGraph} serving {@code tasks}, its sequence axis named {@code sequenceAxis}. */
+    private void checkGraph(EncoderGraphModel graph, List<Task> tasks, String sequenceAxis) {
+        sequence = sequenceAxis;
         List<TensorModel> all = new ArrayList<>(graph.inputs());
         graph.outputs().forEach(o -> all.add(o.tensor()));
         int index = 0;
@@ -153,15 +182,18 @@ final class EncoderConfigValidator {
                     + OnnxConfigValidator.MAX_RANK + ", the highest rank the runtime supports");
         }
         for (Located<String> a : t.axes()) {
-            if (EncoderAxis.of(a.value()).isPresent()) {
+            if (known(a.value())) {
                 continue;
             }
             if (a.value().contains("past_sequence_length")) {
                 error(a.where(), "axis \"" + a.value() + "\" in " + t.describe() + " has a past; expected none in an"
                         + " encoder, which has no KV cache (use sequence_length)");
+            } else if (!sequence.equals(SEQUENCE) && a.value().equals(SEQUENCE)) {
+                error(a.where(), "axis \"" + a.value() + "\" in encoder " + t.describe() + " is ambiguous in an"
+                        + " encoder-decoder model; expected " + sequence + " (the decoder's is decoder_sequence_length)");
             } else {
                 error(a.where(), "unknown axis symbol \"" + a.value() + "\" in " + t.describe() + "; expected one of "
-                        + EncoderAxis.knownList());
+                        + EncoderAxis.knownList().replace(SEQUENCE, sequence));
             }
         }
     }
@@ -188,11 +220,11 @@ final class EncoderConfigValidator {
     private void checkInputs(EncoderGraphModel graph) {
         if (graph.input(OnnxConfigModel.INPUT_IDS).isEmpty()) {
             error(graph.inputsWhere(), "no input named \"input_ids\"; expected every encoder to take input_ids"
-                    + " [batch_size, sequence_length]");
+                    + " [batch_size, " + sequence + "]");
         }
         if (graph.input(OnnxConfigModel.ATTENTION_MASK).isEmpty()) {
             error(graph.inputsWhere(), "no input named \"attention_mask\"; expected every encoder to take"
-                    + " attention_mask [batch_size, sequence_length], since a padded batch needs it");
+                    + " attention_mask [batch_size, " + sequence + "], since a padded batch needs it");
         }
         for (TensorModel t : graph.inputs()) {
             if (!ID_INPUTS.contains(t.name().value())) {
@@ -205,9 +237,9 @@ final class EncoderConfigValidator {
                 error(t.type().where(), t.describe() + " has type " + d + "; expected INT64 or INT32, since it holds"
                         + " token ids, types, positions or a 0/1 mask");
             }
-            if (!t.axisTexts().toList().equals(IDS_AXES) && !t.axes().isEmpty()) {
+            if (!t.axisTexts().toList().equals(bySequence(IDS_AXES)) && !t.axes().isEmpty()) {
                 error(t.axesWhere(), t.describe() + " has axes " + t.axisTexts().toList()
-                        + "; expected [batch_size, sequence_length]");
+                        + "; expected [batch_size, " + sequence + "]");
             }
         }
     }
@@ -228,7 +260,7 @@ final class EncoderConfigValidator {
             if (d != DType.FLOAT && d != DType.FLOAT16) {
                 error(t.type().where(), t.describe() + " has type " + d + "; expected FLOAT or FLOAT16");
             }
-            List<String> expected = OUTPUT_AXES.get(task);
+            List<String> expected = OUTPUT_AXES.containsKey(task) ? bySequence(OUTPUT_AXES.get(task)) : null;
             List<String> axes = t.axisTexts().toList();
             if (expected == null || axes.isEmpty() || axes.equals(expected)) {
                 continue;
@@ -247,6 +279,15 @@ final class EncoderConfigValidator {
                         + ", tensor = ...) such as " + example(task));
             }
         }
+    }
+
+    private boolean known(String axis) {
+        return axis.equals(sequence) || !axis.equals(SEQUENCE) && EncoderAxis.of(axis).isPresent();
+    }
+
+    /** {@code axes} with this graph's sequence axis in place of {@code sequence_length}. */
+    private List<String> bySequence(List<String> axes) {
+        return axes.stream().map(a -> a.equals(SEQUENCE) ? sequence : a).toList();
     }
 
     private static String example(Task task) {

@@ -3,6 +3,7 @@ package dev.stepwise.processor;
 import com.google.auto.service.AutoService;
 import dev.stepwise.annotations.EncoderConfig;
 import dev.stepwise.annotations.OnnxConfig;
+import dev.stepwise.annotations.Seq2SeqConfig;
 import java.util.Set;
 import javax.annotation.processing.AbstractProcessor;
 import javax.annotation.processing.ProcessingEnvironment;
@@ -22,6 +23,7 @@ import javax.lang.model.element.TypeElement;
 public final class OnnxConfigProcessor extends AbstractProcessor {
     private static final String ANNOTATION = OnnxConfig.class.getCanonicalName();
     private static final String ENCODER_ANNOTATION = EncoderConfig.class.getCanonicalName();
+    private static final String SEQ2SEQ_ANNOTATION = Seq2SeqConfig.class.getCanonicalName();
 
     private OnnxConfigReader reader;
     private OnnxConfigValidator validator;
@@ -33,6 +35,9 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
     private EncoderExporterGenerator encoderExporter;
     private EncoderDummyInputsGenerator encoderDummyInputs;
     private final ServiceFile encoderServiceFile = new ServiceFile(RuntimeTypes.ENCODER_ARCHITECTURE_NAME);
+    private Seq2SeqConfigValidator seq2seqValidator;
+    private Seq2SeqExporterGenerator seq2seqExporter;
+    private final ServiceFile seq2seqServiceFile = new ServiceFile(RuntimeTypes.SEQ2SEQ_ARCHITECTURE_NAME);
 
     @Override
     public synchronized void init(ProcessingEnvironment env) {
@@ -46,11 +51,13 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
         encoderValidator = new EncoderConfigValidator(env.getMessager(), env.getTypeUtils());
         encoderExporter = new EncoderExporterGenerator(writer);
         encoderDummyInputs = new EncoderDummyInputsGenerator(writer);
+        seq2seqValidator = new Seq2SeqConfigValidator(env.getMessager(), env.getTypeUtils(), encoderValidator);
+        seq2seqExporter = new Seq2SeqExporterGenerator(writer);
     }
 
     @Override
     public Set<String> getSupportedAnnotationTypes() {
-        return Set.of(ANNOTATION, ENCODER_ANNOTATION);
+        return Set.of(ANNOTATION, ENCODER_ANNOTATION, SEQ2SEQ_ANNOTATION);
     }
 
     @Override
@@ -63,6 +70,7 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
         if (round.processingOver()) {
             serviceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
             encoderServiceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
+            seq2seqServiceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
             return false;
         }
         TypeElement encoder = processingEnv.getElementUtils().getTypeElement(ENCODER_ANNOTATION);
@@ -71,6 +79,15 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
                 AnnotationMirror mirror = mirrorOf(e, encoder);
                 if (e instanceof TypeElement type && mirror != null) {
                     processEncoder(type, mirror);
+                }
+            }
+        }
+        TypeElement seq2seq = processingEnv.getElementUtils().getTypeElement(SEQ2SEQ_ANNOTATION);
+        if (seq2seq != null) {
+            for (Element e : round.getElementsAnnotatedWith(seq2seq)) {
+                AnnotationMirror mirror = mirrorOf(e, seq2seq);
+                if (e instanceof TypeElement type && mirror != null) {
+                    processSeq2Seq(type, mirror);
                 }
             }
         }
@@ -123,6 +140,23 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
                 & encoderExporter.generate(model, names);
         if (written) {
             encoderServiceFile.add(names.exporter().reflectionName(), type);
+        }
+    }
+
+    /** Checked; then its typed config and exporter (the {@code Seq2SeqArchitecture} service) are generated. */
+    private void processSeq2Seq(TypeElement type, AnnotationMirror mirror) {
+        Seq2SeqConfigModel model;
+        try {
+            model = reader.readSeq2Seq(type, mirror);
+        } catch (OnnxConfigReader.UnreadableException e) {
+            return; // javac has reported the erroneous annotation value itself
+        }
+        if (!seq2seqValidator.validate(model)) {
+            return;
+        }
+        GeneratedNames names = GeneratedNames.of(type);
+        if (config.generate(type, model.config(), names) & seq2seqExporter.generate(model, names)) {
+            seq2seqServiceFile.add(names.exporter().reflectionName(), type);
         }
     }
 

@@ -63,6 +63,18 @@ final class OnnxConfigReader {
                 encoderGraph(top.nested("encoder")));
     }
 
+    /** Reads a {@code @Seq2SeqConfig}: an {@code @EncoderGraph} and a {@code @DecoderGraph}. */
+    Seq2SeqConfigModel readSeq2Seq(TypeElement type, AnnotationMirror mirror) throws UnreadableException {
+        Scope top = new Scope(mirror, true, Where.at(mirror));
+        Scope d = top.nested("decoder");
+        Seq2SeqConfigModel.DecoderGraphModel decoder = new Seq2SeqConfigModel.DecoderGraphModel(d.self,
+                d.at("inputs"), tensors(d, "inputs", "decoder input"), cache(d.nested("selfCache")),
+                cache(d.nested("crossCache")), d.at("outputs"), tensors(d, "outputs", "decoder output"));
+        return new Seq2SeqConfigModel(type, mirror, top.string("modelType"), top.value("opset", Integer.class),
+                top.value("atol", Double.class), configKeys(top.nested("config")), encoderGraph(top.nested("encoder")),
+                decoder);
+    }
+
     /** An {@code @EncoderGraph}: inputs, and outputs each tied to one task. */
     private EncoderConfigModel.EncoderGraphModel encoderGraph(Scope g) throws UnreadableException {
         List<EncoderConfigModel.TaskOutputModel> outputs = new ArrayList<>();

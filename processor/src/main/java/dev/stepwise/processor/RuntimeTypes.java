@@ -15,6 +15,7 @@ final class RuntimeTypes {
     static final String ARCHITECTURE_NAME = MODEL + ".Architecture";
     static final String ENCODER_MODEL_NAME = MODEL + ".EncoderModel";
     static final String ENCODER_ARCHITECTURE_NAME = MODEL + ".EncoderArchitecture";
+    static final String SEQ2SEQ_LM_NAME = MODEL + ".Seq2SeqLm";
 
     static final ClassName ARCHITECTURE = ClassName.get(MODEL, "Architecture");
     static final ClassName ARCHITECTURE_SPEC = ClassName.get(MODEL, "ArchitectureSpec");
@@ -27,6 +28,11 @@ final class RuntimeTypes {
     static final ClassName ENCODER_MODEL = ClassName.get(MODEL, "EncoderModel");
     static final ClassName ENCODER_SPEC = ClassName.get(MODEL, "EncoderSpec");
     static final ClassName ENCODER_EXPORTER = ClassName.get(EXPORT, "EncoderExporter");
+    static final String SEQ2SEQ_ARCHITECTURE_NAME = MODEL + ".Seq2SeqArchitecture";
+    static final ClassName SEQ2SEQ_ARCHITECTURE = ClassName.get(MODEL, "Seq2SeqArchitecture");
+    static final ClassName SEQ2SEQ_LM = ClassName.get(MODEL, "Seq2SeqLm");
+    static final ClassName SEQ2SEQ_SPEC = ClassName.get(MODEL, "Seq2SeqSpec");
+    static final ClassName SEQ2SEQ_EXPORTER = ClassName.get(EXPORT, "Seq2SeqExporter");
 
     static final ClassName DUMMY_INPUTS = ClassName.get(EXPORT, "DummyInputs");
     static final ClassName DUMMY_TENSORS = ClassName.get(EXPORT, "DummyTensors");

@@ -38,12 +38,26 @@ public final class GenerationConfig {
     private final double repetitionPenalty;
     private final List<Long> eosTokenIds;
     private final long padTokenId;
+    private final long forcedBosTokenId;
+    private final long forcedEosTokenId;
 
     private GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
                              double topP, long seed, int numBeams, double lengthPenalty,
                              BeamOptions.EarlyStopping earlyStopping,
                              int numReturnSequences, int noRepeatNgramSize, double repetitionPenalty,
                              List<Long> eosTokenIds, long padTokenId) {
+        this(maxNewTokens, minNewTokens, doSample, temperature, topK, topP, seed, numBeams, lengthPenalty,
+                earlyStopping, numReturnSequences, noRepeatNgramSize, repetitionPenalty, eosTokenIds, padTokenId, -1,
+                -1);
+    }
+
+    private GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
+                             double topP, long seed, int numBeams, double lengthPenalty,
+                             BeamOptions.EarlyStopping earlyStopping, int numReturnSequences, int noRepeatNgramSize,
+                             double repetitionPenalty, List<Long> eosTokenIds, long padTokenId, long forcedBosTokenId,
+                             long forcedEosTokenId) {
+        this.forcedBosTokenId = forcedBosTokenId;
+        this.forcedEosTokenId = forcedEosTokenId;
         this.maxNewTokens = maxNewTokens;
         this.minNewTokens = minNewTokens;
         this.doSample = doSample;
@@ -208,6 +222,26 @@ public final class GenerationConfig {
         return padTokenId;
     }
 
+    /**
+     * The token forced as the first generated one when the sequence so far is one token long (an encoder-decoder's
+     * decoder start), as transformers' {@code ForcedBOSTokenLogitsProcessor}.
+     *
+     * @return {@code forced_bos_token_id}, or -1 for none
+     */
+    public long forcedBosTokenId() {
+        return forcedBosTokenId;
+    }
+
+    /**
+     * The token forced as the last one when {@code max_new_tokens} is reached, as transformers'
+     * {@code ForcedEOSTokenLogitsProcessor}.
+     *
+     * @return {@code forced_eos_token_id}, or -1 for none
+     */
+    public long forcedEosTokenId() {
+        return forcedEosTokenId;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof GenerationConfig c && maxNewTokens == c.maxNewTokens && minNewTokens == c.minNewTokens
@@ -216,14 +250,15 @@ public final class GenerationConfig {
                 && Double.compare(lengthPenalty, c.lengthPenalty) == 0 && earlyStopping == c.earlyStopping
                 && numReturnSequences == c.numReturnSequences && noRepeatNgramSize == c.noRepeatNgramSize
                 && Double.compare(repetitionPenalty, c.repetitionPenalty) == 0 && eosTokenIds.equals(c.eosTokenIds)
-                && padTokenId == c.padTokenId;
+                && padTokenId == c.padTokenId && forcedBosTokenId == c.forcedBosTokenId
+                && forcedEosTokenId == c.forcedEosTokenId;
     }
 
     @Override
     public int hashCode() {
         return java.util.Objects.hash(maxNewTokens, minNewTokens, doSample, temperature, topK, topP, seed, numBeams,
                 lengthPenalty, earlyStopping, numReturnSequences, noRepeatNgramSize, repetitionPenalty, eosTokenIds,
-                padTokenId);
+                padTokenId, forcedBosTokenId, forcedEosTokenId);
     }
 
     @Override
@@ -233,7 +268,8 @@ public final class GenerationConfig {
                 + ", num_beams=" + numBeams + ", length_penalty=" + lengthPenalty + ", early_stopping=" + earlyStopping.name().toLowerCase(java.util.Locale.ROOT)
                 + ", num_return_sequences=" + numReturnSequences + ", no_repeat_ngram_size=" + noRepeatNgramSize
                 + ", repetition_penalty=" + repetitionPenalty + ", eos_token_id=" + eosTokenIds + ", pad_token_id="
-                + padTokenId + "]";
+                + padTokenId + (forcedBosTokenId >= 0 ? ", forced_bos_token_id=" + forcedBosTokenId : "")
+                + (forcedEosTokenId >= 0 ? ", forced_eos_token_id=" + forcedEosTokenId : "") + "]";
     }
 
     /**
@@ -290,7 +326,8 @@ public final class GenerationConfig {
                 .temperature(temperature).topK(topK).topP(topP).seed(seed).numBeams(numBeams)
                 .lengthPenalty(lengthPenalty).earlyStopping(earlyStopping)
                 .numReturnSequences(numReturnSequences).noRepeatNgramSize(noRepeatNgramSize)
-                .repetitionPenalty(repetitionPenalty).eosTokenIds(eosTokenIds).padTokenId(padTokenId);
+                .repetitionPenalty(repetitionPenalty).eosTokenIds(eosTokenIds).padTokenId(padTokenId)
+                .forcedBosTokenId(forcedBosTokenId).forcedEosTokenId(forcedEosTokenId);
     }
 
     /**
@@ -311,6 +348,8 @@ public final class GenerationConfig {
      */
     public GenerationConfig validate() {
         require(maxNewTokens >= 1, "max_new_tokens must be at least 1, got " + maxNewTokens);
+        require(forcedBosTokenId >= -1, "forced_bos_token_id must be a token id (0 or more), got " + forcedBosTokenId);
+        require(forcedEosTokenId >= -1, "forced_eos_token_id must be a token id (0 or more), got " + forcedEosTokenId);
         require(minNewTokens >= 0, "min_new_tokens must not be negative, got " + minNewTokens);
         require(minNewTokens <= maxNewTokens,
                 "min_new_tokens (" + minNewTokens + ") is larger than max_new_tokens (" + maxNewTokens + ")");
@@ -371,6 +410,8 @@ public final class GenerationConfig {
         private Double repetitionPenalty;
         private List<Long> eosTokenIds;
         private Long padTokenId;
+        private Long forcedBosTokenId;
+        private Long forcedEosTokenId;
 
         /** An empty builder: every setting at transformers' default until set. */
         public Builder() {
@@ -417,7 +458,13 @@ public final class GenerationConfig {
             b.eosTokenIds = r.ids("eos_token_id");
             List<Long> pad = r.ids("pad_token_id");
             b.padTokenId = pad == null || pad.isEmpty() ? null : pad.get(0);
+            b.forcedBosTokenId = first(r.ids("forced_bos_token_id"));
+            b.forcedEosTokenId = first(r.ids("forced_eos_token_id"));
             return b;
+        }
+
+        private static Long first(List<Long> ids) {
+            return ids == null || ids.isEmpty() ? null : ids.get(0);
         }
 
         /**
@@ -598,6 +645,28 @@ public final class GenerationConfig {
         }
 
         /**
+         * Forces the first generated token of a one-token sequence (an encoder-decoder's decoder start).
+         *
+         * @param v {@code forced_bos_token_id}, 0 or more; -1 for none
+         * @return this builder
+         */
+        public Builder forcedBosTokenId(long v) {
+            forcedBosTokenId = v;
+            return this;
+        }
+
+        /**
+         * Forces the last token when {@code max_new_tokens} is reached.
+         *
+         * @param v {@code forced_eos_token_id}, 0 or more; -1 for none
+         * @return this builder
+         */
+        public Builder forcedEosTokenId(long v) {
+            forcedEosTokenId = v;
+            return this;
+        }
+
+        /**
          * Whether sampling was asked for (explicitly or by generation_config.json).
          *
          * @return the {@code do_sample} set so far; false when unset
@@ -648,7 +717,8 @@ public final class GenerationConfig {
                     or(topP, 1.0), or(seed, 0L), numBeams(), or(lengthPenalty, 1.0),
                     es, or(numReturnSequences, 1), or(noRepeatNgramSize, 0),
                     or(repetitionPenalty, 1.0), eosTokenIds == null ? List.of() : eosTokenIds,
-                    padTokenId == null ? -1 : padTokenId).validate();
+                    padTokenId == null ? -1 : padTokenId, or(forcedBosTokenId, -1L), or(forcedEosTokenId, -1L))
+                    .validate();
         }
 
         /**

@@ -71,6 +71,15 @@ public final class LogitsProcessors {
     }
 
     /** Divides every score by the temperature. */
+    /** Only {@code id} may be chosen: every other score {@code -inf}, its own 0 (transformers' forced tokens). */
+    public static void force(float[] scores, long id) {
+        if (id >= scores.length) {
+            throw new dev.stepwise.runtime.StepwiseException("forced token id " + id + " is outside the vocabulary of " + scores.length);
+        }
+        Arrays.fill(scores, Float.NEGATIVE_INFINITY);
+        scores[(int) id] = 0f;
+    }
+
     public static void temperature(float[] scores, double temperature) {
         if (temperature == 1.0) {
             return;

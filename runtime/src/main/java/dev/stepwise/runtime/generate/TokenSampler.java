@@ -39,6 +39,13 @@ public final class TokenSampler {
         if (generated < config.minNewTokens()) {
             LogitsProcessors.suppress(scores, eosIds);
         }
+        // transformers' ForcedBOS/ForcedEOS processors: every other token -inf, the forced one scored 0
+        if (config.forcedBosTokenId() >= 0 && length == 1) {
+            LogitsProcessors.force(scores, config.forcedBosTokenId());
+        }
+        if (config.forcedEosTokenId() >= 0 && generated == config.maxNewTokens() - 1) {
+            LogitsProcessors.force(scores, config.forcedEosTokenId());
+        }
     }
 
     /** Step 3: the warpers, in place. */

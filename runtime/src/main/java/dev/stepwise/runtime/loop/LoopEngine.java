@@ -169,6 +169,10 @@ public final class LoopEngine implements AutoCloseable {
             throw new UnsupportedOptionException(ENGINE, "no_repeat_ngram_size " + config.noRepeatNgramSize(),
                     "the loop graph has no n-gram ban; use --engine java");
         }
+        if (config.forcedBosTokenId() >= 0 || config.forcedEosTokenId() >= 0) {
+            throw new UnsupportedOptionException(ENGINE, "forced_bos_token_id/forced_eos_token_id",
+                    "the loop graph forces no tokens; use --engine java");
+        }
         PromptRows.check(prompts, vocab, maxPositions, config.maxNewTokens());
     }
 

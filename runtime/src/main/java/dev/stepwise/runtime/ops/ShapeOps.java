@@ -9,6 +9,8 @@ import dev.stepwise.runtime.model.EncoderInputs;
 import dev.stepwise.runtime.model.EncoderModel;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.Seq2SeqDecoderInputs;
+import dev.stepwise.runtime.model.Seq2SeqLm;
 import dev.stepwise.runtime.model.WeightSpec;
 import dev.stepwise.runtime.ops.Dim.KnownDim;
 import java.util.ArrayList;
@@ -74,6 +76,23 @@ public final class ShapeOps implements Ops {
         Tensor types = ops.input("token_type_ids", DType.INT64, BATCH, SEQUENCE);
         Tensor positions = ops.input("position_ids", DType.INT64, BATCH, SEQUENCE);
         model.forward(ops, config, new EncoderInputs(ids, mask, types, positions), task);
+        return ops.declaredWeights();
+    }
+
+    /**
+     * As {@link #expectedWeights(CausalLm, ModelConfig)} for an encoder-decoder: the encoder on a {@code [2, 3]}
+     * batch, then the decoder's first step on its output (the step that reads every weight: it computes the cross
+     * cache).
+     */
+    public static List<WeightSpec> expectedWeights(Seq2SeqLm model, ModelConfig config) {
+        ShapeOps ops = new ShapeOps();
+        Tensor ids = ops.input("input_ids", DType.INT64, BATCH, SEQUENCE);
+        Tensor mask = ops.input("attention_mask", DType.INT64, BATCH, SEQUENCE);
+        Tensor hidden = model.encode(ops, config, new EncoderInputs(ids, mask, null, null));
+        Tensor decoderIds = ops.input("decoder_input_ids", DType.INT64, BATCH, 1);
+        int layers = model.decoderLayers(config);
+        model.decode(ops, config, new Seq2SeqDecoderInputs(decoderIds, mask, hidden), KvCache.none(layers),
+                KvCache.none(layers));
         return ops.declaredWeights();
     }
 

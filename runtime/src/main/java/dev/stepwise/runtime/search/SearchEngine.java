@@ -214,6 +214,10 @@ public final class SearchEngine implements AutoCloseable {
         if (!(config.repetitionPenalty() > 0)) {
             throw new StepwiseException("repetition penalty must be > 0, got " + config.repetitionPenalty());
         }
+        if (config.forcedBosTokenId() >= 0 || config.forcedEosTokenId() >= 0) {
+            throw new UnsupportedOptionException(ENGINE, "forced_bos_token_id/forced_eos_token_id",
+                    "the search graph forces no tokens; use --engine java");
+        }
         switch (kind) {
             case BEAM_SEARCH -> {
                 if (config.doSample()) {

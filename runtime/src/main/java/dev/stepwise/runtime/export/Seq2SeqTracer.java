@@ -1,0 +1,200 @@
+package dev.stepwise.runtime.export;
+
+import dev.stepwise.annotations.DType;
+import dev.stepwise.runtime.checkpoint.WeightSource;
+import dev.stepwise.runtime.model.CacheDecl;
+import dev.stepwise.runtime.model.EncoderInputs;
+import dev.stepwise.runtime.model.KvCache;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.Seq2SeqArchitecture;
+import dev.stepwise.runtime.model.Seq2SeqDecoderInputs;
+import dev.stepwise.runtime.model.Seq2SeqLm;
+import dev.stepwise.runtime.model.Seq2SeqSpec;
+import dev.stepwise.runtime.model.TensorDecl;
+import dev.stepwise.runtime.onnx.GraphBuilder;
+import dev.stepwise.runtime.onnx.TracingOps;
+import dev.stepwise.runtime.onnx.WeightSink;
+import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
+import dev.stepwise.runtime.ops.Tensor;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Traces an encoder-decoder's two forwards into optimum's three graphs: the encoder; the decoder without a past (it
+ * computes the cross-attention cache from {@code encoder_hidden_states} and outputs both caches' presents); and the
+ * decoder with a past, which takes both caches and outputs only the self-attention presents (the cross cache does not
+ * change, and {@code encoder_hidden_states} is not an input since nothing reads it: optimum's contract). Batch and
+ * sequence axes stay symbolic.
+ */
+public final class Seq2SeqTracer {
+    private static final String[] KINDS = {"key", "value"};
+
+    private Seq2SeqTracer() {
+    }
+
+    /** The graphs a seq2seq set holds: optimum's three and Stepwise's single decoder. */
+    public enum Graph {
+        ENCODER("encoder_model.onnx"), DECODER("decoder_model.onnx"), DECODER_WITH_PAST("decoder_with_past_model.onnx"),
+        /**
+         * Stepwise's single decoder: both pasts and {@code encoder_hidden_states} always inputs; the first step gives
+         * empty pasts and the encoder's output, later steps the caches and an empty {@code encoder_hidden_states}, so
+         * the cross cache is computed on the first step only, without an {@code If} or a second copy of the graph.
+         */
+        SINGLE_DECODER("decoder_single_model.onnx");
+
+        private final String file;
+
+        Graph(String file) {
+            this.file = file;
+        }
+
+        public String file() {
+            return file;
+        }
+    }
+
+    public static ModelProto trace(Seq2SeqArchitecture architecture, ModelConfig config, WeightSource weights,
+                                   Graph which, int opset, WeightSink sink, DType floatType) {
+        Seq2SeqSpec spec = architecture.spec();
+        GraphBuilder graph = new GraphBuilder(spec.modelType() + "-" + which.name().toLowerCase(java.util.Locale.ROOT),
+                opset);
+        TracingOps ops = new TracingOps(graph, weights, sink, floatType);
+        Seq2SeqLm model = architecture.newModel();
+        if (which == Graph.ENCODER) {
+            Map<String, Tensor> in = inputs(ops, config, spec.encoderInputs());
+            Tensor hidden = model.encode(ops, config, new EncoderInputs(in.get("input_ids"), in.get("attention_mask"),
+                    null, null));
+            output(ops, config, spec.encoderOutput(), hidden, floatType);
+        } else if (which == Graph.SINGLE_DECODER) {
+            traceSingle(ops, config, spec, model, floatType);
+        } else {
+            boolean withPast = which == Graph.DECODER_WITH_PAST;
+            List<TensorDecl> declared = withPast ? withoutHiddenStates(spec.decoderInputs()) : spec.decoderInputs();
+            Map<String, Tensor> in = inputs(ops, config, declared);
+            int layers = model.decoderLayers(config);
+            KvCache self = withPast ? KvCache.withPast(layers) : KvCache.none(layers);
+            KvCache cross = withPast ? KvCache.withPast(layers) : KvCache.none(layers);
+            if (withPast) {
+                for (int i = 0; i < layers; i++) {
+                    self.setPast(i, past(ops, config, spec.selfCache(), i, "key", floatType),
+                            past(ops, config, spec.selfCache(), i, "value", floatType));
+                    cross.setPast(i, past(ops, config, spec.crossCache(), i, "key", floatType),
+                            past(ops, config, spec.crossCache(), i, "value", floatType));
+                }
+            }
+            Tensor logits = model.decode(ops, config, new Seq2SeqDecoderInputs(in.get("input_ids"),
+                    in.get("encoder_attention_mask"), in.get("encoder_hidden_states")), self, cross);
+            output(ops, config, spec.logits(), logits, floatType);
+            for (int i = 0; i < layers; i++) {
+                for (String kind : KINDS) {
+                    ops.output(spec.selfCache().presentName(i, kind),
+                            kind.equals("key") ? self.presentKey(i) : self.presentValue(i),
+                            DecoderTracer.inGraph(spec.selfCache().type(), floatType),
+                            resolveAll(spec.selfPresentAxes(), config));
+                }
+                if (!withPast) {
+                    for (String kind : KINDS) {
+                        ops.output(spec.crossCache().presentName(i, kind),
+                                kind.equals("key") ? cross.presentKey(i) : cross.presentValue(i),
+                                DecoderTracer.inGraph(spec.crossCache().type(), floatType),
+                                resolveAll(spec.crossCache().axes(), config));
+                    }
+                }
+            }
+        }
+        graph.putMetadata("model_type", spec.modelType());
+        graph.putMetadata("task", "text2text-generation");
+        return graph.build(false);
+    }
+
+    /** The axis of a single decoder's {@code encoder_hidden_states}: the encoder's length, then 0. */
+    static final String NEW_ENCODER_SEQUENCE = "new_encoder_sequence_length";
+    /** The axis of a single decoder's cross past: 0, then the encoder's length. */
+    static final String PAST_ENCODER_SEQUENCE = "past_encoder_sequence_length";
+    private static final String ENCODER_SEQUENCE = "encoder_sequence_length";
+
+    private static void traceSingle(TracingOps ops, ModelConfig config, Seq2SeqSpec spec, Seq2SeqLm model,
+                                    DType floatType) {
+        List<TensorDecl> declared = spec.decoderInputs().stream()
+                .map(t -> t.name().equals("encoder_hidden_states") ? renamed(t, NEW_ENCODER_SEQUENCE) : t).toList();
+        Map<String, Tensor> in = inputs(ops, config, declared);
+        int layers = model.decoderLayers(config);
+        KvCache self = KvCache.withPast(layers);
+        KvCache cross = KvCache.withPast(layers);
+        CacheDecl crossPast = new CacheDecl(spec.crossCache().pastPattern(), spec.crossCache().presentPattern(),
+                spec.crossCache().type(), spec.crossCache().axes().stream()
+                .map(a -> a.equals(ENCODER_SEQUENCE) ? PAST_ENCODER_SEQUENCE : a).toList());
+        for (int i = 0; i < layers; i++) {
+            self.setPast(i, past(ops, config, spec.selfCache(), i, "key", floatType),
+                    past(ops, config, spec.selfCache(), i, "value", floatType));
+            cross.setPast(i, past(ops, config, crossPast, i, "key", floatType),
+                    past(ops, config, crossPast, i, "value", floatType));
+        }
+        Tensor logits = model.decode(ops, config, new Seq2SeqDecoderInputs(in.get("input_ids"),
+                in.get("encoder_attention_mask"), in.get("encoder_hidden_states")), self, cross);
+        output(ops, config, spec.logits(), logits, floatType);
+        for (int i = 0; i < layers; i++) {
+            for (String kind : KINDS) {
+                ops.output(spec.selfCache().presentName(i, kind),
+                        kind.equals("key") ? self.presentKey(i) : self.presentValue(i),
+                        DecoderTracer.inGraph(spec.selfCache().type(), floatType),
+                        resolveAll(spec.selfPresentAxes(), config));
+            }
+            for (String kind : KINDS) {
+                ops.output(spec.crossCache().presentName(i, kind),
+                        kind.equals("key") ? cross.presentKey(i) : cross.presentValue(i),
+                        DecoderTracer.inGraph(spec.crossCache().type(), floatType),
+                        resolveAll(spec.crossCache().axes(), config));
+            }
+        }
+    }
+
+    private static TensorDecl renamed(TensorDecl t, String sequence) {
+        return new TensorDecl(t.name(), t.type(), t.axes().stream()
+                .map(a -> a.equals(ENCODER_SEQUENCE) ? sequence : a).toList());
+    }
+
+    static List<TensorDecl> withoutHiddenStates(List<TensorDecl> inputs) {
+        return inputs.stream().filter(t -> !t.name().equals("encoder_hidden_states")).toList();
+    }
+
+    private static Map<String, Tensor> inputs(TracingOps ops, ModelConfig config, List<TensorDecl> declared) {
+        Map<String, Tensor> byName = new HashMap<>();
+        for (TensorDecl d : declared) {
+            Tensor t = ops.input(d.name(), DecoderTracer.inGraph(d.type(), ops.floatType()),
+                    resolveAll(d.axes(), config));
+            boolean integer = d.type() == DType.INT32 || d.type() == DType.INT64;
+            byName.put(d.name(), integer && d.type() != DType.INT64 ? ops.cast(t, DType.INT64) : t);
+        }
+        return byName;
+    }
+
+    private static Tensor past(TracingOps ops, ModelConfig config, CacheDecl cache, int layer, String kind,
+                               DType floatType) {
+        return ops.input(cache.pastName(layer, kind), DecoderTracer.inGraph(cache.type(), floatType),
+                resolveAll(cache.axes(), config));
+    }
+
+    private static void output(TracingOps ops, ModelConfig config, TensorDecl decl, Tensor value, DType floatType) {
+        ops.output(decl.name(), value, DecoderTracer.inGraph(decl.type(), floatType), resolveAll(decl.axes(), config));
+    }
+
+    /** Sequence axes of either side stay symbols; the rest are the config's numbers. */
+    static List<Object> resolveAll(List<String> axes, ModelConfig config) {
+        List<Object> dims = new ArrayList<>();
+        for (String a : axes) {
+            dims.add(switch (a) {
+                case "batch_size", "encoder_sequence_length", "decoder_sequence_length", NEW_ENCODER_SEQUENCE,
+                     PAST_ENCODER_SEQUENCE,
+                     Seq2SeqSpec.PAST_DECODER_SEQUENCE, Seq2SeqSpec.TOTAL_DECODER_SEQUENCE -> a;
+                // T5 names its head width d_kv, which need not be d_model / num_heads
+                case "head_dim" -> config.has("d_kv") ? (Object) (long) config.getInt("d_kv")
+                        : (Object) (long) config.headDim();
+                default -> AxisSizes.dynamic().resolve(a, config);
+            });
+        }
+        return dims;
+    }
+}

@@ -1,0 +1,358 @@
+package dev.stepwise.runtime.generate;
+
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import dev.stepwise.annotations.DType;
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.export.DummyInputs;
+import dev.stepwise.runtime.export.Validator;
+import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.ModelFolder;
+import dev.stepwise.runtime.model.Seq2SeqArchitecture;
+import dev.stepwise.runtime.model.Seq2SeqArchitectures;
+import dev.stepwise.runtime.model.TensorDecl;
+import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.tensor.HostTensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * An exported seq2seq set (optimum's {@code encoder_model.onnx}, {@code decoder_model.onnx},
+ * {@code decoder_with_past_model.onnx}) ready to generate. Each request runs the encoder once on its right-padded
+ * inputs; the decoder then starts every row with {@code decoder_start_token_id}, its first step computing the
+ * cross-attention cache, every later step taking both caches. Greedy, sampling and beam search are the
+ * {@link Generator}'s, over the {@link StepModelSource} a request binds ({@link #forInputs}). Thread-safe: the
+ * sessions are, and each request keeps its own caches.
+ */
+public final class Seq2SeqModel implements AutoCloseable {
+    /** Which decoder graphs generate: optimum's pair, or Stepwise's single decoder (same tokens). */
+    public enum Decoder {
+        /** {@code decoder_model.onnx} for the first step, {@code decoder_with_past_model.onnx} after. */
+        OPTIMUM,
+        /** {@code decoder_single_model.onnx} for every step. */
+        SINGLE
+    }
+
+    private static final List<TensorDecl> ID_INPUTS = List.of(
+            new TensorDecl("input_ids", DType.INT64, List.of("batch_size", "sequence_length")),
+            new TensorDecl("attention_mask", DType.INT64, List.of("batch_size", "sequence_length")),
+            new TensorDecl("encoder_attention_mask", DType.INT64, List.of("batch_size", "sequence_length")));
+
+    private final ModelConfig config;
+    private final OrtSession encoder;
+    private final OrtSession decoder;
+    private final OrtSession decoderWithPast;
+    private final OrtSession single;
+    private final long decoderStart;
+    private final Set<Long> eos;
+    private final long pad;
+
+    private Seq2SeqModel(ModelConfig config, OrtSession encoder, OrtSession decoder, OrtSession decoderWithPast,
+                         OrtSession single) {
+        this.config = config;
+        this.encoder = encoder;
+        this.decoder = decoder;
+        this.decoderWithPast = decoderWithPast;
+        this.single = single;
+        this.decoderStart = requiredId(config, "decoder_start_token_id");
+        this.eos = new LinkedHashSet<>(config.eosTokenIds());
+        this.pad = config.padTokenId();
+    }
+
+    /** Opens the folder {@code stepwise export} wrote for an encoder-decoder checkpoint, with optimum's decoders. */
+    public static Seq2SeqModel open(Path dir) {
+        return open(dir, Decoder.OPTIMUM);
+    }
+
+    /** As {@link #open(Path)}, generating with the decoder graphs {@code which} names. */
+    public static Seq2SeqModel open(Path dir, Decoder which) {
+        Path manifestFile = dir.resolve("stepwise.json");
+        if (!Files.isRegularFile(manifestFile)) {
+            throw new StepwiseException(dir + ": no stepwise.json; expected a folder written by stepwise export");
+        }
+        JsonObject manifest = ModelConfig.readJson(manifestFile);
+        JsonElement format = manifest.get("format");
+        if (format == null || !format.getAsString().equals("seq2seq")) {
+            throw new StepwiseException(manifestFile + ": format is " + format + ", expected \"seq2seq\"");
+        }
+        Path configFile = dir.resolve("config.json");
+        JsonObject json = ModelConfig.readJson(configFile);
+        String modelType = ModelFolder.modelType(json, configFile);
+        Seq2SeqArchitecture architecture = Seq2SeqArchitectures.find(modelType).orElseThrow(() ->
+                new StepwiseException(configFile + ": model_type '" + modelType + "' is no encoder-decoder architecture"
+                        + " on the class path (have " + Seq2SeqArchitectures.all().keySet() + ")"));
+        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+        OrtSession e = OrtSessions.open(dir.resolve(manifest.get("encoder").getAsString()), 0);
+        if (which == Decoder.SINGLE) {
+            if (!manifest.has("decoder_single")) {
+                throw new StepwiseException(manifestFile + ": no decoder_single; export the folder again for the single"
+                        + " decoder graph");
+            }
+            OrtSession s = OrtSessions.open(dir.resolve(manifest.get("decoder_single").getAsString()), 0);
+            return new Seq2SeqModel(config, e, null, null, s);
+        }
+        OrtSession d = OrtSessions.open(dir.resolve(manifest.get("decoder").getAsString()), 0);
+        OrtSession p = OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), 0);
+        return new Seq2SeqModel(config, e, d, p, null);
+    }
+
+    public long decoderStartTokenId() {
+        return decoderStart;
+    }
+
+    /**
+     * Generates for each input row (its real tokens, no padding): per row, the sequences the config asks for, each
+     * {@code decoder_start_token_id} followed by the generated tokens, as transformers' {@code generate} returns them.
+     */
+    public List<List<long[]>> generate(List<long[]> inputs, GenerationConfig generation) {
+        List<long[]> starts = new ArrayList<>();
+        for (int i = 0; i < inputs.size(); i++) {
+            starts.add(new long[] {decoderStart});
+        }
+        return new Generator(forInputs(inputs)).generate(starts, generation);
+    }
+
+    /** The decoder as a step-model source for one request: the encoder runs when a generation starts. */
+    public StepModelSource forInputs(List<long[]> inputs) {
+        if (inputs.isEmpty()) {
+            throw new StepwiseException("no input rows to generate for");
+        }
+        return new StepModelSource() {
+            @Override
+            public StepModel start(List<long[]> rows, long padId, boolean reorderable) {
+                if (rows.size() % inputs.size() != 0) {
+                    throw new IllegalStateException(rows.size() + " decoder rows for " + inputs.size() + " inputs");
+                }
+                return new Run(encode(inputs), rows, rows.size() / inputs.size());
+            }
+
+            @Override
+            public Set<Long> eosIds() {
+                return eos;
+            }
+
+            @Override
+            public long padId() {
+                return pad;
+            }
+
+            @Override
+            public int vocabSize() {
+                return config.vocabSize();
+            }
+
+            @Override
+            public int maxPositions() {
+                return config.maxPositions();
+            }
+        };
+    }
+
+    /** The encoder's output and the right-padded mask of a request. */
+    private record Encoded(HostTensor hidden, HostTensor mask) {
+    }
+
+    private Encoded encode(List<long[]> inputs) {
+        int batch = inputs.size();
+        int width = inputs.stream().mapToInt(r -> r.length).max().orElse(0);
+        if (width == 0) {
+            throw new StepwiseException("every input row is empty; expected at least one token");
+        }
+        long[] ids = new long[batch * width];
+        long[] mask = new long[batch * width];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < width; t++) {
+                boolean real = t < inputs.get(b).length;
+                ids[b * width + t] = real ? inputs.get(b)[t] : pad;
+                mask[b * width + t] = real ? 1 : 0;
+            }
+        }
+        HostTensor m = HostTensor.ofLongs(mask, batch, width);
+        Map<String, HostTensor> out = run(encoder, new DummyInputs().put("input_ids", HostTensor.ofLongs(ids, batch,
+                width)).put("attention_mask", m));
+        return new Encoded(out.get("last_hidden_state"), m);
+    }
+
+    private static Map<String, HostTensor> run(OrtSession session, DummyInputs in) {
+        try {
+            return Validator.runOrt(session, ID_INPUTS, DType.FLOAT, in);
+        } catch (OrtException e) {
+            throw new StepwiseException("ONNX Runtime failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** One generation: the expanded encoder output, both caches and the last logits, all on the host. */
+    private final class Run implements StepModel {
+        private HostTensor mask;
+        private HostTensor hidden;
+        private final Map<String, HostTensor> selfPast = new LinkedHashMap<>();
+        private final Map<String, HostTensor> crossPast = new LinkedHashMap<>();
+        private HostTensor logits;
+
+        Run(Encoded encoded, List<long[]> rows, int times) {
+            int[] from = new int[rows.size()];
+            for (int r = 0; r < from.length; r++) {
+                from[r] = r / times;
+            }
+            mask = pick(encoded.mask(), from);
+            hidden = pick(encoded.hidden(), from);
+            int length = rows.get(0).length;
+            long[] ids = new long[rows.size() * length];
+            for (int r = 0; r < rows.size(); r++) {
+                if (rows.get(r).length != length) {
+                    throw new StepwiseException("decoder prompts must all have one length; got " + length + " and "
+                            + rows.get(r).length);
+                }
+                System.arraycopy(rows.get(r), 0, ids, r * length, length);
+            }
+            DummyInputs in = new DummyInputs().put("input_ids", HostTensor.ofLongs(ids, rows.size(), length))
+                    .put("encoder_attention_mask", mask).put("encoder_hidden_states", hidden);
+            if (single != null) {
+                // the single decoder's first step: empty pasts, so it computes the cross cache
+                for (Map.Entry<String, long[]> p : pastShapes(single, rows.size()).entrySet()) {
+                    in.put(p.getKey(), HostTensor.ofFloats(new float[0], p.getValue()));
+                }
+            }
+            absorb(run(single != null ? single : decoder, in), true);
+        }
+
+        /** Keeps the logits and turns each present into the next step's past of the same cache. */
+        private void absorb(Map<String, HostTensor> out, boolean withCross) {
+            logits = out.get("logits");
+            for (Map.Entry<String, HostTensor> e : out.entrySet()) {
+                String name = e.getKey();
+                if (!name.startsWith("present.")) {
+                    continue;
+                }
+                String past = "past_key_values." + name.substring("present.".length());
+                if (name.contains(".encoder.")) {
+                    if (withCross) {
+                        crossPast.put(past, e.getValue());
+                    }
+                } else {
+                    selfPast.put(past, e.getValue());
+                }
+            }
+        }
+
+        @Override
+        public int rows() {
+            return (int) mask.dim(0);
+        }
+
+        @Override
+        public float[] logits(int row) {
+            int vocab = (int) logits.dim(2);
+            int length = (int) logits.dim(1);
+            float[] out = new float[vocab];
+            System.arraycopy(logits.floats(), (row * length + length - 1) * vocab, out, 0, vocab);
+            return out;
+        }
+
+        @Override
+        public void step(long[] tokens) {
+            DummyInputs in = new DummyInputs().put("input_ids", HostTensor.ofLongs(tokens.clone(), tokens.length, 1))
+                    .put("encoder_attention_mask", mask);
+            selfPast.forEach(in::put);
+            crossPast.forEach(in::put);
+            if (single != null) {
+                long[] none = hidden.shape().clone();
+                none[1] = 0;
+                in.put("encoder_hidden_states", HostTensor.ofFloats(new float[0], none));
+                absorb(run(single, in), true);
+                return;
+            }
+            if (hasInput(decoderWithPast, "encoder_hidden_states")) {
+                in.put("encoder_hidden_states", hidden);
+            }
+            absorb(run(decoderWithPast, in), false);
+        }
+
+        @Override
+        public void reorder(int[] from) {
+            mask = pick(mask, from);
+            hidden = pick(hidden, from);
+            logits = pick(logits, from);
+            selfPast.replaceAll((k, v) -> pick(v, from));
+            crossPast.replaceAll((k, v) -> pick(v, from));
+        }
+    }
+
+    /** Each past input's shape for {@code rows} rows and an empty sequence: its declared numbers, batch and 0 else. */
+    private static Map<String, long[]> pastShapes(OrtSession session, int rows) {
+        Map<String, long[]> out = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, ai.onnxruntime.NodeInfo> e : session.getInputInfo().entrySet()) {
+                if (e.getKey().startsWith("past_key_values.")
+                        && e.getValue().getInfo() instanceof ai.onnxruntime.TensorInfo info) {
+                    long[] shape = info.getShape().clone();
+                    shape[0] = rows;
+                    for (int i = 1; i < shape.length; i++) {
+                        shape[i] = Math.max(shape[i], 0);
+                    }
+                    out.put(e.getKey(), shape);
+                }
+            }
+        } catch (OrtException e) {
+            throw new StepwiseException("ONNX Runtime failed: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    private static boolean hasInput(OrtSession session, String name) {
+        try {
+            return session.getInputInfo().containsKey(name);
+        } catch (OrtException e) {
+            throw new StepwiseException("ONNX Runtime failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Row {@code i} of the result is row {@code from[i]} of {@code t} (axis 0). */
+    static HostTensor pick(HostTensor t, int[] from) {
+        long[] shape = t.shape().clone();
+        int per = (int) (t.size() / shape[0]);
+        shape[0] = from.length;
+        if (t.type() == DType.INT64) {
+            long[] out = new long[from.length * per];
+            for (int i = 0; i < from.length; i++) {
+                System.arraycopy(t.longs(), from[i] * per, out, i * per, per);
+            }
+            return HostTensor.ofLongs(out, shape);
+        }
+        float[] out = new float[from.length * per];
+        for (int i = 0; i < from.length; i++) {
+            System.arraycopy(t.floats(), from[i] * per, out, i * per, per);
+        }
+        return HostTensor.ofFloats(out, shape);
+    }
+
+    private static long requiredId(ModelConfig config, String key) {
+        if (!config.has(key)) {
+            throw new StepwiseException(config.source() + ": no " + key + "; expected the id every decoded sequence"
+                    + " starts with");
+        }
+        return config.getInt(key);
+    }
+
+    @Override
+    public void close() {
+        try {
+            encoder.close();
+            for (OrtSession s : new OrtSession[] {decoder, decoderWithPast, single}) {
+                if (s != null) {
+                    s.close();
+                }
+            }
+        } catch (OrtException e) {
+            throw new StepwiseException("cannot close ONNX Runtime sessions: " + e.getMessage(), e);
+        }
+    }
+}
