@@ -1,10 +1,12 @@
 package dev.stepwise.models;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.Stepwise;
+import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.ValidationCase;
@@ -50,6 +52,10 @@ class Seq2SeqExportTest {
                 + "\"decoder_single_model.onnx\",\"model.onnx_data\"]", manifest.get("files").toString());
         assertTrue(Files.isRegularFile(out.resolve("config.json")));
         assertTrue(Files.isRegularFile(out.resolve("generation_config.json")));
+        // the decoder-only entry points refuse the set with one line that says what it is and what opens it
+        StepwiseException refused = assertThrows(StepwiseException.class, () -> Stepwise.open(out));
+        assertTrue(refused.getMessage().contains("a seq2seq export") && refused.getMessage().contains("Seq2SeqModel"),
+                refused.getMessage());
 
         ModelProto encoder = OnnxModelReader.load(out.resolve("encoder_model.onnx")).model();
         ModelProto decoder = OnnxModelReader.load(out.resolve("decoder_model.onnx")).model();

@@ -65,6 +65,10 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
             throw new StepwiseException(dir + ": not a folder (expected an exported model folder)");
         }
         Path modelFile = dir.resolve(Exporter.MODEL_FILE);
+        if (!Files.isRegularFile(modelFile) && Files.isRegularFile(dir.resolve("encoder_model.onnx"))) {
+            throw new StepwiseException(dir + ": a seq2seq export (encoder_model.onnx); generate with it from Java through"
+                    + " Seq2SeqModel.open; this command and LanguageModel take decoder-only folders");
+        }
         if (!Files.isRegularFile(modelFile)) {
             throw new StepwiseException(dir + ": no " + Exporter.MODEL_FILE + " (export the checkpoint first with 'stepwise export')");
         }
