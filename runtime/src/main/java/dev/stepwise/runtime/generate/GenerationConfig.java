@@ -2,12 +2,14 @@ package dev.stepwise.runtime.generate;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.ModelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * How to generate, with transformers' names and meanings ({@code max_new_tokens}, {@code do_sample}, {@code top_p},
@@ -40,16 +42,6 @@ public final class GenerationConfig {
     private final long padTokenId;
     private final long forcedBosTokenId;
     private final long forcedEosTokenId;
-
-    private GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
-                             double topP, long seed, int numBeams, double lengthPenalty,
-                             BeamOptions.EarlyStopping earlyStopping,
-                             int numReturnSequences, int noRepeatNgramSize, double repetitionPenalty,
-                             List<Long> eosTokenIds, long padTokenId) {
-        this(maxNewTokens, minNewTokens, doSample, temperature, topK, topP, seed, numBeams, lengthPenalty,
-                earlyStopping, numReturnSequences, noRepeatNgramSize, repetitionPenalty, eosTokenIds, padTokenId, -1,
-                -1);
-    }
 
     private GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
                              double topP, long seed, int numBeams, double lengthPenalty,
@@ -280,7 +272,7 @@ public final class GenerationConfig {
      */
     public static GenerationConfig greedy(int maxNewTokens) {
         return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, 1, 1.0, BeamOptions.EarlyStopping.FALSE, 1,
-                0, 1.0, List.of(), -1);
+                0, 1.0, List.of(), -1, -1, -1);
     }
 
     /**
@@ -295,8 +287,7 @@ public final class GenerationConfig {
      */
     public static GenerationConfig sampling(int maxNewTokens, double temperature, int topK, double topP, long seed) {
         return new GenerationConfig(maxNewTokens, 0, true, temperature, topK, topP, seed, 1, 1.0,
-                BeamOptions.EarlyStopping.FALSE, 1, 0, 1.0,
-                List.of(), -1);
+                BeamOptions.EarlyStopping.FALSE, 1, 0, 1.0, List.of(), -1, -1, -1);
     }
 
     /**
@@ -313,7 +304,7 @@ public final class GenerationConfig {
                                               boolean earlyStopping, int numReturnSequences) {
         return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, numBeams, lengthPenalty,
                 earlyStopping ? BeamOptions.EarlyStopping.TRUE : BeamOptions.EarlyStopping.FALSE,
-                numReturnSequences, 0, 1.0, List.of(), -1);
+                numReturnSequences, 0, 1.0, List.of(), -1, -1, -1);
     }
 
     /**
@@ -748,15 +739,24 @@ public final class GenerationConfig {
             return new StepwiseException(file + ": " + key + " must be " + expected + ", found " + json.get(key));
         }
 
-        Integer integer(String key) {
+        /** The value of {@code key} when it is a primitive that {@code is} accepts; null when absent. */
+        private JsonPrimitive primitive(String key, Predicate<JsonPrimitive> is, String expected) {
             JsonElement e = get(key);
             if (e == null) {
                 return null;
             }
-            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-                throw wrong(key, "an integer");
+            if (!e.isJsonPrimitive() || !is.test(e.getAsJsonPrimitive())) {
+                throw wrong(key, expected);
             }
-            double d = e.getAsDouble();
+            return e.getAsJsonPrimitive();
+        }
+
+        Integer integer(String key) {
+            JsonPrimitive p = primitive(key, JsonPrimitive::isNumber, "an integer");
+            if (p == null) {
+                return null;
+            }
+            double d = p.getAsDouble();
             if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
                 throw wrong(key, "an integer");
             }
@@ -764,25 +764,13 @@ public final class GenerationConfig {
         }
 
         Double number(String key) {
-            JsonElement e = get(key);
-            if (e == null) {
-                return null;
-            }
-            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-                throw wrong(key, "a number");
-            }
-            return e.getAsDouble();
+            JsonPrimitive p = primitive(key, JsonPrimitive::isNumber, "a number");
+            return p == null ? null : p.getAsDouble();
         }
 
         Boolean bool(String key) {
-            JsonElement e = get(key);
-            if (e == null) {
-                return null;
-            }
-            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
-                throw wrong(key, "true or false");
-            }
-            return e.getAsBoolean();
+            JsonPrimitive p = primitive(key, JsonPrimitive::isBoolean, "true or false");
+            return p == null ? null : p.getAsBoolean();
         }
 
         BeamOptions.EarlyStopping earlyStopping(String key) {
