@@ -1,5 +1,6 @@
 package dev.stepwise.processor;
 
+import com.squareup.javapoet.ClassName;
 import dev.stepwise.annotations.Task;
 import dev.stepwise.processor.OnnxConfigModel.ConfigKey;
 import dev.stepwise.processor.OnnxConfigModel.ConfigKeysModel;
@@ -43,27 +44,27 @@ final class DeclarationChecks {
     /** modelType → the class that declared it first, across all rounds, to catch two classes claiming one type. */
     private final Map<String, TypeElement> modelTypes = new HashMap<>();
 
-    private DeclarationChecks(Diagnostics report, AnnotatedClassCheck classCheck, Wording wording) {
+    /** {@code modelInterface} is what the annotated class must implement. */
+    private DeclarationChecks(Diagnostics report, Types types, ClassName modelInterface, Wording wording) {
         this.report = report;
-        this.classCheck = classCheck;
+        this.classCheck = new AnnotatedClassCheck(types, wording.annotation(), modelInterface.canonicalName());
         this.wording = wording;
     }
 
     /** For {@code @OnnxConfig} decoders, with GPT-2's names as examples. */
     static DeclarationChecks decoder(Diagnostics report, Types types) {
-        return new DeclarationChecks(report, new AnnotatedClassCheck(types, "@OnnxConfig",
-                RuntimeTypes.CAUSAL_LM.canonicalName()), new Wording("@OnnxConfig", "gpt2", "gpt_neox",
-                requiredConfigKeys("n_layer", "n_head", "n_embd"), "TEXT_GENERATION, TEXT_GENERATION_WITH_PAST",
-                task -> true, ""));
+        return new DeclarationChecks(report, types, RuntimeTypes.CAUSAL_LM, new Wording("@OnnxConfig", "gpt2",
+                "gpt_neox", requiredConfigKeys("n_layer", "n_head", "n_embd"),
+                "TEXT_GENERATION, TEXT_GENERATION_WITH_PAST", task -> true, ""));
     }
 
     /** For {@code @EncoderConfig} (and the encoder of a {@code @Seq2SeqConfig}), with DistilBERT's names. */
     static DeclarationChecks encoder(Diagnostics report, Types types) {
-        return new DeclarationChecks(report, new AnnotatedClassCheck(types, "@EncoderConfig",
-                RuntimeTypes.ENCODER_MODEL.canonicalName()), new Wording("@EncoderConfig", "bert", "distilbert",
-                requiredConfigKeys("n_layers", "n_heads", "dim"), "FEATURE_EXTRACTION, TEXT_CLASSIFICATION, FILL_MASK",
-                Task::isEncoderTask, " is not an encoder task; expected FEATURE_EXTRACTION, TEXT_CLASSIFICATION or"
-                + " FILL_MASK (a text-generation model is an @OnnxConfig class)"));
+        return new DeclarationChecks(report, types, RuntimeTypes.ENCODER_MODEL, new Wording("@EncoderConfig", "bert",
+                "distilbert", requiredConfigKeys("n_layers", "n_heads", "dim"),
+                "FEATURE_EXTRACTION, TEXT_CLASSIFICATION, FILL_MASK", Task::isEncoderTask, " is not an encoder task;"
+                + " expected FEATURE_EXTRACTION, TEXT_CLASSIFICATION or FILL_MASK (a text-generation model is an"
+                + " @OnnxConfig class)"));
     }
 
     /** What each required {@code @ConfigKeys} member holds, with the common key and this kind's other spelling. */
@@ -85,22 +86,18 @@ final class DeclarationChecks {
         classCheck.check(model.type(), report::error);
         checkModelType(model.modelType());
         checkTasks(tasksWhere, tasks);
-        checkValues(model);
-    }
-
-    /** The opset, tolerance and config keys of {@code model}, on the class reporting has started on. */
-    private void checkValues(Declaration model) {
         checkOpsetAndAtol(model.opset(), model.atol());
         checkConfigKeys(model.config());
     }
 
     /**
-     * The model type, opset, tolerance and config keys of {@code model}, without its class or tasks: for a kind that
-     * reuses this one's checks on a part of its declaration (an encoder-decoder's encoder).
+     * The model type, opset, tolerance and config keys of {@code model}, without its class or tasks, on the class
+     * reporting has started on: for a kind that reuses this one's checks (an encoder-decoder, on its encoder half).
      */
-    void checkValuesOf(Declaration model) {
+    void checkValues(Declaration model) {
         checkModelType(model.modelType());
-        checkValues(model);
+        checkOpsetAndAtol(model.opset(), model.atol());
+        checkConfigKeys(model.config());
     }
 
     private void checkModelType(Located<String> modelType) {

@@ -58,7 +58,7 @@ final class EncoderConfigValidator {
      * FEATURE_EXTRACTION's. Reports through the same {@link Diagnostics} as the caller, which has started on the class.
      */
     void checkSeq2SeqEncoder(Seq2SeqConfigModel model) {
-        declaration.checkValuesOf(model);
+        declaration.checkValues(model);
         checkGraph(model.encoder(), List.of(Task.FEATURE_EXTRACTION), ENCODER_SEQUENCE);
     }
 
