@@ -4,12 +4,12 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.model.JsonKeys;
 import dev.stepwise.runtime.model.ModelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Predicate;
 
 /**
  * How to generate, with transformers' names and meanings ({@code max_new_tokens}, {@code do_sample}, {@code top_p},
@@ -729,52 +729,35 @@ public final class GenerationConfig {
     }
 
     /** Typed reads of generation_config.json keys; a mistyped value names the file and key. */
-    private record JsonReads(Path file, JsonObject json) {
-        private JsonElement get(String key) {
-            JsonElement e = json.get(key);
-            return e == null || e.isJsonNull() ? null : e;
-        }
-
-        private StepwiseException wrong(String key, String expected) {
-            return new StepwiseException(file + ": " + key + " must be " + expected + ", found " + json.get(key));
-        }
-
-        /** The value of {@code key} when it is a primitive that {@code is} accepts; null when absent. */
-        private JsonPrimitive primitive(String key, Predicate<JsonPrimitive> is, String expected) {
-            JsonElement e = get(key);
-            if (e == null) {
-                return null;
-            }
-            if (!e.isJsonPrimitive() || !is.test(e.getAsJsonPrimitive())) {
-                throw wrong(key, expected);
-            }
-            return e.getAsJsonPrimitive();
+    private record JsonReads(JsonKeys keys) {
+        JsonReads(Path file, JsonObject json) {
+            this(new JsonKeys(file, json, key -> key));
         }
 
         Integer integer(String key) {
-            JsonPrimitive p = primitive(key, JsonPrimitive::isNumber, "an integer");
+            JsonPrimitive p = keys.primitive(key, JsonPrimitive::isNumber, "an integer");
             if (p == null) {
                 return null;
             }
             double d = p.getAsDouble();
             if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
-                throw wrong(key, "an integer");
+                throw keys.wrong(key, "an integer");
             }
             return (int) d;
         }
 
         Double number(String key) {
-            JsonPrimitive p = primitive(key, JsonPrimitive::isNumber, "a number");
+            JsonPrimitive p = keys.primitive(key, JsonPrimitive::isNumber, "a number");
             return p == null ? null : p.getAsDouble();
         }
 
         Boolean bool(String key) {
-            JsonPrimitive p = primitive(key, JsonPrimitive::isBoolean, "true or false");
+            JsonPrimitive p = keys.primitive(key, JsonPrimitive::isBoolean, "true or false");
             return p == null ? null : p.getAsBoolean();
         }
 
         BeamOptions.EarlyStopping earlyStopping(String key) {
-            JsonElement e = get(key);
+            JsonElement e = keys.get(key);
             if (e == null) {
                 return null;
             }
@@ -784,11 +767,11 @@ public final class GenerationConfig {
             if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString() && e.getAsString().equals("never")) {
                 return BeamOptions.EarlyStopping.NEVER;
             }
-            throw wrong(key, "true, false or \"never\"");
+            throw keys.wrong(key, "true, false or \"never\"");
         }
 
         List<Long> ids(String key) {
-            JsonElement e = get(key);
+            JsonElement e = keys.get(key);
             if (e == null) {
                 return null;
             }
@@ -802,7 +785,7 @@ public final class GenerationConfig {
                     out.add(exactLong(e));
                 }
             } catch (RuntimeException ex) {
-                throw wrong(key, "a token id or a list of token ids");
+                throw keys.wrong(key, "a token id or a list of token ids");
             }
             return out;
         }
