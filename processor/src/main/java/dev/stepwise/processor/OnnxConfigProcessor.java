@@ -26,7 +26,7 @@ import javax.lang.model.element.TypeElement;
  */
 @AutoService(Processor.class)
 public final class OnnxConfigProcessor extends AbstractProcessor {
-    private List<Declaration<?>> declarations;
+    private List<Kind<?>> kinds;
 
     /** Reads one annotation into its model; fails when javac has reported an erroneous value itself. */
     private interface ModelReader<M> {
@@ -37,10 +37,10 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
      * One annotation the processor handles: how its classes are read, checked and generated for, and the service
      * file their exporters are listed in.
      */
-    private record Declaration<M>(String annotation, ModelReader<M> reader, Predicate<M> validator,
-                                  BiPredicate<M, GeneratedNames> generator, ServiceFile services) {
-        Declaration(Class<?> annotation, ModelReader<M> reader, Predicate<M> validator,
-                    BiPredicate<M, GeneratedNames> generator, ClassName service) {
+    private record Kind<M>(String annotation, ModelReader<M> reader, Predicate<M> validator,
+                           BiPredicate<M, GeneratedNames> generator, ServiceFile services) {
+        Kind(Class<?> annotation, ModelReader<M> reader, Predicate<M> validator,
+             BiPredicate<M, GeneratedNames> generator, ClassName service) {
             this(annotation.getCanonicalName(), reader, validator, generator, new ServiceFile(service));
         }
 
@@ -75,19 +75,17 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
         DummyInputsGenerator dummyInputs = new DummyInputsGenerator(writer);
         ExporterGenerator exporter = new ExporterGenerator(writer);
         // '&', not '&&': every file is attempted, so each failure is reported
-        declarations = List.of(
-                new Declaration<EncoderConfigModel>(EncoderConfig.class, reader::readEncoder,
-                        encoderValidator::validate,
-                        (m, names) -> config.generate(m, names)
-                                & dummyInputs.generate(m, names) & exporter.generate(m, names),
+        kinds = List.of(
+                new Kind<EncoderConfigModel>(EncoderConfig.class, reader::readEncoder, encoderValidator::validate,
+                        (m, names) -> config.generate(m, names) & dummyInputs.generate(m, names)
+                                & exporter.generate(m, names),
                         RuntimeTypes.ENCODER_ARCHITECTURE),
-                new Declaration<Seq2SeqConfigModel>(Seq2SeqConfig.class, reader::readSeq2Seq,
-                        seq2seqValidator::validate,
+                new Kind<Seq2SeqConfigModel>(Seq2SeqConfig.class, reader::readSeq2Seq, seq2seqValidator::validate,
                         (m, names) -> config.generate(m, names) & exporter.generate(m, names),
                         RuntimeTypes.SEQ2SEQ_ARCHITECTURE),
-                new Declaration<OnnxConfigModel>(OnnxConfig.class, reader::read, validator::validate,
-                        (m, names) -> config.generate(m, names)
-                                & dummyInputs.generate(m, names) & exporter.generate(m, names),
+                new Kind<OnnxConfigModel>(OnnxConfig.class, reader::read, validator::validate,
+                        (m, names) -> config.generate(m, names) & dummyInputs.generate(m, names)
+                                & exporter.generate(m, names),
                         RuntimeTypes.ARCHITECTURE));
     }
 
@@ -104,7 +102,7 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
 
     @Override
     public boolean process(Set<? extends TypeElement> annotations, RoundEnvironment round) {
-        for (Declaration<?> d : declarations) {
+        for (Kind<?> d : kinds) {
             if (round.processingOver()) {
                 d.services().write(processingEnv.getFiler(), processingEnv.getMessager());
                 continue;

@@ -21,9 +21,9 @@ import javax.tools.StandardLocation;
 
 /**
  * {@code META-INF/services/<service interface>} (e.g. {@code dev.stepwise.runtime.model.Architecture}): every
- * generated exporter of one kind, so the runtime's {@code ServiceLoader} finds them. A resource can be created only once per compilation, so entries are collected
- * across rounds and written at the end, merged with the file an earlier (incremental) compilation left, so
- * recompiling one class does not drop the others.
+ * generated exporter of one kind, so the runtime's {@code ServiceLoader} finds them. A resource can be created only
+ * once per compilation, so entries are collected across rounds and written at the end, merged with the file an
+ * earlier (incremental) compilation left, so recompiling one class does not drop the others.
  */
 final class ServiceFile {
     static final String PATH = path(RuntimeTypes.ARCHITECTURE);
