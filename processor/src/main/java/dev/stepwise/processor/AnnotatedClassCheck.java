@@ -21,20 +21,10 @@ import javax.lang.model.util.Types;
  * What every annotated architecture class must be, whatever its annotation: a public, concrete, non-generic class
  * (top-level or static nested in public classes) with a public no-argument constructor, implementing the runtime
  * interface its generated exporter instantiates. Parameterised by that interface's name, so decoder, encoder and
- * (later) encoder-decoder declarations share one check.
+ * encoder-decoder declarations share one check. {@code annotation} is as written in messages
+ * ({@code "@EncoderConfig"}), {@code interfaceName} fully qualified.
  */
-final class AnnotatedClassCheck {
-    private final Types types;
-    private final String annotation;
-    private final String interfaceName;
-
-    /** {@code annotation} as written in messages ({@code "@EncoderConfig"}); {@code interfaceName} fully qualified. */
-    AnnotatedClassCheck(Types types, String annotation, String interfaceName) {
-        this.types = types;
-        this.annotation = annotation;
-        this.interfaceName = interfaceName;
-    }
-
+record AnnotatedClassCheck(Types types, String annotation, String interfaceName) {
     /** Reports each problem of {@code type} through {@code error}. */
     void check(TypeElement type, BiConsumer<Element, String> error) {
         String name = type.getSimpleName().toString();

@@ -33,15 +33,15 @@ record Axis(String text, List<AxisSymbol> terms) {
 
     static Parsed parse(String text) {
         if (NAME.matcher(text).matches()) {
-            Optional<AxisSymbol> s = AxisSymbol.of(text);
+            Optional<AxisSymbol> s = AxisSymbol.DECODER.of(text);
             return s.<Parsed>map(symbol -> new Valid(new Axis(text, List.of(symbol)))).orElse(new Unknown(text));
         }
         Matcher sum = SUM.matcher(text);
         if (!sum.matches()) {
             return new Malformed();
         }
-        Optional<AxisSymbol> a = AxisSymbol.of(sum.group(1));
-        Optional<AxisSymbol> b = AxisSymbol.of(sum.group(2));
+        Optional<AxisSymbol> a = AxisSymbol.DECODER.of(sum.group(1));
+        Optional<AxisSymbol> b = AxisSymbol.DECODER.of(sum.group(2));
         if (a.isEmpty()) {
             return new Unknown(sum.group(1));
         }

@@ -26,13 +26,8 @@ final class ConfigGenerator {
         this.writer = writer;
     }
 
-    boolean generate(OnnxConfigModel model, GeneratedNames names) {
-        return generate(model.type(), model.config(), names);
-    }
-
-    /** For any declaration with {@code @ConfigKeys} (decoder or encoder). */
-    boolean generate(javax.lang.model.element.TypeElement origin, OnnxConfigModel.ConfigKeysModel keys,
-                     GeneratedNames names) {
+    /** For any kind of declaration: each has {@code @ConfigKeys}. */
+    boolean generate(Declaration model, GeneratedNames names) {
         TypeSpec.Builder type = writer.mark(TypeSpec.classBuilder(names.config()))
                 .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
                 .addJavadoc("The normalized config.json of {@link $T}, read through its {@code @ConfigKeys}.\n",
@@ -40,7 +35,7 @@ final class ConfigGenerator {
                 .addField(FieldSpec.builder(RuntimeTypes.CONFIG_KEY_MAP, "KEYS",
                                 Modifier.PUBLIC, Modifier.STATIC, Modifier.FINAL)
                         .addJavadoc("Where $T finds each normalized value in config.json.\n", names.annotated())
-                        .initializer(keyMap(keys))
+                        .initializer(keyMap(model.config()))
                         .build())
                 .addField(RuntimeTypes.MODEL_CONFIG, "config", Modifier.PRIVATE, Modifier.FINAL)
                 .addMethod(MethodSpec.constructorBuilder()
@@ -69,7 +64,7 @@ final class ConfigGenerator {
                 .returns(RuntimeTypes.MODEL_CONFIG)
                 .addStatement("return config")
                 .build());
-        return writer.write(names.packageName(), type.build(), origin);
+        return writer.write(names.packageName(), type.build(), model.type());
     }
 
     /** {@code new ConfigKeyMap("n_layer", "n_head", ...)}, one key per line, named by its member. */

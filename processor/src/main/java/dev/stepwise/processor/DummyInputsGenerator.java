@@ -11,13 +11,17 @@ import dev.stepwise.processor.OnnxConfigModel.TensorModel;
 import java.util.List;
 import java.util.Optional;
 import javax.lang.model.element.Modifier;
+import javax.lang.model.element.TypeElement;
 
 /**
- * Generates {@code XDummyInputs.create(config, batch, sequence, past, seed)}: one statement per declared input, and
- * one per past key and value in a loop over the layers. Every axis is turned into its size expression here, at
- * generation time, so the generated code reads like a hand-written one and does no axis lookups at run time.
+ * Generates {@code XDummyInputs.create(...)}: one statement per declared input, and for a decoder one per past key
+ * and value in a loop over the layers. Every axis is turned into its size expression here, at generation time, so
+ * the generated code reads like a hand-written one and does no axis lookups at run time.
  *
- * <p>Integer inputs are built as int64 even when declared INT32: the runtime converts them when it feeds the graph.
+ * <p>A decoder's {@code create(config, batch, sequence, past, seed)} left-pads its mask; integer inputs are built as
+ * int64 even when declared INT32: the runtime converts them when it feeds the graph. An encoder's
+ * {@code create(config, batch, sequence, seed)} pads rows on the right (BERT's tokenizers pad right); token types
+ * mark the second half of each row's real tokens as sentence B, as a sentence pair would.
  */
 final class DummyInputsGenerator {
     private static final String MASK = "attentionMask";
@@ -29,28 +33,67 @@ final class DummyInputsGenerator {
     }
 
     boolean generate(OnnxConfigModel model, GeneratedNames names) {
+        return write(names, "@OnnxConfig", model.type(), create(model));
+    }
+
+    boolean generate(EncoderConfigModel model, GeneratedNames names) {
+        MethodSpec.Builder m = createStart("{@code batch} rows of {@code sequence} tokens, rows after the first"
+                + " right-padded; the same {@code seed} gives the same tensors.\n", false)
+                .addStatement("$T $L = $T.rightPaddedMask(batch, sequence)", RuntimeTypes.HOST_TENSOR, MASK,
+                        RuntimeTypes.DUMMY_TENSORS);
+        for (TensorModel t : model.encoder().inputs()) {
+            CodeBlock value = switch (t.name().value()) {
+                case OnnxConfigModel.INPUT_IDS -> CodeBlock.of("$T.inputIds(config.vocabSize(), batch, sequence,"
+                        + " seed)", RuntimeTypes.DUMMY_TENSORS);
+                case OnnxConfigModel.ATTENTION_MASK -> CodeBlock.of(MASK);
+                case EncoderConfigModel.TOKEN_TYPE_IDS -> CodeBlock.of("$T.sentencePairTypes($L,"
+                        + " config.getInt($S, 2))", RuntimeTypes.DUMMY_TENSORS, MASK, "type_vocab_size");
+                default -> CodeBlock.of("$T.positionIds($L, sequence)", RuntimeTypes.DUMMY_TENSORS, MASK);
+            };
+            m.addStatement("inputs.put($S, $L)", t.name().value(), value);
+        }
+        return write(names, "@EncoderConfig", model.type(), m.addStatement("return inputs").build());
+    }
+
+    /** The parameters of {@code create} (and of the exporter's {@code dummyInputs}); {@code past} for a decoder. */
+    static MethodSpec.Builder parameters(MethodSpec.Builder m, boolean withPast) {
+        m.addParameter(RuntimeTypes.MODEL_CONFIG, "config")
+                .addParameter(TypeName.INT, "batch")
+                .addParameter(TypeName.INT, "sequence");
+        if (withPast) {
+            m.addParameter(TypeName.INT, "past");
+        }
+        return m.addParameter(TypeName.LONG, "seed");
+    }
+
+    /** Those parameters passed on, as the exporter's {@code dummyInputs} calls {@code create}. */
+    static String arguments(boolean withPast) {
+        return withPast ? "config, batch, sequence, past, seed" : "config, batch, sequence, seed";
+    }
+
+    private boolean write(GeneratedNames names, String annotation, TypeElement origin, MethodSpec create) {
         TypeSpec type = writer.mark(TypeSpec.classBuilder(names.dummyInputs()))
                 .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
-                .addJavadoc("Dummy inputs for validating an export of {@link $T}, shaped as its {@code @OnnxConfig}"
-                        + " declares them.\n", names.annotated())
+                .addJavadoc("Dummy inputs for validating an export of {@link $T}, shaped as its {@code $L}"
+                        + " declares them.\n", names.annotated(), annotation)
                 .addMethod(MethodSpec.constructorBuilder().addModifiers(Modifier.PRIVATE).build())
-                .addMethod(create(model))
+                .addMethod(create)
                 .build();
-        return writer.write(names.packageName(), type, model.type());
+        return writer.write(names.packageName(), type, origin);
+    }
+
+    /** {@code public static DummyInputs create(...)} up to its empty {@code inputs}. */
+    private static MethodSpec.Builder createStart(String javadoc, boolean withPast) {
+        return parameters(MethodSpec.methodBuilder("create")
+                .addJavadoc(javadoc)
+                .addModifiers(Modifier.PUBLIC, Modifier.STATIC)
+                .returns(RuntimeTypes.DUMMY_INPUTS), withPast)
+                .addStatement("$T inputs = new $T()", RuntimeTypes.DUMMY_INPUTS, RuntimeTypes.DUMMY_INPUTS);
     }
 
     private MethodSpec create(OnnxConfigModel model) {
-        MethodSpec.Builder m = MethodSpec.methodBuilder("create")
-                .addJavadoc("{@code batch} rows of {@code sequence} new tokens after {@code past} cached ones"
-                        + " (0 = prefill); the same {@code seed} gives the same tensors.\n")
-                .addModifiers(Modifier.PUBLIC, Modifier.STATIC)
-                .returns(RuntimeTypes.DUMMY_INPUTS)
-                .addParameter(RuntimeTypes.MODEL_CONFIG, "config")
-                .addParameter(TypeName.INT, "batch")
-                .addParameter(TypeName.INT, "sequence")
-                .addParameter(TypeName.INT, "past")
-                .addParameter(TypeName.LONG, "seed")
-                .addStatement("$T inputs = new $T()", RuntimeTypes.DUMMY_INPUTS, RuntimeTypes.DUMMY_INPUTS);
+        MethodSpec.Builder m = createStart("{@code batch} rows of {@code sequence} new tokens after {@code past}"
+                + " cached ones (0 = prefill); the same {@code seed} gives the same tensors.\n", true);
         maskStatement(model).ifPresent(m::addStatement);
         int other = 0;
         for (TensorModel t : model.inputs()) {

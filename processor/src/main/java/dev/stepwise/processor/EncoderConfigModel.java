@@ -14,7 +14,7 @@ import javax.lang.model.element.TypeElement;
  */
 record EncoderConfigModel(TypeElement type, AnnotationMirror mirror, Located<String> modelType, Where tasksWhere,
                           List<Located<Task>> tasks, Located<Integer> opset, Located<Double> atol,
-                          ConfigKeysModel config, EncoderGraphModel encoder) {
+                          ConfigKeysModel config, EncoderGraphModel encoder) implements Declaration {
 
     static final String TOKEN_TYPE_IDS = "token_type_ids";
 

@@ -14,7 +14,7 @@ import javax.lang.model.element.TypeElement;
 record OnnxConfigModel(TypeElement type, AnnotationMirror mirror, Located<String> modelType,
                        Where tasksWhere, List<Located<Task>> tasks, Located<Integer> opset, Located<Double> atol,
                        ConfigKeysModel config, Where inputsWhere, List<TensorModel> inputs, CacheModel cache,
-                       Where outputsWhere, List<TensorModel> outputs) {
+                       Where outputsWhere, List<TensorModel> outputs) implements Declaration {
 
     static final String INPUT_IDS = "input_ids";
     static final String ATTENTION_MASK = "attention_mask";

@@ -1,10 +1,14 @@
 package dev.stepwise.processor;
 
 import com.google.auto.service.AutoService;
+import com.squareup.javapoet.ClassName;
 import dev.stepwise.annotations.EncoderConfig;
 import dev.stepwise.annotations.OnnxConfig;
 import dev.stepwise.annotations.Seq2SeqConfig;
+import java.util.List;
 import java.util.Set;
+import java.util.function.BiPredicate;
+import java.util.function.Predicate;
 import javax.annotation.processing.AbstractProcessor;
 import javax.annotation.processing.ProcessingEnvironment;
 import javax.annotation.processing.Processor;
@@ -15,49 +19,80 @@ import javax.lang.model.element.Element;
 import javax.lang.model.element.TypeElement;
 
 /**
- * For every {@code @OnnxConfig} class: read the annotation into a model, validate it (reporting every problem), and
- * only if it is valid generate its exporter, config and dummy inputs. The service file is written once, at the end.
- * The work itself lives in the reader, the validator and one generator per generated file.
+ * For every class carrying one of the architecture annotations ({@code @EncoderConfig}, {@code @Seq2SeqConfig},
+ * {@code @OnnxConfig}): read the annotation into a model, validate it (reporting every problem), and only if it is
+ * valid generate its config, dummy inputs (decoders and encoders) and exporter. Each kind's service file is written
+ * once, at the end. The work itself lives in the reader, the validators and one generator per generated file.
  */
 @AutoService(Processor.class)
 public final class OnnxConfigProcessor extends AbstractProcessor {
-    private static final String ANNOTATION = OnnxConfig.class.getCanonicalName();
-    private static final String ENCODER_ANNOTATION = EncoderConfig.class.getCanonicalName();
-    private static final String SEQ2SEQ_ANNOTATION = Seq2SeqConfig.class.getCanonicalName();
+    private List<Kind<?>> kinds;
 
-    private OnnxConfigReader reader;
-    private OnnxConfigValidator validator;
-    private ExporterGenerator exporter;
-    private ConfigGenerator config;
-    private DummyInputsGenerator dummyInputs;
-    private final ServiceFile serviceFile = new ServiceFile();
-    private EncoderConfigValidator encoderValidator;
-    private EncoderExporterGenerator encoderExporter;
-    private EncoderDummyInputsGenerator encoderDummyInputs;
-    private final ServiceFile encoderServiceFile = new ServiceFile(RuntimeTypes.ENCODER_ARCHITECTURE_NAME);
-    private Seq2SeqConfigValidator seq2seqValidator;
-    private Seq2SeqExporterGenerator seq2seqExporter;
-    private final ServiceFile seq2seqServiceFile = new ServiceFile(RuntimeTypes.SEQ2SEQ_ARCHITECTURE_NAME);
+    /** Reads one annotation into its model; fails when javac has reported an erroneous value itself. */
+    private interface ModelReader<M> {
+        M read(TypeElement type, AnnotationMirror mirror) throws OnnxConfigReader.UnreadableException;
+    }
+
+    /**
+     * One annotation the processor handles: how its classes are read, checked and generated for, and the service
+     * file their exporters are listed in.
+     */
+    private record Kind<M>(String annotation, ModelReader<M> reader, Predicate<M> validator,
+                           BiPredicate<M, GeneratedNames> generator, ServiceFile services) {
+        Kind(Class<?> annotation, ModelReader<M> reader, Predicate<M> validator,
+             BiPredicate<M, GeneratedNames> generator, ClassName service) {
+            this(annotation.getCanonicalName(), reader, validator, generator, new ServiceFile(service));
+        }
+
+        void process(TypeElement type, AnnotationMirror mirror) {
+            M model;
+            try {
+                model = reader.read(type, mirror);
+            } catch (OnnxConfigReader.UnreadableException e) {
+                return; // javac has reported the erroneous annotation value itself
+            }
+            if (!validator.test(model)) {
+                return;
+            }
+            GeneratedNames names = GeneratedNames.of(type);
+            if (generator.test(model, names)) {
+                services.add(names.exporter().reflectionName(), type);
+            }
+        }
+    }
 
     @Override
     public synchronized void init(ProcessingEnvironment env) {
         super.init(env);
-        reader = new OnnxConfigReader(env.getElementUtils());
-        validator = new OnnxConfigValidator(env.getMessager(), env.getTypeUtils());
+        OnnxConfigReader reader = new OnnxConfigReader(env.getElementUtils());
+        Diagnostics report = new Diagnostics(env.getMessager());
+        OnnxConfigValidator validator = new OnnxConfigValidator(report, env.getTypeUtils());
+        EncoderConfigValidator encoderValidator = new EncoderConfigValidator(report, env.getTypeUtils());
+        Seq2SeqConfigValidator seq2seqValidator = new Seq2SeqConfigValidator(report, env.getTypeUtils(),
+                encoderValidator);
         SourceWriter writer = new SourceWriter(env.getFiler(), env.getMessager(), env.getElementUtils());
-        exporter = new ExporterGenerator(writer);
-        config = new ConfigGenerator(writer);
-        dummyInputs = new DummyInputsGenerator(writer);
-        encoderValidator = new EncoderConfigValidator(env.getMessager(), env.getTypeUtils());
-        encoderExporter = new EncoderExporterGenerator(writer);
-        encoderDummyInputs = new EncoderDummyInputsGenerator(writer);
-        seq2seqValidator = new Seq2SeqConfigValidator(env.getMessager(), env.getTypeUtils(), encoderValidator);
-        seq2seqExporter = new Seq2SeqExporterGenerator(writer);
+        ConfigGenerator config = new ConfigGenerator(writer);
+        DummyInputsGenerator dummyInputs = new DummyInputsGenerator(writer);
+        ExporterGenerator exporter = new ExporterGenerator(writer);
+        // '&', not '&&': every file is attempted, so each failure is reported
+        kinds = List.of(
+                new Kind<EncoderConfigModel>(EncoderConfig.class, reader::readEncoder, encoderValidator::validate,
+                        (m, names) -> config.generate(m, names) & dummyInputs.generate(m, names)
+                                & exporter.generate(m, names),
+                        RuntimeTypes.ENCODER_ARCHITECTURE),
+                new Kind<Seq2SeqConfigModel>(Seq2SeqConfig.class, reader::readSeq2Seq, seq2seqValidator::validate,
+                        (m, names) -> config.generate(m, names) & exporter.generate(m, names),
+                        RuntimeTypes.SEQ2SEQ_ARCHITECTURE),
+                new Kind<OnnxConfigModel>(OnnxConfig.class, reader::read, validator::validate,
+                        (m, names) -> config.generate(m, names) & dummyInputs.generate(m, names)
+                                & exporter.generate(m, names),
+                        RuntimeTypes.ARCHITECTURE));
     }
 
     @Override
     public Set<String> getSupportedAnnotationTypes() {
-        return Set.of(ANNOTATION, ENCODER_ANNOTATION, SEQ2SEQ_ANNOTATION);
+        return Set.of(OnnxConfig.class.getCanonicalName(), EncoderConfig.class.getCanonicalName(),
+                Seq2SeqConfig.class.getCanonicalName());
     }
 
     @Override
@@ -67,97 +102,24 @@ public final class OnnxConfigProcessor extends AbstractProcessor {
 
     @Override
     public boolean process(Set<? extends TypeElement> annotations, RoundEnvironment round) {
-        if (round.processingOver()) {
-            serviceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
-            encoderServiceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
-            seq2seqServiceFile.write(processingEnv.getFiler(), processingEnv.getMessager());
-            return false;
-        }
-        TypeElement encoder = processingEnv.getElementUtils().getTypeElement(ENCODER_ANNOTATION);
-        if (encoder != null) {
-            for (Element e : round.getElementsAnnotatedWith(encoder)) {
-                AnnotationMirror mirror = mirrorOf(e, encoder);
+        for (Kind<?> d : kinds) {
+            if (round.processingOver()) {
+                d.services().write(processingEnv.getFiler(), processingEnv.getMessager());
+                continue;
+            }
+            TypeElement annotation = processingEnv.getElementUtils().getTypeElement(d.annotation());
+            if (annotation == null) {
+                continue;
+            }
+            for (Element e : round.getElementsAnnotatedWith(annotation)) {
+                AnnotationMirror mirror = mirrorOf(e, annotation);
                 if (e instanceof TypeElement type && mirror != null) {
-                    processEncoder(type, mirror);
+                    d.process(type, mirror);
                 }
             }
         }
-        TypeElement seq2seq = processingEnv.getElementUtils().getTypeElement(SEQ2SEQ_ANNOTATION);
-        if (seq2seq != null) {
-            for (Element e : round.getElementsAnnotatedWith(seq2seq)) {
-                AnnotationMirror mirror = mirrorOf(e, seq2seq);
-                if (e instanceof TypeElement type && mirror != null) {
-                    processSeq2Seq(type, mirror);
-                }
-            }
-        }
-        TypeElement annotation = processingEnv.getElementUtils().getTypeElement(ANNOTATION);
-        if (annotation == null) {
-            return false;
-        }
-        for (Element e : round.getElementsAnnotatedWith(annotation)) {
-            AnnotationMirror mirror = mirrorOf(e, annotation);
-            if (e instanceof TypeElement type && mirror != null) {
-                process(type, mirror);
-            }
-        }
-        // not claimed: other processors may read @OnnxConfig too
+        // not claimed: other processors may read these annotations too
         return false;
-    }
-
-    private void process(TypeElement type, AnnotationMirror mirror) {
-        OnnxConfigModel model;
-        try {
-            model = reader.read(type, mirror);
-        } catch (OnnxConfigReader.UnreadableException e) {
-            return; // javac has reported the erroneous annotation value itself
-        }
-        if (!validator.validate(model)) {
-            return;
-        }
-        GeneratedNames names = GeneratedNames.of(type);
-        boolean written = config.generate(model, names)
-                & dummyInputs.generate(model, names)
-                & exporter.generate(model, names);
-        if (written) {
-            serviceFile.add(names.exporter().reflectionName(), type);
-        }
-    }
-
-    private void processEncoder(TypeElement type, AnnotationMirror mirror) {
-        EncoderConfigModel model;
-        try {
-            model = reader.readEncoder(type, mirror);
-        } catch (OnnxConfigReader.UnreadableException e) {
-            return; // javac has reported the erroneous annotation value itself
-        }
-        if (!encoderValidator.validate(model)) {
-            return;
-        }
-        GeneratedNames names = GeneratedNames.of(type);
-        boolean written = config.generate(type, model.config(), names)
-                & encoderDummyInputs.generate(model, names)
-                & encoderExporter.generate(model, names);
-        if (written) {
-            encoderServiceFile.add(names.exporter().reflectionName(), type);
-        }
-    }
-
-    /** Checked; then its typed config and exporter (the {@code Seq2SeqArchitecture} service) are generated. */
-    private void processSeq2Seq(TypeElement type, AnnotationMirror mirror) {
-        Seq2SeqConfigModel model;
-        try {
-            model = reader.readSeq2Seq(type, mirror);
-        } catch (OnnxConfigReader.UnreadableException e) {
-            return; // javac has reported the erroneous annotation value itself
-        }
-        if (!seq2seqValidator.validate(model)) {
-            return;
-        }
-        GeneratedNames names = GeneratedNames.of(type);
-        if (config.generate(type, model.config(), names) & seq2seqExporter.generate(model, names)) {
-            seq2seqServiceFile.add(names.exporter().reflectionName(), type);
-        }
     }
 
     private static AnnotationMirror mirrorOf(Element e, TypeElement annotation) {

@@ -3,7 +3,6 @@ package dev.stepwise.processor;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
 import dev.stepwise.processor.OnnxConfigModel.CacheModel;
-import dev.stepwise.processor.OnnxConfigModel.ConfigKey;
 import dev.stepwise.processor.OnnxConfigModel.TensorModel;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -14,18 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
-import javax.annotation.processing.Messager;
-import javax.lang.model.element.Element;
-import javax.lang.model.element.ElementKind;
-import javax.lang.model.element.ExecutableElement;
-import javax.lang.model.element.Modifier;
-import javax.lang.model.element.TypeElement;
-import javax.lang.model.type.DeclaredType;
-import javax.lang.model.type.TypeKind;
-import javax.lang.model.type.TypeMirror;
-import javax.lang.model.util.ElementFilter;
 import javax.lang.model.util.Types;
-import javax.tools.Diagnostic;
 
 /**
  * Checks an {@link OnnxConfigModel} and reports every problem it finds, not just the first, each on the annotated
@@ -33,42 +21,20 @@ import javax.tools.Diagnostic;
  * Generation runs only for a model with no problem.
  */
 final class OnnxConfigValidator {
-    static final int MIN_OPSET = 13;
-    static final int MAX_OPSET = 22;
-    /** The highest rank the runtime's tensors support. */
-    static final int MAX_RANK = 8;
-
-    private static final Pattern MODEL_TYPE = Pattern.compile("[a-z0-9_\\-]+");
     private static final Set<String> ID_INPUTS =
             Set.of(OnnxConfigModel.INPUT_IDS, OnnxConfigModel.ATTENTION_MASK, OnnxConfigModel.POSITION_IDS);
-    private static final Map<String, String> REQUIRED_CONFIG_KEYS = Map.of(
-            "numLayers", "the number of layers, e.g. \"num_hidden_layers\" or \"n_layer\"",
-            "numAttentionHeads", "the number of attention heads, e.g. \"num_attention_heads\" or \"n_head\"",
-            "hiddenSize", "the hidden size, e.g. \"hidden_size\" or \"n_embd\"",
-            "vocabSize", "the vocabulary size, e.g. \"vocab_size\"");
 
-    private final Messager messager;
-    private final Types types;
-    /** modelType → the class that declared it first, across all rounds, to catch two classes claiming one type. */
-    private final Map<String, TypeElement> modelTypes = new HashMap<>();
+    private final Diagnostics report;
+    private final DeclarationChecks declaration;
 
-    private TypeElement type;
-    private int errors;
-
-    OnnxConfigValidator(Messager messager, Types types) {
-        this.messager = messager;
-        this.types = types;
+    OnnxConfigValidator(Diagnostics report, Types types) {
+        this.report = report;
+        this.declaration = DeclarationChecks.decoder(report, types);
     }
 
     /** Reports every problem of {@code model}; true when there is none. */
     boolean validate(OnnxConfigModel model) {
-        type = model.type();
-        errors = 0;
-        checkClass();
-        checkModelType(model.modelType());
-        checkTasks(model);
-        checkOpsetAndAtol(model);
-        checkConfigKeys(model);
+        declaration.checkDeclaration(model, model.tasksWhere(), model.tasks());
         // '&', not '&&': the outputs are checked even when an input has a bad axis
         boolean axesParse = checkTensorShapes(model.inputs()) & checkTensorShapes(model.outputs());
         boolean cacheParses = checkCache(model.cache());
@@ -80,143 +46,7 @@ final class OnnxConfigValidator {
             // which sizes are defined is only meaningful once every axis means something
             checkOutputAxesAreDefined(model);
         }
-        return errors == 0;
-    }
-
-    // ---- the annotated class ----
-
-    private void checkClass() {
-        String name = type.getSimpleName().toString();
-        if (type.getKind() != ElementKind.CLASS) {
-            error(type, "@OnnxConfig must be on a class; " + name + " is " + article(type.getKind())
-                    + ", expected a public class implementing " + RuntimeTypes.CAUSAL_LM_NAME);
-            return;
-        }
-        if (!implementsCausalLm(type.asType(), new HashSet<>())) {
-            error(type, "class " + name + " does not implement " + RuntimeTypes.CAUSAL_LM_NAME
-                    + "; expected it to, since its forward is what gets exported");
-        }
-        if (!type.getModifiers().contains(Modifier.PUBLIC)) {
-            error(type, "class " + name + " is not public; expected a public class, since the runtime creates it"
-                    + " through its generated exporter");
-        }
-        if (type.getModifiers().contains(Modifier.ABSTRACT)) {
-            error(type, "class " + name + " is abstract; expected a concrete class, since its generated exporter"
-                    + " creates it with new " + name + "()");
-        }
-        if (!type.getTypeParameters().isEmpty()) {
-            error(type, "class " + name + " declares type parameters; expected a non-generic class, since its"
-                    + " generated exporter creates it with new " + name + "()");
-        }
-        if (GeneratedNames.isNested(type)) {
-            if (!type.getModifiers().contains(Modifier.STATIC)) {
-                error(type, "class " + name + " is an inner (non-static) class; expected a top-level or static"
-                        + " nested class, since its generated exporter creates it without an enclosing instance");
-            }
-            for (Element outer = type.getEnclosingElement(); outer instanceof TypeElement t;
-                    outer = outer.getEnclosingElement()) {
-                if (!t.getModifiers().contains(Modifier.PUBLIC)) {
-                    error(type, "class " + name + " is nested in " + t.getSimpleName()
-                            + ", which is not public; expected every enclosing class to be public");
-                }
-            }
-        }
-        checkConstructor(name);
-    }
-
-    private void checkConstructor(String name) {
-        List<ExecutableElement> constructors = ElementFilter.constructorsIn(type.getEnclosedElements());
-        Optional<ExecutableElement> noArg = constructors.stream().filter(c -> c.getParameters().isEmpty()).findFirst();
-        if (noArg.isEmpty()) {
-            error(type, "class " + name + " has no public no-argument constructor; expected one, since its generated"
-                    + " exporter creates it with new " + name + "()");
-        } else if (!noArg.get().getModifiers().contains(Modifier.PUBLIC)) {
-            error(noArg.get(), "the no-argument constructor of " + name + " is not public; expected a public"
-                    + " no-argument constructor, since the generated exporter creates it with new " + name + "()");
-        }
-    }
-
-    /**
-     * By name, so the processor needs no runtime on its own class path. An unresolved supertype counts as a match:
-     * javac already reports it, and a second error about CausalLm would only be noise.
-     */
-    private boolean implementsCausalLm(TypeMirror t, Set<String> seen) {
-        if (t.getKind() == TypeKind.ERROR) {
-            return true;
-        }
-        if (t.getKind() != TypeKind.DECLARED) {
-            return false;
-        }
-        TypeElement e = (TypeElement) ((DeclaredType) t).asElement();
-        String qualified = e.getQualifiedName().toString();
-        if (qualified.equals(RuntimeTypes.CAUSAL_LM_NAME)) {
-            return true;
-        }
-        if (!seen.add(qualified)) {
-            return false;
-        }
-        for (TypeMirror s : types.directSupertypes(t)) {
-            if (implementsCausalLm(s, seen)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    // ---- scalar values ----
-
-    private void checkModelType(Located<String> modelType) {
-        String v = modelType.value();
-        if (v.isEmpty()) {
-            error(modelType.where(), "modelType is empty; expected the model_type of config.json, e.g. \"gpt2\"");
-            return;
-        }
-        if (!MODEL_TYPE.matcher(v).matches()) {
-            error(modelType.where(), "modelType \"" + v + "\" does not match [a-z0-9_\\-]+; expected a model_type"
-                    + " of config.json, lower-case letters, digits, '_' and '-' only, e.g. \"gpt_neox\"");
-            return;
-        }
-        TypeElement first = modelTypes.putIfAbsent(v, type);
-        if (first != null && !first.equals(type)) {
-            error(modelType.where(), "modelType \"" + v + "\" is already declared by " + first.getQualifiedName()
-                    + "; expected one @OnnxConfig class per model_type");
-        }
-    }
-
-    private void checkTasks(OnnxConfigModel model) {
-        if (model.tasks().isEmpty()) {
-            error(model.tasksWhere(), "tasks is empty; expected at least one of TEXT_GENERATION,"
-                    + " TEXT_GENERATION_WITH_PAST");
-        }
-        Set<Task> seen = EnumSet.noneOf(Task.class);
-        for (Located<Task> t : model.tasks()) {
-            if (!seen.add(t.value())) {
-                error(t.where(), "task " + t.value() + " is listed more than once; expected each task at most once");
-            }
-        }
-    }
-
-    private void checkOpsetAndAtol(OnnxConfigModel model) {
-        int opset = model.opset().value();
-        if (opset < MIN_OPSET || opset > MAX_OPSET) {
-            error(model.opset().where(), "opset " + opset + " is outside the supported range; expected "
-                    + MIN_OPSET + ".." + MAX_OPSET);
-        }
-        double atol = model.atol().value();
-        if (!(atol > 0) || Double.isInfinite(atol)) {
-            error(model.atol().where(), "atol " + atol + " is not a positive tolerance; expected a finite number > 0"
-                    + " (the largest absolute difference allowed against the PyTorch reference), e.g. 1e-4");
-        }
-    }
-
-    private void checkConfigKeys(OnnxConfigModel model) {
-        for (ConfigKey k : model.config().keys()) {
-            String needs = REQUIRED_CONFIG_KEYS.get(k.member());
-            if (needs != null && k.key().value().isEmpty()) {
-                error(k.key().where(), "@ConfigKeys " + k.member() + " is empty; expected the config.json key that"
-                        + " holds " + needs);
-            }
-        }
+        return report.clean();
     }
 
     // ---- tensors and axes ----
@@ -227,24 +57,11 @@ final class OnnxConfigValidator {
         int index = 0;
         for (TensorModel t : tensors) {
             index++;
-            if (t.name().value().isEmpty()) {
-                error(t.name().where(), t.role() + " #" + index + " has an empty name; expected a graph tensor"
-                        + " name such as \"input_ids\"");
-            }
-            checkRank(t.axes().size(), t.describe(), t.axesWhere());
+            declaration.checkName(t, index);
+            declaration.checkRank(t.axes().size(), t.describe(), t.axesWhere());
             parsed &= checkAxes(t.axes(), t.describe());
         }
         return parsed;
-    }
-
-    private void checkRank(int rank, String owner, Where where) {
-        if (rank == 0) {
-            error(where, owner + " has no axes; expected 1 to " + MAX_RANK + " axes (rank-0 tensors are not"
-                    + " supported)");
-        } else if (rank > MAX_RANK) {
-            error(where, owner + " has " + rank + " axes; expected at most " + MAX_RANK
-                    + ", the highest rank the runtime supports");
-        }
     }
 
     private boolean checkAxes(List<Located<String>> axes, String owner) {
@@ -253,12 +70,13 @@ final class OnnxConfigValidator {
             Axis.Parsed p = Axis.parse(a.value());
             if (p instanceof Axis.Unknown u) {
                 String in = u.symbol().equals(a.value()) ? "" : " (in \"" + a.value() + "\")";
-                error(a.where(), "unknown axis symbol \"" + u.symbol() + "\"" + in + " in " + owner
-                        + "; expected one of " + AxisSymbol.knownList() + ", or \"" + Axis.TOTAL_SEQUENCE + "\"");
+                report.error(a.where(), "unknown axis symbol \"" + u.symbol() + "\"" + in + " in " + owner
+                        + "; expected one of " + AxisSymbol.DECODER.knownList() + ", or \"" + Axis.TOTAL_SEQUENCE
+                        + "\"");
                 parsed = false;
             } else if (p instanceof Axis.Malformed) {
-                error(a.where(), "malformed axis \"" + a.value() + "\" in " + owner + "; expected one axis symbol"
-                        + " or the sum of two written \"a + b\", e.g. \"" + Axis.TOTAL_SEQUENCE + "\"");
+                report.error(a.where(), "malformed axis \"" + a.value() + "\" in " + owner + "; expected one axis"
+                        + " symbol or the sum of two written \"a + b\", e.g. \"" + Axis.TOTAL_SEQUENCE + "\"");
                 parsed = false;
             }
         }
@@ -270,33 +88,34 @@ final class OnnxConfigValidator {
         checkPattern("past", cache.past());
         checkPattern("present", cache.present());
         if (cache.past().value().equals(cache.present().value())) {
-            error(cache.present().where(), "the present cache name pattern equals the past pattern \""
+            report.error(cache.present().where(), "the present cache name pattern equals the past pattern \""
                     + cache.past().value() + "\"; expected distinct patterns, e.g. \"past_key_values.{layer}.{kind}\""
                     + " and \"present.{layer}.{kind}\"");
         }
         DType t = cache.type().value();
         if (t != DType.FLOAT && t != DType.FLOAT16) {
-            error(cache.type().where(), "cache type " + t + " is not a floating type; expected FLOAT or FLOAT16");
+            report.error(cache.type().where(), "cache type " + t + " is not a floating type; expected FLOAT or"
+                    + " FLOAT16");
         }
         String owner = "the cache layout";
-        checkRank(cache.axes().size(), owner, cache.axesWhere());
+        declaration.checkRank(cache.axes().size(), owner, cache.axesWhere());
         if (!checkAxes(cache.axes(), owner)) {
             return false;
         }
         List<Axis> axes = cache.axes().stream().map(a -> Axis.of(a.value())).toList();
         if (axes.stream().noneMatch(a -> a.is(AxisSymbol.PAST_SEQUENCE_LENGTH))) {
-            error(cache.axesWhere(), "the cache layout " + texts(cache.axes()) + " has no past_sequence_length axis;"
-                    + " expected the axis the cache grows along, e.g. [batch_size, num_key_value_heads,"
+            report.error(cache.axesWhere(), "the cache layout " + texts(cache.axes()) + " has no past_sequence_length"
+                    + " axis; expected the axis the cache grows along, e.g. [batch_size, num_key_value_heads,"
                     + " past_sequence_length, head_dim]");
         }
         if (axes.stream().noneMatch(a -> a.is(AxisSymbol.BATCH_SIZE))) {
-            error(cache.axesWhere(), "the cache layout " + texts(cache.axes()) + " has no batch_size axis;"
+            report.error(cache.axesWhere(), "the cache layout " + texts(cache.axes()) + " has no batch_size axis;"
                     + " expected one, e.g. [batch_size, num_key_value_heads, past_sequence_length, head_dim]");
         }
         for (Located<String> a : cache.axes()) {
             if (Axis.of(a.value()).mentions(AxisSymbol.SEQUENCE_LENGTH)) {
-                error(a.where(), "cache axis \"" + a.value() + "\" uses sequence_length; expected the past layout"
-                        + " to grow along past_sequence_length alone (the present tensors get \""
+                report.error(a.where(), "cache axis \"" + a.value() + "\" uses sequence_length; expected the past"
+                        + " layout to grow along past_sequence_length alone (the present tensors get \""
                         + Axis.TOTAL_SEQUENCE + "\" in its place)");
             }
         }
@@ -306,12 +125,12 @@ final class OnnxConfigValidator {
     private void checkPattern(String which, Located<String> pattern) {
         String p = pattern.value();
         if (!p.contains(CacheModel.LAYER)) {
-            error(pattern.where(), "the " + which + " cache name pattern \"" + p + "\" has no {layer}; expected the"
-                    + " layer index placeholder, e.g. \"" + example(which) + "\"");
+            report.error(pattern.where(), "the " + which + " cache name pattern \"" + p + "\" has no {layer}; expected"
+                    + " the layer index placeholder, e.g. \"" + example(which) + "\"");
         }
         if (!p.contains(CacheModel.KIND)) {
-            error(pattern.where(), "the " + which + " cache name pattern \"" + p + "\" has no {kind}; expected the"
-                    + " key/value placeholder, e.g. \"" + example(which) + "\"");
+            report.error(pattern.where(), "the " + which + " cache name pattern \"" + p + "\" has no {kind}; expected"
+                    + " the key/value placeholder, e.g. \"" + example(which) + "\"");
         }
     }
 
@@ -332,13 +151,13 @@ final class OnnxConfigValidator {
             }
             TensorModel first = byName.putIfAbsent(name, t);
             if (first != null) {
-                error(t.name().where(), "duplicate tensor name \"" + name + "\": " + t.role() + " \"" + name
+                report.error(t.name().where(), "duplicate tensor name \"" + name + "\": " + t.role() + " \"" + name
                         + "\" is already declared as " + first.describe() + "; expected every input, output and"
                         + " cache tensor to have its own name");
             }
             for (Located<String> pattern : List.of(cache.past(), cache.present())) {
                 if (expands(pattern.value()) && cachePattern(pattern.value()).matcher(name).matches()) {
-                    error(t.name().where(), "duplicate tensor name \"" + name + "\": " + t.role() + " \"" + name
+                    report.error(t.name().where(), "duplicate tensor name \"" + name + "\": " + t.role() + " \"" + name
                             + "\" is also a cache tensor of pattern \"" + pattern.value() + "\"; expected every input,"
                             + " output and cache tensor to have its own name");
                 }
@@ -365,11 +184,11 @@ final class OnnxConfigValidator {
 
     private void checkRequiredTensors(OnnxConfigModel model) {
         if (find(model.inputs(), OnnxConfigModel.INPUT_IDS).isEmpty()) {
-            error(model.inputsWhere(), "no input named \"input_ids\"; expected every decoder to take input_ids"
+            report.error(model.inputsWhere(), "no input named \"input_ids\"; expected every decoder to take input_ids"
                     + " [batch_size, sequence_length]");
         }
         if (find(model.outputs(), OnnxConfigModel.LOGITS).isEmpty()) {
-            error(model.outputsWhere(), "no output named \"logits\"; expected every decoder to produce logits"
+            report.error(model.outputsWhere(), "no output named \"logits\"; expected every decoder to produce logits"
                     + " [batch_size, sequence_length, vocab_size]");
         }
     }
@@ -382,12 +201,12 @@ final class OnnxConfigValidator {
             }
             DType d = t.type().value();
             if (d != DType.INT64 && d != DType.INT32) {
-                error(t.type().where(), t.describe() + " has type " + d + "; expected INT64 or INT32");
+                report.error(t.type().where(), t.describe() + " has type " + d + "; expected INT64 or INT32");
             }
             if (!t.axes().isEmpty() && t.axes().size() != 2) {
                 String expected = t.name().value().equals(OnnxConfigModel.ATTENTION_MASK) ? Axis.TOTAL_SEQUENCE
                         : "sequence_length";
-                error(t.axesWhere(), t.describe() + " has " + t.axes().size()
+                report.error(t.axesWhere(), t.describe() + " has " + t.axes().size()
                         + (t.axes().size() == 1 ? " axis" : " axes") + "; expected 2, [batch_size, " + expected + "]");
             }
         }
@@ -404,9 +223,9 @@ final class OnnxConfigValidator {
         Located<String> last = mask.get().axes().get(mask.get().axes().size() - 1);
         // an unparsable last axis already has its own error
         if (Axis.parse(last.value()) instanceof Axis.Valid && !last.value().equals(Axis.TOTAL_SEQUENCE)) {
-            error(last.where(), "the last axis of input \"attention_mask\" is \"" + last.value() + "\"; expected \""
-                    + Axis.TOTAL_SEQUENCE + "\" because tasks include TEXT_GENERATION_WITH_PAST (the mask covers"
-                    + " the past and the new tokens)");
+            report.error(last.where(), "the last axis of input \"attention_mask\" is \"" + last.value() + "\";"
+                    + " expected \"" + Axis.TOTAL_SEQUENCE + "\" because tasks include TEXT_GENERATION_WITH_PAST"
+                    + " (the mask covers the past and the new tokens)");
         }
     }
 
@@ -451,7 +270,7 @@ final class OnnxConfigValidator {
         }
         for (AxisSymbol s : Axis.of(text.value()).terms()) {
             if (s.dynamic() && !defined.contains(s)) {
-                error(text.where(), owner + " uses axis \"" + text.value() + "\", but no input defines "
+                report.error(text.where(), owner + " uses axis \"" + text.value() + "\", but no input defines "
                         + s.symbol() + "; expected batch_size, sequence_length and past_sequence_length to be an"
                         + " axis of some input (sizes from config.json are always defined)");
             }
@@ -466,20 +285,5 @@ final class OnnxConfigValidator {
 
     private static String texts(List<Located<String>> axes) {
         return axes.stream().map(Located::value).toList().toString();
-    }
-
-    private static String article(ElementKind kind) {
-        String k = kind.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
-        return (k.matches("^[aeiou].*") ? "an " : "a ") + k;
-    }
-
-    private void error(Where where, String message) {
-        errors++;
-        messager.printMessage(Diagnostic.Kind.ERROR, message, type, where.mirror(), where.value());
-    }
-
-    private void error(Element element, String message) {
-        errors++;
-        messager.printMessage(Diagnostic.Kind.ERROR, message, element);
     }
 }

@@ -4,18 +4,13 @@ import com.squareup.javapoet.ClassName;
 
 /**
  * Runtime types the generated code refers to, by name only: the processor must not depend on the runtime module
- * (it would drag the whole runtime onto every user's annotation-processor path).
+ * (it would drag the whole runtime onto every user's annotation-processor path). Where a name is needed as text
+ * (a service file, a supertype compared by name), it is the {@link ClassName}'s.
  */
 final class RuntimeTypes {
     private static final String MODEL = "dev.stepwise.runtime.model";
     private static final String EXPORT = "dev.stepwise.runtime.export";
     private static final String TENSOR = "dev.stepwise.runtime.tensor";
-
-    static final String CAUSAL_LM_NAME = MODEL + ".CausalLm";
-    static final String ARCHITECTURE_NAME = MODEL + ".Architecture";
-    static final String ENCODER_MODEL_NAME = MODEL + ".EncoderModel";
-    static final String ENCODER_ARCHITECTURE_NAME = MODEL + ".EncoderArchitecture";
-    static final String SEQ2SEQ_LM_NAME = MODEL + ".Seq2SeqLm";
 
     static final ClassName ARCHITECTURE = ClassName.get(MODEL, "Architecture");
     static final ClassName ARCHITECTURE_SPEC = ClassName.get(MODEL, "ArchitectureSpec");
@@ -28,7 +23,6 @@ final class RuntimeTypes {
     static final ClassName ENCODER_MODEL = ClassName.get(MODEL, "EncoderModel");
     static final ClassName ENCODER_SPEC = ClassName.get(MODEL, "EncoderSpec");
     static final ClassName ENCODER_EXPORTER = ClassName.get(EXPORT, "EncoderExporter");
-    static final String SEQ2SEQ_ARCHITECTURE_NAME = MODEL + ".Seq2SeqArchitecture";
     static final ClassName SEQ2SEQ_ARCHITECTURE = ClassName.get(MODEL, "Seq2SeqArchitecture");
     static final ClassName SEQ2SEQ_LM = ClassName.get(MODEL, "Seq2SeqLm");
     static final ClassName SEQ2SEQ_SPEC = ClassName.get(MODEL, "Seq2SeqSpec");

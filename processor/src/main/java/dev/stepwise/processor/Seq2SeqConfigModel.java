@@ -15,7 +15,7 @@ import javax.lang.model.element.TypeElement;
  */
 record Seq2SeqConfigModel(TypeElement type, AnnotationMirror mirror, Located<String> modelType,
                           Located<Integer> opset, Located<Double> atol, ConfigKeysModel config,
-                          EncoderGraphModel encoder, DecoderGraphModel decoder) {
+                          EncoderGraphModel encoder, DecoderGraphModel decoder) implements Declaration {
 
     static final String ENCODER_ATTENTION_MASK = "encoder_attention_mask";
     static final String ENCODER_HIDDEN_STATES = "encoder_hidden_states";

@@ -10,11 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import javax.annotation.processing.Messager;
-import javax.lang.model.element.Element;
-import javax.lang.model.element.TypeElement;
 import javax.lang.model.util.Types;
-import javax.tools.Diagnostic;
 
 /**
  * Checks a {@link Seq2SeqConfigModel}: the class, then the encoder with the encoder-only checks (its sequence axis
@@ -35,25 +31,21 @@ final class Seq2SeqConfigValidator {
     private static final Map<String, List<String>> INPUT_AXES = inputAxes();
     private static final List<String> LOGITS_AXES = List.of("batch_size", DECODER_SEQUENCE, "vocab_size");
 
-    private final Messager messager;
+    private final Diagnostics report;
     private final AnnotatedClassCheck classCheck;
     private final EncoderConfigValidator encoderChecks;
 
-    private TypeElement type;
-    private int errors;
-
-    Seq2SeqConfigValidator(Messager messager, Types types, EncoderConfigValidator encoderChecks) {
-        this.messager = messager;
-        this.classCheck = new AnnotatedClassCheck(types, "@Seq2SeqConfig", RuntimeTypes.SEQ2SEQ_LM_NAME);
+    /** {@code encoderChecks} must report through {@code report} too, so its errors count for the whole class. */
+    Seq2SeqConfigValidator(Diagnostics report, Types types, EncoderConfigValidator encoderChecks) {
+        this.report = report;
+        this.classCheck = new AnnotatedClassCheck(types, "@Seq2SeqConfig", RuntimeTypes.SEQ2SEQ_LM.canonicalName());
         this.encoderChecks = encoderChecks;
     }
 
     boolean validate(Seq2SeqConfigModel model) {
-        type = model.type();
-        errors = 0;
-        classCheck.check(type, this::error);
-        errors += encoderChecks.validateSeq2SeqEncoder(type, model.modelType(), model.opset(), model.atol(),
-                model.config(), model.encoder());
+        report.start(model.type());
+        classCheck.check(model.type(), report::error);
+        encoderChecks.checkSeq2SeqEncoder(model);
         DecoderGraphModel decoder = model.decoder();
         checkInputs(decoder);
         checkOutputs(decoder);
@@ -69,7 +61,7 @@ final class Seq2SeqConfigValidator {
             checkSameLayout(decoder.selfCache(), decoder.crossCache());
         }
         checkDistinctPatterns(decoder);
-        return errors == 0;
+        return report.clean();
     }
 
     private static Map<String, List<String>> inputAxes() {
@@ -82,68 +74,68 @@ final class Seq2SeqConfigValidator {
 
     private void checkInputs(DecoderGraphModel d) {
         if (d.input(OnnxConfigModel.INPUT_IDS).isEmpty()) {
-            error(d.inputsWhere(), "no decoder input named \"input_ids\"; expected the decoder to take its new tokens"
-                    + " input_ids [batch_size, decoder_sequence_length]");
+            report.error(d.inputsWhere(), "no decoder input named \"input_ids\"; expected the decoder to take its new"
+                    + " tokens input_ids [batch_size, decoder_sequence_length]");
         }
         if (d.input(Seq2SeqConfigModel.ENCODER_HIDDEN_STATES).isEmpty()) {
-            error(d.inputsWhere(), "no decoder input named \"encoder_hidden_states\"; expected the decoder to take the"
-                    + " encoder's output encoder_hidden_states [batch_size, encoder_sequence_length, hidden_size],"
-                    + " from which its cross-attention cache is computed");
+            report.error(d.inputsWhere(), "no decoder input named \"encoder_hidden_states\"; expected the decoder to"
+                    + " take the encoder's output encoder_hidden_states [batch_size, encoder_sequence_length,"
+                    + " hidden_size], from which its cross-attention cache is computed");
         }
         if (d.input(Seq2SeqConfigModel.ENCODER_ATTENTION_MASK).isEmpty()) {
-            error(d.inputsWhere(), "no decoder input named \"encoder_attention_mask\"; expected the decoder to take"
-                    + " encoder_attention_mask [batch_size, encoder_sequence_length], since a padded batch's encoder"
-                    + " output has padding the cross-attention must not see");
+            report.error(d.inputsWhere(), "no decoder input named \"encoder_attention_mask\"; expected the decoder to"
+                    + " take encoder_attention_mask [batch_size, encoder_sequence_length], since a padded batch's"
+                    + " encoder output has padding the cross-attention must not see");
         }
         Map<String, TensorModel> seen = new HashMap<>();
         for (TensorModel t : d.inputs()) {
             String name = t.name().value();
             if (seen.putIfAbsent(name, t) != null) {
-                error(t.name().where(), "duplicate tensor name \"" + name + "\": " + t.describe() + " is already"
+                report.error(t.name().where(), "duplicate tensor name \"" + name + "\": " + t.describe() + " is already"
                         + " declared; expected every decoder input to have its own name");
                 continue;
             }
             List<String> expected = INPUT_AXES.get(name);
             if (expected == null) {
-                error(t.name().where(), t.describe() + " is not an input the runtime can fill; expected input_ids,"
-                        + " encoder_attention_mask or encoder_hidden_states (the caches are declared by selfCache and"
-                        + " crossCache)");
+                report.error(t.name().where(), t.describe() + " is not an input the runtime can fill; expected"
+                        + " input_ids, encoder_attention_mask or encoder_hidden_states (the caches are declared by"
+                        + " selfCache and crossCache)");
                 continue;
             }
             DType type = t.type().value();
             boolean floats = name.equals(Seq2SeqConfigModel.ENCODER_HIDDEN_STATES);
             if (floats && type != DType.FLOAT && type != DType.FLOAT16) {
-                error(t.type().where(), t.describe() + " has type " + type + "; expected FLOAT or FLOAT16, the"
+                report.error(t.type().where(), t.describe() + " has type " + type + "; expected FLOAT or FLOAT16, the"
                         + " encoder's output type");
             } else if (!floats && type != DType.INT64 && type != DType.INT32) {
-                error(t.type().where(), t.describe() + " has type " + type + "; expected INT64 or INT32");
+                report.error(t.type().where(), t.describe() + " has type " + type + "; expected INT64 or INT32");
             }
             checkAxisSymbols(t.axes(), t.describe());
             List<String> axes = t.axisTexts().toList();
             if (!axes.equals(expected)) {
-                error(t.axesWhere(), t.describe() + " has axes " + axes + "; expected " + expected);
+                report.error(t.axesWhere(), t.describe() + " has axes " + axes + "; expected " + expected);
             }
         }
     }
 
     private void checkOutputs(DecoderGraphModel d) {
         if (d.outputs().size() != 1) {
-            error(d.outputsWhere(), "the decoder declares " + d.outputs().size() + " outputs besides its caches;"
+            report.error(d.outputsWhere(), "the decoder declares " + d.outputs().size() + " outputs besides its caches;"
                     + " expected exactly one, logits [batch_size, decoder_sequence_length, vocab_size]");
         }
         for (TensorModel t : d.outputs()) {
             if (!t.name().value().equals(OnnxConfigModel.LOGITS)) {
-                error(t.name().where(), t.describe() + " is not named logits; expected logits, the name optimum and"
-                        + " the generator use");
+                report.error(t.name().where(), t.describe() + " is not named logits; expected logits, the name"
+                        + " optimum and the generator use");
             }
             DType type = t.type().value();
             if (type != DType.FLOAT && type != DType.FLOAT16) {
-                error(t.type().where(), t.describe() + " has type " + type + "; expected FLOAT or FLOAT16");
+                report.error(t.type().where(), t.describe() + " has type " + type + "; expected FLOAT or FLOAT16");
             }
             checkAxisSymbols(t.axes(), t.describe());
             List<String> axes = t.axisTexts().toList();
             if (!axes.equals(LOGITS_AXES)) {
-                error(t.axesWhere(), t.describe() + " has axes " + axes + "; expected " + LOGITS_AXES);
+                report.error(t.axesWhere(), t.describe() + " has axes " + axes + "; expected " + LOGITS_AXES);
             }
         }
     }
@@ -153,23 +145,23 @@ final class Seq2SeqConfigValidator {
         for (Located<String> pattern : List.of(c.past(), c.present())) {
             String p = pattern.value();
             if (!p.contains(CacheModel.LAYER) || !p.contains(CacheModel.KIND)) {
-                error(pattern.where(), "the " + which + " cache name pattern \"" + p + "\" lacks "
+                report.error(pattern.where(), "the " + which + " cache name pattern \"" + p + "\" lacks "
                         + (p.contains(CacheModel.LAYER) ? "{kind}" : "{layer}") + "; expected both {layer} and {kind},"
                         + " e.g. \"past_key_values.{layer}.decoder.{kind}\"");
             }
         }
         if (c.past().value().equals(c.present().value())) {
-            error(c.present().where(), "the " + which + " cache's present pattern equals its past pattern \""
+            report.error(c.present().where(), "the " + which + " cache's present pattern equals its past pattern \""
                     + c.past().value() + "\"; expected distinct patterns");
         }
         DType t = c.type().value();
         if (t != DType.FLOAT && t != DType.FLOAT16) {
-            error(c.type().where(), "the " + which + " cache type " + t + " is not a floating type; expected FLOAT"
-                    + " or FLOAT16");
+            report.error(c.type().where(), "the " + which + " cache type " + t + " is not a floating type; expected"
+                    + " FLOAT or FLOAT16");
         }
         if (c.axes().size() != 4) {
-            error(c.axesWhere(), "the " + which + " cache layout has " + c.axes().size() + " axes; expected 4, e.g."
-                    + " [batch_size, num_attention_heads, " + (which.startsWith("self") ? PAST_DECODER_SEQUENCE
+            report.error(c.axesWhere(), "the " + which + " cache layout has " + c.axes().size() + " axes; expected 4,"
+                    + " e.g. [batch_size, num_attention_heads, " + (which.startsWith("self") ? PAST_DECODER_SEQUENCE
                     : ENCODER_SEQUENCE) + ", head_dim]");
             return false;
         }
@@ -180,23 +172,25 @@ final class Seq2SeqConfigValidator {
         List<String> axes = texts(c);
         for (Located<String> a : c.axes()) {
             if (a.value().equals(ENCODER_SEQUENCE) || a.value().equals(DECODER_SEQUENCE)) {
-                error(a.where(), "self-attention cache axis \"" + a.value() + "\" is not the decoder's past; expected"
-                        + " past_decoder_sequence_length, the axis the self cache grows along");
+                report.error(a.where(), "self-attention cache axis \"" + a.value() + "\" is not the decoder's past;"
+                        + " expected past_decoder_sequence_length, the axis the self cache grows along");
             }
         }
         if (!axes.contains(PAST_DECODER_SEQUENCE)) {
-            error(c.axesWhere(), "the self-attention cache layout " + axes + " has no past_decoder_sequence_length"
-                    + " axis; expected the axis it grows along, e.g. [batch_size, num_attention_heads,"
-                    + " past_decoder_sequence_length, head_dim]");
+            report.error(c.axesWhere(), "the self-attention cache layout " + axes + " has no"
+                    + " past_decoder_sequence_length axis; expected the axis it grows along, e.g. [batch_size,"
+                    + " num_attention_heads, past_decoder_sequence_length, head_dim]");
         }
         if (!axes.contains("batch_size")) {
-            error(c.axesWhere(), "the self-attention cache layout " + axes + " has no batch_size axis; expected one");
+            report.error(c.axesWhere(), "the self-attention cache layout " + axes + " has no batch_size axis;"
+                    + " expected one");
         }
     }
 
     private void crossAxisError(Located<String> a) {
-        error(a.where(), "cross-attention cache axis \"" + a.value() + "\" is not the encoder's sequence; expected"
-                + " encoder_sequence_length, since the cross cache is computed once from encoder_hidden_states");
+        report.error(a.where(), "cross-attention cache axis \"" + a.value() + "\" is not the encoder's sequence;"
+                + " expected encoder_sequence_length, since the cross cache is computed once from"
+                + " encoder_hidden_states");
     }
 
     private void checkCrossLayout(CacheModel c) {
@@ -208,11 +202,12 @@ final class Seq2SeqConfigValidator {
         }
         if (!axes.contains(ENCODER_SEQUENCE) && axes.stream().noneMatch(
                 a -> a.equals(PAST_DECODER_SEQUENCE) || a.equals(DECODER_SEQUENCE))) {
-            error(c.axesWhere(), "the cross-attention cache layout " + axes + " has no encoder_sequence_length axis;"
-                    + " expected e.g. [batch_size, num_attention_heads, encoder_sequence_length, head_dim]");
+            report.error(c.axesWhere(), "the cross-attention cache layout " + axes + " has no encoder_sequence_length"
+                    + " axis; expected e.g. [batch_size, num_attention_heads, encoder_sequence_length, head_dim]");
         }
         if (!axes.contains("batch_size")) {
-            error(c.axesWhere(), "the cross-attention cache layout " + axes + " has no batch_size axis; expected one");
+            report.error(c.axesWhere(), "the cross-attention cache layout " + axes + " has no batch_size axis;"
+                    + " expected one");
         }
     }
 
@@ -221,7 +216,7 @@ final class Seq2SeqConfigValidator {
         List<String> a = texts(self).stream().map(x -> x.equals(PAST_DECODER_SEQUENCE) ? "*" : x).toList();
         List<String> b = texts(cross).stream().map(x -> x.equals(ENCODER_SEQUENCE) ? "*" : x).toList();
         if (a.contains("*") && b.contains("*") && !a.equals(b)) {
-            error(cross.axesWhere(), "the cross-attention cache layout " + texts(cross) + " differs from the"
+            report.error(cross.axesWhere(), "the cross-attention cache layout " + texts(cross) + " differs from the"
                     + " self-attention layout " + texts(self) + " in more than the sequence axis; expected the same"
                     + " layout with encoder_sequence_length in place of past_decoder_sequence_length");
         }
@@ -242,7 +237,7 @@ final class Seq2SeqConfigValidator {
             String first = seen.putIfAbsent(p.value(), role);
             // a past equal to its own present is reported by checkCache
             if (first != null && !(i % 2 == 1 && first.equals(patterns.get(i - 1)[0]))) {
-                error(p.where(), "the " + role + " cache name pattern \"" + p.value() + "\" is also the " + first
+                report.error(p.where(), "the " + role + " cache name pattern \"" + p.value() + "\" is also the " + first
                         + " pattern; expected the self- and cross-attention caches named apart, e.g. \"...decoder...\""
                         + " and \"...encoder...\"");
             }
@@ -259,7 +254,7 @@ final class Seq2SeqConfigValidator {
             String hint = a.value().equals("sequence_length") || a.value().equals("past_sequence_length")
                     ? " (an encoder-decoder names the decoder's sequence decoder_sequence_length, its past"
                     + " past_decoder_sequence_length, the encoder's encoder_sequence_length)" : "";
-            error(a.where(), "unknown axis symbol \"" + a.value() + "\" in " + owner + "; expected one of "
+            report.error(a.where(), "unknown axis symbol \"" + a.value() + "\" in " + owner + "; expected one of "
                     + String.join(", ", DECODER_AXES.stream().sorted().toList()) + hint);
         }
         return ok;
@@ -267,15 +262,5 @@ final class Seq2SeqConfigValidator {
 
     private static List<String> texts(CacheModel c) {
         return c.axes().stream().map(Located::value).toList();
-    }
-
-    private void error(Where where, String message) {
-        errors++;
-        messager.printMessage(Diagnostic.Kind.ERROR, message, type, where.mirror(), where.value());
-    }
-
-    private void error(Element element, String message) {
-        errors++;
-        messager.printMessage(Diagnostic.Kind.ERROR, message, element);
     }
 }

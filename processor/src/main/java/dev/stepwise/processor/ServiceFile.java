@@ -1,5 +1,6 @@
 package dev.stepwise.processor;
 
+import com.squareup.javapoet.ClassName;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -19,26 +20,25 @@ import javax.tools.FileObject;
 import javax.tools.StandardLocation;
 
 /**
- * {@code META-INF/services/dev.stepwise.runtime.model.Architecture}: every generated exporter, so the runtime's
- * {@code ServiceLoader} finds them. A resource can be created only once per compilation, so entries are collected
- * across rounds and written at the end, merged with the file an earlier (incremental) compilation left, so
- * recompiling one class does not drop the others.
+ * {@code META-INF/services/<service interface>} (e.g. {@code dev.stepwise.runtime.model.Architecture}): every
+ * generated exporter of one kind, so the runtime's {@code ServiceLoader} finds them. A resource can be created only
+ * once per compilation, so entries are collected across rounds and written at the end, merged with the file an
+ * earlier (incremental) compilation left, so recompiling one class does not drop the others.
  */
 final class ServiceFile {
-    static final String PATH = "META-INF/services/" + RuntimeTypes.ARCHITECTURE_NAME;
+    static final String PATH = path(RuntimeTypes.ARCHITECTURE);
 
     private final String path;
     private final Set<String> providers = new TreeSet<>();
     private final List<Element> origins = new ArrayList<>();
 
-    /** The decoder architectures' service file. */
-    ServiceFile() {
-        this(RuntimeTypes.ARCHITECTURE_NAME);
+    /** The service file of {@code serviceInterface} (e.g. the encoder architectures'). */
+    ServiceFile(ClassName serviceInterface) {
+        this.path = path(serviceInterface);
     }
 
-    /** The service file of {@code serviceInterface} (e.g. the encoder architectures'). */
-    ServiceFile(String serviceInterface) {
-        this.path = "META-INF/services/" + serviceInterface;
+    private static String path(ClassName serviceInterface) {
+        return "META-INF/services/" + serviceInterface.reflectionName();
     }
 
     void add(String provider, Element origin) {

@@ -2,7 +2,9 @@ package dev.stepwise.runtime.generate;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.model.JsonKeys;
 import dev.stepwise.runtime.model.ModelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,16 +42,6 @@ public final class GenerationConfig {
     private final long padTokenId;
     private final long forcedBosTokenId;
     private final long forcedEosTokenId;
-
-    private GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
-                             double topP, long seed, int numBeams, double lengthPenalty,
-                             BeamOptions.EarlyStopping earlyStopping,
-                             int numReturnSequences, int noRepeatNgramSize, double repetitionPenalty,
-                             List<Long> eosTokenIds, long padTokenId) {
-        this(maxNewTokens, minNewTokens, doSample, temperature, topK, topP, seed, numBeams, lengthPenalty,
-                earlyStopping, numReturnSequences, noRepeatNgramSize, repetitionPenalty, eosTokenIds, padTokenId, -1,
-                -1);
-    }
 
     private GenerationConfig(int maxNewTokens, int minNewTokens, boolean doSample, double temperature, int topK,
                              double topP, long seed, int numBeams, double lengthPenalty,
@@ -280,7 +272,7 @@ public final class GenerationConfig {
      */
     public static GenerationConfig greedy(int maxNewTokens) {
         return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, 1, 1.0, BeamOptions.EarlyStopping.FALSE, 1,
-                0, 1.0, List.of(), -1);
+                0, 1.0, List.of(), -1, -1, -1);
     }
 
     /**
@@ -295,8 +287,7 @@ public final class GenerationConfig {
      */
     public static GenerationConfig sampling(int maxNewTokens, double temperature, int topK, double topP, long seed) {
         return new GenerationConfig(maxNewTokens, 0, true, temperature, topK, topP, seed, 1, 1.0,
-                BeamOptions.EarlyStopping.FALSE, 1, 0, 1.0,
-                List.of(), -1);
+                BeamOptions.EarlyStopping.FALSE, 1, 0, 1.0, List.of(), -1, -1, -1);
     }
 
     /**
@@ -313,7 +304,7 @@ public final class GenerationConfig {
                                               boolean earlyStopping, int numReturnSequences) {
         return new GenerationConfig(maxNewTokens, 0, false, 1.0, 0, 1.0, 0, numBeams, lengthPenalty,
                 earlyStopping ? BeamOptions.EarlyStopping.TRUE : BeamOptions.EarlyStopping.FALSE,
-                numReturnSequences, 0, 1.0, List.of(), -1);
+                numReturnSequences, 0, 1.0, List.of(), -1, -1, -1);
     }
 
     /**
@@ -738,55 +729,35 @@ public final class GenerationConfig {
     }
 
     /** Typed reads of generation_config.json keys; a mistyped value names the file and key. */
-    private record JsonReads(Path file, JsonObject json) {
-        private JsonElement get(String key) {
-            JsonElement e = json.get(key);
-            return e == null || e.isJsonNull() ? null : e;
-        }
-
-        private StepwiseException wrong(String key, String expected) {
-            return new StepwiseException(file + ": " + key + " must be " + expected + ", found " + json.get(key));
+    private record JsonReads(JsonKeys keys) {
+        JsonReads(Path file, JsonObject json) {
+            this(new JsonKeys(file, json, key -> key));
         }
 
         Integer integer(String key) {
-            JsonElement e = get(key);
-            if (e == null) {
+            JsonPrimitive p = keys.primitive(key, JsonPrimitive::isNumber, "an integer");
+            if (p == null) {
                 return null;
             }
-            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-                throw wrong(key, "an integer");
-            }
-            double d = e.getAsDouble();
+            double d = p.getAsDouble();
             if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
-                throw wrong(key, "an integer");
+                throw keys.wrong(key, "an integer");
             }
             return (int) d;
         }
 
         Double number(String key) {
-            JsonElement e = get(key);
-            if (e == null) {
-                return null;
-            }
-            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-                throw wrong(key, "a number");
-            }
-            return e.getAsDouble();
+            JsonPrimitive p = keys.primitive(key, JsonPrimitive::isNumber, "a number");
+            return p == null ? null : p.getAsDouble();
         }
 
         Boolean bool(String key) {
-            JsonElement e = get(key);
-            if (e == null) {
-                return null;
-            }
-            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
-                throw wrong(key, "true or false");
-            }
-            return e.getAsBoolean();
+            JsonPrimitive p = keys.primitive(key, JsonPrimitive::isBoolean, "true or false");
+            return p == null ? null : p.getAsBoolean();
         }
 
         BeamOptions.EarlyStopping earlyStopping(String key) {
-            JsonElement e = get(key);
+            JsonElement e = keys.get(key);
             if (e == null) {
                 return null;
             }
@@ -796,11 +767,11 @@ public final class GenerationConfig {
             if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString() && e.getAsString().equals("never")) {
                 return BeamOptions.EarlyStopping.NEVER;
             }
-            throw wrong(key, "true, false or \"never\"");
+            throw keys.wrong(key, "true, false or \"never\"");
         }
 
         List<Long> ids(String key) {
-            JsonElement e = get(key);
+            JsonElement e = keys.get(key);
             if (e == null) {
                 return null;
             }
@@ -814,7 +785,7 @@ public final class GenerationConfig {
                     out.add(exactLong(e));
                 }
             } catch (RuntimeException ex) {
-                throw wrong(key, "a token id or a list of token ids");
+                throw keys.wrong(key, "a token id or a list of token ids");
             }
             return out;
         }

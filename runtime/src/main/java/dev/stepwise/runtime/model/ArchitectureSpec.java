@@ -8,14 +8,11 @@ import java.util.List;
  * builds it, so the runtime never reflects on annotations.
  */
 public record ArchitectureSpec(String modelType, List<Task> tasks, int opset, double atol, ConfigKeyMap configKeys,
-                               List<TensorDecl> inputs, CacheDecl cache, List<TensorDecl> outputs) {
+                               List<TensorDecl> inputs, CacheDecl cache, List<TensorDecl> outputs)
+        implements TaskSpec {
     public ArchitectureSpec {
         tasks = List.copyOf(tasks);
         inputs = List.copyOf(inputs);
         outputs = List.copyOf(outputs);
-    }
-
-    public boolean supports(Task task) {
-        return tasks.contains(task);
     }
 }

@@ -2,14 +2,12 @@ package dev.stepwise.runtime.model;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
 import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.StepwiseException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
 import java.util.ServiceLoader;
-import java.util.TreeMap;
 
 /**
  * The encoder-only architectures on the class path ({@link ServiceLoader}, by {@code model_type}), and the task a
@@ -18,26 +16,23 @@ import java.util.TreeMap;
  * {@code ...ForSequenceClassification} → text-classification, {@code ...ForMaskedLM} → fill-mask).
  */
 public final class EncoderArchitectures {
+    private static final ArchitectureRegistry<EncoderArchitecture> REGISTRY =
+            new ArchitectureRegistry<>(EncoderArchitecture.class, a -> a.spec().modelType());
+
     private EncoderArchitectures() {
     }
 
     public static Map<String, EncoderArchitecture> all() {
-        Map<String, EncoderArchitecture> byType = new TreeMap<>();
-        for (EncoderArchitecture a : ServiceLoader.load(EncoderArchitecture.class)) {
-            byType.put(a.spec().modelType(), a);
-        }
-        return byType;
+        return REGISTRY.all();
     }
 
     public static Optional<EncoderArchitecture> find(String modelType) {
-        return Optional.ofNullable(all().get(modelType));
+        return REGISTRY.find(modelType);
     }
 
     /** The encoder architecture of a folder's config, if its {@code model_type} is one. */
     public static Optional<EncoderArchitecture> of(Path dir) {
-        Path configFile = dir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        return find(ModelFolder.modelType(json, configFile));
+        return REGISTRY.of(dir);
     }
 
     /** The task of {@code config.json}'s first {@code architectures} entry; feature-extraction when there is none. */

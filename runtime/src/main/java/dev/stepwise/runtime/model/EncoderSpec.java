@@ -10,15 +10,11 @@ import java.util.Map;
  * processor writes the code that builds it.
  */
 public record EncoderSpec(String modelType, List<Task> tasks, int opset, double atol, ConfigKeyMap configKeys,
-                          List<TensorDecl> inputs, Map<Task, TensorDecl> outputs) {
+                          List<TensorDecl> inputs, Map<Task, TensorDecl> outputs) implements TaskSpec {
     public EncoderSpec {
         tasks = List.copyOf(tasks);
         inputs = List.copyOf(inputs);
         outputs = Map.copyOf(outputs);
-    }
-
-    public boolean supports(Task task) {
-        return tasks.contains(task);
     }
 
     /** The output of {@code task}; a one-line error when the architecture does not support it. */

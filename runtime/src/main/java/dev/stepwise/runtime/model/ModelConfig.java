@@ -5,6 +5,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import com.google.gson.stream.JsonReader;
 import dev.stepwise.runtime.StepwiseException;
 import java.io.IOException;
@@ -24,11 +25,13 @@ public final class ModelConfig {
     private final Path source;
     private final JsonObject json;
     private final ConfigKeyMap keys;
+    private final JsonKeys typed;
 
     private ModelConfig(Path source, JsonObject json, ConfigKeyMap keys) {
         this.source = source;
         this.json = json;
         this.keys = keys;
+        this.typed = new JsonKeys(source, json, key -> "key '" + key + "'");
     }
 
     /** Reads only the JSON (no normalized keys); used to find the architecture from {@code model_type}. */
@@ -231,36 +234,18 @@ public final class ModelConfig {
     }
 
     public double getDouble(String key, double fallback) {
-        if (!json.has(key) || json.get(key).isJsonNull()) {
-            return fallback;
-        }
-        JsonElement e = json.get(key);
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-            throw new StepwiseException(source + ": key '" + key + "' must be a number, found " + e);
-        }
-        return e.getAsDouble();
+        JsonPrimitive p = typed.primitive(key, JsonPrimitive::isNumber, "a number");
+        return p == null ? fallback : p.getAsDouble();
     }
 
     public boolean getBoolean(String key, boolean fallback) {
-        if (!json.has(key) || json.get(key).isJsonNull()) {
-            return fallback;
-        }
-        JsonElement e = json.get(key);
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
-            throw new StepwiseException(source + ": key '" + key + "' must be true or false, found " + e);
-        }
-        return e.getAsBoolean();
+        JsonPrimitive p = typed.primitive(key, JsonPrimitive::isBoolean, "true or false");
+        return p == null ? fallback : p.getAsBoolean();
     }
 
     public String getString(String key, String fallback) {
-        if (!json.has(key) || json.get(key).isJsonNull()) {
-            return fallback;
-        }
-        JsonElement e = json.get(key);
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
-            throw new StepwiseException(source + ": key '" + key + "' must be a string, found " + e);
-        }
-        return e.getAsString();
+        JsonPrimitive p = typed.primitive(key, JsonPrimitive::isString, "a string");
+        return p == null ? fallback : p.getAsString();
     }
 
     private long asLong(String key, JsonElement e) {
