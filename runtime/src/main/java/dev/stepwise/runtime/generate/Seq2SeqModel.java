@@ -82,6 +82,11 @@ public final class Seq2SeqModel implements AutoCloseable {
 
     /** As {@link #open(Path)}, generating with the decoder graphs {@code which} names. */
     public static Seq2SeqModel open(Path dir, Decoder which) {
+        return open(dir, which, 0);
+    }
+
+    /** As {@link #open(Path, Decoder)}, each ONNX Runtime session on {@code threads} threads (0: one per core). */
+    public static Seq2SeqModel open(Path dir, Decoder which, int threads) {
         Path manifestFile = dir.resolve("stepwise.json");
         if (!Files.isRegularFile(manifestFile)) {
             throw new StepwiseException(dir + ": no stepwise.json; expected a folder written by stepwise export");
@@ -109,12 +114,12 @@ public final class Seq2SeqModel implements AutoCloseable {
                         + which.name().toLowerCase(java.util.Locale.ROOT) + " decoder graphs");
             }
         }
-        OrtSession e = OrtSessions.open(dir.resolve(manifest.get("encoder").getAsString()), 0);
+        OrtSession e = OrtSessions.open(dir.resolve(manifest.get("encoder").getAsString()), threads);
         OrtSession f = null;
         try {
-            f = OrtSessions.open(dir.resolve(manifest.get(firstKey).getAsString()), 0);
+            f = OrtSessions.open(dir.resolve(manifest.get(firstKey).getAsString()), threads);
             OrtSession l = which != Decoder.OPTIMUM ? f
-                    : OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), 0);
+                    : OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), threads);
             return new Seq2SeqModel(config, which, e, f, l);
         } catch (RuntimeException failure) {
             OrtSessions.close(f);
