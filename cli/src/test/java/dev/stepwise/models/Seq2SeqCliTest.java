@@ -24,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  * reversed, then its first token) with the word-level tokenizer of {@code tools/text2text_goldens.py}: the generated
  * texts equal what transformers' text2text-generation pipeline gives (the script's {@code goldens.json}), exactly,
  * with no prefix, with config.json's top-level {@code prefix}, and with a {@code task_specific_params} entry chosen
- * by {@code --config-task}.
+ * by {@code --config-task}; and {@code stepwise generate} on the export (ids or a text prompt, each decoder) gives
+ * transformers' greedy and 3-beam tokens of the fixture's {@code goldens.json}.
  */
 class Seq2SeqCliTest {
     @TempDir
@@ -102,6 +103,54 @@ class Seq2SeqCliTest {
                 exported.toString(), "--input-file", file.toString());
         assertEquals(0, fromFile.status(), fromFile.stderr());
         assertEquals(expected.stream().map(JsonElement::toString).toList(), fromFile.lines(), "--input-file");
+    }
+
+    /** The fixture's goldens.json sequences ("greedy" or "beam3") as --print-ids lines. */
+    static List<String> goldenLines(String key) {
+        JsonObject golden = ModelConfig.readJson(Fixtures.path("seq2seq/t5-reverse-trained").resolve("goldens.json"));
+        List<String> lines = new ArrayList<>();
+        for (JsonElement seq : golden.getAsJsonArray(key)) {
+            List<String> ids = new ArrayList<>();
+            seq.getAsJsonArray().forEach(e -> ids.add(e.getAsString()));
+            lines.add(String.join(" ", ids));
+        }
+        return lines;
+    }
+
+    @Test
+    void generateRunsTheSeq2SeqExportWithEveryDecoder() {
+        // goldens.json rows: 5 77 12 250 31 9 </s> and 8 199 45 </s>, transformers' generate with 8 new tokens
+        String rows = "5,77,12,250,31,9,1;8,199,45,1";
+        for (String decoder : List.of("optimum", "merged", "single")) {
+            BertCliTest.Outcome greedy = BertCliTest.cli("generate", "--model", exported.toString(), "--input-ids",
+                    rows, "--max-new-tokens", "8", "--min-new-tokens", "8", "--print-ids", "--seq2seq-decoder",
+                    decoder);
+            assertEquals(0, greedy.status(), greedy.stderr());
+            assertEquals(goldenLines("greedy"), greedy.lines(), "greedy, " + decoder + " decoder");
+            BertCliTest.Outcome beams = BertCliTest.cli("generate", "--model", exported.toString(), "--input-ids",
+                    rows, "--max-new-tokens", "8", "--min-new-tokens", "8", "--num-beams", "3", "--print-ids",
+                    "--seq2seq-decoder", decoder);
+            assertEquals(0, beams.status(), beams.stderr());
+            assertEquals(goldenLines("beam3"), beams.lines(), "3 beams, " + decoder + " decoder");
+        }
+        // a text prompt goes through tokenizer.json (to the ids of row 0) and streams the decoded continuation
+        BertCliTest.Outcome text = BertCliTest.cli("generate", "--model", exported.toString(), "--prompt",
+                "w5 w77 w12 w250 w31 w9", "--max-new-tokens", "8", "--min-new-tokens", "8", "--print-prompt-ids");
+        assertEquals(0, text.status(), text.stderr());
+        assertTrue(text.stderr().contains("prompt ids: 5 77 12 250 31 9 1"), text.stderr());
+        // the same ids as words, without decoder_start_token_id (0, <pad>: a special token, skipped)
+        String expected = goldenLines("greedy").get(0).replaceFirst("^0 ", "").replaceAll("(\\d+)", "w$1");
+        assertEquals(List.of(expected), text.lines(), "decoded greedy continuation");
+
+        BertCliTest.Outcome loop = BertCliTest.cli("generate", "--model", exported.toString(), "--input-ids", rows,
+                "--engine", "loop");
+        assertEquals(2, loop.status());
+        assertTrue(loop.stderr().contains("is a seq2seq export, which the java engine runs"), loop.stderr());
+        BertCliTest.Outcome badDecoder = BertCliTest.cli("generate", "--model", exported.toString(), "--input-ids",
+                rows, "--seq2seq-decoder", "fused");
+        assertEquals(2, badDecoder.status());
+        assertTrue(badDecoder.stderr().contains("--seq2seq-decoder must be optimum, merged or single"),
+                badDecoder.stderr());
     }
 
     @Test

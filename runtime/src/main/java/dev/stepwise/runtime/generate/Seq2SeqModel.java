@@ -137,11 +137,27 @@ public final class Seq2SeqModel implements AutoCloseable {
      * {@code decoder_start_token_id} followed by the generated tokens, as transformers' {@code generate} returns them.
      */
     public List<List<long[]>> generate(List<long[]> inputs, GenerationConfig generation) {
+        return generate(inputs, generation, BeamOptions.of(generation), Generator.TokenListener.NONE);
+    }
+
+    /** As {@link #generate(List, GenerationConfig)} with beam options and a listener told every new token. */
+    public List<List<long[]>> generate(List<long[]> inputs, GenerationConfig generation, BeamOptions beamOptions,
+                                       Generator.TokenListener listener) {
         List<long[]> starts = new ArrayList<>();
         for (int i = 0; i < inputs.size(); i++) {
             starts.add(new long[] {decoderStart});
         }
-        return new Generator(forInputs(inputs)).generate(starts, generation);
+        return new Generator(forInputs(inputs)).generate(starts, generation, beamOptions, listener);
+    }
+
+    /** Whether {@code dir} is a seq2seq export ({@code stepwise.json} says {@code "format": "seq2seq"}). */
+    public static boolean isExport(Path dir) {
+        Path manifestFile = dir.resolve("stepwise.json");
+        if (!Files.isRegularFile(manifestFile)) {
+            return false;
+        }
+        JsonElement format = ModelConfig.readJson(manifestFile).get("format");
+        return format != null && format.isJsonPrimitive() && format.getAsString().equals("seq2seq");
     }
 
     /** The decoder as a step-model source for one request: the encoder runs when a generation starts. */
