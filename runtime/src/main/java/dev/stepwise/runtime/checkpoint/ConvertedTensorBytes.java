@@ -14,25 +14,12 @@ import java.nio.ShortBuffer;
  * can be streamed. Stored bytes are read with positional reads, so they pass through the page cache rather than
  * staying mapped into the process.
  */
-final class ConvertedTensorBytes implements TensorBytes {
+record ConvertedTensorBytes(TensorFile file, String name, SafetensorsDtype stored, DType target, long elements)
+        implements TensorBytes {
     /** Stored elements converted per piece: small enough to stay in cache, large enough to amortise the read. */
     private static final int PIECE_ELEMENTS = 1 << 16;
     private static final ThreadLocal<ByteBuffer> RAW = ThreadLocal.withInitial(
             () -> ByteBuffer.allocateDirect(PIECE_ELEMENTS * 4).order(ByteOrder.LITTLE_ENDIAN));
-
-    private final TensorFile file;
-    private final String name;
-    private final SafetensorsDtype stored;
-    private final DType target;
-    private final long elements;
-
-    private ConvertedTensorBytes(TensorFile file, String name, SafetensorsDtype stored, DType target, long elements) {
-        this.file = file;
-        this.name = name;
-        this.stored = stored;
-        this.target = target;
-        this.elements = elements;
-    }
 
     /** {@code name} from {@code file} as {@code target} ({@code FLOAT} or {@code FLOAT16}). */
     static TensorBytes of(TensorFile file, String name, DType target) {

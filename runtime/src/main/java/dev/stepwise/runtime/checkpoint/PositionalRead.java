@@ -4,7 +4,9 @@ import dev.stepwise.runtime.StepwiseException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 
 /** A checked positional read of one stored tensor's byte range: what both checkpoint file formats share. */
 public final class PositionalRead {
@@ -35,6 +37,17 @@ public final class PositionalRead {
             }
         } catch (IOException e) {
             throw new StepwiseException(path + ": cannot read tensor '" + tensor + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** Opens a checkpoint file for positional reads; a missing or unreadable file is one line naming it. */
+    public static FileChannel open(Path path) {
+        try {
+            return FileChannel.open(path, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new StepwiseException(path + ": file not found");
+        } catch (IOException e) {
+            throw new StepwiseException(path + ": cannot open: " + e.getMessage(), e);
         }
     }
 

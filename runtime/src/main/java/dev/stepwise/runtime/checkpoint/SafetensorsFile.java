@@ -5,9 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.Set;
 
@@ -37,14 +35,7 @@ public final class SafetensorsFile implements TensorFile {
     }
 
     public static SafetensorsFile open(Path path) {
-        FileChannel channel;
-        try {
-            channel = FileChannel.open(path, StandardOpenOption.READ);
-        } catch (NoSuchFileException e) {
-            throw new StepwiseException(path + ": file not found");
-        } catch (IOException e) {
-            throw new StepwiseException(path + ": cannot open: " + e.getMessage(), e);
-        }
+        FileChannel channel = PositionalRead.open(path);
         try {
             return read(path, channel);
         } catch (RuntimeException e) {

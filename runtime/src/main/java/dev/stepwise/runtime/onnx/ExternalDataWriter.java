@@ -2,19 +2,14 @@ package dev.stepwise.runtime.onnx;
 
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
-import dev.stepwise.runtime.io.OutputFolder;
-import dev.stepwise.runtime.onnx.proto.Onnx.StringStringEntryProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.tensor.TensorBytes;
 import java.io.Closeable;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 
 /**
@@ -25,19 +20,15 @@ import java.util.Arrays;
  */
 public final class ExternalDataWriter implements WeightSink, Closeable {
     /** Alignment of every tensor's first byte in the file. */
-    public static final int ALIGNMENT = 64;
+    public static final int ALIGNMENT = ExternalDataFile.ALIGNMENT;
     static final int DEFAULT_SCRATCH_BYTES = 16 << 20;
     /** Side of the square tiles a transpose walks, so reads and writes both stay within cache. */
     private static final int TILE = 64;
 
-    private final Path file;
-    private final String location;
-    private final FileChannel channel;
+    private final ExternalDataFile out;
     private final int scratchBytes;
     private final ByteBuffer[] scratch = new ByteBuffer[2];
-    private long position;
     private int tensorCount;
-    private boolean closed;
 
     /** Creates (or truncates) {@code file}; initializers will name it by its file name, relative to the model. */
     public ExternalDataWriter(Path file) {
@@ -45,29 +36,22 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
     }
 
     ExternalDataWriter(Path file, int scratchBytes) {
-        this.file = file;
-        this.location = file.getFileName().toString();
+        this.out = new ExternalDataFile(file);
         this.scratchBytes = scratchBytes;
-        try {
-            this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw OutputFolder.writeFailure("create external data file", file, e);
-        }
     }
 
     /** The {@code location} written into initializers: the file name. */
     public String location() {
-        return location;
+        return out.location();
     }
 
     public Path file() {
-        return file;
+        return out.file();
     }
 
     /** Size of the file so far. */
     public long bytesWritten() {
-        return position;
+        return out.size();
     }
 
     public int tensorCount() {
@@ -82,7 +66,7 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
             throw new StepwiseException("weight '" + name + "': " + data.size() + " bytes, expected " + expected
                     + " for " + type + Arrays.toString(dims));
         }
-        long offset = alignedStart();
+        long offset = out.alignedStart();
         // Whole elements per piece, so a converting source never splits one.
         int piece = (int) Math.max(8, scratchBytes / 8 * 8);
         ByteBuffer buf = scratch(0, piece);
@@ -91,7 +75,7 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
             buf.clear().limit(n);
             data.read(done, buf);
             buf.flip();
-            writeAt(buf, offset + done, name);
+            out.writeAt(buf, offset + done, name);
             done += n;
         }
         return finish(name, elemType, dims, offset, expected);
@@ -114,7 +98,7 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
             throw new StepwiseException("weight '" + name + "': " + data.size() + " bytes, expected " + count * size
                     + " for a " + (type == DType.FLOAT ? "float32" : "float16") + " [" + rows + ", " + cols + "] matrix");
         }
-        long offset = alignedStart();
+        long offset = out.alignedStart();
         long rowBytes = cols * size;
         int bandRows = (int) Math.max(1, Math.min(rows, scratchBytes / Math.max(1, rowBytes)));
         ByteBuffer band = scratch(0, Math.toIntExact(bandRows * rowBytes));
@@ -133,13 +117,13 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
             }
             if (n == rows) {
                 transposed.limit(Math.toIntExact(count * size));
-                writeAt(transposed, offset, name);
+                out.writeAt(transposed, offset, name);
                 break;
             }
             long segment = (long) n * size;
             for (long j = 0; j < cols; j++) {
                 transposed.limit(Math.toIntExact((j + 1) * segment)).position(Math.toIntExact(j * segment));
-                writeAt(transposed, offset + (j * rows + i0) * size, name);
+                out.writeAt(transposed, offset + (j * rows + i0) * size, name);
             }
         }
         return finish(name, elemType, new long[] {cols, rows}, offset, count * size);
@@ -185,57 +169,17 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
         return scratch[which].clear();
     }
 
-    /** Pads the file to the next aligned offset and returns it. */
-    private long alignedStart() {
-        if (closed) {
-            throw new IllegalStateException("external data file " + file + " is closed");
-        }
-        long aligned = (position + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-        if (aligned > position) {
-            writeAt(ByteBuffer.allocate((int) (aligned - position)), position, "padding");
-        }
-        return aligned;
-    }
-
-    private void writeAt(ByteBuffer buf, long at, String what) {
-        try {
-            long p = at;
-            while (buf.hasRemaining()) {
-                p += channel.write(buf, p);
-            }
-            position = Math.max(position, p);
-        } catch (IOException e) {
-            throw OutputFolder.writeFailure("write '" + what + "' to", file, e);
-        }
-    }
-
     private TensorProto finish(String name, int elemType, long[] dims, long offset, long length) {
         tensorCount++;
-        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(elemType)
-                .setDataLocation(TensorProto.DataLocation.EXTERNAL)
-                .addExternalData(entry("location", location))
-                .addExternalData(entry("offset", Long.toString(offset)))
-                .addExternalData(entry("length", Long.toString(length)));
+        TensorProto.Builder t = out.pointTo(TensorProto.newBuilder().setName(name).setDataType(elemType), offset, length);
         for (long d : dims) {
             t.addDims(d);
         }
         return t.build();
     }
 
-    private static StringStringEntryProto entry(String key, String value) {
-        return StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
-    }
-
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        try {
-            channel.close();
-        } catch (IOException e) {
-            throw OutputFolder.writeFailure("close", file, e);
-        }
+        out.close();
     }
 }

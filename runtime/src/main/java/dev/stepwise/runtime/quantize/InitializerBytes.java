@@ -18,21 +18,8 @@ import java.nio.file.StandardOpenOption;
  * read with positional reads, never mapped whole) or the model's own raw data. {@link #key} names the stored bytes, so
  * the same weight met in several models of a folder is quantized once.
  */
-final class InitializerBytes implements TensorBytes {
-    private final TensorProto tensor;
-    private final Path file;
-    private final long start;
-    private final long length;
-    private final ByteBuffer inline;
-
-    private InitializerBytes(TensorProto tensor, Path file, long start, long length, ByteBuffer inline) {
-        this.tensor = tensor;
-        this.file = file;
-        this.start = start;
-        this.length = length;
-        this.inline = inline;
-    }
-
+record InitializerBytes(TensorProto tensor, Path file, long start, long length, ByteBuffer inline)
+        implements TensorBytes {
     /** The bytes of {@code t}, an initializer of {@code model}. */
     static InitializerBytes of(OnnxModelReader model, TensorProto t) {
         if (!OnnxModelReader.isExternal(t)) {

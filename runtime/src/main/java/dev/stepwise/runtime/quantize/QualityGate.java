@@ -1,15 +1,19 @@
 package dev.stepwise.runtime.quantize;
 
-import dev.stepwise.runtime.tensor.Argmax;
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import com.google.gson.JsonElement;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ort.OrtRunner;
 import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.tensor.Argmax;
 import dev.stepwise.runtime.tensor.HostTensor;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -196,14 +200,14 @@ final class QualityGate {
         List<long[]> windows = new ArrayList<>();
         for (long[] r : rows) {
             for (int at = 0; l > 0 && at + l <= r.length; at += l) {
-                windows.add(java.util.Arrays.copyOfRange(r, at, at + l));
+                windows.add(Arrays.copyOfRange(r, at, at + l));
             }
         }
         for (int i = 0; i + b <= windows.size(); i += b) {
             batches.add(windows.subList(i, i + b).toArray(long[][]::new));
         }
         if (batches.isEmpty()) {
-            throw new StepwiseException(s + ": no evaluation row is long enough for input_ids " + java.util.Arrays.toString(shape));
+            throw new StepwiseException(s + ": no evaluation row is long enough for input_ids " + Arrays.toString(shape));
         }
         return batches;
     }
@@ -223,12 +227,14 @@ final class QualityGate {
 
     /**
      * A seq2seq decoder: for each eval input (the encoder's, one row at a time) the float and the quantized encoder
-     * run, and each decoder is fed the same ids as {@code input_ids} (teacher forcing on the input itself: the
-     * figures compare next-token distributions position by position, whatever the text) with its own encoder's
-     * {@code last_hidden_state} and an all-ones mask.
+     * run; the float pipeline then decodes greedily from {@code decoder_start_token_id} (the folder's config.json) for
+     * the row's length + 1 tokens, and both decoders are fed that sequence, each with its own encoder's {@code
+     * last_hidden_state} and an all-ones mask: the figures compare next-token distributions at every position of the
+     * path generation takes. Without a start id (no config.json), the decoders are fed the input ids themselves.
      */
     private QualityFigures seq2seq(String name, Path original, OrtSession q, Path tokenizerDir) throws OrtException {
         List<long[]> rows = EvalInputs.rows(options.eval(), "encoder", tokenizerDir);
+        Long start = decoderStart(tokenizerDir);
         try (OrtSession f = OrtSessions.open(original, options.threads());
              OrtSession fe = OrtSessions.open(originalEncoder, options.threads());
              OrtSession qe = OrtSessions.open(quantizedEncoder, options.threads())) {
@@ -237,10 +243,34 @@ final class QualityGate {
             for (long[][] batch : batches(fe, rows)) {
                 HostTensor a = OrtRunner.run(fe, feed(fe, batch)).get(states);
                 HostTensor b = OrtRunner.run(qe, feed(qe, batch)).get(firstRank3(qe));
-                feeds.add(pair(seq2seqFeed(f, batch, a), seq2seqFeed(q, batch, b)));
+                long[][] decoded = start == null ? batch : greedyPath(f, a, start, batch[0].length + 1);
+                feeds.add(pair(seq2seqFeed(f, decoded, a), seq2seqFeed(q, decoded, b)));
             }
             return compareLogits(name, f, q, feeds);
         }
+    }
+
+    /** The float decoder's own greedy sequence (start id first, {@code length} ids), recomputed without a past. */
+    private static long[][] greedyPath(OrtSession decoder, HostTensor states, long start, int length)
+            throws OrtException {
+        long[] ids = {start};
+        while (ids.length < length) {
+            HostTensor logits = OrtRunner.run(decoder, seq2seqFeed(decoder, new long[][] {ids}, states)).get("logits");
+            int vocab = (int) logits.dim(2);
+            ids = Arrays.copyOf(ids, ids.length + 1);
+            ids[ids.length - 1] = Argmax.of(logits.floats(), (ids.length - 2) * vocab, vocab);
+        }
+        return new long[][] {ids};
+    }
+
+    /** {@code decoder_start_token_id} of the folder's config.json, or null when there is none. */
+    private static Long decoderStart(Path folder) {
+        Path config = folder == null ? null : folder.resolve("config.json");
+        if (config == null || !Files.isRegularFile(config)) {
+            return null;
+        }
+        JsonElement id = ModelConfig.readJson(config).get("decoder_start_token_id");
+        return id == null || id.isJsonNull() ? null : id.getAsLong();
     }
 
     private static Map<String, HostTensor> seq2seqFeed(OrtSession s, long[][] batch, HostTensor states)

@@ -61,6 +61,11 @@ public final class Quantizer {
             if (options.mode() != QuantizeMode.INT4) {
                 checkOpset(r, qdq ? MIN_QDQ_OPSET : MIN_OPSET);
             }
+            if (qdq && QualityGate.kind(r.model().getGraph()).equals(QualityGate.SEQ2SEQ_DECODER)) {
+                // calibration feeds token ids only; a decoder reading an encoder's output would need the encoder run
+                throw new StepwiseException(m + ": int8-static does not calibrate seq2seq decoders (they read an"
+                        + " encoder's output); quantize the set with --mode int8 or int4");
+            }
             dataFiles.addAll(r.externalFiles());
         }
         String dataFile = dataFiles.isEmpty() ? DEFAULT_DATA_FILE : dataFiles.iterator().next();

@@ -14,9 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -61,14 +59,7 @@ public final class TorchBinFile implements TensorFile {
     }
 
     public static TorchBinFile open(Path path) {
-        FileChannel channel;
-        try {
-            channel = FileChannel.open(path, StandardOpenOption.READ);
-        } catch (NoSuchFileException e) {
-            throw new StepwiseException(path + ": file not found");
-        } catch (IOException e) {
-            throw new StepwiseException(path + ": cannot open: " + e.getMessage(), e);
-        }
+        FileChannel channel = PositionalRead.open(path);
         try {
             return new TorchBinFile(path, channel, read(path, channel));
         } catch (RuntimeException e) {

@@ -33,14 +33,10 @@ public final class ConstTensor {
 
     /** A tensor of {@code elemType} filled from integers (converted for floating types). */
     public static ConstTensor ofLongs(int elemType, long[] dims, long[] values) {
-        check(dims, values.length);
         if (isFloating(elemType)) {
-            double[] r = new double[values.length];
-            for (int i = 0; i < r.length; i++) {
-                r[i] = round(elemType, values[i]);
-            }
-            return new ConstTensor(elemType, dims.clone(), null, r);
+            return ofDoubles(elemType, dims, Arrays.stream(values).asDoubleStream().toArray());
         }
+        check(dims, values.length);
         long[] v = values.clone();
         for (int i = 0; i < v.length; i++) {
             v[i] = wrap(elemType, v[i]);

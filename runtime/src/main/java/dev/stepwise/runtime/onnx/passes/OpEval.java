@@ -109,27 +109,37 @@ final class OpEval {
         return s;
     }
 
-    /** For each element of {@code out}, the flat index into a tensor of {@code dims} broadcast to it. */
-    static int[] broadcastIndex(long[] dims, long[] out) {
-        int n = (int) OnnxTypes.elementCount(out);
-        int[] idx = new int[n];
-        long[] inStrides = strides(dims);
-        int offset = out.length - dims.length;
-        long[] outStrides = strides(out);
-        for (int i = 0; i < n; i++) {
+    /** What coordinate {@code coord} along axis {@code axis} of element {@code element} adds to a flat index. */
+    @FunctionalInterface
+    private interface AxisOffset {
+        long offset(int element, int axis, long coord);
+    }
+
+    /**
+     * For each element of a tensor of {@code dims}, the sum over its axes of {@code offset}: the flat index an
+     * index-moving op (slice, transpose, tile, broadcast, gather along an axis, reduce) maps the element to.
+     */
+    private static int[] mapIndex(long[] dims, AxisOffset offset) {
+        long[] strides = strides(dims);
+        int[] index = new int[(int) OnnxTypes.elementCount(dims)];
+        for (int i = 0; i < index.length; i++) {
             long rem = i;
             long flat = 0;
-            for (int a = 0; a < out.length; a++) {
-                long coord = rem / outStrides[a];
-                rem %= outStrides[a];
-                int ia = a - offset;
-                if (ia >= 0 && dims[ia] != 1) {
-                    flat += coord * inStrides[ia];
-                }
+            for (int a = 0; a < dims.length; a++) {
+                long coord = rem / strides[a];
+                rem %= strides[a];
+                flat += offset.offset(i, a, coord);
             }
-            idx[i] = (int) flat;
+            index[i] = (int) flat;
         }
-        return idx;
+        return index;
+    }
+
+    /** For each element of {@code out}, the flat index into a tensor of {@code dims} broadcast to it. */
+    static int[] broadcastIndex(long[] dims, long[] out) {
+        long[] inStrides = strides(dims);
+        int shift = out.length - dims.length;
+        return mapIndex(out, (i, a, coord) -> a >= shift && dims[a - shift] != 1 ? coord * inStrides[a - shift] : 0);
     }
 
     // ---- kernels ----
@@ -389,45 +399,18 @@ final class OpEval {
         long[] id = indices.dims();
         int axis = c.normalizeAxis(c.attrInt("axis", 0), d.length);
         long[] ds = strides(d);
-        long[] is = strides(id);
-        int[] index = new int[indices.size()];
-        for (int i = 0; i < index.length; i++) {
-            long rem = i;
-            long flat = 0;
-            for (int a = 0; a < id.length; a++) {
-                long coord = rem / is[a];
-                rem %= is[a];
-                if (a == axis) {
-                    coord = indices.getLong(i);
-                    if (coord < 0) {
-                        coord += d[a];
-                    }
-                }
-                flat += coord * ds[a];
-            }
-            index[i] = (int) flat;
-        }
+        int[] index = mapIndex(id, (i, a, coord) -> {
+            long at = a != axis ? coord : indices.getLong(i) < 0 ? indices.getLong(i) + d[a] : indices.getLong(i);
+            return at * ds[a];
+        });
         return data.gather(t.dims(), index);
     }
 
     private static ConstTensor slice(NodeContext c, ConstTensor x, TensorType t) {
         long[] d = x.dims();
         long[][] r = OpRules.sliceRanges(c, d);
-        long[] out = t.dims();
         long[] xs = strides(d);
-        long[] os = strides(out);
-        int[] index = new int[(int) t.elementCount()];
-        for (int i = 0; i < index.length; i++) {
-            long rem = i;
-            long flat = 0;
-            for (int a = 0; a < out.length; a++) {
-                long coord = rem / os[a];
-                rem %= os[a];
-                flat += (r[a][0] + coord * r[a][1]) * xs[a];
-            }
-            index[i] = (int) flat;
-        }
-        return x.gather(out, index);
+        return x.gather(t.dims(), mapIndex(t.dims(), (i, a, coord) -> (r[a][0] + coord * r[a][1]) * xs[a]));
     }
 
     private static ConstTensor concat(NodeContext c, ConstTensor[] in, TensorType t) {
@@ -465,21 +448,8 @@ final class OpEval {
     private static ConstTensor transpose(NodeContext c, ConstTensor x, TensorType t) {
         long[] d = x.dims();
         int[] p = OpRules.perm(c, d.length);
-        long[] out = t.dims();
         long[] xs = strides(d);
-        long[] os = strides(out);
-        int[] index = new int[(int) t.elementCount()];
-        for (int i = 0; i < index.length; i++) {
-            long rem = i;
-            long flat = 0;
-            for (int a = 0; a < out.length; a++) {
-                long coord = rem / os[a];
-                rem %= os[a];
-                flat += coord * xs[p[a]];
-            }
-            index[i] = (int) flat;
-        }
-        return x.gather(out, index);
+        return x.gather(t.dims(), mapIndex(t.dims(), (i, a, coord) -> coord * xs[p[a]]));
     }
 
     private static ConstTensor expand(ConstTensor x, TensorType t) {
@@ -488,21 +458,8 @@ final class OpEval {
 
     private static ConstTensor tile(ConstTensor x, TensorType t) {
         long[] d = x.dims();
-        long[] out = t.dims();
         long[] xs = strides(d);
-        long[] os = strides(out);
-        int[] index = new int[(int) t.elementCount()];
-        for (int i = 0; i < index.length; i++) {
-            long rem = i;
-            long flat = 0;
-            for (int a = 0; a < out.length; a++) {
-                long coord = rem / os[a];
-                rem %= os[a];
-                flat += (coord % d[a]) * xs[a];
-            }
-            index[i] = (int) flat;
-        }
-        return x.gather(out, index);
+        return x.gather(t.dims(), mapIndex(t.dims(), (i, a, coord) -> (coord % d[a]) * xs[a]));
     }
 
     private static ConstTensor where(ConstTensor cond, ConstTensor x, ConstTensor y, TensorType t) {
@@ -595,19 +552,10 @@ final class OpEval {
             default -> 0;
         };
         Arrays.fill(acc, init);
-        long[] xs = strides(d);
         long[] ks = strides(keptDims);
+        int[] target = mapIndex(d, (i, a, coord) -> reduced[a] ? 0 : coord * ks[a]);
         for (int i = 0; i < x.size(); i++) {
-            long rem = i;
-            long flat = 0;
-            for (int a = 0; a < d.length; a++) {
-                long coord = rem / xs[a];
-                rem %= xs[a];
-                if (!reduced[a]) {
-                    flat += coord * ks[a];
-                }
-            }
-            int o = (int) flat;
+            int o = target[i];
             double v = x.getDouble(i);
             acc[o] = switch (op) {
                 case "ReduceMax" -> Math.max(acc[o], v);

@@ -1,9 +1,9 @@
 package dev.stepwise.runtime.onnx.passes;
 
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.onnx.ExternalDataFile;
 import dev.stepwise.runtime.onnx.proto.Onnx.GraphProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
-import dev.stepwise.runtime.onnx.proto.Onnx.StringStringEntryProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import java.io.Closeable;
 import java.io.IOException;
@@ -27,37 +27,27 @@ import java.util.Set;
  * shared too). Smaller inline tensors stay in the graph. Every tensor starts at a 64-byte aligned offset.
  */
 public final class SharedExternalData implements Closeable {
-    public static final int ALIGNMENT = 64;
+    public static final int ALIGNMENT = ExternalDataFile.ALIGNMENT;
 
-    private final Path file;
-    private final String location;
+    private final ExternalDataFile out;
     private final long minExternalBytes;
-    private final FileChannel out;
     private final Map<String, long[]> regions = new HashMap<>();
     private final Map<String, long[]> contents = new HashMap<>();
     /** Inline data already stored, by identity: step graphs of one source share the same ByteString objects. */
     private final Map<com.google.protobuf.ByteString, long[]> stored = new java.util.IdentityHashMap<>();
     private final Set<String> names = new HashSet<>();
-    private long position;
 
     public SharedExternalData(Path file, long minExternalBytes) {
-        this.file = file;
-        this.location = file.getFileName().toString();
+        this.out = new ExternalDataFile(file);
         this.minExternalBytes = minExternalBytes;
-        try {
-            this.out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw new StepwiseException("cannot create " + file + ": " + e.getMessage(), e);
-        }
     }
 
     public Path file() {
-        return file;
+        return out.file();
     }
 
     public long size() {
-        return position;
+        return out.size();
     }
 
     /** The model with its initializers moved into (or pointed at) the shared file; {@code sourceDir} resolves the
@@ -87,25 +77,17 @@ public final class SharedExternalData implements Closeable {
         String key = src + "\u0000" + offset + "\u0000" + length;
         long[] at = regions.get(key);
         if (at == null) {
-            long start = align();
+            long start = out.alignedStart();
             try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ)) {
                 if (offset + length > in.size()) {
                     throw new StepwiseException("initializer '" + t.getName() + "' needs bytes " + offset + ".."
                             + (offset + length) + " of " + src + ", which has " + in.size());
                 }
-                long done = 0;
-                while (done < length) {
-                    long n = in.transferTo(offset + done, length - done, out.position(start + done));
-                    if (n <= 0) {
-                        throw new StepwiseException("copying '" + t.getName() + "' from " + src + " stalled");
-                    }
-                    done += n;
-                }
+                out.copyAt(in, offset, length, start, t.getName());
             } catch (IOException e) {
-                throw new StepwiseException("cannot copy '" + t.getName() + "' from " + src + " to " + file + ": "
-                        + e.getMessage(), e);
+                throw new StepwiseException("cannot copy '" + t.getName() + "' from " + src + " to " + out.file()
+                        + ": " + e.getMessage(), e);
             }
-            position = start + length;
             at = new long[] {start, length};
             regions.put(key, at);
         }
@@ -121,8 +103,8 @@ public final class SharedExternalData implements Closeable {
         String key = t.getDataType() + ":" + digest(data.duplicate());
         long[] at = contents.get(key);
         if (at == null) {
-            long start = align();
-            write(data.duplicate(), start, t.getName());
+            long start = out.alignedStart();
+            out.writeAt(data.duplicate(), start, t.getName());
             at = new long[] {start, data.remaining()};
             contents.put(key, at);
         }
@@ -143,46 +125,20 @@ public final class SharedExternalData implements Closeable {
      * the aligned start it is given; returns {@code header} (name, type, dims) pointing into the shared file.
      */
     public TensorProto storeNew(TensorProto header, long length, RegionFill fill) {
-        long start = align();
+        long start = out.alignedStart();
         fill.fill(start);
-        position = Math.max(position, start + length);
+        out.extendTo(start + length);
         return pointTo(header, new long[] {start, length});
     }
 
     /** Writes {@code b}'s remaining bytes at {@code at}; errors name {@code what}. */
     public void writeAt(ByteBuffer b, long at, String what) {
-        write(b, at, what);
+        out.writeAt(b, at, what);
     }
 
     private TensorProto pointTo(TensorProto t, long[] at) {
         names.add(t.getName());
-        return t.toBuilder().clearRawData().clearFloatData().clearInt32Data().clearInt64Data().clearDoubleData()
-                .clearUint64Data().clearExternalData()
-                .setDataLocation(TensorProto.DataLocation.EXTERNAL)
-                .addExternalData(entry("location", location))
-                .addExternalData(entry("offset", Long.toString(at[0])))
-                .addExternalData(entry("length", Long.toString(at[1])))
-                .build();
-    }
-
-    private long align() {
-        long aligned = (position + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-        if (aligned > position) {
-            write(ByteBuffer.allocate((int) (aligned - position)), position, "padding");
-        }
-        return aligned;
-    }
-
-    private void write(ByteBuffer b, long at, String what) {
-        try {
-            long p = at;
-            while (b.hasRemaining()) {
-                p += out.write(b, p);
-            }
-            position = Math.max(position, p);
-        } catch (IOException e) {
-            throw new StepwiseException("writing '" + what + "' to " + file + " failed: " + e.getMessage(), e);
-        }
+        return out.pointTo(t.toBuilder(), at[0], at[1]).build();
     }
 
     /** SHA-256 of a buffer's remaining bytes, in hex (the buffer is consumed). */
@@ -196,16 +152,8 @@ public final class SharedExternalData implements Closeable {
         }
     }
 
-    private static StringStringEntryProto entry(String k, String v) {
-        return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
-    }
-
     @Override
     public void close() {
-        try {
-            out.close();
-        } catch (IOException e) {
-            throw new StepwiseException("closing " + file + " failed: " + e.getMessage(), e);
-        }
+        out.close();
     }
 }
