@@ -8,8 +8,8 @@ tokenizers. Text in, text out: "w5 w77 w12" comes back as "w12 w77 w5 w5".
 transformers 5 removed `pipeline("text2text-generation")`; what its last version (4.53) did is done here with
 transformers 5.17's tokenizer and `generate`, step by step:
   - generation settings: the pipeline's defaults (max_new_tokens 256, num_beams 4) under what the model's
-    generation_config.json sets (a max_length other than 20 there drops the default max_new_tokens), then the entry of
-    config.json's task_specific_params for the chosen task, if any;
+    generation_config.json sets (values equal to transformers' defaults do not count; a max_length other than 20 there
+    drops the default max_new_tokens), then the entry of config.json's task_specific_params for the chosen task, if any;
   - prefix: the task entry's `prefix`, else config.json's top-level `prefix`, else none, prepended to each text;
   - each text tokenized alone (no padding, no truncation) and generated alone (the pipeline's batch size 1);
   - `{"generated_text": tokenizer.decode(ids, skip_special_tokens=True)}` (clean_up_tokenization_spaces False).

@@ -179,7 +179,7 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 return print(generateSeq2Seq(model, decoder, rows, config, beamOptions, tokenizer), tokenizer);
             }
-            if (!seq2seqDecoder.equals("optimum")) {
+            if (decoder != Seq2SeqModel.Decoder.OPTIMUM) {
                 return usage("--seq2seq-decoder applies to a seq2seq export; " + model + " is not one");
             }
             UnrollManifest unrolled = UnrollManifest.readIfPresent(model);

@@ -157,7 +157,8 @@ public final class Seq2SeqValidator {
         next.put(cache.pastName(layer, "value"), value);
     }
 
-    private static ValidationCase run(Path dir, Seq2SeqTracer.Graph graph, List<TensorDecl> declared, DummyInputs in, Map<String, HostTensor> expected, double atol, double rtol, String logits) {
+    private static ValidationCase run(Path dir, Seq2SeqTracer.Graph graph, List<TensorDecl> declared, DummyInputs in,
+                                      Map<String, HostTensor> expected, double atol, double rtol, String logits) {
         Path file = dir.resolve(graph.file());
         try (OrtSession session = OrtSessions.open(file, 0, true)) {
             Map<String, HostTensor> onnx = Validator.runOrt(session, declared, DType.FLOAT, in);

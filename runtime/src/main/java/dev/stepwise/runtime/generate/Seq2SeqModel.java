@@ -28,14 +28,14 @@ import java.util.Set;
 /**
  * An exported seq2seq set (optimum's {@code encoder_model.onnx}, {@code decoder_model.onnx},
  * {@code decoder_with_past_model.onnx}, or the single or merged decoder instead of the pair: {@link Decoder}) ready to
- * generate. Each request runs the encoder once on its right-padded
- * inputs; the decoder then starts every row with {@code decoder_start_token_id}, its first step computing the
- * cross-attention cache, every later step taking both caches. Greedy, sampling and beam search are the
+ * generate. Each request runs the encoder once on its right-padded inputs; the decoder then starts every row with
+ * {@code decoder_start_token_id}, its first step computing the cross-attention cache, every later step taking both
+ * caches. Greedy, sampling and beam search are the
  * {@link Generator}'s, over the {@link StepModelSource} a request binds ({@link #forInputs}). Thread-safe: the
  * sessions are, and each request keeps its own caches.
  */
 public final class Seq2SeqModel implements AutoCloseable {
-    /** Which decoder graphs generate: optimum's pair, or Stepwise's single decoder (same tokens). */
+    /** Which decoder graphs generate: optimum's pair or merged decoder, or Stepwise's single one (same tokens). */
     public enum Decoder {
         /** {@code decoder_model.onnx} for the first step, {@code decoder_with_past_model.onnx} after. */
         OPTIMUM,

@@ -17,10 +17,10 @@ import java.util.Set;
 
 /**
  * optimum's merged decoder ({@code decoder_model_merged.onnx}): a decoder without a past and its with-past twin as the
- * two branches of one {@code If} on the bool {@code [1]} input {@code use_cache_branch} (then: with past, else: without),
- * the graph's inputs the union of theirs. Weights stored in external data move to the outer graph, once per name, and
- * both branches read them from there, so the merged file points at the same bytes of the same weights file as the two
- * it is made of; small inline constants stay in the branch that uses them.
+ * two branches of one {@code If} on the bool {@code [1]} input {@code use_cache_branch} (then: with past, else:
+ * without), the graph's inputs the union of theirs. Weights stored in external data move to the outer graph, once per
+ * name, and both branches read them from there, so the merged file points at the same bytes of the same weights file
+ * as the two it is made of; small inline constants stay in the branch that uses them.
  *
  * <p>The branches of an {@code If} must have the same outputs. An output only the decoder without a past has (a
  * seq2seq decoder's cross-attention presents: the cross cache does not change after the first step, so the
