@@ -57,7 +57,8 @@ class Seq2SeqGenerateTest {
         return out;
     }
 
-    private static List<long[]> rows(JsonArray rows) {
+    /** goldens.json's {@code rows}: the encoder inputs, one array of ids each. */
+    static List<long[]> rows(JsonArray rows) {
         List<long[]> out = new ArrayList<>();
         for (var r : rows) {
             JsonArray a = r.getAsJsonArray();
