@@ -6,6 +6,7 @@ import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.GenerationEngine;
 import dev.stepwise.runtime.generate.GenerationEngines;
 import dev.stepwise.runtime.generate.Generator;
+import dev.stepwise.runtime.generate.Seq2SeqModel;
 import dev.stepwise.runtime.generate.TextTokenizer;
 import dev.stepwise.runtime.generate.TokenStream;
 import dev.stepwise.runtime.generate.UnsupportedOptionException;
@@ -24,6 +25,8 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Generate with an exported model folder on ONNX Runtime: greedy, seeded sampling or beam search.",
+            "On a seq2seq export the prompt is the encoder's input and the output the decoded sequence (which starts "
+                + "with decoder_start_token_id); max_length counts decoder tokens.",
             "Defaults come from the folder's generation_config.json (transformers' defaults where it is silent); "
                 + "flags override them.",
             "With one prompt and one returned sequence, greedy decoding and sampling print token by token (the Java "
@@ -123,15 +126,23 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads (default: all cores).")
     int threads;
 
+    @Option(names = "--seq2seq-decoder", defaultValue = "optimum", paramLabel = "optimum|merged|single",
+            description = "Seq2seq export: optimum's decoder pair (default), the merged decoder (If on use_cache_branch)"
+                + " or Stepwise's single decoder graph.")
+    String seq2seqDecoder;
+
     @Override
     public Integer call() {
         Path model = main.locateModel(this.model);
         List<long[]> rows = prompt.ids != null ? parseIds(prompt.ids) : null;
+        boolean seq2seq = Seq2SeqModel.isExport(model);
         GenerationEngines.Kind kind;
         GenerationConfig.Builder builder;
         BeamOptions beamOptions;
+        Seq2SeqModel.Decoder decoder;
         try {
             kind = GenerationEngines.Kind.parse(engine);
+            decoder = parseDecoder(seq2seqDecoder);
             builder = GenerationConfig.Builder.fromModelDir(model);
             beamOptions = applyFlags(builder);
         } catch (IllegalArgumentException | UsageError e) {
@@ -148,7 +159,8 @@ final class GenerateCommand implements Callable<Integer> {
             int longest = rows.stream().mapToInt(r -> r.length).max().orElse(0);
             GenerationConfig config;
             try {
-                config = builder.build(longest);
+                // a seq2seq decoder's prompt is decoder_start_token_id alone: max_length counts decoder tokens
+                config = builder.build(seq2seq ? 1 : longest);
                 checkFlagsApply(config);
             } catch (StepwiseException | UsageError e) {
                 return usage(e.getMessage());
@@ -160,16 +172,22 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 spec.commandLine().getErr().flush();
             }
+            if (seq2seq) {
+                if (kind != GenerationEngines.Kind.JAVA) {
+                    return usage("--engine " + kind.cliName() + ": " + model + " is a seq2seq export, which the java"
+                            + " engine runs (drop --engine)");
+                }
+                return print(generateSeq2Seq(model, decoder, rows, config, beamOptions, tokenizer), tokenizer);
+            }
+            if (decoder != Seq2SeqModel.Decoder.OPTIMUM) {
+                return usage("--seq2seq-decoder applies to a seq2seq export; " + model + " is not one");
+            }
             UnrollManifest unrolled = UnrollManifest.readIfPresent(model);
             if (unrolled != null && kind != GenerationEngines.Kind.JAVA) {
                 return usage("--engine " + kind.cliName() + ": " + model + " is an unrolled step-graph folder, which the "
                         + "java engine runs (drop --engine)");
             }
-            TextTokenizer text = tokenizer;
-            TokenStream stream = streams(kind, config, rows.size())
-                    ? (printIds ? TokenStream.ids(System.out, rows.get(0))
-                            : TokenStream.text(System.out, text::decode, rows.get(0)))
-                    : null;
+            TokenStream stream = stream(kind, config, rows, rows.get(0), tokenizer);
             Generator.TokenListener listener = stream != null ? stream : Generator.TokenListener.NONE;
             GenerationEngine chosen = unrolled != null ? new StepGraphEngine(threads, beamOptions, listener)
                     : GenerationEngines.create(kind, threads, beamOptions, listener);
@@ -183,17 +201,56 @@ final class GenerateCommand implements Callable<Integer> {
                 stream.finish();
                 return 0;
             }
-            for (List<long[]> sequences : out) {
-                for (long[] s : sequences) {
-                    System.out.println(printIds ? join(s) : tokenizer.decode(s));
-                }
-            }
+            return print(out, tokenizer);
         } finally {
             if (tokenizer != null) {
                 tokenizer.close();
             }
         }
+    }
+
+    /** A seq2seq export's generation: the prompts are the encoder's inputs; streams as the decoder-only path does. */
+    private List<List<long[]>> generateSeq2Seq(Path model, Seq2SeqModel.Decoder decoder, List<long[]> rows,
+                                               GenerationConfig config, BeamOptions beamOptions,
+                                               TextTokenizer tokenizer) {
+        try (Seq2SeqModel s2s = Seq2SeqModel.open(model, decoder, threads)) {
+            TokenStream stream = stream(GenerationEngines.Kind.JAVA, config, rows,
+                    new long[] {s2s.decoderStartTokenId()}, tokenizer);
+            List<List<long[]>> out = s2s.generate(rows, config, beamOptions,
+                    stream != null ? stream : Generator.TokenListener.NONE);
+            if (stream != null) {
+                stream.finish();
+                return List.of();
+            }
+            return out;
+        }
+    }
+
+    /** The token-by-token printer of {@code prompt}'s continuation when the request streams ({@link #streams}). */
+    private TokenStream stream(GenerationEngines.Kind kind, GenerationConfig config, List<long[]> rows, long[] prompt,
+                               TextTokenizer tokenizer) {
+        if (!streams(kind, config, rows.size())) {
+            return null;
+        }
+        return printIds ? TokenStream.ids(System.out, prompt) : TokenStream.text(System.out, tokenizer::decode, prompt);
+    }
+
+    /** Each sequence on a line (none when they were streamed). */
+    private int print(List<List<long[]>> out, TextTokenizer tokenizer) {
+        for (List<long[]> sequences : out) {
+            for (long[] s : sequences) {
+                System.out.println(printIds ? join(s) : tokenizer.decode(s));
+            }
+        }
         return 0;
+    }
+
+    private static Seq2SeqModel.Decoder parseDecoder(String name) {
+        try {
+            return Seq2SeqModel.Decoder.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new UsageError("--seq2seq-decoder must be optimum, merged or single, not '" + name + "'");
+        }
     }
 
     /**

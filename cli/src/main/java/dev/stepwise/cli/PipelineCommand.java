@@ -22,15 +22,18 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 @Command(name = "pipeline", mixinStandardHelpOptions = true,
-        description = "Run a task on an exported encoder folder: one JSON result per input, one per line, on stdout.")
+        description = "Run a task on an exported encoder folder (or a seq2seq folder for text2text-generation): one"
+                + " JSON result per input, one per line, on stdout.")
 final class PipelineCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "TASK", description = "feature-extraction, text-classification or fill-mask.")
+    @Parameters(index = "0", paramLabel = "TASK",
+            description = "feature-extraction, text-classification, fill-mask or text2text-generation.")
     String task;
 
     @ParentCommand
     Main main;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Exported folder (model.onnx + tokenizer.json).")
+    @Option(names = "--model", required = true, paramLabel = "DIR",
+            description = "Exported folder (model.onnx, or a seq2seq set, + tokenizer.json).")
     Path model;
 
     @Option(names = "--input", arity = "1..*", paramLabel = "TEXT", description = "Input texts.")
@@ -51,6 +54,11 @@ final class PipelineCommand implements Callable<Integer> {
 
     @Option(names = "--top-k", defaultValue = "5", description = "fill-mask: candidates per mask (default 5).")
     int topK;
+
+    @Option(names = "--config-task", paramLabel = "NAME",
+            description = "text2text-generation: an entry of config.json's task_specific_params (summarization,"
+                    + " translation_en_to_de, ...) whose prefix and generation settings apply.")
+    String configTask;
 
     @Option(names = "--batch-size", defaultValue = "32", description = "Texts per ONNX Runtime run (default 32).")
     int batchSize;
@@ -79,7 +87,8 @@ final class PipelineCommand implements Callable<Integer> {
         PipelineOptions options;
         try {
             options = PipelineOptions.defaults().withTopK(topK).withBatchSize(batchSize).withThreads(threads)
-                    .withNormalize(normalize).withPooling(pooling == null ? null : Pooling.parse(pooling));
+                    .withNormalize(normalize).withPooling(pooling == null ? null : Pooling.parse(pooling))
+                    .withConfigTask(configTask);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cli, e.getMessage());
         }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.gson.JsonArray;
 import dev.stepwise.runtime.Stepwise;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.ExportOptions;
@@ -70,7 +69,7 @@ class QuantizeSeq2SeqExportTest {
         assertTrue(figures(r, "encoder_model.onnx").meanCosine() >= 0.995, "encoder cosine");
 
         // greedy until eos (the goldens' min_new_tokens forces tokens past the task's end, where nothing is trained)
-        List<long[]> prompts = rows(ModelConfig.readJson(Fixtures.path("seq2seq/" + name).resolve("goldens.json"))
+        List<long[]> prompts = Seq2SeqGenerateTest.rows(ModelConfig.readJson(Fixtures.path("seq2seq/" + name).resolve("goldens.json"))
                 .getAsJsonArray("rows"));
         assertEquals(greedy(folder, prompts), greedy(r.outputDir(), prompts), "greedy tokens, float vs " + mode);
     }
@@ -119,18 +118,5 @@ class QuantizeSeq2SeqExportTest {
     private static QualityFigures figures(QuantizeResult r, String file) {
         return r.quality().stream().filter(f -> f.file().equals(file)).findFirst()
                 .orElseThrow(() -> new AssertionError("no figures for " + file + ": " + r.quality()));
-    }
-
-    private static List<long[]> rows(JsonArray rows) {
-        List<long[]> out = new ArrayList<>();
-        for (var r : rows) {
-            JsonArray a = r.getAsJsonArray();
-            long[] ids = new long[a.size()];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = a.get(i).getAsLong();
-            }
-            out.add(ids);
-        }
-        return out;
     }
 }

@@ -135,18 +135,24 @@ public final class Stepwise {
 
     /**
      * Opens an exported encoder folder as a pipeline for {@code task} ({@code feature-extraction},
-     * {@code text-classification} or {@code fill-mask}), with default options: tokenization through the folder's
-     * {@code tokenizer.json}, batches padded as its tokenizer config says, and for feature-extraction the pooling and
-     * normalisation a sentence-transformers folder declares (else mean pooling, not normalised).
+     * {@code text-classification} or {@code fill-mask}), or a seq2seq export for {@code text2text-generation}, with
+     * default options: tokenization through the folder's {@code tokenizer.json}, batches padded as its tokenizer
+     * config says, and for feature-extraction the pooling and normalisation a sentence-transformers folder declares
+     * (else mean pooling, not normalised); text2text-generation prefixes config.json's {@code prefix} and generates
+     * with the folder's generation config.
      *
      * <pre>{@code
      * try (Pipeline p = Stepwise.pipeline("feature-extraction", Path.of("out"))) {
      *     float[][] vectors = ((FeatureExtractionPipeline) p).embed(List.of("A sentence."));
      * }
+     * try (Pipeline p = Stepwise.pipeline("text2text-generation", Path.of("t5-out"))) {
+     *     List<List<String>> texts = ((Text2TextGenerationPipeline) p).generate(List.of("w5 w77 w12"));
+     * }
      * }</pre>
      *
      * @param task   the pipeline task's command-line name
-     * @param folder a folder written by {@link #export} (or {@link #quantize}) from an encoder checkpoint
+     * @param folder a folder written by {@link #export} (or {@link #quantize}) from an encoder or encoder-decoder
+     *               checkpoint
      * @return the pipeline, holding an ONNX Runtime session until closed
      * @throws StepwiseException when the task is unknown or not the folder's, or the folder cannot be loaded
      */
@@ -158,8 +164,9 @@ public final class Stepwise {
      * As {@link #pipeline(String, Path)} with {@code options}.
      *
      * @param task    the pipeline task's command-line name
-     * @param folder  a folder written by {@link #export} (or {@link #quantize}) from an encoder checkpoint
-     * @param options pooling, normalisation, top-k, batch size, threads
+     * @param folder  a folder written by {@link #export} (or {@link #quantize}) from an encoder or encoder-decoder
+     *                checkpoint
+     * @param options pooling, normalisation, top-k, batch size, threads, config task
      * @return the pipeline, holding an ONNX Runtime session until closed
      * @throws StepwiseException when the task is unknown or not the folder's, or the folder cannot be loaded
      */

@@ -27,8 +27,9 @@ import java.util.List;
 
 /**
  * Exports an encoder-decoder checkpoint into optimum's seq2seq set: {@code encoder_model.onnx},
- * {@code decoder_model.onnx} and {@code decoder_with_past_model.onnx}, plus Stepwise's single decoder graph
- * {@code decoder_single_model.onnx} ({@link Seq2SeqTracer.Graph#SINGLE_DECODER}), all pointing into ONE weights file
+ * {@code decoder_model.onnx}, {@code decoder_with_past_model.onnx} and the two merged behind an {@code If} in
+ * {@code decoder_model_merged.onnx}, plus Stepwise's single decoder graph {@code decoder_single_model.onnx}
+ * ({@link Seq2SeqTracer.Graph#SINGLE_DECODER}), all pointing into ONE weights file
  * ({@code model.onnx_data}, each weight stored once however many graphs use it), the config and tokenizer files, and
  * {@code stepwise.json} naming the files. Like the other exports it checks every weight's shape first, validates each
  * file against the PyTorch engine and writes nothing on failure.
@@ -118,6 +119,7 @@ public final class Seq2SeqExporter {
         m.addProperty("decoder", Seq2SeqTracer.Graph.DECODER.file());
         m.addProperty("decoder_with_past", Seq2SeqTracer.Graph.DECODER_WITH_PAST.file());
         m.addProperty("decoder_single", Seq2SeqTracer.Graph.SINGLE_DECODER.file());
+        m.addProperty("decoder_merged", Seq2SeqTracer.Graph.MERGED_DECODER.file());
         m.addProperty("weights", Exporter.DATA_FILE);
         try {
             Files.writeString(dir.resolve(Exporter.MANIFEST_FILE),

@@ -11,6 +11,7 @@ import dev.stepwise.runtime.model.Seq2SeqDecoderInputs;
 import dev.stepwise.runtime.model.Seq2SeqLm;
 import dev.stepwise.runtime.model.Seq2SeqSpec;
 import dev.stepwise.runtime.model.TensorDecl;
+import dev.stepwise.runtime.onnx.DecoderMerge;
 import dev.stepwise.runtime.onnx.GraphBuilder;
 import dev.stepwise.runtime.onnx.TracingOps;
 import dev.stepwise.runtime.onnx.WeightSink;
@@ -22,11 +23,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Traces an encoder-decoder's two forwards into optimum's three graphs: the encoder; the decoder without a past (it
+ * Traces an encoder-decoder's two forwards into optimum's graphs: the encoder; the decoder without a past (it
  * computes the cross-attention cache from {@code encoder_hidden_states} and outputs both caches' presents); and the
  * decoder with a past, which takes both caches and outputs only the self-attention presents (the cross cache does not
  * change, and {@code encoder_hidden_states} is not an input since nothing reads it: optimum's contract). Batch and
- * sequence axes stay symbolic.
+ * sequence axes stay symbolic. optimum's merged decoder puts the two decoders behind an {@code If}; Stepwise's single
+ * decoder does without one.
  */
 public final class Seq2SeqTracer {
     private static final String[] KINDS = {"key", "value"};
@@ -42,7 +44,12 @@ public final class Seq2SeqTracer {
          * empty pasts and the encoder's output, later steps the caches and an empty {@code encoder_hidden_states}, so
          * the cross cache is computed on the first step only, without an {@code If} or a second copy of the graph.
          */
-        SINGLE_DECODER("decoder_single_model.onnx");
+        SINGLE_DECODER("decoder_single_model.onnx"),
+        /**
+         * optimum's merged decoder: {@link #DECODER} and {@link #DECODER_WITH_PAST} behind one {@code If} on
+         * {@code use_cache_branch} ({@link DecoderMerge}), reading the same weights.
+         */
+        MERGED_DECODER("decoder_model_merged.onnx");
 
         private final String file;
 
@@ -57,6 +64,11 @@ public final class Seq2SeqTracer {
 
     public static ModelProto trace(Seq2SeqArchitecture architecture, ModelConfig config, WeightSource weights,
                                    Graph which, int opset, WeightSink sink, DType floatType) {
+        if (which == Graph.MERGED_DECODER) {
+            return DecoderMerge.merge(trace(architecture, config, weights, Graph.DECODER, opset, sink, floatType),
+                    trace(architecture, config, weights, Graph.DECODER_WITH_PAST, opset, sink, floatType),
+                    architecture.spec().modelType() + "-merged_decoder");
+        }
         Seq2SeqSpec spec = architecture.spec();
         GraphBuilder graph = new GraphBuilder(spec.modelType() + "-" + which.name().toLowerCase(java.util.Locale.ROOT),
                 opset);

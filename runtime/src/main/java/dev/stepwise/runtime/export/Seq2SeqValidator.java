@@ -13,6 +13,8 @@ import dev.stepwise.runtime.model.Seq2SeqArchitecture;
 import dev.stepwise.runtime.model.Seq2SeqDecoderInputs;
 import dev.stepwise.runtime.model.Seq2SeqLm;
 import dev.stepwise.runtime.model.Seq2SeqSpec;
+import dev.stepwise.runtime.model.TensorDecl;
+import dev.stepwise.runtime.onnx.DecoderMerge;
 import dev.stepwise.runtime.ops.EagerBackend;
 import dev.stepwise.runtime.ops.EagerOps;
 import dev.stepwise.runtime.ops.Tensor;
@@ -25,11 +27,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Checks the three files of a seq2seq set against the same forwards run eagerly on the PyTorch engine, on one
+ * Checks the files of a seq2seq set against the same forwards run eagerly on the PyTorch engine, on one
  * right-padded batch carried through a whole request: the encoder on it; the decoder on three start tokens with the
- * reference encoder's output; the decoder with past on one more token with the reference's caches. Every output is
- * compared ({@link Validator}'s rule, logits also by their greedy choice). The reference runs first and is freed before
- * ONNX Runtime loads the files.
+ * reference encoder's output; the decoder with past on one more token with the reference's caches; the single decoder
+ * and both branches of the merged decoder as each of those two. Every output is compared ({@link Validator}'s rule,
+ * logits also by their greedy choice). The reference runs first and is freed before ONNX Runtime loads the files.
  */
 public final class Seq2SeqValidator {
     private static final int BATCH = 2;
@@ -98,6 +100,11 @@ public final class Seq2SeqValidator {
                 }
             }
         }
+        // the merged decoder's two branches: without a past as the decoder (its past inputs empty), with a past as
+        // the decoder with past (encoder_hidden_states is an input of the merged graph, unread in that branch)
+        DummyInputs merged0 = copy(single0).put(DecoderMerge.USE_CACHE_BRANCH, flag(false));
+        DummyInputs merged1 = copy(pastIn).put("encoder_hidden_states", decoderIn.get("encoder_hidden_states"))
+                .put(DecoderMerge.USE_CACHE_BRANCH, flag(true));
         List<ValidationCase> results = new ArrayList<>();
         results.add(run(dir, Seq2SeqTracer.Graph.ENCODER, spec.encoderInputs(), encoderIn, encoderOut, atol, rtol, null));
         results.add(run(dir, Seq2SeqTracer.Graph.DECODER, spec.decoderInputs(), decoderIn, decoderOut, atol, rtol,
@@ -108,7 +115,28 @@ public final class Seq2SeqValidator {
                 spec.logits().name()));
         results.add(run(dir, Seq2SeqTracer.Graph.SINGLE_DECODER, spec.decoderInputs(), single1, single1Out, atol, rtol,
                 spec.logits().name()));
+        results.add(run(dir, Seq2SeqTracer.Graph.MERGED_DECODER, mergedInputs(spec), merged0, decoderOut, atol,
+                rtol, spec.logits().name()));
+        results.add(run(dir, Seq2SeqTracer.Graph.MERGED_DECODER, mergedInputs(spec), merged1, pastOut, atol,
+                rtol, spec.logits().name()));
         return results;
+    }
+
+    /** The merged decoder's typed inputs: the decoder's and the bool branch selector. */
+    private static List<TensorDecl> mergedInputs(Seq2SeqSpec spec) {
+        List<TensorDecl> all = new ArrayList<>(spec.decoderInputs());
+        all.add(new TensorDecl(DecoderMerge.USE_CACHE_BRANCH, DType.BOOL, List.of("1")));
+        return all;
+    }
+
+    private static HostTensor flag(boolean value) {
+        return HostTensor.ofLongs(new long[] {value ? 1 : 0}, 1);
+    }
+
+    private static DummyInputs copy(DummyInputs in) {
+        DummyInputs out = new DummyInputs();
+        in.all().forEach(out::put);
+        return out;
     }
 
     /** {@code t}'s shape with {@code axis} 0: an empty past or encoder output. */
@@ -129,13 +157,17 @@ public final class Seq2SeqValidator {
         next.put(cache.pastName(layer, "value"), value);
     }
 
-    private static ValidationCase run(Path dir, Seq2SeqTracer.Graph graph, List<dev.stepwise.runtime.model.TensorDecl>
-            declared, DummyInputs in, Map<String, HostTensor> expected, double atol, double rtol, String logits) {
+    private static ValidationCase run(Path dir, Seq2SeqTracer.Graph graph, List<TensorDecl> declared, DummyInputs in,
+                                      Map<String, HostTensor> expected, double atol, double rtol, String logits) {
         Path file = dir.resolve(graph.file());
         try (OrtSession session = OrtSessions.open(file, 0, true)) {
             Map<String, HostTensor> onnx = Validator.runOrt(session, declared, DType.FLOAT, in);
-            String step = graph != Seq2SeqTracer.Graph.SINGLE_DECODER ? ""
-                    : in.get("encoder_hidden_states").dim(1) > 0 ? " first step" : " later step";
+            String step = switch (graph) {
+                case SINGLE_DECODER -> in.get("encoder_hidden_states").dim(1) > 0 ? " first step" : " later step";
+                case MERGED_DECODER -> " " + DecoderMerge.USE_CACHE_BRANCH + "="
+                        + (in.get(DecoderMerge.USE_CACHE_BRANCH).longs()[0] != 0);
+                default -> "";
+            };
             return Validator.compare(graph.file() + step + " (batch " + BATCH + ", encoder " + ENCODER_SEQUENCE
                     + " tokens right-padded)", expected, onnx, atol, rtol, logits);
         } catch (OrtException e) {

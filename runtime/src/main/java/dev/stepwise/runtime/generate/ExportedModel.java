@@ -66,8 +66,8 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
         }
         Path modelFile = dir.resolve(Exporter.MODEL_FILE);
         if (!Files.isRegularFile(modelFile) && Files.isRegularFile(dir.resolve("encoder_model.onnx"))) {
-            throw new StepwiseException(dir + ": a seq2seq export (encoder_model.onnx); generate with it from Java through"
-                    + " Seq2SeqModel.open; this command and LanguageModel take decoder-only folders");
+            throw new StepwiseException(dir + ": a seq2seq export (encoder_model.onnx); generate with it through"
+                    + " Seq2SeqModel.open (or stepwise generate); LanguageModel takes decoder-only folders");
         }
         if (!Files.isRegularFile(modelFile)) {
             throw new StepwiseException(dir + ": no " + Exporter.MODEL_FILE + " (export the checkpoint first with 'stepwise export')");

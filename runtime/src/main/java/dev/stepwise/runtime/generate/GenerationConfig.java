@@ -429,7 +429,19 @@ public final class GenerationConfig {
          *                           known key has the wrong type
          */
         public static Builder fromJson(Path file) {
-            JsonObject json = ModelConfig.readJson(file);
+            return fromJson(ModelConfig.readJson(file), file);
+        }
+
+        /**
+         * As {@link #fromJson(Path)} for generation settings held in a JSON object (an entry of config.json's
+         * {@code task_specific_params}, say).
+         *
+         * @param json   the settings
+         * @param file the file they come from, named in errors
+         * @return a builder holding them
+         * @throws StepwiseException naming the file and key when a known key has the wrong type
+         */
+        public static Builder fromJson(JsonObject json, Path file) {
             Builder b = new Builder();
             JsonReads r = new JsonReads(file, json);
             b.maxNewTokens = r.integer("max_new_tokens");
@@ -452,6 +464,36 @@ public final class GenerationConfig {
             b.forcedBosTokenId = first(r.ids("forced_bos_token_id"));
             b.forcedEosTokenId = first(r.ids("forced_eos_token_id"));
             return b;
+        }
+
+        /**
+         * This builder with every setting that {@code other} holds taken from {@code other} (transformers'
+         * {@code GenerationConfig.update}): defaults first, then the settings that override them.
+         *
+         * @param other settings that win over this builder's
+         * @return this builder
+         */
+        public Builder overriddenBy(Builder other) {
+            maxNewTokens = or(other.maxNewTokens, maxNewTokens);
+            maxLength = or(other.maxLength, maxLength);
+            minNewTokens = or(other.minNewTokens, minNewTokens);
+            minLength = or(other.minLength, minLength);
+            doSample = or(other.doSample, doSample);
+            temperature = or(other.temperature, temperature);
+            topK = or(other.topK, topK);
+            topP = or(other.topP, topP);
+            seed = or(other.seed, seed);
+            numBeams = or(other.numBeams, numBeams);
+            lengthPenalty = or(other.lengthPenalty, lengthPenalty);
+            earlyStopping = or(other.earlyStopping, earlyStopping);
+            numReturnSequences = or(other.numReturnSequences, numReturnSequences);
+            noRepeatNgramSize = or(other.noRepeatNgramSize, noRepeatNgramSize);
+            repetitionPenalty = or(other.repetitionPenalty, repetitionPenalty);
+            eosTokenIds = or(other.eosTokenIds, eosTokenIds);
+            padTokenId = or(other.padTokenId, padTokenId);
+            forcedBosTokenId = or(other.forcedBosTokenId, forcedBosTokenId);
+            forcedEosTokenId = or(other.forcedEosTokenId, forcedEosTokenId);
+            return this;
         }
 
         private static Long first(List<Long> ids) {

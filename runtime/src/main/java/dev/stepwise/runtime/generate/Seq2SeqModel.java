@@ -13,6 +13,7 @@ import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.model.Seq2SeqArchitecture;
 import dev.stepwise.runtime.model.Seq2SeqArchitectures;
 import dev.stepwise.runtime.model.TensorDecl;
+import dev.stepwise.runtime.onnx.DecoderMerge;
 import dev.stepwise.runtime.ort.OrtSessions;
 import dev.stepwise.runtime.tensor.HostTensor;
 import java.nio.file.Files;
@@ -26,42 +27,49 @@ import java.util.Set;
 
 /**
  * An exported seq2seq set (optimum's {@code encoder_model.onnx}, {@code decoder_model.onnx},
- * {@code decoder_with_past_model.onnx}) ready to generate. Each request runs the encoder once on its right-padded
- * inputs; the decoder then starts every row with {@code decoder_start_token_id}, its first step computing the
- * cross-attention cache, every later step taking both caches. Greedy, sampling and beam search are the
+ * {@code decoder_with_past_model.onnx}, or the single or merged decoder instead of the pair: {@link Decoder}) ready to
+ * generate. Each request runs the encoder once on its right-padded inputs; the decoder then starts every row with
+ * {@code decoder_start_token_id}, its first step computing the cross-attention cache, every later step taking both
+ * caches. Greedy, sampling and beam search are the
  * {@link Generator}'s, over the {@link StepModelSource} a request binds ({@link #forInputs}). Thread-safe: the
  * sessions are, and each request keeps its own caches.
  */
 public final class Seq2SeqModel implements AutoCloseable {
-    /** Which decoder graphs generate: optimum's pair, or Stepwise's single decoder (same tokens). */
+    /** Which decoder graphs generate: optimum's pair or merged decoder, or Stepwise's single one (same tokens). */
     public enum Decoder {
         /** {@code decoder_model.onnx} for the first step, {@code decoder_with_past_model.onnx} after. */
         OPTIMUM,
         /** {@code decoder_single_model.onnx} for every step. */
-        SINGLE
+        SINGLE,
+        /**
+         * {@code decoder_model_merged.onnx} for every step: {@code use_cache_branch} false with empty pasts first, then
+         * true with the caches.
+         */
+        MERGED
     }
 
     private static final List<TensorDecl> ID_INPUTS = List.of(
             new TensorDecl("input_ids", DType.INT64, List.of("batch_size", "sequence_length")),
             new TensorDecl("attention_mask", DType.INT64, List.of("batch_size", "sequence_length")),
-            new TensorDecl("encoder_attention_mask", DType.INT64, List.of("batch_size", "sequence_length")));
+            new TensorDecl("encoder_attention_mask", DType.INT64, List.of("batch_size", "sequence_length")),
+            new TensorDecl(DecoderMerge.USE_CACHE_BRANCH, DType.BOOL, List.of("1")));
 
     private final ModelConfig config;
+    private final Decoder which;
     private final OrtSession encoder;
-    private final OrtSession decoder;
-    private final OrtSession decoderWithPast;
-    private final OrtSession single;
+    /** The first step's decoder, and every later step's (the same session but for optimum's pair). */
+    private final OrtSession first;
+    private final OrtSession later;
     private final long decoderStart;
     private final Set<Long> eos;
     private final long pad;
 
-    private Seq2SeqModel(ModelConfig config, OrtSession encoder, OrtSession decoder, OrtSession decoderWithPast,
-                         OrtSession single) {
+    private Seq2SeqModel(ModelConfig config, Decoder which, OrtSession encoder, OrtSession first, OrtSession later) {
         this.config = config;
+        this.which = which;
         this.encoder = encoder;
-        this.decoder = decoder;
-        this.decoderWithPast = decoderWithPast;
-        this.single = single;
+        this.first = first;
+        this.later = later;
         this.decoderStart = requiredId(config, "decoder_start_token_id");
         this.eos = new LinkedHashSet<>(config.eosTokenIds());
         this.pad = config.padTokenId();
@@ -74,6 +82,11 @@ public final class Seq2SeqModel implements AutoCloseable {
 
     /** As {@link #open(Path)}, generating with the decoder graphs {@code which} names. */
     public static Seq2SeqModel open(Path dir, Decoder which) {
+        return open(dir, which, 0);
+    }
+
+    /** As {@link #open(Path, Decoder)}, each ONNX Runtime session on {@code threads} threads (0: one per core). */
+    public static Seq2SeqModel open(Path dir, Decoder which, int threads) {
         Path manifestFile = dir.resolve("stepwise.json");
         if (!Files.isRegularFile(manifestFile)) {
             throw new StepwiseException(dir + ": no stepwise.json; expected a folder written by stepwise export");
@@ -90,18 +103,29 @@ public final class Seq2SeqModel implements AutoCloseable {
                 new StepwiseException(configFile + ": model_type '" + modelType + "' is no encoder-decoder architecture"
                         + " on the class path (have " + Seq2SeqArchitectures.all().keySet() + ")"));
         ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
-        OrtSession e = OrtSessions.open(dir.resolve(manifest.get("encoder").getAsString()), 0);
-        if (which == Decoder.SINGLE) {
-            if (!manifest.has("decoder_single")) {
-                throw new StepwiseException(manifestFile + ": no decoder_single; export the folder again for the single"
-                        + " decoder graph");
+        String firstKey = switch (which) {
+            case OPTIMUM -> "decoder";
+            case SINGLE -> "decoder_single";
+            case MERGED -> "decoder_merged";
+        };
+        for (String key : which == Decoder.OPTIMUM ? List.of(firstKey, "decoder_with_past") : List.of(firstKey)) {
+            if (!manifest.has(key)) {
+                throw new StepwiseException(manifestFile + ": no " + key + "; export the folder again for the "
+                        + which.name().toLowerCase(java.util.Locale.ROOT) + " decoder graphs");
             }
-            OrtSession s = OrtSessions.open(dir.resolve(manifest.get("decoder_single").getAsString()), 0);
-            return new Seq2SeqModel(config, e, null, null, s);
         }
-        OrtSession d = OrtSessions.open(dir.resolve(manifest.get("decoder").getAsString()), 0);
-        OrtSession p = OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), 0);
-        return new Seq2SeqModel(config, e, d, p, null);
+        OrtSession e = OrtSessions.open(dir.resolve(manifest.get("encoder").getAsString()), threads);
+        OrtSession f = null;
+        try {
+            f = OrtSessions.open(dir.resolve(manifest.get(firstKey).getAsString()), threads);
+            OrtSession l = which != Decoder.OPTIMUM ? f
+                    : OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), threads);
+            return new Seq2SeqModel(config, which, e, f, l);
+        } catch (RuntimeException failure) {
+            OrtSessions.close(f);
+            OrtSessions.close(e);
+            throw failure;
+        }
     }
 
     public long decoderStartTokenId() {
@@ -113,11 +137,27 @@ public final class Seq2SeqModel implements AutoCloseable {
      * {@code decoder_start_token_id} followed by the generated tokens, as transformers' {@code generate} returns them.
      */
     public List<List<long[]>> generate(List<long[]> inputs, GenerationConfig generation) {
+        return generate(inputs, generation, BeamOptions.of(generation), Generator.TokenListener.NONE);
+    }
+
+    /** As {@link #generate(List, GenerationConfig)} with beam options and a listener told every new token. */
+    public List<List<long[]>> generate(List<long[]> inputs, GenerationConfig generation, BeamOptions beamOptions,
+                                       Generator.TokenListener listener) {
         List<long[]> starts = new ArrayList<>();
         for (int i = 0; i < inputs.size(); i++) {
             starts.add(new long[] {decoderStart});
         }
-        return new Generator(forInputs(inputs)).generate(starts, generation);
+        return new Generator(forInputs(inputs)).generate(starts, generation, beamOptions, listener);
+    }
+
+    /** Whether {@code dir} is a seq2seq export ({@code stepwise.json} says {@code "format": "seq2seq"}). */
+    public static boolean isExport(Path dir) {
+        Path manifestFile = dir.resolve("stepwise.json");
+        if (!Files.isRegularFile(manifestFile)) {
+            return false;
+        }
+        JsonElement format = ModelConfig.readJson(manifestFile).get("format");
+        return format != null && format.isJsonPrimitive() && format.getAsString().equals("seq2seq");
     }
 
     /** The decoder as a step-model source for one request: the encoder runs when a generation starts. */
@@ -215,13 +255,16 @@ public final class Seq2SeqModel implements AutoCloseable {
             }
             DummyInputs in = new DummyInputs().put("input_ids", HostTensor.ofLongs(ids, rows.size(), length))
                     .put("encoder_attention_mask", mask).put("encoder_hidden_states", hidden);
-            if (single != null) {
-                // the single decoder's first step: empty pasts, so it computes the cross cache
-                for (Map.Entry<String, long[]> p : pastShapes(single, rows.size()).entrySet()) {
+            if (which != Decoder.OPTIMUM) {
+                // the first step of the single or merged decoder: empty pasts, so it computes the cross cache
+                for (Map.Entry<String, long[]> p : pastShapes(first, rows.size()).entrySet()) {
                     in.put(p.getKey(), HostTensor.ofFloats(new float[0], p.getValue()));
                 }
             }
-            absorb(run(single != null ? single : decoder, in), true);
+            if (which == Decoder.MERGED) {
+                in.put(DecoderMerge.USE_CACHE_BRANCH, HostTensor.ofLongs(new long[] {0}, 1));
+            }
+            absorb(run(first, in), true);
         }
 
         /** Keeps the logits and turns each present into the next step's past of the same cache. */
@@ -263,17 +306,22 @@ public final class Seq2SeqModel implements AutoCloseable {
                     .put("encoder_attention_mask", mask);
             selfPast.forEach(in::put);
             crossPast.forEach(in::put);
-            if (single != null) {
+            if (which == Decoder.SINGLE) {
                 long[] none = hidden.shape().clone();
                 none[1] = 0;
                 in.put("encoder_hidden_states", HostTensor.ofFloats(new float[0], none));
-                absorb(run(single, in), true);
+                absorb(run(later, in), true);
                 return;
             }
-            if (hasInput(decoderWithPast, "encoder_hidden_states")) {
-                in.put("encoder_hidden_states", hidden);
+            if (which == Decoder.MERGED) {
+                in.put(DecoderMerge.USE_CACHE_BRANCH, HostTensor.ofLongs(new long[] {1}, 1));
             }
-            absorb(run(decoderWithPast, in), false);
+            if (hasInput(later, "encoder_hidden_states")) {
+                in.put("encoder_hidden_states", hidden); // unread with a past, but an input of the merged graph
+            }
+            // the cross presents of a with-past step are none (optimum's pair) or empty (the merged graph): keep the
+            // first step's
+            absorb(run(later, in), false);
         }
 
         @Override
@@ -346,10 +394,9 @@ public final class Seq2SeqModel implements AutoCloseable {
     public void close() {
         try {
             encoder.close();
-            for (OrtSession s : new OrtSession[] {decoder, decoderWithPast, single}) {
-                if (s != null) {
-                    s.close();
-                }
+            first.close();
+            if (later != first) {
+                later.close();
             }
         } catch (OrtException e) {
             throw new StepwiseException("cannot close ONNX Runtime sessions: " + e.getMessage(), e);

@@ -64,6 +64,15 @@ public final class OrtTensors {
             return OnnxTensor.createTensor(env, b, t.shape(), OnnxJavaType.FLOAT16);
         }
         if (t.type() == DType.INT64) {
+            if (declared == DType.BOOL) {
+                // a bool input (the merged decoder's use_cache_branch) held as 0/1 longs
+                ByteBuffer b = ByteBuffer.allocateDirect(t.longs().length).order(ByteOrder.nativeOrder());
+                for (long v : t.longs()) {
+                    b.put((byte) (v != 0 ? 1 : 0));
+                }
+                b.flip();
+                return OnnxTensor.createTensor(env, b, t.shape(), OnnxJavaType.BOOL);
+            }
             if (declared == DType.INT32) {
                 int[] narrowed = new int[t.longs().length];
                 for (int i = 0; i < narrowed.length; i++) {

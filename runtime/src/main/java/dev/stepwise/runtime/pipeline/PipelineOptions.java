@@ -5,8 +5,12 @@ package dev.stepwise.runtime.pipeline;
  * a sentence-transformers folder's {@code 1_Pooling/config.json} and {@code modules.json} (a {@code Normalize}
  * module), else mean pooling without normalisation. {@code topK}: fill-mask candidates per mask. {@code batchSize}:
  * texts per ONNX Runtime run (each batch padded to its longest text). {@code threads}: 0 = one per core.
+ * {@code configTask} (text2text-generation): a key of config.json's {@code task_specific_params} ({@code
+ * summarization}, {@code translation_en_to_de}, ...) whose prefix and generation settings apply, as in transformers'
+ * pipeline for that task; null for none.
  */
-public record PipelineOptions(Pooling pooling, Boolean normalize, int topK, int batchSize, int threads) {
+public record PipelineOptions(Pooling pooling, Boolean normalize, int topK, int batchSize, int threads,
+                              String configTask) {
     public PipelineOptions {
         if (topK < 1) {
             throw new IllegalArgumentException("topK must be >= 1, got " + topK);
@@ -20,26 +24,30 @@ public record PipelineOptions(Pooling pooling, Boolean normalize, int topK, int 
     }
 
     public static PipelineOptions defaults() {
-        return new PipelineOptions(null, null, 5, 32, 0);
+        return new PipelineOptions(null, null, 5, 32, 0, null);
     }
 
     public PipelineOptions withPooling(Pooling p) {
-        return new PipelineOptions(p, normalize, topK, batchSize, threads);
+        return new PipelineOptions(p, normalize, topK, batchSize, threads, configTask);
     }
 
     public PipelineOptions withNormalize(Boolean n) {
-        return new PipelineOptions(pooling, n, topK, batchSize, threads);
+        return new PipelineOptions(pooling, n, topK, batchSize, threads, configTask);
     }
 
     public PipelineOptions withTopK(int k) {
-        return new PipelineOptions(pooling, normalize, k, batchSize, threads);
+        return new PipelineOptions(pooling, normalize, k, batchSize, threads, configTask);
     }
 
     public PipelineOptions withBatchSize(int b) {
-        return new PipelineOptions(pooling, normalize, topK, b, threads);
+        return new PipelineOptions(pooling, normalize, topK, b, threads, configTask);
     }
 
     public PipelineOptions withThreads(int t) {
-        return new PipelineOptions(pooling, normalize, topK, batchSize, t);
+        return new PipelineOptions(pooling, normalize, topK, batchSize, t, configTask);
+    }
+
+    public PipelineOptions withConfigTask(String task) {
+        return new PipelineOptions(pooling, normalize, topK, batchSize, threads, task);
     }
 }
