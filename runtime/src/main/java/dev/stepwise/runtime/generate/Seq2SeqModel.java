@@ -23,14 +23,16 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntFunction;
 
 /**
  * An exported seq2seq set (optimum's {@code encoder_model.onnx}, {@code decoder_model.onnx},
  * {@code decoder_with_past_model.onnx}) ready to generate. Each request runs the encoder once on its right-padded
  * inputs; the decoder then starts every row with {@code decoder_start_token_id}, its first step computing the
  * cross-attention cache, every later step taking both caches. Greedy, sampling and beam search are the
- * {@link Generator}'s, over the {@link StepModelSource} a request binds ({@link #forInputs}). Thread-safe: the
- * sessions are, and each request keeps its own caches.
+ * {@link Generator}'s, over the {@link StepModelSource} a request binds ({@link #forInputs}). The same generation
+ * runs over static graphs (an unrolled folder, {@link #ofStaticGraphs}): a fixed encoder and one decoder graph per
+ * step, within their {@link StaticShapes}. Thread-safe: the sessions are, and each request keeps its own caches.
  */
 public final class Seq2SeqModel implements AutoCloseable {
     /** Which decoder graphs generate: optimum's pair, or Stepwise's single decoder (same tokens). */
@@ -46,23 +48,39 @@ public final class Seq2SeqModel implements AutoCloseable {
             new TensorDecl("attention_mask", DType.INT64, List.of("batch_size", "sequence_length")),
             new TensorDecl("encoder_attention_mask", DType.INT64, List.of("batch_size", "sequence_length")));
 
+    /**
+     * The shapes static graphs were made for: exactly {@code batch} decoder rows (inputs × sequences per input), inputs
+     * of at most {@code encoderLength} tokens (right padded to it and masked), at most {@code steps} new tokens.
+     */
+    public record StaticShapes(int batch, int encoderLength, int steps) {
+    }
+
+    /** The engine name in messages about what static graphs cannot run. */
+    public static final String STATIC_ENGINE = "seq2seq step-graph";
+
     private final ModelConfig config;
     private final OrtSession encoder;
-    private final OrtSession decoder;
-    private final OrtSession decoderWithPast;
-    private final OrtSession single;
+    /** The decoder graph of generation step n; step 0 computes the cross cache. */
+    private final IntFunction<OrtSession> decoderAt;
+    /** Whether the decoders take both pasts and encoder_hidden_states at every step (the single decoder). */
+    private final boolean single;
+    /** Null for a dynamic set. */
+    private final StaticShapes shapes;
+    /** Closes every session. */
+    private final AutoCloseable sessions;
     private final long decoderStart;
     private final Set<Long> eos;
     private final long pad;
 
-    private Seq2SeqModel(ModelConfig config, OrtSession encoder, OrtSession decoder, OrtSession decoderWithPast,
-                         OrtSession single) {
+    private Seq2SeqModel(ModelConfig config, OrtSession encoder, IntFunction<OrtSession> decoderAt, boolean single,
+                         StaticShapes shapes, AutoCloseable sessions) {
         this.config = config;
         this.encoder = encoder;
-        this.decoder = decoder;
-        this.decoderWithPast = decoderWithPast;
+        this.decoderAt = decoderAt;
         this.single = single;
-        this.decoderStart = requiredId(config, "decoder_start_token_id");
+        this.shapes = shapes;
+        this.sessions = sessions;
+        this.decoderStart = decoderStartTokenId(config);
         this.eos = new LinkedHashSet<>(config.eosTokenIds());
         this.pad = config.padTokenId();
     }
@@ -75,6 +93,9 @@ public final class Seq2SeqModel implements AutoCloseable {
     /** As {@link #open(Path)}, generating with the decoder graphs {@code which} names. */
     public static Seq2SeqModel open(Path dir, Decoder which) {
         Path manifestFile = dir.resolve("stepwise.json");
+        if (!Files.isRegularFile(manifestFile) && Files.isRegularFile(dir.resolve("unroll.json"))) {
+            throw new StepwiseException(dir + ": an unrolled folder (unroll.json); open it with Seq2SeqStepGraphs.open");
+        }
         if (!Files.isRegularFile(manifestFile)) {
             throw new StepwiseException(dir + ": no stepwise.json; expected a folder written by stepwise export");
         }
@@ -83,25 +104,41 @@ public final class Seq2SeqModel implements AutoCloseable {
         if (format == null || !format.getAsString().equals("seq2seq")) {
             throw new StepwiseException(manifestFile + ": format is " + format + ", expected \"seq2seq\"");
         }
+        ModelConfig config = config(dir);
+        if (which == Decoder.SINGLE && !manifest.has("decoder_single")) {
+            throw new StepwiseException(manifestFile + ": no decoder_single; export the folder again for the single"
+                    + " decoder graph");
+        }
+        OrtSession e = OrtSessions.open(dir.resolve(manifest.get("encoder").getAsString()), 0);
+        if (which == Decoder.SINGLE) {
+            OrtSession s = OrtSessions.open(dir.resolve(manifest.get("decoder_single").getAsString()), 0);
+            return new Seq2SeqModel(config, e, step -> s, true, null, () -> closeAll(e, s));
+        }
+        OrtSession d = OrtSessions.open(dir.resolve(manifest.get("decoder").getAsString()), 0);
+        OrtSession p = OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), 0);
+        return new Seq2SeqModel(config, e, step -> step == 0 ? d : p, false, null, () -> closeAll(e, d, p));
+    }
+
+    /**
+     * Generation over static graphs: {@code encoder} for exactly {@code shapes.batch()} rows of
+     * {@code shapes.encoderLength()} tokens, {@code steps.apply(n)} the decoder of step n (step 0 takes
+     * {@code encoder_hidden_states} and makes the cross cache, later steps take both caches, optimum's contracts);
+     * closing the model closes {@code sessions}.
+     */
+    public static Seq2SeqModel ofStaticGraphs(ModelConfig config, OrtSession encoder, IntFunction<OrtSession> steps,
+                                              StaticShapes shapes, AutoCloseable sessions) {
+        return new Seq2SeqModel(config, encoder, steps, false, shapes, sessions);
+    }
+
+    /** A seq2seq folder's config, read with its architecture's config keys. */
+    public static ModelConfig config(Path dir) {
         Path configFile = dir.resolve("config.json");
         JsonObject json = ModelConfig.readJson(configFile);
         String modelType = ModelFolder.modelType(json, configFile);
         Seq2SeqArchitecture architecture = Seq2SeqArchitectures.find(modelType).orElseThrow(() ->
                 new StepwiseException(configFile + ": model_type '" + modelType + "' is no encoder-decoder architecture"
                         + " on the class path (have " + Seq2SeqArchitectures.all().keySet() + ")"));
-        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
-        OrtSession e = OrtSessions.open(dir.resolve(manifest.get("encoder").getAsString()), 0);
-        if (which == Decoder.SINGLE) {
-            if (!manifest.has("decoder_single")) {
-                throw new StepwiseException(manifestFile + ": no decoder_single; export the folder again for the single"
-                        + " decoder graph");
-            }
-            OrtSession s = OrtSessions.open(dir.resolve(manifest.get("decoder_single").getAsString()), 0);
-            return new Seq2SeqModel(config, e, null, null, s);
-        }
-        OrtSession d = OrtSessions.open(dir.resolve(manifest.get("decoder").getAsString()), 0);
-        OrtSession p = OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), 0);
-        return new Seq2SeqModel(config, e, d, p, null);
+        return ModelConfig.of(configFile, json, architecture.spec().configKeys());
     }
 
     public long decoderStartTokenId() {
@@ -131,7 +168,23 @@ public final class Seq2SeqModel implements AutoCloseable {
                 if (rows.size() % inputs.size() != 0) {
                     throw new IllegalStateException(rows.size() + " decoder rows for " + inputs.size() + " inputs");
                 }
-                return new Run(encode(inputs), rows, rows.size() / inputs.size());
+                int times = rows.size() / inputs.size();
+                if (shapes == null) {
+                    return new Run(encode(inputs), rows, times);
+                }
+                // a static encoder has the decoder's batch: it runs on each input once per sequence
+                List<long[]> expanded = new ArrayList<>();
+                for (int r = 0; r < rows.size(); r++) {
+                    expanded.add(inputs.get(r / times));
+                }
+                return new Run(encode(expanded), rows, 1);
+            }
+
+            @Override
+            public void check(List<long[]> rows, GenerationConfig request) {
+                if (shapes != null) {
+                    checkStatic(inputs, rows, request);
+                }
             }
 
             @Override
@@ -156,14 +209,36 @@ public final class Seq2SeqModel implements AutoCloseable {
         };
     }
 
+    /** Refuses, naming the option, a request the static graphs' shapes cannot hold. */
+    private void checkStatic(List<long[]> inputs, List<long[]> rows, GenerationConfig request) {
+        if (rows.size() != shapes.batch()) {
+            String option = request.isBeamSearch() ? "num_beams " + request.numBeams()
+                    : request.numReturnSequences() > 1 ? "num_return_sequences " + request.numReturnSequences()
+                    : inputs.size() + " inputs";
+            throw new UnsupportedOptionException(STATIC_ENGINE, option, "the graphs were unrolled for batch size "
+                    + shapes.batch() + " and the request needs " + rows.size() + " rows (inputs × sequences per input)");
+        }
+        int longest = inputs.stream().mapToInt(r -> r.length).max().orElse(0);
+        if (longest > shapes.encoderLength()) {
+            throw new UnsupportedOptionException(STATIC_ENGINE, "an input of " + longest + " tokens", "the encoder was"
+                    + " unrolled for inputs of at most " + shapes.encoderLength() + " tokens (--sequence-length)");
+        }
+        if (request.maxNewTokens() > shapes.steps()) {
+            throw new UnsupportedOptionException(STATIC_ENGINE, "max_new_tokens " + request.maxNewTokens(), "there are "
+                    + shapes.steps() + " decoder step graphs, one per new token (--max-new-tokens)");
+        }
+    }
+
     /** The encoder's output and the right-padded mask of a request. */
     private record Encoded(HostTensor hidden, HostTensor mask) {
     }
 
     private Encoded encode(List<long[]> inputs) {
         int batch = inputs.size();
-        int width = inputs.stream().mapToInt(r -> r.length).max().orElse(0);
-        if (width == 0) {
+        int longest = inputs.stream().mapToInt(r -> r.length).max().orElse(0);
+        // static graphs take their fixed length: the extra positions are padding, masked out like any other
+        int width = shapes == null ? longest : shapes.encoderLength();
+        if (longest == 0) {
             throw new StepwiseException("every input row is empty; expected at least one token");
         }
         long[] ids = new long[batch * width];
@@ -196,6 +271,8 @@ public final class Seq2SeqModel implements AutoCloseable {
         private final Map<String, HostTensor> selfPast = new LinkedHashMap<>();
         private final Map<String, HostTensor> crossPast = new LinkedHashMap<>();
         private HostTensor logits;
+        /** Decoder steps run so far (step 0 in the constructor). */
+        private int step;
 
         Run(Encoded encoded, List<long[]> rows, int times) {
             int[] from = new int[rows.size()];
@@ -215,13 +292,13 @@ public final class Seq2SeqModel implements AutoCloseable {
             }
             DummyInputs in = new DummyInputs().put("input_ids", HostTensor.ofLongs(ids, rows.size(), length))
                     .put("encoder_attention_mask", mask).put("encoder_hidden_states", hidden);
-            if (single != null) {
+            if (single) {
                 // the single decoder's first step: empty pasts, so it computes the cross cache
-                for (Map.Entry<String, long[]> p : pastShapes(single, rows.size()).entrySet()) {
+                for (Map.Entry<String, long[]> p : pastShapes(decoderAt.apply(0), rows.size()).entrySet()) {
                     in.put(p.getKey(), HostTensor.ofFloats(new float[0], p.getValue()));
                 }
             }
-            absorb(run(single != null ? single : decoder, in), true);
+            absorb(run(decoderAt.apply(0), in), true);
         }
 
         /** Keeps the logits and turns each present into the next step's past of the same cache. */
@@ -263,17 +340,18 @@ public final class Seq2SeqModel implements AutoCloseable {
                     .put("encoder_attention_mask", mask);
             selfPast.forEach(in::put);
             crossPast.forEach(in::put);
-            if (single != null) {
+            OrtSession decoder = decoderAt.apply(++step);
+            if (single) {
                 long[] none = hidden.shape().clone();
                 none[1] = 0;
                 in.put("encoder_hidden_states", HostTensor.ofFloats(new float[0], none));
-                absorb(run(single, in), true);
+                absorb(run(decoder, in), true);
                 return;
             }
-            if (hasInput(decoderWithPast, "encoder_hidden_states")) {
+            if (hasInput(decoder, "encoder_hidden_states")) {
                 in.put("encoder_hidden_states", hidden);
             }
-            absorb(run(decoderWithPast, in), false);
+            absorb(run(decoder, in), false);
         }
 
         @Override
@@ -334,24 +412,26 @@ public final class Seq2SeqModel implements AutoCloseable {
         return HostTensor.ofFloats(out, shape);
     }
 
-    private static long requiredId(ModelConfig config, String key) {
-        if (!config.has(key)) {
-            throw new StepwiseException(config.source() + ": no " + key + "; expected the id every decoded sequence"
-                    + " starts with");
+    /** The config's {@code decoder_start_token_id}, which every decoded sequence starts with; an error if missing. */
+    public static long decoderStartTokenId(ModelConfig config) {
+        if (!config.has("decoder_start_token_id")) {
+            throw new StepwiseException(config.source() + ": no decoder_start_token_id; expected the id every decoded"
+                    + " sequence starts with");
         }
-        return config.getInt(key);
+        return config.getInt("decoder_start_token_id");
+    }
+
+    private static void closeAll(OrtSession... all) {
+        for (OrtSession s : all) {
+            OrtSessions.close(s);
+        }
     }
 
     @Override
     public void close() {
         try {
-            encoder.close();
-            for (OrtSession s : new OrtSession[] {decoder, decoderWithPast, single}) {
-                if (s != null) {
-                    s.close();
-                }
-            }
-        } catch (OrtException e) {
+            sessions.close();
+        } catch (Exception e) {
             throw new StepwiseException("cannot close ONNX Runtime sessions: " + e.getMessage(), e);
         }
     }

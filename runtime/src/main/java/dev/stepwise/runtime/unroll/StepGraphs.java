@@ -87,6 +87,10 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
         if (manifest == null) {
             throw new StepwiseException(dir + ": no " + Unroller.MANIFEST_FILE + " (not a folder written by 'stepwise unroll')");
         }
+        if (manifest.isSeq2Seq()) {
+            throw new StepwiseException(dir + ": a seq2seq unroll (" + manifest.encoder() + " and decoder steps);"
+                    + " generate with it from Java through Seq2SeqStepGraphs.open");
+        }
         return new StepGraphs(dir, manifest, threads);
     }
 
