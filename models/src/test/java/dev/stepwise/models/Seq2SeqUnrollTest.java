@@ -113,7 +113,7 @@ class Seq2SeqUnrollTest {
         assertTrue(end <= weightsBytes && weightsBytes - end < 64L * extents.size(), "the weights file holds only the"
                 + " weights (alignment aside): " + end + " of " + weightsBytes + " bytes used");
         assertEquals(contents.size(), contents.stream().distinct().count(), "a weight is written twice");
-        System.out.printf("%s unrolled: encoder %d nodes (Shape %d), step 0 %d nodes, step 7 %d nodes, weights %d B,"
+        System.out.printf("%s unrolled: encoder %d MatMul (Shape %d), step 0 %d MatMul, step 7 %d MatMul, weights %d B,"
                         + " %.1f s%n", name, result.report().encoderOptimizedCount("MatMul"),
                 result.report().encoderOptimizedCount("Shape"), result.report().optimizedCount(0, "MatMul"),
                 result.report().optimizedCount(7, "MatMul"), weightsBytes, result.report().seconds());
@@ -170,6 +170,18 @@ class Seq2SeqUnrollTest {
         assertTrue(decoderOnly.getMessage().contains("a seq2seq unroll"), decoderOnly.getMessage());
         StepwiseException exported = assertThrows(StepwiseException.class, () -> Seq2SeqModel.open(dir));
         assertTrue(exported.getMessage().contains("Seq2SeqStepGraphs.open"), exported.getMessage());
+    }
+
+    /** The chained check bites: t5-reverse-trained's steps differ by ~1e-6, so atol 1e-9 fails and writes nothing. */
+    @Test
+    void aStepBeyondTheToleranceFailsTheUnroll() {
+        Path checkpoint = Fixtures.path("seq2seq/t5-reverse-trained");
+        Path out = tmp.resolve("too-strict");
+        StepwiseException e = assertThrows(StepwiseException.class, () -> Unroller.unroll(checkpoint, out,
+                UnrollOptions.of(2, 7, 2).withAtol(1e-9)));
+        assertTrue(e.getMessage().startsWith("unroll validation failed: gen step 0: encoder last_hidden_state max abs"
+                + " diff"), e.getMessage());
+        assertFalse(Files.exists(out), "nothing written");
     }
 
     private static List<List<Long>> first(List<List<long[]>> perRow) {
