@@ -56,13 +56,13 @@ class Seq2SeqGenerateTest {
         }
     }
 
-    private static List<List<Long>> first(List<List<long[]>> perRow) {
+    static List<List<Long>> first(List<List<long[]>> perRow) {
         List<List<Long>> out = new ArrayList<>();
         perRow.forEach(seqs -> out.add(Arrays.stream(seqs.get(0)).boxed().toList()));
         return out;
     }
 
-    private static List<long[]> rows(JsonArray rows) {
+    static List<long[]> rows(JsonArray rows) {
         List<long[]> out = new ArrayList<>();
         for (var r : rows) {
             JsonArray a = r.getAsJsonArray();
@@ -75,7 +75,7 @@ class Seq2SeqGenerateTest {
         return out;
     }
 
-    private static List<List<Long>> expected(JsonArray seqs) {
+    static List<List<Long>> expected(JsonArray seqs) {
         List<List<Long>> out = new ArrayList<>();
         for (var s : seqs) {
             List<Long> ids = new ArrayList<>();

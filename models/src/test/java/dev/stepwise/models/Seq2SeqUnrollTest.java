@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.Stepwise;
 import dev.stepwise.runtime.StepwiseException;
@@ -31,7 +30,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -58,7 +56,7 @@ class Seq2SeqUnrollTest {
     void staticGraphsShareOneWeightsFileAndGenerateTheDynamicSetsTokens(String name) throws IOException {
         Path checkpoint = Fixtures.path("seq2seq/" + name);
         JsonObject golden = ModelConfig.readJson(checkpoint.resolve("goldens.json"));
-        List<long[]> rows = rows(golden.getAsJsonArray("rows"));
+        List<long[]> rows = Seq2SeqGenerateTest.rows(golden.getAsJsonArray("rows"));
         int length = rows.stream().mapToInt(r -> r.length).max().orElseThrow() + 1;
         UnrollResult result = Unroller.unroll(checkpoint, tmp.resolve(name + "-steps"),
                 UnrollOptions.of(rows.size(), length, NEW_TOKENS));
@@ -124,13 +122,13 @@ class Seq2SeqUnrollTest {
         Path exported = Stepwise.export(checkpoint, tmp.resolve(name + "-dynamic"),
                 ExportOptions.defaults().withValidate(false)).outputDir();
         try (Seq2SeqModel model = Seq2SeqModel.open(exported)) {
-            dynamic = first(model.generate(rows, greedy));
+            dynamic = Seq2SeqGenerateTest.first(model.generate(rows, greedy));
         }
         try (Seq2SeqModel model = Seq2SeqStepGraphs.open(dir, 0)) {
-            List<List<Long>> unrolled = first(model.generate(rows, greedy));
+            List<List<Long>> unrolled = Seq2SeqGenerateTest.first(model.generate(rows, greedy));
             System.out.println(name + " unrolled greedy " + unrolled);
             assertEquals(dynamic, unrolled, "greedy tokens, unrolled folder vs dynamic set");
-            assertEquals(expected(golden.getAsJsonArray("greedy")), unrolled, "greedy tokens vs goldens.json");
+            assertEquals(Seq2SeqGenerateTest.expected(golden.getAsJsonArray("greedy")), unrolled, "greedy tokens vs goldens.json");
             UnsupportedOptionException tooMany = assertThrows(UnsupportedOptionException.class, () -> model.generate(
                     rows, new GenerationConfig.Builder().maxNewTokens(NEW_TOKENS + 1).build(0)));
             assertTrue(tooMany.getMessage().contains("max_new_tokens 9"), tooMany.getMessage());
@@ -145,13 +143,13 @@ class Seq2SeqUnrollTest {
     void threeBeamsOverABatchOfSixEqualTransformers() {
         Path checkpoint = Fixtures.path("seq2seq/t5-reverse-trained");
         JsonObject golden = ModelConfig.readJson(checkpoint.resolve("goldens.json"));
-        List<long[]> rows = rows(golden.getAsJsonArray("rows"));
+        List<long[]> rows = Seq2SeqGenerateTest.rows(golden.getAsJsonArray("rows"));
         Path dir = Unroller.unroll(checkpoint, tmp.resolve("beams"), UnrollOptions.of(6, 7, NEW_TOKENS)
                 .withValidate(false)).outputDir();
         GenerationConfig beams = new GenerationConfig.Builder().maxNewTokens(NEW_TOKENS).minNewTokens(NEW_TOKENS)
                 .numBeams(3).lengthPenalty(1.0).earlyStopping(BeamOptions.EarlyStopping.FALSE).build(0);
         try (Seq2SeqModel model = Seq2SeqStepGraphs.open(dir, 0)) {
-            assertEquals(expected(golden.getAsJsonArray("beam3")), first(model.generate(rows, beams)), "3 beams");
+            assertEquals(Seq2SeqGenerateTest.expected(golden.getAsJsonArray("beam3")), Seq2SeqGenerateTest.first(model.generate(rows, beams)), "3 beams");
         }
     }
 
@@ -182,34 +180,5 @@ class Seq2SeqUnrollTest {
         assertTrue(e.getMessage().startsWith("unroll validation failed: gen step 0: encoder last_hidden_state max abs"
                 + " diff"), e.getMessage());
         assertFalse(Files.exists(out), "nothing written");
-    }
-
-    private static List<List<Long>> first(List<List<long[]>> perRow) {
-        List<List<Long>> out = new ArrayList<>();
-        perRow.forEach(seqs -> out.add(Arrays.stream(seqs.get(0)).boxed().toList()));
-        return out;
-    }
-
-    private static List<long[]> rows(JsonArray rows) {
-        List<long[]> out = new ArrayList<>();
-        for (var r : rows) {
-            JsonArray a = r.getAsJsonArray();
-            long[] ids = new long[a.size()];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = a.get(i).getAsLong();
-            }
-            out.add(ids);
-        }
-        return out;
-    }
-
-    private static List<List<Long>> expected(JsonArray seqs) {
-        List<List<Long>> out = new ArrayList<>();
-        for (var s : seqs) {
-            List<Long> ids = new ArrayList<>();
-            s.getAsJsonArray().forEach(e -> ids.add(e.getAsLong()));
-            out.add(ids);
-        }
-        return out;
     }
 }

@@ -241,18 +241,10 @@ public final class Seq2SeqModel implements AutoCloseable {
         if (longest == 0) {
             throw new StepwiseException("every input row is empty; expected at least one token");
         }
-        long[] ids = new long[batch * width];
-        long[] mask = new long[batch * width];
-        for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < width; t++) {
-                boolean real = t < inputs.get(b).length;
-                ids[b * width + t] = real ? inputs.get(b)[t] : pad;
-                mask[b * width + t] = real ? 1 : 0;
-            }
-        }
-        HostTensor m = HostTensor.ofLongs(mask, batch, width);
-        Map<String, HostTensor> out = run(encoder, new DummyInputs().put("input_ids", HostTensor.ofLongs(ids, batch,
-                width)).put("attention_mask", m));
+        PromptRows.Padded padded = PromptRows.rightPadded(inputs, width, pad);
+        HostTensor m = HostTensor.ofLongs(padded.mask(), batch, width);
+        Map<String, HostTensor> out = run(encoder, new DummyInputs().put("input_ids", HostTensor.ofLongs(padded.ids(),
+                batch, width)).put("attention_mask", m));
         return new Encoded(out.get("last_hidden_state"), m);
     }
 

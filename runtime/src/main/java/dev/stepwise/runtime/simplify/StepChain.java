@@ -13,6 +13,7 @@ import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.HalfFloats;
 import dev.stepwise.runtime.generate.DecoderStep;
 import dev.stepwise.runtime.generate.KvDecoding;
+import dev.stepwise.runtime.generate.PromptRows;
 import dev.stepwise.runtime.generate.StepIds;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto.DataType;
 import dev.stepwise.runtime.onnx.OnnxModelReader;
@@ -139,15 +140,9 @@ public final class StepChain {
                                         List<long[]> inputs, int encoderLength, long pad, long start,
                                         StepListener listener) {
         OrtEnvironment env = OrtSessions.environment();
-        long[] ids = new long[batch * encoderLength];
-        long[] mask = new long[batch * encoderLength];
-        for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < encoderLength; t++) {
-                boolean real = t < inputs.get(b).length;
-                ids[b * encoderLength + t] = real ? inputs.get(b)[t] : pad;
-                mask[b * encoderLength + t] = real ? 1 : 0;
-            }
-        }
+        PromptRows.Padded padded = PromptRows.rightPadded(inputs, encoderLength, pad);
+        long[] ids = padded.ids();
+        long[] mask = padded.mask();
         long[] dims = {batch, encoderLength};
         try (SharedWeights weights = new SharedWeights();
              OrtSession origEncoder = open(originalEncoder, weights);

@@ -116,7 +116,7 @@ final class Seq2SeqUnroller {
                 report.addStep(genSteps.get(s), counts.get(s + 1).get(0), counts.get(s + 1).get(1), sizes.get(s + 1));
             }
             Exporter.copySideFiles(checkpointDir, dir);
-            UnrollManifest.writeSeq2Seq(dir.resolve(Unroller.MANIFEST_FILE), modelType, options, genSteps,
+            UnrollManifest.write(dir.resolve(Unroller.MANIFEST_FILE), modelType, options, genSteps,
                     ENCODER_FILE);
             if (options.validate()) {
                 List<StepCheck> checks = StepChainValidator.validateSeq2Seq(config, dir.resolve(DYNAMIC_ENCODER),

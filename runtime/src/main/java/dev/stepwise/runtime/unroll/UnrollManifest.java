@@ -30,32 +30,22 @@ public record UnrollManifest(String modelType, int batch, int sequence, int maxN
         return encoder != null;
     }
 
-    static void write(Path file, String modelType, UnrollOptions options, List<GenStep> steps) throws IOException {
+    /** Writes the manifest; {@code encoderFile} names a seq2seq unroll's static encoder (null for a decoder-only one). */
+    static void write(Path file, String modelType, UnrollOptions options, List<GenStep> steps, String encoderFile)
+            throws IOException {
+        boolean seq2seq = encoderFile != null;
         JsonObject o = new JsonObject();
-        o.addProperty("format", FORMAT);
+        o.addProperty("format", seq2seq ? SEQ2SEQ_FORMAT : FORMAT);
         o.addProperty("model_type", modelType);
         o.addProperty("batch_size", options.batch());
-        o.addProperty("sequence_length", options.sequence());
+        o.addProperty(seq2seq ? "encoder_sequence_length" : "sequence_length", options.sequence());
         o.addProperty("max_new_tokens", options.maxNewTokens());
-        o.addProperty("last_token_logits", options.lastTokenLogits());
+        if (seq2seq) {
+            o.addProperty("encoder", encoderFile);
+        } else {
+            o.addProperty("last_token_logits", options.lastTokenLogits());
+        }
         o.addProperty("weights_file", Unroller.WEIGHTS_FILE);
-        writeSteps(file, o, steps);
-    }
-
-    static void writeSeq2Seq(Path file, String modelType, UnrollOptions options, List<GenStep> steps,
-                             String encoderFile) throws IOException {
-        JsonObject o = new JsonObject();
-        o.addProperty("format", SEQ2SEQ_FORMAT);
-        o.addProperty("model_type", modelType);
-        o.addProperty("batch_size", options.batch());
-        o.addProperty("encoder_sequence_length", options.sequence());
-        o.addProperty("max_new_tokens", options.maxNewTokens());
-        o.addProperty("encoder", encoderFile);
-        o.addProperty("weights_file", Unroller.WEIGHTS_FILE);
-        writeSteps(file, o, steps);
-    }
-
-    private static void writeSteps(Path file, JsonObject o, List<GenStep> steps) throws IOException {
         JsonArray files = new JsonArray();
         steps.forEach(s -> files.add(s.fileName()));
         o.add("steps", files);

@@ -104,7 +104,7 @@ public final class Unroller {
             }
             progress.done();
             Exporter.copySideFiles(checkpointDir, dir);
-            UnrollManifest.write(dir.resolve(MANIFEST_FILE), modelType, options, steps);
+            UnrollManifest.write(dir.resolve(MANIFEST_FILE), modelType, options, steps, null);
 
             if (options.validate()) {
                 List<StepCheck> checks = StepChainValidator.validate(architecture.spec(), config,
