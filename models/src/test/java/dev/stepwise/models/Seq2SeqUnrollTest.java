@@ -149,7 +149,8 @@ class Seq2SeqUnrollTest {
         GenerationConfig beams = new GenerationConfig.Builder().maxNewTokens(NEW_TOKENS).minNewTokens(NEW_TOKENS)
                 .numBeams(3).lengthPenalty(1.0).earlyStopping(BeamOptions.EarlyStopping.FALSE).build(0);
         try (Seq2SeqModel model = Seq2SeqStepGraphs.open(dir, 0)) {
-            assertEquals(Seq2SeqGenerateTest.expected(golden.getAsJsonArray("beam3")), Seq2SeqGenerateTest.first(model.generate(rows, beams)), "3 beams");
+            assertEquals(Seq2SeqGenerateTest.expected(golden.getAsJsonArray("beam3")),
+                    Seq2SeqGenerateTest.first(model.generate(rows, beams)), "3 beams");
         }
     }
 

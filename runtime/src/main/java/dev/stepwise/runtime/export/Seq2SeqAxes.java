@@ -27,7 +27,7 @@ public record Seq2SeqAxes(Long batch, Long encoder, Long decoder, Long past) {
         return new Seq2SeqAxes(null, null, null, null);
     }
 
-    /** A static graph: {@code batch} rows, {@code encoder} encoder positions, {@code decoder} new tokens after {@code past}. */
+    /** A static graph: {@code batch} rows, {@code encoder} positions, {@code decoder} new tokens after {@code past}. */
     public static Seq2SeqAxes fixed(long batch, long encoder, long decoder, long past) {
         return new Seq2SeqAxes(batch, encoder, decoder, past);
     }

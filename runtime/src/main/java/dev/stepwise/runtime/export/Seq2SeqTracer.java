@@ -119,10 +119,10 @@ public final class Seq2SeqTracer {
         return graph.build(false);
     }
 
-    private static void traceSingle(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, Seq2SeqSpec spec, Seq2SeqLm model,
-                                    DType floatType) {
-        List<TensorDecl> declared = spec.decoderInputs().stream()
-                .map(t -> t.name().equals("encoder_hidden_states") ? renamed(t, Seq2SeqAxes.NEW_ENCODER_SEQUENCE) : t).toList();
+    private static void traceSingle(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, Seq2SeqSpec spec,
+                                    Seq2SeqLm model, DType floatType) {
+        List<TensorDecl> declared = spec.decoderInputs().stream().map(t -> t.name().equals("encoder_hidden_states")
+                ? renamed(t, Seq2SeqAxes.NEW_ENCODER_SEQUENCE) : t).toList();
         Map<String, Tensor> in = inputs(ops, config, axes, declared);
         int layers = model.decoderLayers(config);
         KvCache self = KvCache.withPast(layers);
@@ -176,13 +176,15 @@ public final class Seq2SeqTracer {
         return byName;
     }
 
-    private static Tensor past(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, CacheDecl cache, int layer, String kind,
-                               DType floatType) {
+    private static Tensor past(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, CacheDecl cache, int layer,
+                               String kind, DType floatType) {
         return ops.input(cache.pastName(layer, kind), DecoderTracer.inGraph(cache.type(), floatType),
                 axes.resolveAll(cache.axes(), config));
     }
 
-    private static void output(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, TensorDecl decl, Tensor value, DType floatType) {
-        ops.output(decl.name(), value, DecoderTracer.inGraph(decl.type(), floatType), axes.resolveAll(decl.axes(), config));
+    private static void output(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, TensorDecl decl, Tensor value,
+                               DType floatType) {
+        ops.output(decl.name(), value, DecoderTracer.inGraph(decl.type(), floatType),
+                axes.resolveAll(decl.axes(), config));
     }
 }

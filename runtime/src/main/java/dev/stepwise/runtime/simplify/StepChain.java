@@ -9,6 +9,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.HalfFloats;
 import dev.stepwise.runtime.generate.DecoderStep;
@@ -248,7 +249,7 @@ public final class StepChain {
                         stepPast.put(p.past(), (OnnxTensor) present);
                     } else if (last != null) {
                         if (!kept.contains(last)) {
-                            last = OrtTensors.create(env, OrtTensors.toHostFloats(last), dev.stepwise.annotations.DType.FLOAT);
+                            last = OrtTensors.create(env, OrtTensors.toHostFloats(last), DType.FLOAT);
                             kept.add(last);
                         }
                         stepPast.put(p.past(), last);
