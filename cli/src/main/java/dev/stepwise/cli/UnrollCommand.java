@@ -1,5 +1,7 @@
 package dev.stepwise.cli;
 
+import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.model.Seq2SeqArchitectures;
 import dev.stepwise.runtime.quantize.QuantizeMode;
 import dev.stepwise.runtime.unroll.UnrollOptions;
 import dev.stepwise.runtime.unroll.UnrollResult;
@@ -14,7 +16,9 @@ import picocli.CommandLine.ParentCommand;
 @Command(name = "unroll", mixinStandardHelpOptions = true,
         description = {"Write one fully static ONNX graph per generation step (decoder_model-opt_gen_step=s.onnx),",
             "all sharing one weights file, checked step by step against the dynamic decoder.",
-            "N new tokens need N step graphs (steps 0..N-1); --include-final-step adds step N (max(gen_step) = N)."})
+            "N new tokens need N step graphs (steps 0..N-1); --include-final-step adds step N (max(gen_step) = N).",
+            "On an encoder-decoder (bart, t5) checkpoint: a static encoder (encoder_model-opt.onnx) for B inputs of",
+            "--sequence-length tokens (shorter ones right padded and masked) and one decoder graph per step."})
 final class UnrollCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR|ORG/NAME[@REV]",
             description = "Checkpoint folder, or a model id in the local Hugging Face cache.")
@@ -63,6 +67,12 @@ final class UnrollCommand implements Callable<Integer> {
                 .withLastTokenLogits(lastTokenLogits).withIncludeFinalStep(includeFinalStep).withAtol(atol)
                 .withValidate(!noValidate).withProgress(new ConsoleProgress());
         Path checkpoint = main.locateModel(model);
+        if (mode != null) {
+            Seq2SeqArchitectures.of(checkpoint).ifPresent(a -> {
+                throw new StepwiseException("--quantize applies to decoder-only unrolls: " + a.spec().modelType()
+                        + " is an encoder-decoder; quantize its export with 'stepwise quantize'");
+            });
+        }
         if (mode == null) {
             System.out.println(printReport(Unroller.unroll(checkpoint, output, options)));
             return 0;

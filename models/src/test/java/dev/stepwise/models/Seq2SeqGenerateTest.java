@@ -51,7 +51,7 @@ class Seq2SeqGenerateTest {
         }
     }
 
-    private static List<List<Long>> first(List<List<long[]>> perRow) {
+    static List<List<Long>> first(List<List<long[]>> perRow) {
         List<List<Long>> out = new ArrayList<>();
         perRow.forEach(seqs -> out.add(Arrays.stream(seqs.get(0)).boxed().toList()));
         return out;
@@ -71,7 +71,7 @@ class Seq2SeqGenerateTest {
         return out;
     }
 
-    private static List<List<Long>> expected(JsonArray seqs) {
+    static List<List<Long>> expected(JsonArray seqs) {
         List<List<Long>> out = new ArrayList<>();
         for (var s : seqs) {
             List<Long> ids = new ArrayList<>();

@@ -102,7 +102,10 @@ public final class Stepwise {
      * after a past of fixed length, and every step reads one shared weights file, {@code decoder_model-opt.onnx_data}.
      * Unless {@link UnrollOptions#validate()} is off, the chained steps are then checked against the dynamic decoder
      * (same logits, presents and greedy tokens within tolerance). The folder also holds {@code unroll.json} (what
-     * {@link #open} needs to generate with it) and {@code unroll-report.json} (node counts per step).
+     * {@link #open} needs to generate with it) and {@code unroll-report.json} (node counts per step). An encoder-decoder
+     * checkpoint (bart, t5) gets a static encoder {@code encoder_model-opt.onnx} for B inputs of L tokens (the prompt
+     * length; shorter inputs are right padded and masked) and one decoder graph per step, checked against the dynamic
+     * encoder and single decoder; {@link dev.stepwise.runtime.unroll.Seq2SeqStepGraphs#open} generates with it.
      *
      * @param checkpoint a checkpoint folder, as for {@link #export}
      * @param output     the folder to write; replaced when it exists

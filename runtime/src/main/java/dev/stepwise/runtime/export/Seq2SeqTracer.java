@@ -69,49 +69,59 @@ public final class Seq2SeqTracer {
                     trace(architecture, config, weights, Graph.DECODER_WITH_PAST, opset, sink, floatType),
                     architecture.spec().modelType() + "-merged_decoder");
         }
+        return trace(architecture, config, weights, which, opset, sink, floatType, Seq2SeqAxes.dynamic(),
+                architecture.spec().modelType() + "-" + which.name().toLowerCase(java.util.Locale.ROOT));
+    }
+
+    /**
+     * As above with the batch and sequence axes {@code axes} gives: fixed numbers trace a static graph (an unrolled
+     * encoder or decoder step), in which no shape arithmetic is emitted. The single decoder is dynamic only.
+     */
+    public static ModelProto trace(Seq2SeqArchitecture architecture, ModelConfig config, WeightSource weights,
+                                   Graph which, int opset, WeightSink sink, DType floatType, Seq2SeqAxes axes,
+                                   String graphName) {
         Seq2SeqSpec spec = architecture.spec();
-        GraphBuilder graph = new GraphBuilder(spec.modelType() + "-" + which.name().toLowerCase(java.util.Locale.ROOT),
-                opset);
+        GraphBuilder graph = new GraphBuilder(graphName, opset);
         TracingOps ops = new TracingOps(graph, weights, sink, floatType);
         Seq2SeqLm model = architecture.newModel();
         if (which == Graph.ENCODER) {
-            Map<String, Tensor> in = inputs(ops, config, spec.encoderInputs());
+            Map<String, Tensor> in = inputs(ops, config, axes, spec.encoderInputs());
             Tensor hidden = model.encode(ops, config, new EncoderInputs(in.get("input_ids"), in.get("attention_mask"),
                     null, null));
-            output(ops, config, spec.encoderOutput(), hidden, floatType);
+            output(ops, config, axes, spec.encoderOutput(), hidden, floatType);
         } else if (which == Graph.SINGLE_DECODER) {
-            traceSingle(ops, config, spec, model, floatType);
+            traceSingle(ops, config, axes, spec, model, floatType);
         } else {
             boolean withPast = which == Graph.DECODER_WITH_PAST;
             List<TensorDecl> declared = withPast ? withoutHiddenStates(spec.decoderInputs()) : spec.decoderInputs();
-            Map<String, Tensor> in = inputs(ops, config, declared);
+            Map<String, Tensor> in = inputs(ops, config, axes, declared);
             int layers = model.decoderLayers(config);
             KvCache self = withPast ? KvCache.withPast(layers) : KvCache.none(layers);
             KvCache cross = withPast ? KvCache.withPast(layers) : KvCache.none(layers);
             if (withPast) {
                 for (int i = 0; i < layers; i++) {
-                    self.setPast(i, past(ops, config, spec.selfCache(), i, "key", floatType),
-                            past(ops, config, spec.selfCache(), i, "value", floatType));
-                    cross.setPast(i, past(ops, config, spec.crossCache(), i, "key", floatType),
-                            past(ops, config, spec.crossCache(), i, "value", floatType));
+                    self.setPast(i, past(ops, config, axes, spec.selfCache(), i, "key", floatType),
+                            past(ops, config, axes, spec.selfCache(), i, "value", floatType));
+                    cross.setPast(i, past(ops, config, axes, spec.crossCache(), i, "key", floatType),
+                            past(ops, config, axes, spec.crossCache(), i, "value", floatType));
                 }
             }
             Tensor logits = model.decode(ops, config, new Seq2SeqDecoderInputs(in.get("input_ids"),
                     in.get("encoder_attention_mask"), in.get("encoder_hidden_states")), self, cross);
-            output(ops, config, spec.logits(), logits, floatType);
+            output(ops, config, axes, spec.logits(), logits, floatType);
             for (int i = 0; i < layers; i++) {
                 for (String kind : KINDS) {
                     ops.output(spec.selfCache().presentName(i, kind),
                             kind.equals("key") ? self.presentKey(i) : self.presentValue(i),
                             DecoderTracer.inGraph(spec.selfCache().type(), floatType),
-                            resolveAll(spec.selfPresentAxes(), config));
+                            axes.resolveAll(spec.selfPresentAxes(), config));
                 }
                 if (!withPast) {
                     for (String kind : KINDS) {
                         ops.output(spec.crossCache().presentName(i, kind),
                                 kind.equals("key") ? cross.presentKey(i) : cross.presentValue(i),
                                 DecoderTracer.inGraph(spec.crossCache().type(), floatType),
-                                resolveAll(spec.crossCache().axes(), config));
+                                axes.resolveAll(spec.crossCache().axes(), config));
                     }
                 }
             }
@@ -121,92 +131,72 @@ public final class Seq2SeqTracer {
         return graph.build(false);
     }
 
-    /** The axis of a single decoder's {@code encoder_hidden_states}: the encoder's length, then 0. */
-    static final String NEW_ENCODER_SEQUENCE = "new_encoder_sequence_length";
-    /** The axis of a single decoder's cross past: 0, then the encoder's length. */
-    static final String PAST_ENCODER_SEQUENCE = "past_encoder_sequence_length";
-    private static final String ENCODER_SEQUENCE = "encoder_sequence_length";
-
-    private static void traceSingle(TracingOps ops, ModelConfig config, Seq2SeqSpec spec, Seq2SeqLm model,
-                                    DType floatType) {
-        List<TensorDecl> declared = spec.decoderInputs().stream()
-                .map(t -> t.name().equals("encoder_hidden_states") ? renamed(t, NEW_ENCODER_SEQUENCE) : t).toList();
-        Map<String, Tensor> in = inputs(ops, config, declared);
+    private static void traceSingle(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, Seq2SeqSpec spec,
+                                    Seq2SeqLm model, DType floatType) {
+        List<TensorDecl> declared = spec.decoderInputs().stream().map(t -> t.name().equals("encoder_hidden_states")
+                ? renamed(t, Seq2SeqAxes.NEW_ENCODER_SEQUENCE) : t).toList();
+        Map<String, Tensor> in = inputs(ops, config, axes, declared);
         int layers = model.decoderLayers(config);
         KvCache self = KvCache.withPast(layers);
         KvCache cross = KvCache.withPast(layers);
         CacheDecl crossPast = new CacheDecl(spec.crossCache().pastPattern(), spec.crossCache().presentPattern(),
                 spec.crossCache().type(), spec.crossCache().axes().stream()
-                .map(a -> a.equals(ENCODER_SEQUENCE) ? PAST_ENCODER_SEQUENCE : a).toList());
+                .map(a -> a.equals(Seq2SeqAxes.ENCODER_SEQUENCE) ? Seq2SeqAxes.PAST_ENCODER_SEQUENCE : a).toList());
         for (int i = 0; i < layers; i++) {
-            self.setPast(i, past(ops, config, spec.selfCache(), i, "key", floatType),
-                    past(ops, config, spec.selfCache(), i, "value", floatType));
-            cross.setPast(i, past(ops, config, crossPast, i, "key", floatType),
-                    past(ops, config, crossPast, i, "value", floatType));
+            self.setPast(i, past(ops, config, axes, spec.selfCache(), i, "key", floatType),
+                    past(ops, config, axes, spec.selfCache(), i, "value", floatType));
+            cross.setPast(i, past(ops, config, axes, crossPast, i, "key", floatType),
+                    past(ops, config, axes, crossPast, i, "value", floatType));
         }
         Tensor logits = model.decode(ops, config, new Seq2SeqDecoderInputs(in.get("input_ids"),
                 in.get("encoder_attention_mask"), in.get("encoder_hidden_states")), self, cross);
-        output(ops, config, spec.logits(), logits, floatType);
+        output(ops, config, axes, spec.logits(), logits, floatType);
         for (int i = 0; i < layers; i++) {
             for (String kind : KINDS) {
                 ops.output(spec.selfCache().presentName(i, kind),
                         kind.equals("key") ? self.presentKey(i) : self.presentValue(i),
                         DecoderTracer.inGraph(spec.selfCache().type(), floatType),
-                        resolveAll(spec.selfPresentAxes(), config));
+                        axes.resolveAll(spec.selfPresentAxes(), config));
             }
             for (String kind : KINDS) {
                 ops.output(spec.crossCache().presentName(i, kind),
                         kind.equals("key") ? cross.presentKey(i) : cross.presentValue(i),
                         DecoderTracer.inGraph(spec.crossCache().type(), floatType),
-                        resolveAll(spec.crossCache().axes(), config));
+                        axes.resolveAll(spec.crossCache().axes(), config));
             }
         }
     }
 
     private static TensorDecl renamed(TensorDecl t, String sequence) {
         return new TensorDecl(t.name(), t.type(), t.axes().stream()
-                .map(a -> a.equals(ENCODER_SEQUENCE) ? sequence : a).toList());
+                .map(a -> a.equals(Seq2SeqAxes.ENCODER_SEQUENCE) ? sequence : a).toList());
     }
 
     static List<TensorDecl> withoutHiddenStates(List<TensorDecl> inputs) {
         return inputs.stream().filter(t -> !t.name().equals("encoder_hidden_states")).toList();
     }
 
-    private static Map<String, Tensor> inputs(TracingOps ops, ModelConfig config, List<TensorDecl> declared) {
+    private static Map<String, Tensor> inputs(TracingOps ops, ModelConfig config, Seq2SeqAxes axes,
+                                              List<TensorDecl> declared) {
         Map<String, Tensor> byName = new HashMap<>();
         for (TensorDecl d : declared) {
             Tensor t = ops.input(d.name(), DecoderTracer.inGraph(d.type(), ops.floatType()),
-                    resolveAll(d.axes(), config));
+                    axes.resolveAll(d.axes(), config));
             boolean integer = d.type() == DType.INT32 || d.type() == DType.INT64;
             byName.put(d.name(), integer && d.type() != DType.INT64 ? ops.cast(t, DType.INT64) : t);
         }
         return byName;
     }
 
-    private static Tensor past(TracingOps ops, ModelConfig config, CacheDecl cache, int layer, String kind,
-                               DType floatType) {
+    private static Tensor past(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, CacheDecl cache, int layer,
+                               String kind, DType floatType) {
         return ops.input(cache.pastName(layer, kind), DecoderTracer.inGraph(cache.type(), floatType),
-                resolveAll(cache.axes(), config));
+                axes.resolveAll(cache.axes(), config));
     }
 
-    private static void output(TracingOps ops, ModelConfig config, TensorDecl decl, Tensor value, DType floatType) {
-        ops.output(decl.name(), value, DecoderTracer.inGraph(decl.type(), floatType), resolveAll(decl.axes(), config));
-    }
-
-    /** Sequence axes of either side stay symbols; the rest are the config's numbers. */
-    static List<Object> resolveAll(List<String> axes, ModelConfig config) {
-        List<Object> dims = new ArrayList<>();
-        for (String a : axes) {
-            dims.add(switch (a) {
-                case "batch_size", "encoder_sequence_length", "decoder_sequence_length", NEW_ENCODER_SEQUENCE,
-                     PAST_ENCODER_SEQUENCE,
-                     Seq2SeqSpec.PAST_DECODER_SEQUENCE, Seq2SeqSpec.TOTAL_DECODER_SEQUENCE -> a;
-                // T5 names its head width d_kv, which need not be d_model / num_heads
-                case "head_dim" -> config.has("d_kv") ? (Object) (long) config.getInt("d_kv")
-                        : (Object) (long) config.headDim();
-                default -> AxisSizes.dynamic().resolve(a, config);
-            });
-        }
-        return dims;
+    private static void output(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, TensorDecl decl, Tensor value,
+                               DType floatType) {
+        ops.output(decl.name(), value, DecoderTracer.inGraph(decl.type(), floatType),
+                axes.resolveAll(decl.axes(), config));
     }
 }

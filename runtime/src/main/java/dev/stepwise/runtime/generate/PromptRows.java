@@ -36,4 +36,22 @@ public final class PromptRows {
             }
         }
     }
+
+    /** Rows laid out {@code [rows, width]}: the ids and the mask (1 for a real token, 0 for padding). */
+    public record Padded(long[] ids, long[] mask) {
+    }
+
+    /** Each row's tokens first, then {@code pad} up to {@code width} (an encoder's input: right padding). */
+    public static Padded rightPadded(List<long[]> rows, int width, long pad) {
+        long[] ids = new long[rows.size() * width];
+        long[] mask = new long[rows.size() * width];
+        for (int b = 0; b < rows.size(); b++) {
+            for (int t = 0; t < width; t++) {
+                boolean real = t < rows.get(b).length;
+                ids[b * width + t] = real ? rows.get(b)[t] : pad;
+                mask[b * width + t] = real ? 1 : 0;
+            }
+        }
+        return new Padded(ids, mask);
+    }
 }

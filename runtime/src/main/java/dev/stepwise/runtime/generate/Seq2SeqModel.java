@@ -24,6 +24,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntFunction;
 
 /**
  * An exported seq2seq set (optimum's {@code encoder_model.onnx}, {@code decoder_model.onnx},
@@ -31,8 +32,9 @@ import java.util.Set;
  * generate. Each request runs the encoder once on its right-padded inputs; the decoder then starts every row with
  * {@code decoder_start_token_id}, its first step computing the cross-attention cache, every later step taking both
  * caches. Greedy, sampling and beam search are the
- * {@link Generator}'s, over the {@link StepModelSource} a request binds ({@link #forInputs}). Thread-safe: the
- * sessions are, and each request keeps its own caches.
+ * {@link Generator}'s, over the {@link StepModelSource} a request binds ({@link #forInputs}). The same generation
+ * runs over static graphs (an unrolled folder, {@link #ofStaticGraphs}): a fixed encoder and one decoder graph per
+ * step, within their {@link StaticShapes}. Thread-safe: the sessions are, and each request keeps its own caches.
  */
 public final class Seq2SeqModel implements AutoCloseable {
     /** Which decoder graphs generate: optimum's pair or merged decoder, or Stepwise's single one (same tokens). */
@@ -54,23 +56,39 @@ public final class Seq2SeqModel implements AutoCloseable {
             new TensorDecl("encoder_attention_mask", DType.INT64, List.of("batch_size", "sequence_length")),
             new TensorDecl(DecoderMerge.USE_CACHE_BRANCH, DType.BOOL, List.of("1")));
 
+    /**
+     * The shapes static graphs were made for: exactly {@code batch} decoder rows (inputs × sequences per input), inputs
+     * of at most {@code encoderLength} tokens (right padded to it and masked), at most {@code steps} new tokens.
+     */
+    public record StaticShapes(int batch, int encoderLength, int steps) {
+    }
+
+    /** The engine name in messages about what static graphs cannot run. */
+    public static final String STATIC_ENGINE = "seq2seq step-graph";
+
     private final ModelConfig config;
+    /** The decoder graphs' contract: optimum's pair (also static step graphs), the single or the merged decoder. */
     private final Decoder which;
     private final OrtSession encoder;
-    /** The first step's decoder, and every later step's (the same session but for optimum's pair). */
-    private final OrtSession first;
-    private final OrtSession later;
+    /** The decoder graph of generation step n; step 0 computes the cross cache. */
+    private final IntFunction<OrtSession> decoderAt;
+    /** Null for a dynamic set. */
+    private final StaticShapes shapes;
+    /** Closes every session. */
+    private final AutoCloseable sessions;
     private final long decoderStart;
     private final Set<Long> eos;
     private final long pad;
 
-    private Seq2SeqModel(ModelConfig config, Decoder which, OrtSession encoder, OrtSession first, OrtSession later) {
+    private Seq2SeqModel(ModelConfig config, Decoder which, OrtSession encoder, IntFunction<OrtSession> decoderAt,
+                         StaticShapes shapes, AutoCloseable sessions) {
         this.config = config;
         this.which = which;
         this.encoder = encoder;
-        this.first = first;
-        this.later = later;
-        this.decoderStart = requiredId(config, "decoder_start_token_id");
+        this.decoderAt = decoderAt;
+        this.shapes = shapes;
+        this.sessions = sessions;
+        this.decoderStart = decoderStartTokenId(config);
         this.eos = new LinkedHashSet<>(config.eosTokenIds());
         this.pad = config.padTokenId();
     }
@@ -88,6 +106,9 @@ public final class Seq2SeqModel implements AutoCloseable {
     /** As {@link #open(Path, Decoder)}, each ONNX Runtime session on {@code threads} threads (0: one per core). */
     public static Seq2SeqModel open(Path dir, Decoder which, int threads) {
         Path manifestFile = dir.resolve("stepwise.json");
+        if (!Files.isRegularFile(manifestFile) && Files.isRegularFile(dir.resolve("unroll.json"))) {
+            throw new StepwiseException(dir + ": an unrolled folder (unroll.json); open it with Seq2SeqStepGraphs.open");
+        }
         if (!Files.isRegularFile(manifestFile)) {
             throw new StepwiseException(dir + ": no stepwise.json; expected a folder written by stepwise export");
         }
@@ -96,13 +117,7 @@ public final class Seq2SeqModel implements AutoCloseable {
         if (format == null || !format.getAsString().equals("seq2seq")) {
             throw new StepwiseException(manifestFile + ": format is " + format + ", expected \"seq2seq\"");
         }
-        Path configFile = dir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = ModelFolder.modelType(json, configFile);
-        Seq2SeqArchitecture architecture = Seq2SeqArchitectures.find(modelType).orElseThrow(() ->
-                new StepwiseException(configFile + ": model_type '" + modelType + "' is no encoder-decoder architecture"
-                        + " on the class path (have " + Seq2SeqArchitectures.all().keySet() + ")"));
-        ModelConfig config = ModelConfig.of(configFile, json, architecture.spec().configKeys());
+        ModelConfig config = config(dir);
         String firstKey = switch (which) {
             case OPTIMUM -> "decoder";
             case SINGLE -> "decoder_single";
@@ -118,14 +133,38 @@ public final class Seq2SeqModel implements AutoCloseable {
         OrtSession f = null;
         try {
             f = OrtSessions.open(dir.resolve(manifest.get(firstKey).getAsString()), threads);
-            OrtSession l = which != Decoder.OPTIMUM ? f
+            OrtSession first = f;
+            OrtSession later = which != Decoder.OPTIMUM ? f
                     : OrtSessions.open(dir.resolve(manifest.get("decoder_with_past").getAsString()), threads);
-            return new Seq2SeqModel(config, which, e, f, l);
+            return new Seq2SeqModel(config, which, e, step -> step == 0 ? first : later, null,
+                    () -> closeAll(e, first, later));
         } catch (RuntimeException failure) {
             OrtSessions.close(f);
             OrtSessions.close(e);
             throw failure;
         }
+    }
+
+    /**
+     * Generation over static graphs: {@code encoder} for exactly {@code shapes.batch()} rows of
+     * {@code shapes.encoderLength()} tokens, {@code steps.apply(n)} the decoder of step n (step 0 takes
+     * {@code encoder_hidden_states} and makes the cross cache, later steps take both caches, optimum's contracts);
+     * closing the model closes {@code sessions}.
+     */
+    public static Seq2SeqModel ofStaticGraphs(ModelConfig config, OrtSession encoder, IntFunction<OrtSession> steps,
+                                              StaticShapes shapes, AutoCloseable sessions) {
+        return new Seq2SeqModel(config, Decoder.OPTIMUM, encoder, steps, shapes, sessions);
+    }
+
+    /** A seq2seq folder's config, read with its architecture's config keys. */
+    public static ModelConfig config(Path dir) {
+        Path configFile = dir.resolve("config.json");
+        JsonObject json = ModelConfig.readJson(configFile);
+        String modelType = ModelFolder.modelType(json, configFile);
+        Seq2SeqArchitecture architecture = Seq2SeqArchitectures.find(modelType).orElseThrow(() ->
+                new StepwiseException(configFile + ": model_type '" + modelType + "' is no encoder-decoder architecture"
+                        + " on the class path (have " + Seq2SeqArchitectures.all().keySet() + ")"));
+        return ModelConfig.of(configFile, json, architecture.spec().configKeys());
     }
 
     public long decoderStartTokenId() {
@@ -171,7 +210,23 @@ public final class Seq2SeqModel implements AutoCloseable {
                 if (rows.size() % inputs.size() != 0) {
                     throw new IllegalStateException(rows.size() + " decoder rows for " + inputs.size() + " inputs");
                 }
-                return new Run(encode(inputs), rows, rows.size() / inputs.size());
+                int times = rows.size() / inputs.size();
+                if (shapes == null) {
+                    return new Run(encode(inputs), rows, times);
+                }
+                // a static encoder has the decoder's batch: it runs on each input once per sequence
+                List<long[]> expanded = new ArrayList<>();
+                for (int r = 0; r < rows.size(); r++) {
+                    expanded.add(inputs.get(r / times));
+                }
+                return new Run(encode(expanded), rows, 1);
+            }
+
+            @Override
+            public void check(List<long[]> rows, GenerationConfig request) {
+                if (shapes != null) {
+                    checkStatic(inputs, rows, request);
+                }
             }
 
             @Override
@@ -196,28 +251,42 @@ public final class Seq2SeqModel implements AutoCloseable {
         };
     }
 
+    /** Refuses, naming the option, a request the static graphs' shapes cannot hold. */
+    private void checkStatic(List<long[]> inputs, List<long[]> rows, GenerationConfig request) {
+        if (rows.size() != shapes.batch()) {
+            String option = request.isBeamSearch() ? "num_beams " + request.numBeams()
+                    : request.numReturnSequences() > 1 ? "num_return_sequences " + request.numReturnSequences()
+                    : inputs.size() + " inputs";
+            throw new UnsupportedOptionException(STATIC_ENGINE, option, "the graphs were unrolled for batch size "
+                    + shapes.batch() + " and the request needs " + rows.size() + " rows (inputs × sequences per input)");
+        }
+        int longest = inputs.stream().mapToInt(r -> r.length).max().orElse(0);
+        if (longest > shapes.encoderLength()) {
+            throw new UnsupportedOptionException(STATIC_ENGINE, "an input of " + longest + " tokens", "the encoder was"
+                    + " unrolled for inputs of at most " + shapes.encoderLength() + " tokens (--sequence-length)");
+        }
+        if (request.maxNewTokens() > shapes.steps()) {
+            throw new UnsupportedOptionException(STATIC_ENGINE, "max_new_tokens " + request.maxNewTokens(), "there are "
+                    + shapes.steps() + " decoder step graphs, one per new token (--max-new-tokens)");
+        }
+    }
+
     /** The encoder's output and the right-padded mask of a request. */
     private record Encoded(HostTensor hidden, HostTensor mask) {
     }
 
     private Encoded encode(List<long[]> inputs) {
         int batch = inputs.size();
-        int width = inputs.stream().mapToInt(r -> r.length).max().orElse(0);
-        if (width == 0) {
+        int longest = inputs.stream().mapToInt(r -> r.length).max().orElse(0);
+        // static graphs take their fixed length: the extra positions are padding, masked out like any other
+        int width = shapes == null ? longest : shapes.encoderLength();
+        if (longest == 0) {
             throw new StepwiseException("every input row is empty; expected at least one token");
         }
-        long[] ids = new long[batch * width];
-        long[] mask = new long[batch * width];
-        for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < width; t++) {
-                boolean real = t < inputs.get(b).length;
-                ids[b * width + t] = real ? inputs.get(b)[t] : pad;
-                mask[b * width + t] = real ? 1 : 0;
-            }
-        }
-        HostTensor m = HostTensor.ofLongs(mask, batch, width);
-        Map<String, HostTensor> out = run(encoder, new DummyInputs().put("input_ids", HostTensor.ofLongs(ids, batch,
-                width)).put("attention_mask", m));
+        PromptRows.Padded padded = PromptRows.rightPadded(inputs, width, pad);
+        HostTensor m = HostTensor.ofLongs(padded.mask(), batch, width);
+        Map<String, HostTensor> out = run(encoder, new DummyInputs().put("input_ids", HostTensor.ofLongs(padded.ids(),
+                batch, width)).put("attention_mask", m));
         return new Encoded(out.get("last_hidden_state"), m);
     }
 
@@ -236,6 +305,8 @@ public final class Seq2SeqModel implements AutoCloseable {
         private final Map<String, HostTensor> selfPast = new LinkedHashMap<>();
         private final Map<String, HostTensor> crossPast = new LinkedHashMap<>();
         private HostTensor logits;
+        /** Decoder steps run so far (step 0 in the constructor). */
+        private int step;
 
         Run(Encoded encoded, List<long[]> rows, int times) {
             int[] from = new int[rows.size()];
@@ -257,14 +328,14 @@ public final class Seq2SeqModel implements AutoCloseable {
                     .put("encoder_attention_mask", mask).put("encoder_hidden_states", hidden);
             if (which != Decoder.OPTIMUM) {
                 // the first step of the single or merged decoder: empty pasts, so it computes the cross cache
-                for (Map.Entry<String, long[]> p : pastShapes(first, rows.size()).entrySet()) {
+                for (Map.Entry<String, long[]> p : pastShapes(decoderAt.apply(0), rows.size()).entrySet()) {
                     in.put(p.getKey(), HostTensor.ofFloats(new float[0], p.getValue()));
                 }
             }
             if (which == Decoder.MERGED) {
                 in.put(DecoderMerge.USE_CACHE_BRANCH, HostTensor.ofLongs(new long[] {0}, 1));
             }
-            absorb(run(first, in), true);
+            absorb(run(decoderAt.apply(0), in), true);
         }
 
         /** Keeps the logits and turns each present into the next step's past of the same cache. */
@@ -306,22 +377,23 @@ public final class Seq2SeqModel implements AutoCloseable {
                     .put("encoder_attention_mask", mask);
             selfPast.forEach(in::put);
             crossPast.forEach(in::put);
+            OrtSession decoder = decoderAt.apply(++step);
             if (which == Decoder.SINGLE) {
                 long[] none = hidden.shape().clone();
                 none[1] = 0;
                 in.put("encoder_hidden_states", HostTensor.ofFloats(new float[0], none));
-                absorb(run(later, in), true);
+                absorb(run(decoder, in), true);
                 return;
             }
             if (which == Decoder.MERGED) {
                 in.put(DecoderMerge.USE_CACHE_BRANCH, HostTensor.ofLongs(new long[] {1}, 1));
             }
-            if (hasInput(later, "encoder_hidden_states")) {
+            if (hasInput(decoder, "encoder_hidden_states")) {
                 in.put("encoder_hidden_states", hidden); // unread with a past, but an input of the merged graph
             }
             // the cross presents of a with-past step are none (optimum's pair) or empty (the merged graph): keep the
             // first step's
-            absorb(run(later, in), false);
+            absorb(run(decoder, in), false);
         }
 
         @Override
@@ -382,23 +454,25 @@ public final class Seq2SeqModel implements AutoCloseable {
         return HostTensor.ofFloats(out, shape);
     }
 
-    private static long requiredId(ModelConfig config, String key) {
-        if (!config.has(key)) {
-            throw new StepwiseException(config.source() + ": no " + key + "; expected the id every decoded sequence"
-                    + " starts with");
+    /** The config's {@code decoder_start_token_id}, which every decoded sequence starts with; an error if missing. */
+    public static long decoderStartTokenId(ModelConfig config) {
+        if (!config.has("decoder_start_token_id")) {
+            throw new StepwiseException(config.source() + ": no decoder_start_token_id; expected the id every decoded"
+                    + " sequence starts with");
         }
-        return config.getInt(key);
+        return config.getInt("decoder_start_token_id");
+    }
+
+    /** Closes each session once (the single and merged decoders serve both steps). */
+    private static void closeAll(OrtSession... all) {
+        java.util.Arrays.stream(all).distinct().forEach(OrtSessions::close);
     }
 
     @Override
     public void close() {
         try {
-            encoder.close();
-            first.close();
-            if (later != first) {
-                later.close();
-            }
-        } catch (OrtException e) {
+            sessions.close();
+        } catch (Exception e) {
             throw new StepwiseException("cannot close ONNX Runtime sessions: " + e.getMessage(), e);
         }
     }

@@ -22,7 +22,13 @@ import java.util.Set;
  */
 public final class DecoderSignature {
     /** What an input is for. */
-    public enum Role { INPUT_IDS, ATTENTION_MASK, POSITION_IDS, PAST, USE_CACHE_BRANCH }
+    public enum Role {
+        INPUT_IDS, ATTENTION_MASK, POSITION_IDS, PAST, USE_CACHE_BRANCH,
+        /** A seq2seq decoder's {@code encoder_hidden_states}: the encoder's output (empty once the cross cache is made). */
+        ENCODER_HIDDEN_STATES,
+        /** A seq2seq decoder's {@code encoder_attention_mask}: the encoder's padding mask. */
+        ENCODER_ATTENTION_MASK
+    }
 
     /** One graph input: declared element type and dims (a Long when fixed, a String dim_param, null unknown). */
     public record Input(String name, Role role, int elemType, List<Object> dims) {
@@ -86,12 +92,17 @@ public final class DecoderSignature {
                 role = Role.POSITION_IDS;
             } else if (name.equals("use_cache_branch")) {
                 role = Role.USE_CACHE_BRANCH;
+            } else if (name.equals("encoder_hidden_states")) {
+                role = Role.ENCODER_HIDDEN_STATES;
+            } else if (name.equals("encoder_attention_mask")) {
+                role = Role.ENCODER_ATTENTION_MASK;
             } else if (name.startsWith("past")) {
                 role = Role.PAST;
                 pastNames.add(name);
             } else {
                 throw new StepwiseException(file + ": input '" + name + "' is not one a decoder step can be fed"
-                        + " (expected input_ids, attention_mask, position_ids, past_key_values.*, use_cache_branch)");
+                        + " (expected input_ids, attention_mask, position_ids, past_key_values.*, use_cache_branch,"
+                        + " encoder_hidden_states, encoder_attention_mask)");
             }
             inputs.put(name, new Input(name, role, v.getType().getTensorType().getElemType(), dims(v)));
         }
@@ -192,9 +203,20 @@ public final class DecoderSignature {
      * several inputs must agree; a fixed dim that does not fit is an error.
      */
     public Map<String, long[]> dimsFor(long batch, long sequence, long past, String file) {
+        return dimsFor(batch, sequence, past, 0, file);
+    }
+
+    /**
+     * As above for a seq2seq decoder whose encoder ran on {@code encoderLength} positions (its
+     * {@code encoder_attention_mask}); {@code encoder_hidden_states} has no entry, it is the encoder's output.
+     */
+    public Map<String, long[]> dimsFor(long batch, long sequence, long past, long encoderLength, String file) {
         Map<String, long[]> out = new LinkedHashMap<>();
         Map<String, Long> params = new HashMap<>();
         for (Input in : inputs.values()) {
+            if (in.role() == Role.ENCODER_HIDDEN_STATES) {
+                continue;
+            }
             long[] want = new long[in.rank()];
             for (int i = 0; i < in.rank(); i++) {
                 want[i] = -1;
@@ -227,6 +249,11 @@ public final class DecoderSignature {
                     for (int i = 0; i < in.rank(); i++) {
                         want[i] = 1;
                     }
+                }
+                case ENCODER_ATTENTION_MASK -> {
+                    expectRank(in, 2, file);
+                    want[0] = batch;
+                    want[1] = encoderLength;
                 }
                 default -> throw new IllegalStateException();
             }

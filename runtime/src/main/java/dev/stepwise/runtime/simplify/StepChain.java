@@ -9,10 +9,12 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.HalfFloats;
 import dev.stepwise.runtime.generate.DecoderStep;
 import dev.stepwise.runtime.generate.KvDecoding;
+import dev.stepwise.runtime.generate.PromptRows;
 import dev.stepwise.runtime.generate.StepIds;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto.DataType;
 import dev.stepwise.runtime.onnx.OnnxModelReader;
@@ -37,6 +39,10 @@ import java.util.Random;
  * step records the max abs difference of each output the two share (logits, presents) and whether the greedy tokens
  * agree; a step graph that keeps only the last position's logits is compared there. Inputs are fed by role
  * ({@link DecoderSignature}), in each graph's own names, dims and element types.
+ *
+ * <p>A seq2seq chain ({@link #checkSeq2Seq}) first runs both encoders on the same right-padded inputs and compares
+ * their outputs; each decoder is then fed its own encoder's output at step 0 (an empty one after it, where the graph
+ * still takes it), and a step graph that does not output the cross-attention cache again keeps the one it made.
  */
 public final class StepChain {
     /**
@@ -111,20 +117,75 @@ public final class StepChain {
      */
     public List<StepCheck> check(Path original, List<Path> steps, List<long[]> prompts, long pad,
                                  StepListener listener) {
-        List<StepCheck> checks = new ArrayList<>();
         // The original and the steps compute with memory maps of their weights files (the steps' one map shared):
         // two mapped copies in all, not a loaded and packed copy per session.
         try (SharedWeights weights = new SharedWeights();
-             OrtSession orig = OrtSessions.open(original, threads, weights.initializers(OnnxModelReader.load(original)));
-             Chain chain = new Chain(orig, steps, weights, checks)) {
+             OrtSession orig = open(original, weights)) {
+            return chain(orig, steps, weights, prompts, pad, null, listener);
+        } catch (OrtException e) {
+            throw new StepwiseException("ONNX Runtime failed while verifying: " + firstLine(e.getMessage()), e);
+        }
+    }
+
+    /** The name under which step 0 of a seq2seq chain records the encoders' difference. */
+    public static final String ENCODER_OUTPUT = "encoder last_hidden_state";
+
+    /**
+     * The seq2seq chain: {@code originalEncoder} and {@code stepEncoder} run on {@code inputs} (each row's real tokens,
+     * right padded with {@code pad} to {@code encoderLength} and masked), their outputs compared (step 0's
+     * {@link #ENCODER_OUTPUT}); then {@code original} (a decoder taking both caches and
+     * {@code encoder_hidden_states}, such as the single decoder) and the step graphs decode side by side from
+     * {@code start}, each fed its own encoder's output. This chain's sequence is the decoder prompt's, 1.
+     */
+    public List<StepCheck> checkSeq2Seq(Path originalEncoder, Path stepEncoder, Path original, List<Path> steps,
+                                        List<long[]> inputs, int encoderLength, long pad, long start,
+                                        StepListener listener) {
+        OrtEnvironment env = OrtSessions.environment();
+        PromptRows.Padded padded = PromptRows.rightPadded(inputs, encoderLength, pad);
+        long[] ids = padded.ids();
+        long[] mask = padded.mask();
+        long[] dims = {batch, encoderLength};
+        try (SharedWeights weights = new SharedWeights();
+             OrtSession origEncoder = open(originalEncoder, weights);
+             OrtSession encoder = open(stepEncoder, weights);
+             OrtSession orig = open(original, weights);
+             OnnxTensor idsTensor = ints(env, DataType.INT64_VALUE, dims, ids);
+             OnnxTensor maskTensor = ints(env, DataType.INT64_VALUE, dims, mask);
+             OrtSession.Result origEncoded = origEncoder.run(Map.of("input_ids", idsTensor, "attention_mask", maskTensor));
+             OrtSession.Result encoded = encoder.run(Map.of("input_ids", idsTensor, "attention_mask", maskTensor))) {
+            OnnxTensor origHidden = (OnnxTensor) origEncoded.get(0);
+            OnnxTensor hidden = (OnnxTensor) encoded.get(0);
+            Diff diff = diff(OrtTensors.toHostFloats(origHidden).floats(), OrtTensors.toHostFloats(hidden).floats());
+            Encoded enc = new Encoded(origHidden, hidden, mask, encoderLength, diff);
+            List<long[]> prompts = new ArrayList<>();
+            for (int b = 0; b < batch; b++) {
+                prompts.add(new long[] {start});
+            }
+            return chain(orig, steps, weights, prompts, pad, enc, listener);
+        } catch (OrtException e) {
+            throw new StepwiseException("ONNX Runtime failed while verifying: " + firstLine(e.getMessage()), e);
+        }
+    }
+
+    /** Both encoders' outputs of a seq2seq chain, the mask they ran with and how far apart they are. */
+    private record Encoded(OnnxTensor original, OnnxTensor steps, long[] mask, int length, Diff diff) {
+    }
+
+    private OrtSession open(Path file, SharedWeights weights) {
+        return OrtSessions.open(file, threads, weights.initializers(OnnxModelReader.load(file)));
+    }
+
+    /** Greedy decoding through {@code orig} and the step graphs side by side; one check per step. */
+    private List<StepCheck> chain(OrtSession orig, List<Path> steps, SharedWeights weights, List<long[]> prompts,
+                                  long pad, Encoded enc, StepListener listener) {
+        List<StepCheck> checks = new ArrayList<>();
+        try (Chain chain = new Chain(orig, steps, weights, checks, enc)) {
             KvDecoding run = KvDecoding.start(chain, prompts, sequence, pad);
             listener.stepChecked(checks.get(0));
             for (int s = 1; s < steps.size(); s++) {
                 run.step(checks.get(s - 1).tokens());
                 listener.stepChecked(checks.get(s));
             }
-        } catch (OrtException e) {
-            throw new StepwiseException("ONNX Runtime failed while verifying: " + firstLine(e.getMessage()), e);
         }
         return checks;
     }
@@ -139,14 +200,18 @@ public final class StepChain {
         private final Map<String, OnnxTensor> origPast = new HashMap<>();
         private final Map<String, OnnxTensor> stepPast = new HashMap<>();
         private final List<AutoCloseable> open = new ArrayList<>();
+        /** Copies of caches a step graph made once and keeps (the cross cache), for the whole chain. */
+        private final List<OnnxTensor> kept = new ArrayList<>();
+        private final Encoded enc;
         /** The last step's session, open while its presents are the next step's past. */
         private OrtSession previous;
 
-        Chain(OrtSession orig, List<Path> steps, SharedWeights weights, List<StepCheck> checks) {
+        Chain(OrtSession orig, List<Path> steps, SharedWeights weights, List<StepCheck> checks, Encoded enc) {
             this.orig = orig;
             this.steps = steps;
             this.weights = weights;
             this.checks = checks;
+            this.enc = enc;
         }
 
         @Override
@@ -156,8 +221,10 @@ public final class StepChain {
             List<AutoCloseable> created = new ArrayList<>();
             OrtSession stepSession = OrtSessions.open(file, threads, weights.initializers(OnnxModelReader.load(file)));
             try {
-                Map<String, OnnxTensor> origFeeds = feeds(env, orig, in, s, origPast, created);
-                Map<String, OnnxTensor> stepFeeds = feeds(env, stepSession, in, s, stepPast, created);
+                Map<String, OnnxTensor> origFeeds = feeds(env, orig, in, s, origPast, created,
+                        enc, enc == null ? null : enc.original());
+                Map<String, OnnxTensor> stepFeeds = feeds(env, stepSession, in, s, stepPast, created,
+                        enc, enc == null ? null : enc.steps());
                 OrtSession.Result origOut = orig.run(origFeeds);
                 OrtSession.Result stepOut;
                 try {
@@ -167,18 +234,30 @@ public final class StepChain {
                     throw new StepwiseException(file.getFileName() + ": ONNX Runtime fails to run it: "
                             + firstLine(e.getMessage()), e);
                 }
-                StepCheck check = compare(s, file, origOut, stepOut);
+                StepCheck check = compare(s, file, origOut, stepOut, s == 0 && enc != null ? enc.diff() : null);
                 checks.add(check);
-                // hand the presents on as the next step's past
-                closeAll(open);
-                open.add(origOut);
-                open.add(stepOut);
+                // hand the presents on as the next step's past; a cache the step graph does not output again (the
+                // cross cache after step 0) is copied out of this step's outputs once and kept
+                Map<String, OnnxTensor> lastStepPast = new HashMap<>(stepPast);
                 origPast.clear();
                 stepPast.clear();
                 for (DecoderSignature.CachePair p : signature.cache()) {
                     origPast.put(p.past(), (OnnxTensor) origOut.get(p.present()).orElseThrow());
-                    stepOut.get(p.present()).ifPresent(v -> stepPast.put(p.past(), (OnnxTensor) v));
+                    OnnxValue present = stepOut.get(p.present()).orElse(null);
+                    OnnxTensor last = lastStepPast.get(p.past());
+                    if (present != null) {
+                        stepPast.put(p.past(), (OnnxTensor) present);
+                    } else if (last != null) {
+                        if (!kept.contains(last)) {
+                            last = OrtTensors.create(env, OrtTensors.toHostFloats(last), DType.FLOAT);
+                            kept.add(last);
+                        }
+                        stepPast.put(p.past(), last);
+                    }
                 }
+                closeAll(open);
+                open.add(origOut);
+                open.add(stepOut);
                 float[] logits = OrtTensors.toHostFloats((OnnxTensor) origOut.get(signature.logits()).orElseThrow()).floats();
                 long[] shape = ((OnnxTensor) origOut.get(signature.logits()).orElseThrow()).getInfo().getShape();
                 int vocab = (int) shape[shape.length - 1];
@@ -205,6 +284,8 @@ public final class StepChain {
         @Override
         public void close() {
             closeAll(open);
+            closeAll(new ArrayList<>(kept));
+            kept.clear();
             OrtSessions.close(previous);
             previous = null;
         }
@@ -212,7 +293,9 @@ public final class StepChain {
 
     private Map<String, OnnxTensor> feeds(OrtEnvironment env, OrtSession session, StepIds ids, int step,
                                           Map<String, OnnxTensor> previousPresents,
-                                          List<AutoCloseable> created) throws OrtException {
+                                          List<AutoCloseable> created, Encoded enc, OnnxTensor encoderHidden)
+            throws OrtException {
+        int encoderLength = enc == null ? 0 : enc.length();
         int seqLen = ids.length();
         int past = ids.total() - ids.length();
         Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
@@ -227,15 +310,28 @@ public final class StepChain {
             switch (in.role()) {
                 case INPUT_IDS -> t = ints(env, in.elemType(), new long[] {batch, seqLen}, ids.inputIds());
                 case POSITION_IDS -> t = ints(env, in.elemType(), new long[] {batch, seqLen}, ids.positionIds());
-                case ATTENTION_MASK -> t = mask(env, in, ids);
+                case ATTENTION_MASK -> t = mask(env, in, ids, encoderLength);
                 case USE_CACHE_BRANCH -> t = OnnxTensor.createTensor(env, new boolean[] {step > 0});
+                case ENCODER_ATTENTION_MASK -> t = ints(env, in.elemType(), new long[] {batch, encoderLength},
+                        encoder(enc, name).mask());
+                case ENCODER_HIDDEN_STATES -> {
+                    if (step == 0) {
+                        encoder(enc, name);
+                        feeds.put(name, encoderHidden);
+                        continue;
+                    }
+                    // the cross cache is made: a graph that still takes the encoder's output gets an empty one
+                    long[] none = encoderHidden.getInfo().getShape().clone();
+                    none[1] = 0;
+                    t = zeros(env, in.elemType(), none);
+                }
                 case PAST -> {
                     OnnxTensor prev = previousPresents.get(name);
                     if (prev != null) {
                         feeds.put(name, prev);
                         continue;
                     }
-                    long[] dims = signature.dimsFor(batch, seqLen, past, "original").get(name);
+                    long[] dims = signature.dimsFor(batch, seqLen, past, encoderLength, "original").get(name);
                     t = zeros(env, in.elemType(), dims);
                 }
                 default -> throw new IllegalStateException();
@@ -250,8 +346,19 @@ public final class StepChain {
         return feeds;
     }
 
-    private OnnxTensor mask(OrtEnvironment env, DecoderSignature.Input in, StepIds ids) throws OrtException {
-        long[] dims = signature.dimsFor(batch, ids.length(), ids.total() - ids.length(), "original").get(in.name());
+    /** The encoder side of a seq2seq chain, which a graph taking {@code input} needs. */
+    private static Encoded encoder(Encoded enc, String input) {
+        if (enc == null) {
+            throw new StepwiseException("input '" + input + "' is a seq2seq decoder's; check it with its encoder"
+                    + " (checkSeq2Seq)");
+        }
+        return enc;
+    }
+
+    private OnnxTensor mask(OrtEnvironment env, DecoderSignature.Input in, StepIds ids, int encoderLength)
+            throws OrtException {
+        long[] dims = signature.dimsFor(batch, ids.length(), ids.total() - ids.length(), encoderLength, "original")
+                .get(in.name());
         int n = (int) count(dims);
         if (dims.length == 4) {
             // a causal [B, 1, M, M] mask (GPT-2 Megatron style): ones on and below the diagonal
@@ -279,9 +386,14 @@ public final class StepChain {
         return ints(env, in.elemType(), dims, values);
     }
 
-    private StepCheck compare(int step, Path file, OrtSession.Result orig, OrtSession.Result got) throws OrtException {
+    private StepCheck compare(int step, Path file, OrtSession.Result orig, OrtSession.Result got, Diff encoder)
+            throws OrtException {
         Map<String, Double> diffs = new LinkedHashMap<>();
         String outOfRange = null;
+        if (encoder != null) {
+            diffs.put(ENCODER_OUTPUT, encoder.max());
+            outOfRange = encoder.beyond() ? ENCODER_OUTPUT : null;
+        }
         long[] tokens = null;
         boolean agree = true;
         String report = null;
@@ -306,22 +418,9 @@ public final class StepChain {
                         + "' has shape " + java.util.Arrays.toString(haveShape) + ", the original "
                         + java.util.Arrays.toString(wantShape));
             }
-            double max = 0;
-            boolean bad = false;
-            for (int i = 0; i < want.length; i++) {
-                double d = Math.abs((double) want[i] - have[i]);
-                if (Double.isNaN(d) && !(Float.isNaN(want[i]) && Float.isNaN(have[i]))) {
-                    d = Double.POSITIVE_INFINITY;
-                } else if (Double.isNaN(d)) {
-                    d = 0;
-                }
-                max = Math.max(max, d);
-                if (d > atol + rtol * Math.abs(want[i])) {
-                    bad = true;
-                }
-            }
-            diffs.put(name, max);
-            if (bad && outOfRange == null) {
+            Diff diff = diff(want, have);
+            diffs.put(name, diff.max());
+            if (diff.beyond() && outOfRange == null) {
                 outOfRange = name;
             }
             if (name.equals(signature.logits())) {
@@ -342,6 +441,28 @@ public final class StepChain {
                     + signature.logits() + "'");
         }
         return new StepCheck(step, diffs, outOfRange, tokens, agree, report);
+    }
+
+    /** Max abs difference of two outputs, and whether any element is beyond {@code atol + rtol·|want|}. */
+    private record Diff(double max, boolean beyond) {
+    }
+
+    private Diff diff(float[] want, float[] have) {
+        double max = 0;
+        boolean beyond = false;
+        for (int i = 0; i < want.length; i++) {
+            double d = Math.abs((double) want[i] - have[i]);
+            if (Double.isNaN(d) && !(Float.isNaN(want[i]) && Float.isNaN(have[i]))) {
+                d = Double.POSITIVE_INFINITY;
+            } else if (Double.isNaN(d)) {
+                d = 0;
+            }
+            max = Math.max(max, d);
+            if (d > atol + rtol * Math.abs(want[i])) {
+                beyond = true;
+            }
+        }
+        return new Diff(max, beyond);
     }
 
     /** The last position of each row of logits {@code [rows, positions, vocab]}. */

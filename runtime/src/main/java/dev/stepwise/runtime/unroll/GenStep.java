@@ -2,7 +2,8 @@ package dev.stepwise.runtime.unroll;
 
 /**
  * One generation step's fixed shapes. Step 0 is prefill: {@code sequence = L}, no past. Step s ≥ 1 decodes one
- * token after a past of {@code L + s − 1}; its attention mask covers {@code L + s} positions.
+ * token after a past of {@code L + s − 1}; its attention mask covers {@code L + s} positions. A seq2seq unroll's decoder
+ * steps are {@code GenStep.of(s, B, 1)}: the decoder's prompt is the one start token, so step s has a self past of s.
  *
  * @param index    the step, s; 0 is prefill
  * @param batch    rows, B

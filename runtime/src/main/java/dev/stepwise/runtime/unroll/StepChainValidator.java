@@ -45,13 +45,53 @@ final class StepChainValidator {
         String logits = spec.outputs().get(0).name();
         List<StepCheck> checks = new ArrayList<>();
         new StepChain(signature, batch, prompt, 0, atol, 0).check(dynamicModel, files, rows, 0, c -> {
-            double presents = 0;
-            for (Map.Entry<String, Double> d : c.maxAbsDiff().entrySet()) {
-                presents = d.getKey().equals(logits) ? presents : Math.max(presents, d.getValue());
-            }
-            checks.add(new StepCheck(c.step(), c.maxAbsDiff().get(logits), presents, c.tokensAgree(), atol));
+            checks.add(reduce(c, logits, atol));
             progress.advance(1);
         });
+        progress.done();
+        return checks;
+    }
+
+    /**
+     * A seq2seq unroll's check: the static encoder and decoder steps chained next to the dynamic encoder and single
+     * decoder, on B right-padded rows of random ids (row 0 full, later rows shorter, as {@link DummyTensors} pads);
+     * step 0 also reports the encoders' difference.
+     */
+    /** One step's differences as unroll reports them: logits, the worst present, the encoder's (NaN if none). */
+    private static StepCheck reduce(StepChain.StepCheck c, String logits, double atol) {
+        double presents = 0;
+        for (Map.Entry<String, Double> d : c.maxAbsDiff().entrySet()) {
+            boolean other = d.getKey().equals(logits) || d.getKey().equals(StepChain.ENCODER_OUTPUT);
+            presents = other ? presents : Math.max(presents, d.getValue());
+        }
+        return new StepCheck(c.step(), c.maxAbsDiff().get(logits), presents,
+                c.maxAbsDiff().getOrDefault(StepChain.ENCODER_OUTPUT, Double.NaN), c.tokensAgree(), atol);
+    }
+
+    static List<StepCheck> validateSeq2Seq(ModelConfig config, Path dynamicEncoder, Path dynamicDecoder, Path encoder,
+                                           Path dir, List<GenStep> steps, int encoderLength, long start, double atol,
+                                           ProgressListener progress) {
+        progress.stage("check", steps.size());
+        int batch = steps.get(0).batch();
+        long[] ids = DummyTensors.inputIds(config.vocabSize(), batch, encoderLength, 7).longs();
+        long[] mask = DummyTensors.rightPaddedMask(batch, encoderLength).longs();
+        List<long[]> rows = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            int real = 0;
+            while (real < encoderLength && mask[b * encoderLength + real] == 1) {
+                real++;
+            }
+            rows.add(Arrays.copyOfRange(ids, b * encoderLength, b * encoderLength + real));
+        }
+        List<Path> files = steps.stream().map(s -> dir.resolve(s.fileName())).toList();
+        DecoderSignature signature = DecoderSignature.of(OnnxModelReader.load(dynamicDecoder).model().getGraph(),
+                dynamicDecoder.toString());
+        List<StepCheck> checks = new ArrayList<>();
+        new StepChain(signature, batch, 1, 0, atol, 0).checkSeq2Seq(dynamicEncoder, encoder, dynamicDecoder, files,
+                rows, encoderLength, config.padTokenId(), start, c -> {
+                    checks.add(reduce(c, signature.logits(), atol));
+                    progress.advance(1);
+                });
         progress.done();
         return checks;
     }

@@ -14,9 +14,6 @@ import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.ModelFolder;
-import dev.stepwise.runtime.onnx.OnnxModelReader;
-import dev.stepwise.runtime.ort.OrtSessions;
-import dev.stepwise.runtime.ort.SharedWeights;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -26,7 +23,7 @@ import java.util.Set;
 /**
  * An unrolled folder opened for generation: step graph {@code s} runs generation step {@code s} (the prefill is step
  * 0) in a session of its own, created when first needed and reused by every later generation. All sessions compute
- * with one memory map of the shared weights file ({@link SharedWeights}), so the folder costs one copy of the weights
+ * with one memory map of the shared weights file ({@link StepSessions}), so the folder costs one copy of the weights
  * however many steps it has. The {@link dev.stepwise.runtime.generate.Generator} drives it like a dynamic decoder:
  * greedy, sampling and beam search with every option, the KV cache going from step to step as ONNX Runtime tensors.
  * The shapes are the ones unrolled: exactly {@code batch_size} rows (prompts × sequences per prompt), prompts at
@@ -43,9 +40,7 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
     private final Architecture architecture;
     private final ModelConfig config;
     private final FolderTokenIds tokenIds;
-    private final int threads;
-    private final SharedWeights weights = new SharedWeights();
-    private final OrtSession[] sessions;
+    private final StepSessions sessions;
     private final Map<String, DType> inputTypes;
     private final Set<String> presentNames;
     private final String logitsName;
@@ -56,12 +51,11 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
     private StepGraphs(Path dir, UnrollManifest manifest, int threads) {
         this.dir = dir;
         this.manifest = manifest;
-        this.threads = threads;
         ModelFolder folder = ModelFolder.read(dir);
         this.architecture = folder.architecture();
         this.config = folder.config();
         this.tokenIds = FolderTokenIds.read(dir, config);
-        this.sessions = new OrtSession[manifest.steps().size()];
+        this.sessions = new StepSessions(dir, manifest, threads);
         this.inputTypes = DecoderGraphs.inputTypes(architecture.spec());
         this.presentNames = DecoderGraphs.presentNames(architecture.spec().cache(), config.numLayers());
         CacheDecl cache = architecture.spec().cache();
@@ -87,6 +81,10 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
         if (manifest == null) {
             throw new StepwiseException(dir + ": no " + Unroller.MANIFEST_FILE + " (not a folder written by 'stepwise unroll')");
         }
+        if (manifest.isSeq2Seq()) {
+            throw new StepwiseException(dir + ": a seq2seq unroll (" + manifest.encoder() + " and decoder steps);"
+                    + " generate with it from Java through Seq2SeqStepGraphs.open");
+        }
         return new StepGraphs(dir, manifest, threads);
     }
 
@@ -95,29 +93,18 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
     }
 
     @Override
-    public synchronized OrtSession session(int run) {
-        if (run >= sessions.length) {
-            throw new StepwiseException(dir + ": has " + sessions.length + " step graphs; step " + run + " was asked for");
-        }
-        if (sessions[run] == null) {
-            Path file = dir.resolve(manifest.steps().get(run).fileName());
-            sessions[run] = OrtSessions.open(file, threads, weights.initializers(OnnxModelReader.load(file)));
-        }
-        return sessions[run];
+    public OrtSession session(int run) {
+        return sessions.step(run);
     }
 
     /** Step graphs opened so far (sessions are made when a step is first run). */
-    public synchronized int openSessions() {
-        int n = 0;
-        for (OrtSession s : sessions) {
-            n += s != null ? 1 : 0;
-        }
-        return n;
+    public int openSessions() {
+        return sessions.opened();
     }
 
     /** Bytes of weights memory-mapped for the sessions (each shared tensor once). */
     public long mappedWeightBytes() {
-        return weights.mappedBytes();
+        return sessions.mappedWeightBytes();
     }
 
     /** Refuses, naming the option, a request the unrolled shapes cannot hold. */
@@ -136,9 +123,9 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
             throw new UnsupportedOptionException(ENGINE, "a prompt of " + longest + " tokens", dir
                     + " was unrolled for prompts of at most " + manifest.sequence() + " tokens (--sequence-length)");
         }
-        if (request.maxNewTokens() > sessions.length) {
+        if (request.maxNewTokens() > sessions.count()) {
             throw new UnsupportedOptionException(ENGINE, "max_new_tokens " + request.maxNewTokens(), dir + " has "
-                    + sessions.length + " step graphs, one per new token; unroll again with --max-new-tokens "
+                    + sessions.count() + " step graphs, one per new token; unroll again with --max-new-tokens "
                     + request.maxNewTokens());
         }
     }
@@ -216,11 +203,7 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
 
     /** Closes every session, then the shared weights they computed with. */
     @Override
-    public synchronized void close() {
-        for (int s = 0; s < sessions.length; s++) {
-            OrtSessions.close(sessions[s]);
-            sessions[s] = null;
-        }
-        weights.close();
+    public void close() {
+        sessions.close();
     }
 }

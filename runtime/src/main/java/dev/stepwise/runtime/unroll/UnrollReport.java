@@ -22,10 +22,16 @@ public final class UnrollReport {
     record StepRow(GenStep step, Map<String, Integer> traced, Map<String, Integer> optimized, long fileBytes) {
     }
 
+    record EncoderRow(String file, Map<String, Integer> dynamic, Map<String, Integer> traced,
+                      Map<String, Integer> optimized, long fileBytes) {
+    }
+
     private final String modelType;
     private final UnrollOptions options;
     private final Map<String, Integer> dynamic;
     private final List<StepRow> rows = new ArrayList<>();
+    /** The static encoder of a seq2seq unroll, or null. */
+    private EncoderRow encoder;
     private List<StepCheck> checks = List.of();
     private long weightsBytes;
     private double seconds;
@@ -38,6 +44,11 @@ public final class UnrollReport {
 
     void addStep(GenStep step, Map<String, Integer> traced, Map<String, Integer> optimized, long fileBytes) {
         rows.add(new StepRow(step, traced, optimized, fileBytes));
+    }
+
+    void setEncoder(String file, Map<String, Integer> dynamic, Map<String, Integer> traced,
+                    Map<String, Integer> optimized, long fileBytes) {
+        this.encoder = new EncoderRow(file, dynamic, traced, optimized, fileBytes);
     }
 
     void setChecks(List<StepCheck> checks) {
@@ -91,6 +102,16 @@ public final class UnrollReport {
     }
 
     /**
+     * Node count of one op type in a seq2seq unroll's static encoder after the passes.
+     *
+     * @param op an ONNX op type, such as {@code Shape}
+     * @return how many nodes of that type the encoder graph has (0 when none, or for a decoder-only unroll)
+     */
+    public int encoderOptimizedCount(String op) {
+        return encoder == null ? 0 : encoder.optimized().getOrDefault(op, 0);
+    }
+
+    /**
      * Node count of one op type in the dynamic decoder (traced with symbolic dims), for comparison with the steps.
      *
      * @param op an ONNX op type, such as {@code Shape}
@@ -130,6 +151,11 @@ public final class UnrollReport {
         StringBuilder sizes = new StringBuilder(String.format("%-28s %8s", "graph file KB", ""));
         rows.forEach(r -> sizes.append(String.format(" %8.1f", r.fileBytes() / 1024.0)));
         out.println(sizes);
+        if (encoder != null) {
+            out.printf("%s: %d nodes (dynamic encoder %d, before passes %d), Shape %d, %.1f KB%n", encoder.file(),
+                    total(encoder.optimized()), total(encoder.dynamic()), total(encoder.traced()),
+                    encoder.optimized().getOrDefault("Shape", 0), encoder.fileBytes() / 1024.0);
+        }
         out.printf("shared weights file %s: %.1f MB (written once for %d steps)%n", Unroller.WEIGHTS_FILE, weightsBytes / 1e6,
                 rows.size());
         for (StepCheck c : checks) {
@@ -147,7 +173,7 @@ public final class UnrollReport {
         JsonObject o = new JsonObject();
         o.addProperty("model_type", modelType);
         o.addProperty("batch_size", options.batch());
-        o.addProperty("sequence_length", options.sequence());
+        o.addProperty(encoder != null ? "encoder_sequence_length" : "sequence_length", options.sequence());
         o.addProperty("max_new_tokens", options.maxNewTokens());
         o.addProperty("opset", options.opset());
         o.addProperty("last_token_logits", options.lastTokenLogits());
@@ -156,6 +182,18 @@ public final class UnrollReport {
         o.addProperty("seconds", seconds);
         o.add("dynamic_decoder_op_counts", counts(dynamic));
         o.addProperty("dynamic_decoder_nodes", total(dynamic));
+        if (encoder != null) {
+            JsonObject e = new JsonObject();
+            e.addProperty("file", encoder.file());
+            e.addProperty("file_bytes", encoder.fileBytes());
+            e.addProperty("nodes_dynamic", total(encoder.dynamic()));
+            e.addProperty("nodes_traced", total(encoder.traced()));
+            e.addProperty("nodes", total(encoder.optimized()));
+            e.add("op_counts", counts(encoder.optimized()));
+            checks.stream().filter(c -> c.step() == 0).findFirst()
+                    .ifPresent(c -> e.addProperty("last_hidden_state_max_abs_diff", c.encoderMaxAbsDiff()));
+            o.add("encoder", e);
+        }
         JsonArray steps = new JsonArray();
         for (StepRow r : rows) {
             JsonObject s = new JsonObject();

@@ -11,6 +11,8 @@ import dev.stepwise.runtime.export.ProgressListener;
 import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.Seq2SeqArchitecture;
+import dev.stepwise.runtime.model.Seq2SeqArchitectures;
 import dev.stepwise.runtime.onnx.DedupWeightSink;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
 import dev.stepwise.runtime.onnx.OnnxModelWriter;
@@ -30,7 +32,8 @@ import java.util.Map;
  * Writes one fully static graph per generation step ({@code decoder_model-opt_gen_step=s.onnx}) for compilers that
  * only take fixed shapes. Each step is traced with concrete dims, so no shape arithmetic is ever emitted; the graph
  * passes then fold constants, drop identities and dead nodes and record a fixed-dim value_info for every tensor. All
- * steps point into one weights file. At the end the chained steps are checked against the dynamic decoder.
+ * steps point into one weights file. At the end the chained steps are checked against the dynamic decoder. An
+ * encoder-decoder checkpoint is unrolled by {@link Seq2SeqUnroller} (a static encoder and the decoder's steps).
  */
 public final class Unroller {
     public static final String WEIGHTS_FILE = "decoder_model-opt.onnx_data";
@@ -44,6 +47,10 @@ public final class Unroller {
 
     public static UnrollResult unroll(Path checkpointDir, Path outputDir, UnrollOptions options) {
         check(options);
+        java.util.Optional<Seq2SeqArchitecture> seq2seq = Seq2SeqArchitectures.of(checkpointDir);
+        if (seq2seq.isPresent()) {
+            return Seq2SeqUnroller.unroll(seq2seq.get(), checkpointDir, outputDir, options);
+        }
         ModelFolder folder = ModelFolder.read(checkpointDir);
         Architecture architecture = folder.architecture();
         ModelConfig config = folder.config();
@@ -97,7 +104,7 @@ public final class Unroller {
             }
             progress.done();
             Exporter.copySideFiles(checkpointDir, dir);
-            UnrollManifest.write(dir.resolve(MANIFEST_FILE), modelType, options, steps);
+            UnrollManifest.write(dir.resolve(MANIFEST_FILE), modelType, options, steps, null);
 
             if (options.validate()) {
                 List<StepCheck> checks = StepChainValidator.validate(architecture.spec(), config,
