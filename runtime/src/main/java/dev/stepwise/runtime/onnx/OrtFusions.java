@@ -14,7 +14,7 @@ import java.util.function.Supplier;
 /**
  * The fused layers of an {@link Optimize#ORT} trace, each one ONNX Runtime contrib node where the composed form
  * ({@link dev.stepwise.runtime.ops.Ops}' defaults) is a chain of standard ones. Contracts as ONNX Runtime 1.22's CPU
- * kernels implement them (checked by {@code OrtFusedKernelsTest}):
+ * kernels implement them (pinned by {@code GroupQueryAttentionContractTest}):
  *
  * <ul>
  *   <li>{@code SimplifiedLayerNormalization} (ONNX domain, an ONNX Runtime contrib op) is RMSNorm;
@@ -25,9 +25,9 @@ import java.util.function.Supplier;
  *       has no padding mask of its own: {@code seqlens_k} says how long each row is, counted from the left, so a
  *       left-padded row would attend its padding. Here every row is given its full length ({@code seqlens_k = T - 1})
  *       and the padding is masked through {@code attention_bias} ({@code [B, 1, S, T]}: 0, or the lowest float on
- *       padded keys), which 1.22 adds to the scores. Its own rotary ({@code do_rotary}) numbers positions by slot in
- *       a prompt, ignoring {@code position_ids}, which rotates a left-padded row's cached keys off by its padding;
- *       so rotary runs before it, as {@code com.microsoft.RotaryEmbedding} with the position ids from the inputs
+ *       padded keys), which 1.22 adds to the scores. Its own rotary ({@code do_rotary}) takes one start position for
+ *       every row of a prompt (the first element of {@code position_ids}), which rotates a left-padded row's cached
+ *       keys off by its padding; so rotary runs before it, as {@code com.microsoft.RotaryEmbedding} with the position ids from the inputs
  *       (mask cumulative sum − 1) and cos/sin caches {@code [T, D/2]} computed in the graph from the same inverse
  *       frequencies as the plain graph (rope_scaling included). A sliding window of {@code w} positions (the query
  *       included) is {@code local_window_size = w - 1}.</li>
