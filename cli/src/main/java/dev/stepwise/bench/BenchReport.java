@@ -143,7 +143,8 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
                     r.ort().decodeMillisPerToken() / ort.decodeMillisPerToken()));
         }
         if (fused != null) {
-            s.append(String.format(Locale.ROOT, "  %-26s %12.2f %18.2f   (%.2fx floor; %.2fx plain; same tokens as plain: %s)%n",
+            s.append(String.format(Locale.ROOT,
+                    "  %-26s %12.2f %18.2f   (%.2fx floor; %.2fx plain; same tokens as plain: %s)%n",
                     "ONNX Runtime --optimize ort", fused.ort().prefillMillis(), fused.ort().decodeMillisPerToken(),
                     fused.ort().decodeMillisPerToken() / floor.medianMillis(),
                     fused.ort().decodeMillisPerToken() / ort.decodeMillisPerToken(), fusedSameTokens() ? "yes" : "NO"));

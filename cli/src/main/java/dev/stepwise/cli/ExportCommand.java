@@ -64,8 +64,8 @@ final class ExportCommand implements Callable<Integer> {
     boolean lastLogitsOnly;
 
     @Option(names = "--optimize", paramLabel = "none|ort", defaultValue = "none",
-            description = "Operators of the decoder graph: none (default: standard ONNX operators, runs anywhere) or ort"
-                    + " (ONNX Runtime's fused com.microsoft operators: GroupQueryAttention, RotaryEmbedding,"
+            description = "Operators of the decoder graph: none (default: standard ONNX operators, runs anywhere)"
+                    + " or ort (ONNX Runtime's fused com.microsoft operators: GroupQueryAttention, RotaryEmbedding,"
                     + " SkipSimplifiedLayerNormalization; ONNX Runtime only, float32, llama and mistral for now).")
     String optimize;
 

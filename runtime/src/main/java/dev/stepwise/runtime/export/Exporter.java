@@ -160,7 +160,8 @@ public final class Exporter {
             return Optimize.PLAIN;
         }
         JsonObject m = ModelConfig.readJson(manifest);
-        return m.has("optimize") ? Optimize.parse(m.get("optimize").getAsString(), manifest.toString()) : Optimize.PLAIN;
+        return m.has("optimize") ? Optimize.parse(m.get("optimize").getAsString(), manifest.toString())
+                : Optimize.PLAIN;
     }
 
     /** The opset in effect: the options', else the architecture's; 13..22. */

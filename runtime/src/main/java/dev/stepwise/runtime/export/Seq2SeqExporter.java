@@ -53,7 +53,8 @@ public final class Seq2SeqExporter {
                     + " text2text-generation, not " + options.task().cliName());
         }
         if (options.optimize() != dev.stepwise.runtime.onnx.Optimize.PLAIN) {
-            throw dev.stepwise.runtime.onnx.Optimize.refusal(spec.modelType(), "seq2seq forwards have no fused-operator form yet");
+            throw dev.stepwise.runtime.onnx.Optimize.refusal(spec.modelType(),
+                    "seq2seq forwards have no fused-operator form yet");
         }
         if (options.lastLogitsOnly() || !options.generation().isEmpty() || options.tritonRepository() != null) {
             throw new StepwiseException(spec.modelType() + " is an encoder-decoder model: --last-logits-only,"

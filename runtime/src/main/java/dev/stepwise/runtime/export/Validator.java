@@ -60,7 +60,8 @@ public final class Validator {
         List<Case> cases = new ArrayList<>();
         if (task == Task.TEXT_GENERATION_WITH_PAST) {
             cases.add(new Case("prefill, empty past, padded batch", 2, seq, 0));
-            cases.add(optimize == Optimize.ORT ? new Case("past " + seq + " + " + seq + " new tokens, batch 1", 1, seq, seq)
+            cases.add(optimize == Optimize.ORT
+                    ? new Case("past " + seq + " + " + seq + " new tokens, batch 1", 1, seq, seq)
                     : new Case("past " + seq + " + " + seq + " new tokens, padded batch", 2, seq, seq));
             cases.add(new Case("decode 1 token after past " + seq, 2, 1, seq));
         } else {

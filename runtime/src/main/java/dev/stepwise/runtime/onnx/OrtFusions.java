@@ -27,8 +27,8 @@ import java.util.function.Supplier;
  *       and the padding is masked through {@code attention_bias} ({@code [B, 1, S, T]}: 0, or the lowest float on
  *       padded keys), which 1.22 adds to the scores. Its own rotary ({@code do_rotary}) takes one start position for
  *       every row of a prompt (the first element of {@code position_ids}), which rotates a left-padded row's cached
- *       keys off by its padding; so rotary runs before it, as {@code com.microsoft.RotaryEmbedding} with the position ids from the inputs
- *       (mask cumulative sum − 1) and cos/sin caches {@code [T, D/2]} computed in the graph from the same inverse
+ *       keys off by its padding; so rotary runs before it, as {@code com.microsoft.RotaryEmbedding} with the
+ *       position ids from the inputs (mask cumulative sum − 1) and cos/sin caches {@code [T, D/2]} computed in the graph from the same inverse
  *       frequencies as the plain graph (rope_scaling included). A sliding window of {@code w} positions (the query
  *       included) is {@code local_window_size = w - 1}.</li>
  *   <li>Limits of the kernel: float32 only on CPU; several new tokens after a non-empty past only at batch 1

@@ -138,8 +138,9 @@ class GroupQueryAttentionContractTest {
         f.put("query", HostTensor.ofFloats(q, batch, sequence, HEADS * HEAD));
         f.put("key", HostTensor.ofFloats(k, batch, sequence, KV_HEADS * HEAD));
         f.put("value", HostTensor.ofFloats(v, batch, sequence, KV_HEADS * HEAD));
-        f.put("past_key", HostTensor.ofFloats(random(10, batch * KV_HEADS * past * HEAD), batch, KV_HEADS, past, HEAD));
-        f.put("past_value", HostTensor.ofFloats(random(11, batch * KV_HEADS * past * HEAD), batch, KV_HEADS, past, HEAD));
+        int pastSize = batch * KV_HEADS * past * HEAD;
+        f.put("past_key", HostTensor.ofFloats(random(10, pastSize), batch, KV_HEADS, past, HEAD));
+        f.put("past_value", HostTensor.ofFloats(random(11, pastSize), batch, KV_HEADS, past, HEAD));
         f.put("seqlens", HostTensor.ofLongs(seqlens, batch));
         f.put("total", HostTensor.ofLongs(new long[] {total}));
         float[] cos = new float[t * HEAD / 2];

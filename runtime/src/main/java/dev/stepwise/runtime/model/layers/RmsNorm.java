@@ -28,7 +28,8 @@ public final class RmsNorm {
      * {@code residual + delta} normalized with the scale {@code <name>.weight}, and the sum; with no {@code delta}
      * (null: nothing to add yet, as before a model's first block) the residual itself normalized.
      */
-    public static ResidualNorm addThenApply(Ops ops, Tensor residual, Tensor delta, String name, long width, float eps) {
+    public static ResidualNorm addThenApply(Ops ops, Tensor residual, Tensor delta, String name, long width,
+                                            float eps) {
         Tensor weight = ops.weight(name + ".weight", WeightInit.SCALE, width);
         return delta == null ? new ResidualNorm(residual, ops.rmsNorm(residual, weight, eps))
                 : ops.addRmsNorm(residual, delta, weight, eps);
