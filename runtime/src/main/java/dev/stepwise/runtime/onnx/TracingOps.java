@@ -1002,7 +1002,8 @@ public final class TracingOps implements Ops {
 
     /**
      * Appends a node of {@code domain} (its opset imported, version 1, when not the default domain) whose outputs
-     * have these types and dims (null dims: not known); a null input is an omitted optional input.
+     * have these types and dims (null for an optional output nothing reads: it gets no shape); a null input is an
+     * omitted optional input.
      */
     List<TracedTensor> emit(String domain, String op, List<Tensor> inputs, List<DType> types, List<Dim[]> dims,
                             AttributeProto... attrs) {
@@ -1017,12 +1018,8 @@ public final class TracingOps implements Ops {
         List<TracedTensor> result = new ArrayList<>(outs.size());
         for (int i = 0; i < outs.size(); i++) {
             Dim[] d = dims.get(i);
-            TracedTensor t = new TracedTensor(outs.get(i), types.get(i), d == null ? new Dim[0] : d);
-            long[] shape = d == null ? null : t.knownShape();
-            if (shape != null) {
-                graph.recordValueInfo(GraphBuilder.tensorInfo(outs.get(i), OnnxTypes.elemType(types.get(i)), shape));
-            }
-            result.add(t);
+            result.add(d == null ? new TracedTensor(outs.get(i), types.get(i), new Dim[0])
+                    : value(outs.get(i), types.get(i), d));
         }
         return result;
     }
@@ -1031,11 +1028,15 @@ public final class TracingOps implements Ops {
 
     /** Appends a single-output node and records what is known of its result. */
     private TracedTensor node(String op, DType type, Dim[] dims, List<String> inputs, AttributeProto... attrs) {
-        String out = graph.addNode(op, inputs, attrs);
-        TracedTensor t = new TracedTensor(out, type, dims);
+        return value(graph.addNode(op, inputs, attrs), type, dims);
+    }
+
+    /** A node output as a traced value, its value_info recorded when its shape is fully known. */
+    private TracedTensor value(String name, DType type, Dim[] dims) {
+        TracedTensor t = new TracedTensor(name, type, dims);
         long[] shape = t.knownShape();
         if (shape != null) {
-            graph.recordValueInfo(GraphBuilder.tensorInfo(out, OnnxTypes.elemType(type), shape));
+            graph.recordValueInfo(GraphBuilder.tensorInfo(name, OnnxTypes.elemType(type), shape));
         }
         return t;
     }
