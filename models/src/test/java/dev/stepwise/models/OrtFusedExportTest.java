@@ -15,6 +15,10 @@ import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.onnx.Optimize;
 import dev.stepwise.runtime.onnx.passes.OpCounts;
+import dev.stepwise.runtime.quantize.QuantizeMode;
+import dev.stepwise.runtime.quantize.QuantizeOptions;
+import dev.stepwise.runtime.quantize.QuantizeResult;
+import dev.stepwise.runtime.quantize.Quantizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -30,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code export --optimize ort} on the LLaMA-family fixtures: the fused export validates against the PyTorch
  * reference (diffs printed), its graph is ONNX Runtime's fused operators (one GroupQueryAttention per layer, the
  * residual adds inside SkipSimplifiedLayerNormalization, no Softmax left), and the generator's greedy and beam tokens
- * on a left-padded batch of prompts equal the plain export's. The plain export of the fixtures is byte for byte the
+ * on a left-padded batch of prompts equal the plain export's; the trained fixture's fused export also quantizes to
+ * int4 through the quality gate, GroupQueryAttention kept. The plain export of the fixtures is byte for byte the
  * file it was before attention and norms became Ops' fused layers (hashes of the files exported before the change).
  */
 class OrtFusedExportTest {
@@ -95,6 +100,16 @@ class OrtFusedExportTest {
         try (ExportedModel p = ExportedModel.open(plain.outputDir(), 1);
              ExportedModel f = ExportedModel.open(fused.outputDir(), 1)) {
             LastLogitsOnlyTest.assertSameTokens(label + " --optimize ort vs plain", p, f, 10, 8);
+        }
+
+        if (label.equals("pylm-llama-trained")) {
+            // the trained fixture's distributions are peaked, so the quality gate means something
+            QuantizeResult int4 = Quantizer.quantize(fused.outputDir(), tmp.resolve(label + "-ort-int4"),
+                    QuantizeOptions.defaults(QuantizeMode.INT4).withThreads(1));
+            Map<String, Integer> quantized = OpCounts.of(OnnxModelReader.load(int4.models().get(0)).model());
+            assertEquals(7 * layers, quantized.getOrDefault("com.microsoft.MatMulNBits", 0),
+                    "int4 of the fused export: every projection is MatMulNBits: " + quantized);
+            assertEquals(layers, quantized.getOrDefault("com.microsoft.GroupQueryAttention", 0), quantized.toString());
         }
     }
 
