@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Everything one benchmark run measured, with the ratios the targets are stated in: ONNX Runtime's decode step
@@ -14,7 +15,8 @@ import java.util.Locale;
  */
 public record BenchReport(String modelType, long weightBytes, BenchOptions options, double exportSeconds,
                           EngineResult ort, EngineResult torch, FloorResult floor, List<QuantizedResult> quantized,
-                          MachineFacts machine, Versions versions, double loadBefore, double loadAfter) {
+                          FusedResult fused, Map<String, OpProfile> profiles, MachineFacts machine, Versions versions,
+                          double loadBefore, double loadAfter) {
 
     /** Library versions the figures came from. */
     public record Versions(String onnxruntime, String libtorch, String djl) {
@@ -22,6 +24,11 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
 
     public boolean sameTokens() {
         return Arrays.deepEquals(ort.tokens(), torch.tokens());
+    }
+
+    /** Whether the {@code --optimize ort} export decoded the plain export's tokens (true when not measured). */
+    public boolean fusedSameTokens() {
+        return fused == null || Arrays.deepEquals(ort.tokens(), fused.ort().tokens());
     }
 
     public double ortVsFloor() {
@@ -78,6 +85,27 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
             q.add(o);
         }
         j.add("quantized", q);
+        if (fused != null) {
+            JsonObject f = new JsonObject();
+            f.addProperty("prefill_ms", round(fused.ort().prefillMillis()));
+            f.addProperty("decode_ms_per_token", round(fused.ort().decodeMillisPerToken()));
+            f.addProperty("vs_floor", round(fused.ort().decodeMillisPerToken() / floor.medianMillis()));
+            f.addProperty("vs_plain_decode", round(fused.ort().decodeMillisPerToken() / ort.decodeMillisPerToken()));
+            f.addProperty("same_tokens_as_plain", fusedSameTokens());
+            f.addProperty("export_seconds", round(fused.exportSeconds()));
+            j.add("optimize_ort", f);
+        }
+        JsonObject p = new JsonObject();
+        profiles.forEach((label, profile) -> {
+            JsonObject o = new JsonObject();
+            o.addProperty("past", profile.past());
+            o.addProperty("kernel_ms", round(profile.totalMs()));
+            JsonObject ops = new JsonObject();
+            profile.byOp().forEach((op, ms) -> ops.addProperty(op, round(ms)));
+            o.add("ms_by_op", ops);
+            p.add(label, o);
+        });
+        j.add("profiles", p);
         j.addProperty("decode_samples", ort.decodeSamples());
         j.addProperty("cores", machine.cores());
         j.addProperty("os_name", machine.osName());
@@ -114,6 +142,14 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
                     r.floorMillis(), r.stepBytes() / 1e6, r.vsFloor(),
                     r.ort().decodeMillisPerToken() / ort.decodeMillisPerToken()));
         }
+        if (fused != null) {
+            s.append(String.format(Locale.ROOT,
+                    "  %-26s %12.2f %18.2f   (%.2fx floor; %.2fx plain; same tokens as plain: %s)%n",
+                    "ONNX Runtime --optimize ort", fused.ort().prefillMillis(), fused.ort().decodeMillisPerToken(),
+                    fused.ort().decodeMillisPerToken() / floor.medianMillis(),
+                    fused.ort().decodeMillisPerToken() / ort.decodeMillisPerToken(), fusedSameTokens() ? "yes" : "NO"));
+        }
+        profiles.forEach((label, profile) -> s.append(profile.table(label, 8)));
         s.append(String.format(Locale.ROOT, "  ONNX Runtime decode / floor:        %.2fx%n", ortVsFloor()));
         s.append(String.format(Locale.ROOT, "  PyTorch / ONNX Runtime:             decode %.2fx, prefill %.2fx%n",
                 ortVsTorchDecodeRatio(), ortVsTorchPrefillRatio()));

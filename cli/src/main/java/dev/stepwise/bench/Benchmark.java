@@ -8,6 +8,9 @@ import dev.stepwise.runtime.checkpoint.Checkpoint;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
+import dev.stepwise.runtime.onnx.Optimize;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import dev.stepwise.runtime.export.ProgressListener;
 import dev.stepwise.runtime.generate.ExportedModel;
 import dev.stepwise.runtime.io.OutputFolder;
@@ -57,6 +60,16 @@ public final class Benchmark {
      */
     public static BenchReport run(Path checkpointDir, BenchOptions options, List<QuantizeMode> quantized,
                                   ProgressListener exportProgress, PrintStream log) {
+        return run(checkpointDir, options, quantized, false, false, exportProgress, log);
+    }
+
+    /**
+     * As above; with {@code fused}, also exports with {@code --optimize ort} (validated) and times ONNX Runtime's
+     * decode on it with the same prompts; with {@code profile}, ONNX Runtime's profiler summarises one decode step at
+     * past = prompt length by op type, on the plain export and (with {@code fused}) on the fused one.
+     */
+    public static BenchReport run(Path checkpointDir, BenchOptions options, List<QuantizeMode> quantized,
+                                  boolean fused, boolean profile, ProgressListener exportProgress, PrintStream log) {
         double loadBefore = MachineFacts.loadAverage();
         ModelFolder folder = ModelFolder.read(checkpointDir);
         Architecture architecture = folder.architecture();
@@ -100,15 +113,41 @@ public final class Benchmark {
                         measured.floor(), work, log));
             }
 
+            FusedResult fusedResult = null;
+            Map<String, OpProfile> profiles = new LinkedHashMap<>();
+            if (profile) {
+                log.printf("[+] profile a decode step at past %d on the plain export%n", options.promptLength());
+                profiles.put("plain", OpProfile.decodeStep(export.outputDir(), architecture, config,
+                        options.promptLength(), PROFILED_STEPS, options.threads(), work));
+            }
+            if (fused) {
+                log.printf("[+] export with --optimize ort (validated) and decode on it%n");
+                long fusedStarted = System.nanoTime();
+                ExportResult f = Exporter.export(checkpointDir, work.resolve("onnx-ort"),
+                        ExportOptions.defaults().withOptimize(Optimize.ORT).withProgress(exportProgress));
+                double fusedSeconds = (System.nanoTime() - fusedStarted) / 1e9;
+                try (GreedyDecoder decoder = ortDecoder(f.outputDir(), options)) {
+                    fusedResult = new FusedResult(decodeRounds(decoder, prompts, options, log), fusedSeconds);
+                }
+                if (profile) {
+                    log.printf("[+] profile a decode step at past %d on the fused export%n", options.promptLength());
+                    profiles.put("ort", OpProfile.decodeStep(f.outputDir(), architecture, config,
+                            options.promptLength(), PROFILED_STEPS, options.threads(), work));
+                }
+            }
+
             BenchReport.Versions versions = new BenchReport.Versions(OrtSessions.environment().getVersion(),
                     TorchEngine.get().getVersion(), Engine.getDjlVersion());
             return new BenchReport(modelType, export.weightBytes(), options, exportSeconds, measured.ort(),
-                    measured.torch(), measured.floor(), quantizedResults, MachineFacts.current(), versions, loadBefore,
-                    MachineFacts.loadAverage());
+                    measured.torch(), measured.floor(), quantizedResults, fusedResult, profiles, MachineFacts.current(),
+                    versions, loadBefore, MachineFacts.loadAverage());
         } finally {
             OutputFolder.deleteRecursively(work);
         }
     }
+
+    /** Profiled decode steps per export (after two warm-up steps). */
+    static final int PROFILED_STEPS = 20;
 
     private record Measured(EngineResult ort, EngineResult torch, FloorResult floor) {
     }

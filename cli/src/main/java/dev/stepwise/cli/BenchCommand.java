@@ -6,6 +6,7 @@ import dev.stepwise.bench.BenchReport;
 import dev.stepwise.bench.Benchmark;
 import dev.stepwise.bench.StepGraphBenchmark;
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.onnx.Optimize;
 import dev.stepwise.runtime.quantize.QuantizeMode;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,6 +75,16 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object with every figure on stdout.")
     boolean json;
 
+    @Option(names = "--optimize", paramLabel = "ort",
+            description = "Also export with --optimize ort (ONNX Runtime's fused operators, validated) and time decode"
+                    + " on it with the same prompts, next to the plain export.")
+    String optimize;
+
+    @Option(names = "--profile",
+            description = "Also run ONNX Runtime's profiler on a decode step at past = --prompt-length (plain export,"
+                    + " and the fused one with --optimize ort) and print kernel time by op type.")
+    boolean profile;
+
     @Option(names = "--dtype", defaultValue = "fp32",
             description = "Precision of the benchmarked export: fp32 (default) or fp16 (the PyTorch engine runs fp32).")
     String dtype;
@@ -100,7 +111,16 @@ final class BenchCommand implements Callable<Integer> {
         for (String m : quantize != null ? quantize : List.<String>of()) {
             modes.add(QuantizeCommand.mode(spec.commandLine(), "--quantize", m.trim()));
         }
-        BenchReport report = Benchmark.run(main.locateModel(model), options, modes, new ConsoleProgress(), System.err);
+        boolean fused = false;
+        if (optimize != null) {
+            try {
+                fused = Optimize.parse(optimize, "--optimize") == Optimize.ORT;
+            } catch (StepwiseException e) {
+                throw new ParameterException(spec.commandLine(), e.getMessage());
+            }
+        }
+        BenchReport report = Benchmark.run(main.locateModel(model), options, modes, fused, profile,
+                new ConsoleProgress(), System.err);
         System.err.print(report.toTable());
         if (json) {
             System.out.println(report.toJson());

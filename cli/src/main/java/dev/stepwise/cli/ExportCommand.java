@@ -3,6 +3,7 @@ package dev.stepwise.cli;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.export.ExportOptions;
+import dev.stepwise.runtime.onnx.Optimize;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.GenerationGraph;
@@ -62,6 +63,12 @@ final class ExportCommand implements Callable<Integer> {
                     + "logits_to_keep=1; not optimum's contract, which has every position).")
     boolean lastLogitsOnly;
 
+    @Option(names = "--optimize", paramLabel = "none|ort", defaultValue = "none",
+            description = "Operators of the decoder graph: none (default: standard ONNX operators, runs anywhere)"
+                    + " or ort (ONNX Runtime's fused com.microsoft operators: GroupQueryAttention, RotaryEmbedding,"
+                    + " SkipSimplifiedLayerNormalization; ONNX Runtime only, float32, llama and mistral for now).")
+    String optimize;
+
     @Option(names = "--triton-repository", paramLabel = "DIR",
             description = "Also lay the validated export out as a Triton Inference Server model repository (ONNX Runtime"
                     + " backend): decoder and each --generation graph with a config.pbtxt, weights hard-linked to the"
@@ -102,9 +109,15 @@ final class ExportCommand implements Callable<Integer> {
             default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
                     "--dtype: expected fp32 or fp16, got '" + dtype + "'");
         };
+        Optimize o;
+        try {
+            o = Optimize.parse(optimize, "--optimize");
+        } catch (dev.stepwise.runtime.StepwiseException e) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), e.getMessage());
+        }
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
-                .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository);
+                .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o);
         Path checkpoint = main.locateModel(model);
         if (mode == null) {
             printSummary(Exporter.export(checkpoint, output, options));

@@ -9,12 +9,12 @@ import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
-import dev.stepwise.runtime.model.layers.AttentionMask;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.RmsNorm;
+import dev.stepwise.runtime.model.layers.RotaryAttention;
 import dev.stepwise.runtime.model.layers.RotaryEmbedding;
-import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -59,72 +59,45 @@ abstract class LlamaFamily implements CausalLm {
 
         Tensor embedTokens = ops.weight(MODEL + "embed_tokens.weight", vocab, width);
         Tensor hidden = ops.gather(embedTokens, in.inputIds());
-        Tensor mask = AttentionMask.causal(ops, in, slidingWindow(config));
-        RotaryEmbedding.CosSin cosSin = rope.cosSin(ops, in.positionIds(), ops.dim(in.attentionMask(), 1));
+        RotaryAttention attention = ops.rotaryAttention(new RotaryAttention.Spec(config.numAttentionHeads(),
+                config.numKeyValueHeads(), config.headDim(), rope, slidingWindow(config)), in);
 
+        // Each block's output is added to the residual stream together with the next norm (one fused node in an
+        // ORT export): `pending` is the output not yet added, null before the first block.
+        Tensor pending = null;
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String l = MODEL + "layers." + layer + ".";
-            Tensor normed = RmsNorm.apply(ops, hidden, l + "input_layernorm", width, eps);
-            hidden = ops.add(hidden, attention(ops, config, layer, l + "self_attn.", normed, mask, rope, cosSin, cache));
-            normed = RmsNorm.apply(ops, hidden, l + "post_attention_layernorm", width, eps);
-            hidden = ops.add(hidden, mlp(ops, config, activation, l + "mlp.", normed));
+            ResidualNorm input = RmsNorm.addThenApply(ops, hidden, pending, l + "input_layernorm", width, eps);
+            Tensor attended = attention(ops, config, l + "self_attn.", input.normed(), attention, cache, layer);
+            ResidualNorm post = RmsNorm.addThenApply(ops, input.sum(), attended, l + "post_attention_layernorm",
+                    width, eps);
+            hidden = post.sum();
+            pending = mlp(ops, config, activation, l + "mlp.", post.normed());
         }
-        hidden = RmsNorm.apply(ops, hidden, MODEL + "norm", width, eps);
+        hidden = RmsNorm.addThenApply(ops, hidden, pending, MODEL + "norm", width, eps).normed();
 
         Tensor lmHead = tied(config) ? ops.tiedWeight("lm_head.weight", embedTokens, vocab, width)
                 : ops.weight("lm_head.weight", vocab, width);
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
-    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,
-                                    RotaryEmbedding rope, RotaryEmbedding.CosSin cosSin, KvCache cache) {
-        int heads = config.numAttentionHeads();
-        int kvHeads = config.numKeyValueHeads();
-        int headDim = config.headDim();
+    /** The projections around {@link RotaryAttention}: {@code o_proj(attention(q_proj(x), k_proj(x), v_proj(x)))}. */
+    private static Tensor attention(Ops ops, ModelConfig config, String w, Tensor x, RotaryAttention attention,
+                                    KvCache cache, int layer) {
         boolean bias = config.getBoolean("attention_bias", false);
         long width = config.hiddenSize();
-        long qOut = (long) heads * headDim;
-        long kvOut = (long) kvHeads * headDim;
-        Dim batch = ops.dim(x, 0);
-        Dim sequence = ops.dim(x, 1);
-
-        Tensor query = splitHeads(ops, Linear.apply(ops, x, w + "q_proj", width, qOut, bias), batch, sequence, heads,
-                headDim);
-        Tensor key = splitHeads(ops, Linear.apply(ops, x, w + "k_proj", width, kvOut, bias), batch, sequence, kvHeads,
-                headDim);
-        Tensor value = splitHeads(ops, Linear.apply(ops, x, w + "v_proj", width, kvOut, bias), batch, sequence, kvHeads,
-                headDim);
-        query = rope.apply(ops, query, cosSin);
-        key = rope.apply(ops, key, cosSin);
-        if (cache.hasPast()) {
-            key = ops.concat(2, cache.pastKey(layer), key);
-            value = ops.concat(2, cache.pastValue(layer), value);
-        }
-        cache.setPresent(layer, key, value);
-
-        Tensor scale = ops.scalar((float) (1.0 / Math.sqrt(headDim)));
-        Tensor context;                                                                   // [B, H, S, D]
-        if (kvHeads == heads) {
-            Tensor scores = ops.mul(ops.matmul(query, ops.transpose(key, 0, 1, 3, 2)), scale);
-            Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, mask));
-            context = ops.matmul(probs, value);
-        } else {
-            // [B, KV, n_rep, S, D] queries against [B, KV, 1, T, D] keys: each KV head serves its n_rep query heads.
-            int groups = heads / kvHeads;
-            Tensor grouped = ops.reshape(query, batch, Dim.of(kvHeads), Dim.of(groups), sequence, Dim.of(headDim));
-            Tensor keys = ops.transpose(ops.unsqueeze(key, 2), 0, 1, 2, 4, 3);          // [B, KV, 1, D, T]
-            Tensor scores = ops.mul(ops.matmul(grouped, keys), scale);                   // [B, KV, n_rep, S, T]
-            Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, ops.unsqueeze(mask, 1)));
-            Tensor out = ops.matmul(probs, ops.unsqueeze(value, 2));                     // [B, KV, n_rep, S, D]
-            context = ops.reshape(out, batch, Dim.of(heads), sequence, Dim.of(headDim));
-        }
-        context = ops.reshape(ops.transpose(context, 0, 2, 1, 3), batch, sequence, Dim.of(qOut));
+        long qOut = (long) config.numAttentionHeads() * config.headDim();
+        long kvOut = (long) config.numKeyValueHeads() * config.headDim();
+        Tensor context = attention.apply(() -> Linear.apply(ops, x, w + "q_proj", width, qOut, bias),
+                () -> Linear.apply(ops, x, w + "k_proj", width, kvOut, bias),
+                () -> Linear.apply(ops, x, w + "v_proj", width, kvOut, bias), cache, layer);
         return Linear.apply(ops, context, w + "o_proj", qOut, width, bias);
     }
 
-    /** {@code [B, S, heads * D]} → {@code [B, heads, S, D]}. */
-    private static Tensor splitHeads(Ops ops, Tensor x, Dim batch, Dim sequence, int heads, int headDim) {
-        return ops.transpose(ops.reshape(x, batch, sequence, Dim.of(heads), Dim.of(headDim)), 0, 2, 1, 3);
+    /** Attention and norms are Ops' fused layers, so ONNX Runtime's fused operators can take any LLaMA config. */
+    @Override
+    public java.util.Optional<String> fusedOperatorsRefusal(ModelConfig config) {
+        return java.util.Optional.empty();
     }
 
     /** SwiGLU: {@code down(act(gate(x)) * up(x))}. */

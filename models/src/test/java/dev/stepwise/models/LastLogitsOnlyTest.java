@@ -95,15 +95,26 @@ class LastLogitsOnlyTest {
              ExportedModel l = ExportedModel.open(last.outputDir(), 1)) {
             assertTrue(l.lastLogitsOnly());
             assertFalse(f.lastLogitsOnly());
-            assertRowsEqual(arch + " greedy", new Generator(f).greedy(PROMPTS, 8), new Generator(l).greedy(PROMPTS, 8));
-            GenerationConfig beams = GenerationConfig.beamSearch(6, 3, 1.0, false, 2);
-            List<List<long[]>> fb = new Generator(f).generate(PROMPTS, beams, BeamOptions.of(beams),
-                    Generator.TokenListener.NONE);
-            List<List<long[]>> lb = new Generator(l).generate(PROMPTS, beams, BeamOptions.of(beams),
-                    Generator.TokenListener.NONE);
-            for (int p = 0; p < PROMPTS.size(); p++) {
-                assertRowsEqual(arch + " beam search, prompt " + p, fb.get(p), lb.get(p));
-            }
+            assertSameTokens(arch, f, l, 8, 6);
+        }
+    }
+
+    /**
+     * The generator gives the same greedy tokens ({@code greedyTokens} new ones) and 3-beam search results
+     * ({@code beamTokens} new ones) on {@code actual} as on {@code expected}, for the left-padded batch
+     * {@link #PROMPTS}.
+     */
+    static void assertSameTokens(String label, ExportedModel expected, ExportedModel actual, int greedyTokens,
+                                 int beamTokens) {
+        assertRowsEqual(label + " greedy", new Generator(expected).greedy(PROMPTS, greedyTokens),
+                new Generator(actual).greedy(PROMPTS, greedyTokens));
+        GenerationConfig beams = GenerationConfig.beamSearch(beamTokens, 3, 1.0, false, 2);
+        List<List<long[]>> eb = new Generator(expected).generate(PROMPTS, beams, BeamOptions.of(beams),
+                Generator.TokenListener.NONE);
+        List<List<long[]>> ab = new Generator(actual).generate(PROMPTS, beams, BeamOptions.of(beams),
+                Generator.TokenListener.NONE);
+        for (int p = 0; p < PROMPTS.size(); p++) {
+            assertRowsEqual(label + " beam search, prompt " + p, eb.get(p), ab.get(p));
         }
     }
 

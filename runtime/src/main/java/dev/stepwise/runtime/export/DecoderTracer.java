@@ -12,6 +12,7 @@ import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.onnx.GraphBuilder;
+import dev.stepwise.runtime.onnx.Optimize;
 import dev.stepwise.runtime.onnx.TracingOps;
 import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
@@ -58,9 +59,17 @@ public final class DecoderTracer {
     public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
                                    int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo, DType floatType,
                                    boolean lastLogitsOnly) {
+        return trace(architecture, config, weights, task, opset, sizes, sink, valueInfo, floatType, lastLogitsOnly,
+                Optimize.PLAIN);
+    }
+
+    /** As above, with ONNX Runtime's fused operators when {@code optimize} is {@link Optimize#ORT}. */
+    public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, Task task,
+                                   int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo, DType floatType,
+                                   boolean lastLogitsOnly, Optimize optimize) {
         CacheMode mode = task == Task.TEXT_GENERATION_WITH_PAST ? CacheMode.PAST_AND_PRESENT : CacheMode.NONE;
         return trace(architecture, config, weights, mode, opset, sizes, sink, valueInfo, lastLogitsOnly,
-                architecture.spec().modelType() + "-" + task.cliName(), floatType);
+                architecture.spec().modelType() + "-" + task.cliName(), floatType, optimize);
     }
 
     /**
@@ -80,9 +89,17 @@ public final class DecoderTracer {
     public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, CacheMode mode,
                                    int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo,
                                    boolean lastTokenLogits, String graphName, DType floatType) {
+        return trace(architecture, config, weights, mode, opset, sizes, sink, valueInfo, lastTokenLogits, graphName,
+                floatType, Optimize.PLAIN);
+    }
+
+    /** As above, with ONNX Runtime's fused operators when {@code optimize} is {@link Optimize#ORT}. */
+    public static ModelProto trace(Architecture architecture, ModelConfig config, WeightSource weights, CacheMode mode,
+                                   int opset, AxisSizes sizes, WeightSink sink, boolean valueInfo,
+                                   boolean lastTokenLogits, String graphName, DType floatType, Optimize optimize) {
         ArchitectureSpec spec = architecture.spec();
         GraphBuilder graph = new GraphBuilder(graphName, opset);
-        TracingOps ops = new TracingOps(graph, weights, sink, floatType);
+        TracingOps ops = new TracingOps(graph, weights, sink, floatType, optimize);
 
         Map<String, Tensor> inputs = new HashMap<>();
         for (TensorDecl in : spec.inputs()) {
@@ -128,6 +145,9 @@ public final class DecoderTracer {
         }
         graph.putMetadata("model_type", spec.modelType());
         graph.putMetadata("cache", mode.name());
+        if (optimize != Optimize.PLAIN) {
+            graph.putMetadata("optimize", optimize.cliName());
+        }
         return graph.build(valueInfo);
     }
 

@@ -57,6 +57,10 @@ public final class EncoderExporter {
         double atol = Exporter.atol(options, spec.atol());
         double rtol = Exporter.rtol(options);
         DType dtype = options.dtype();
+        if (options.optimize() != dev.stepwise.runtime.onnx.Optimize.PLAIN) {
+            throw dev.stepwise.runtime.onnx.Optimize.refusal(spec.modelType(),
+                    "encoder forwards have no fused-operator form yet");
+        }
         if (options.lastLogitsOnly() || !options.generation().isEmpty()) {
             throw new StepwiseException(spec.modelType() + " is an encoder: --last-logits-only and --generation"
                     + " apply to text-generation models only");

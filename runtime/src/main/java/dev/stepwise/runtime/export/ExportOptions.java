@@ -2,6 +2,7 @@ package dev.stepwise.runtime.export;
 
 import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
+import dev.stepwise.runtime.onnx.Optimize;
 
 /**
  * How to export: start from {@link #defaults()} and change what differs, one {@code with...} call per setting.
@@ -46,11 +47,14 @@ import dev.stepwise.annotations.Task;
  *                                   {@code [batch, sequence, vocab]}; off by default
  * @param tritonRepository           a folder to lay the validated export out in as a Triton model repository
  *                                   ({@link TritonRepository}); null (the default) for none
+ * @param optimize                   {@link Optimize#PLAIN} (the default: standard ONNX operators only) or
+ *                                   {@link Optimize#ORT} (ONNX Runtime's fused operators, for the architectures whose
+ *                                   forward has them)
  */
 public record ExportOptions(Task task, int opset, double atol, boolean validate, long externalDataThresholdBytes,
                             ProgressListener progress, DType dtype, double rtol,
                             java.util.Set<GenerationGraph> generation, boolean lastLogitsOnly,
-                            java.nio.file.Path tritonRepository) {
+                            java.nio.file.Path tritonRepository, Optimize optimize) {
 
     /** Models whose weights exceed this go to {@code model.onnx_data}; always above 2 GiB (protobuf's limit). */
     public static final long DEFAULT_EXTERNAL_DATA_THRESHOLD = 64L << 20;
@@ -84,6 +88,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @param generation                 see {@link #generation()}
      * @param lastLogitsOnly             see {@link #lastLogitsOnly()}
      * @param tritonRepository           see {@link #tritonRepository()}
+     * @param optimize                   see {@link #optimize()}
      * @throws IllegalArgumentException when {@code dtype} is neither {@code FLOAT} nor {@code FLOAT16}
      */
     public ExportOptions {
@@ -91,6 +96,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
             throw new IllegalArgumentException("dtype must be FLOAT or FLOAT16, got " + dtype);
         }
         generation = java.util.Set.copyOf(generation);
+        java.util.Objects.requireNonNull(optimize, "optimize");
     }
 
     /**
@@ -102,7 +108,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
     public static ExportOptions defaults() {
         return new ExportOptions(null, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
                 ProgressListener.SILENT, DType.FLOAT, Double.NaN,
-                java.util.Set.of(), false, null);
+                java.util.Set.of(), false, null, Optimize.PLAIN);
     }
 
     /**
@@ -113,7 +119,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the task changed
      */
     public ExportOptions withTask(Task t) {
-        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -123,7 +129,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the opset changed
      */
     public ExportOptions withOpset(int o) {
-        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -133,7 +139,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the tolerance changed
      */
     public ExportOptions withAtol(double a) {
-        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -144,7 +150,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with validation turned on or off
      */
     public ExportOptions withValidate(boolean v) {
-        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -154,7 +160,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the threshold changed
      */
     public ExportOptions withExternalDataThreshold(long bytes) {
-        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -164,7 +170,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the listener changed
      */
     public ExportOptions withProgress(ProgressListener p) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -176,7 +182,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @throws IllegalArgumentException for any other type
      */
     public ExportOptions withDtype(DType d) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -187,7 +193,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the graphs changed
      */
     public ExportOptions withGeneration(java.util.Set<GenerationGraph> graphs) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -198,7 +204,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the setting changed
      */
     public ExportOptions withLastLogitsOnly(boolean l) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, l, tritonRepository);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, l, tritonRepository, optimize);
     }
 
     /**
@@ -210,7 +216,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the repository changed
      */
     public ExportOptions withTritonRepository(java.nio.file.Path repository) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, repository);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, repository, optimize);
     }
 
     /**
@@ -221,7 +227,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the tolerance changed
      */
     public ExportOptions withRtol(double r) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation, lastLogitsOnly, tritonRepository);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation, lastLogitsOnly, tritonRepository, optimize);
     }
 
     /**
@@ -234,5 +240,17 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
             return rtol;
         }
         return dtype == DType.FLOAT16 ? FLOAT16_RTOL : FLOAT32_RTOL;
+    }
+
+    /**
+     * Chooses the operators of the decoder graph: {@link Optimize#ORT} traces the forward with ONNX Runtime's fused
+     * {@code com.microsoft} operators (a file for ONNX Runtime only; float32; LLaMA-family forwards for now, others are
+     * refused with the reason), {@link Optimize#PLAIN} with standard ONNX operators.
+     *
+     * @param o the operators to use ({@link Optimize#PLAIN} by default)
+     * @return these options with the setting changed
+     */
+    public ExportOptions withOptimize(Optimize o) {
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, o);
     }
 }

@@ -15,6 +15,7 @@ import dev.stepwise.runtime.onnx.DedupWeightSink;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
 import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.OnnxModelWriter;
+import dev.stepwise.runtime.onnx.Optimize;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -75,6 +76,10 @@ public final class Exporter {
         double atol = atol(options, spec.atol());
         double rtol = rtol(options);
         ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
+        Optimize optimize = options.optimize();
+        if (optimize == Optimize.ORT) {
+            checkFusable(architecture, config, options);
+        }
         ProgressListener progress = options.progress();
         Path triton = options.tritonRepository();
         if (triton != null) {
@@ -93,7 +98,7 @@ public final class Exporter {
                 // One weights file for the decoder and its generation graphs: each weight is stored once.
                 WeightSink shared = new DedupWeightSink(new ProgressWeightSink(sink, progress));
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
-                        shared, false, dtype, options.lastLogitsOnly());
+                        shared, false, dtype, options.lastLogitsOnly(), optimize);
                 Map<String, ModelProto> generation = GenerationGraphs.build(options.generation(), architecture, config,
                         checkpoint, shared, opset, checkpointDir);
                 weightBytes = sink.bytesWritten();
@@ -106,12 +111,12 @@ public final class Exporter {
             }
             progress.done();
             copySideFiles(checkpointDir, out.path());
-            writeManifest(out.path(), spec, task, opset, atol, rtol, dtype, options.lastLogitsOnly());
+            writeManifest(out.path(), spec, task, opset, atol, rtol, dtype, options.lastLogitsOnly(), optimize);
 
             List<ValidationCase> validation = List.of();
             if (options.validate()) {
                 validation = Validator.validate(architecture, config, checkpoint, modelFile, task, atol, rtol, dtype,
-                        options.lastLogitsOnly(), progress);
+                        options.lastLogitsOnly(), optimize, progress);
                 if (!validation.stream().allMatch(ValidationCase::passed)) {
                     throw new ValidationException(Validator.failureMessage(validation), validation);
                 }
@@ -129,6 +134,34 @@ public final class Exporter {
             return new ExportResult(out.target(), out.target().resolve(MODEL_FILE), weightBytes, external, seconds,
                     validation, layout);
         }
+    }
+
+    /** Refuses, in one line, an {@code --optimize ort} export this architecture or these options cannot take. */
+    private static void checkFusable(Architecture architecture, ModelConfig config, ExportOptions options) {
+        String modelType = architecture.spec().modelType();
+        java.util.Optional<String> refusal = architecture.newModel().fusedOperatorsRefusal(config);
+        if (refusal.isPresent()) {
+            throw Optimize.refusal(modelType, refusal.get());
+        }
+        if (options.dtype() != DType.FLOAT) {
+            throw new StepwiseException("--optimize ort writes float32 graphs only (ONNX Runtime's CPU"
+                    + " GroupQueryAttention is float32); drop --dtype fp16");
+        }
+        if (!options.generation().isEmpty()) {
+            throw new StepwiseException("--optimize ort: whole-generation graphs (--generation) are traced with"
+                    + " standard operators only; export them without --optimize");
+        }
+    }
+
+    /** The optimize setting of an export folder's manifest: {@link Optimize#PLAIN} when it says none. */
+    public static Optimize optimize(Path dir) {
+        Path manifest = dir.resolve(MANIFEST_FILE);
+        if (!Files.isRegularFile(manifest)) {
+            return Optimize.PLAIN;
+        }
+        JsonObject m = ModelConfig.readJson(manifest);
+        return m.has("optimize") ? Optimize.parse(m.get("optimize").getAsString(), manifest.toString())
+                : Optimize.PLAIN;
     }
 
     /** The opset in effect: the options', else the architecture's; 13..22. */
@@ -191,7 +224,7 @@ public final class Exporter {
 
     /** A small description of the export, read back by the generator and by tools. */
     private static void writeManifest(Path dir, ArchitectureSpec spec, Task task, int opset, double atol, double rtol,
-                                      DType dtype, boolean lastLogitsOnly) {
+                                      DType dtype, boolean lastLogitsOnly, Optimize optimize) {
         JsonObject m = new JsonObject();
         m.addProperty("format", "kv-cache-decoder");
         m.addProperty("model_type", spec.modelType());
@@ -202,6 +235,9 @@ public final class Exporter {
         m.addProperty("rtol", rtol);
         m.addProperty("model", MODEL_FILE);
         m.addProperty("last_logits_only", lastLogitsOnly);
+        if (optimize != Optimize.PLAIN) {
+            m.addProperty("optimize", optimize.cliName()); // absent from plain exports, which stay as they were
+        }
         try {
             Files.writeString(dir.resolve(MANIFEST_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(m),
                     StandardCharsets.UTF_8);

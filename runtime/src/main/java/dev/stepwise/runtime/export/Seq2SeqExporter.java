@@ -53,6 +53,10 @@ public final class Seq2SeqExporter {
             throw new StepwiseException(spec.modelType() + " is an encoder-decoder model: its task is"
                     + " text2text-generation, not " + options.task().cliName());
         }
+        if (options.optimize() != dev.stepwise.runtime.onnx.Optimize.PLAIN) {
+            throw dev.stepwise.runtime.onnx.Optimize.refusal(spec.modelType(),
+                    "seq2seq forwards have no fused-operator form yet");
+        }
         if (options.lastLogitsOnly() || !options.generation().isEmpty() || options.tritonRepository() != null) {
             throw new StepwiseException(spec.modelType() + " is an encoder-decoder model: --last-logits-only,"
                     + " --generation and --triton-repository apply to decoder-only exports");

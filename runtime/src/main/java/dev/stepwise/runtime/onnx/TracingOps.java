@@ -7,8 +7,11 @@ import dev.stepwise.runtime.checkpoint.HalfFloats;
 import dev.stepwise.runtime.checkpoint.WeightSource;
 import dev.stepwise.runtime.onnx.proto.Onnx.AttributeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
+import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.layers.RotaryAttention;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import dev.stepwise.runtime.tensor.TensorBytes;
 import java.nio.ByteBuffer;
@@ -33,6 +36,9 @@ import java.util.Map;
  * <p>Weights are handed to a {@link WeightSink} the moment they are first asked for, and stored once per name, in the
  * compute type ({@link #floatType()}): float32, or float16 for a half-precision graph (float16 checkpoint tensors are
  * copied as stored, others narrowed).
+ *
+ * <p>With {@link Optimize#ORT} the fused layers ({@link #rmsNorm}, {@link #addRmsNorm}, {@link #rotaryAttention})
+ * are ONNX Runtime contrib nodes ({@link OrtFusions}); otherwise they are traced as their standard-op composition.
  */
 public final class TracingOps implements Ops {
     /** Lowest supported opset: Softmax's single-axis semantics and input-tensor forms of Unsqueeze/Squeeze/Split. */
@@ -43,6 +49,8 @@ public final class TracingOps implements Ops {
     private final WeightSink sink;
     private final int opset;
     private final DType floatType;
+    /** Non-null in an {@link Optimize#ORT} trace. */
+    private final OrtFusions fusions;
 
     private final Map<String, TracedTensor> weightCache = new HashMap<>();
     private final Map<String, TracedTensor> transposedCache = new HashMap<>();
@@ -63,6 +71,11 @@ public final class TracingOps implements Ops {
 
     /** A tracer whose weights, activations and {@link #scalar(float)} constants are of {@code floatType}. */
     public TracingOps(GraphBuilder graph, WeightSource weights, WeightSink sink, DType floatType) {
+        this(graph, weights, sink, floatType, Optimize.PLAIN);
+    }
+
+    /** As above; with {@link Optimize#ORT} the fused layers are ONNX Runtime contrib nodes (float32 only). */
+    public TracingOps(GraphBuilder graph, WeightSource weights, WeightSink sink, DType floatType, Optimize optimize) {
         if (graph.opset() < MIN_OPSET) {
             throw new StepwiseException("opset " + graph.opset() + " is not supported; the lowest is " + MIN_OPSET);
         }
@@ -74,6 +87,11 @@ public final class TracingOps implements Ops {
         this.sink = sink;
         this.opset = graph.opset();
         this.floatType = floatType;
+        if (optimize == Optimize.ORT && floatType != DType.FLOAT) {
+            throw new StepwiseException("--optimize ort writes float32 graphs only (ONNX Runtime's CPU "
+                    + "GroupQueryAttention and RotaryEmbedding kernels are float32); got " + floatType);
+        }
+        this.fusions = optimize == Optimize.ORT ? new OrtFusions(this) : null;
     }
 
     public GraphBuilder graph() {
@@ -964,15 +982,61 @@ public final class TracingOps implements Ops {
                 List.of(c.name(), x.name(), y.name()));
     }
 
+    // ---- fused layers ----
+
+    @Override
+    public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
+        return fusions != null ? fusions.rmsNorm(x, weight, eps) : Ops.super.rmsNorm(x, weight, eps);
+    }
+
+    @Override
+    public ResidualNorm addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps) {
+        return fusions != null ? fusions.addRmsNorm(residual, delta, weight, eps)
+                : Ops.super.addRmsNorm(residual, delta, weight, eps);
+    }
+
+    @Override
+    public RotaryAttention rotaryAttention(RotaryAttention.Spec spec, DecoderInputs inputs) {
+        return fusions != null ? fusions.rotaryAttention(spec, inputs) : Ops.super.rotaryAttention(spec, inputs);
+    }
+
+    /**
+     * Appends a node of {@code domain} (its opset imported, version 1, when not the default domain) whose outputs
+     * have these types and dims (null for an optional output nothing reads: it gets no shape); a null input is an
+     * omitted optional input.
+     */
+    List<TracedTensor> emit(String domain, String op, List<Tensor> inputs, List<DType> types, List<Dim[]> dims,
+                            AttributeProto... attrs) {
+        if (!domain.isEmpty()) {
+            graph.importOpset(domain, 1);
+        }
+        List<String> names = new ArrayList<>(inputs.size());
+        for (Tensor in : inputs) {
+            names.add(in == null ? "" : traced(in).name());
+        }
+        List<String> outs = graph.addNode(domain, op, names, types.size(), attrs);
+        List<TracedTensor> result = new ArrayList<>(outs.size());
+        for (int i = 0; i < outs.size(); i++) {
+            Dim[] d = dims.get(i);
+            result.add(d == null ? new TracedTensor(outs.get(i), types.get(i), new Dim[0])
+                    : value(outs.get(i), types.get(i), d));
+        }
+        return result;
+    }
+
     // ---- helpers ----
 
     /** Appends a single-output node and records what is known of its result. */
     private TracedTensor node(String op, DType type, Dim[] dims, List<String> inputs, AttributeProto... attrs) {
-        String out = graph.addNode(op, inputs, attrs);
-        TracedTensor t = new TracedTensor(out, type, dims);
+        return value(graph.addNode(op, inputs, attrs), type, dims);
+    }
+
+    /** A node output as a traced value, its value_info recorded when its shape is fully known. */
+    private TracedTensor value(String name, DType type, Dim[] dims) {
+        TracedTensor t = new TracedTensor(name, type, dims);
         long[] shape = t.knownShape();
         if (shape != null) {
-            graph.recordValueInfo(GraphBuilder.tensorInfo(out, OnnxTypes.elemType(type), shape));
+            graph.recordValueInfo(GraphBuilder.tensorInfo(name, OnnxTypes.elemType(type), shape));
         }
         return t;
     }

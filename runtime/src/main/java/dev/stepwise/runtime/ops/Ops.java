@@ -1,6 +1,8 @@
 package dev.stepwise.runtime.ops;
 
 import dev.stepwise.annotations.DType;
+import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.layers.RotaryAttention;
 
 /**
  * The tensor interface an architecture's forward is written against, once. Two backends implement it: one records
@@ -12,6 +14,11 @@ import dev.stepwise.annotations.DType;
  * tensors are int64; broadcasting follows numpy rules. Where transformers computes a step in float32 whatever the
  * model's dtype (RMSNorm, rotary angles, some softmaxes), a forward casts up and back down with {@link #cast}; in a
  * float32 forward those casts return their input, so they leave no trace.
+ *
+ * <p>Fused layers ({@link #rmsNorm}, {@link #addRmsNorm}, {@link #rotaryAttention}) are composed of the primitives by
+ * default: the plain export, the PyTorch reference and the shape-only run all take that composition. A tracing backend
+ * writing ONNX Runtime's fused operators ({@code export --optimize ort}) emits each as one {@code com.microsoft} node
+ * instead, so an architecture written with them stays one class.
  */
 public interface Ops {
 
@@ -197,4 +204,31 @@ public interface Ops {
 
     /** {@code cond ? a : b}, broadcast. */
     Tensor where(Tensor cond, Tensor a, Tensor b);
+
+    // ---- fused layers (composed of the ops above unless a backend fuses them) ----
+
+    /**
+     * RMSNorm over the last axis, {@code weight * x / sqrt(mean(x^2) + eps)}, normalized in float32 as transformers'
+     * {@code LlamaRMSNorm} does: from x up to the normalized value in float32, then back to x's type before the weight.
+     */
+    default Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
+        Tensor x32 = cast(x, DType.FLOAT);
+        Tensor meanSquare = reduceMean(pow(x32, 2f), -1, true);
+        Tensor inverseRms = div(scalar(1f, DType.FLOAT), sqrt(add(meanSquare, scalar(eps, DType.FLOAT))));
+        return mul(weight, cast(mul(x32, inverseRms), x.type()));
+    }
+
+    /** {@code residual + delta} and its {@link #rmsNorm}: a pre-norm block's residual add and the next norm. */
+    default ResidualNorm addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps) {
+        Tensor sum = add(residual, delta);
+        return new ResidualNorm(sum, rmsNorm(sum, weight, eps));
+    }
+
+    /**
+     * Causal self-attention with rotary embeddings over the KV cache, set up once per forward for {@code inputs}
+     * (mask, rotary angles) and applied per layer: {@link RotaryAttention#composed} unless the backend fuses it.
+     */
+    default RotaryAttention rotaryAttention(RotaryAttention.Spec spec, DecoderInputs inputs) {
+        return RotaryAttention.composed(this, spec, inputs);
+    }
 }

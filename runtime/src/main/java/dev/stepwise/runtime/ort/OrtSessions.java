@@ -64,6 +64,18 @@ public final class OrtSessions {
      * the graph is then run exactly as written.
      */
     public static OrtSession open(Path modelFile, int intraOpThreads, boolean weightsInPlace) {
+        return open(modelFile, intraOpThreads, weightsInPlace, null);
+    }
+
+    /**
+     * As {@link #open(Path, int)} with ONNX Runtime's profiler on: every run's node timings go to a JSON file whose
+     * name starts with {@code profilePrefix}; {@link OrtSession#endProfiling()} closes it and returns its path.
+     */
+    public static OrtSession openProfiled(Path modelFile, int intraOpThreads, String profilePrefix) {
+        return open(modelFile, intraOpThreads, false, profilePrefix);
+    }
+
+    private static OrtSession open(Path modelFile, int intraOpThreads, boolean weightsInPlace, String profilePrefix) {
         if (!Files.isRegularFile(modelFile)) {
             throw new StepwiseException(modelFile + ": ONNX model file not found");
         }
@@ -80,6 +92,9 @@ public final class OrtSessions {
             options.setIntraOpNumThreads(intraOpThreads > 0 ? intraOpThreads : Runtime.getRuntime().availableProcessors());
             options.setInterOpNumThreads(1);
             options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+            if (profilePrefix != null) {
+                options.enableProfiling(profilePrefix);
+            }
             return environment().createSession(modelFile.toString(), options);
         } catch (OrtException e) {
             throw new StepwiseException(modelFile + ": ONNX Runtime cannot load it: " + firstLine(e.getMessage()), e);

@@ -224,7 +224,7 @@ public final class RotaryEmbedding {
     }
 
     /** The frequencies as a tensor: a constant, unless they depend on a length the trace does not know. */
-    Tensor inverseFrequencies(Ops ops, Dim totalLength) {
+    public Tensor inverseFrequencies(Ops ops, Dim totalLength) {
         if (scaling != Scaling.DYNAMIC || totalLength.isKnown()) {
             return ops.floats(inverseFrequencies(totalLength.isKnown() ? totalLength.value() : 0));
         }

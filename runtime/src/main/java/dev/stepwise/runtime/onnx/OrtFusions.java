@@ -1,0 +1,121 @@
+package dev.stepwise.runtime.onnx;
+
+import dev.stepwise.annotations.DType;
+import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.KvCache;
+import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.model.layers.RotaryAttention;
+import dev.stepwise.runtime.ops.Dim;
+import dev.stepwise.runtime.ops.ResidualNorm;
+import dev.stepwise.runtime.ops.Tensor;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The fused layers of an {@link Optimize#ORT} trace, each one ONNX Runtime contrib node where the composed form
+ * ({@link dev.stepwise.runtime.ops.Ops}' defaults) is a chain of standard ones. Contracts as ONNX Runtime 1.22's CPU
+ * kernels implement them (pinned by {@code GroupQueryAttentionContractTest}):
+ *
+ * <ul>
+ *   <li>{@code SimplifiedLayerNormalization} (ONNX domain, an ONNX Runtime contrib op) is RMSNorm;
+ *       {@code com.microsoft.SkipSimplifiedLayerNormalization} adds the skip first and also outputs the sum
+ *       (output 3).</li>
+ *   <li>{@code com.microsoft.GroupQueryAttention} takes q/k/v as {@code [B, S, heads * D]}, the past as
+ *       {@code [B, kv_heads, P, D]} (optimum's layout) and returns the present as {@code [B, kv_heads, P + S, D]}. It
+ *       has no padding mask of its own: {@code seqlens_k} says how long each row is, counted from the left, so a
+ *       left-padded row would attend its padding. Here every row is given its full length ({@code seqlens_k = T - 1})
+ *       and the padding is masked through {@code attention_bias} ({@code [B, 1, S, T]}: 0, or the lowest float on
+ *       padded keys), which 1.22 adds to the scores. Its own rotary ({@code do_rotary}) takes one start position for
+ *       every row of a prompt (the first element of {@code position_ids}), which rotates a left-padded row's cached
+ *       keys off by its padding; so rotary runs before it, as {@code com.microsoft.RotaryEmbedding} with the
+ *       position ids from the inputs (mask cumulative sum − 1) and cos/sin caches {@code [T, D/2]} computed in the graph from the same inverse
+ *       frequencies as the plain graph (rope_scaling included). A sliding window of {@code w} positions (the query
+ *       included) is {@code local_window_size = w - 1}.</li>
+ *   <li>Limits of the kernel: float32 only on CPU; several new tokens after a non-empty past only at batch 1
+ *       ("batch_size must be 1 when sequence_length &gt; 1 and past context is given"); a padded query's own output
+ *       (never read: its key is masked for every later token, and generation reads the last position) differs from
+ *       the plain graph's, which spreads such a query over every key.</li>
+ * </ul>
+ */
+final class OrtFusions {
+    static final String DOMAIN = "com.microsoft";
+
+    private final TracingOps ops;
+
+    OrtFusions(TracingOps ops) {
+        this.ops = ops;
+    }
+
+    Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
+        return ops.emit("", "SimplifiedLayerNormalization", List.of(x, weight), List.of(x.type()),
+                List.<Dim[]>of(((TracedTensor) x).dims()), Attributes.of("axis", -1L), Attributes.of("epsilon", eps),
+                Attributes.of("stash_type", 1L)).get(0);
+    }
+
+    ResidualNorm addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps) {
+        Dim[] dims = TracingOps.broadcast(((TracedTensor) residual).dims(), ((TracedTensor) delta).dims());
+        // outputs: normalized, mean, inverse std (both unused), residual + delta
+        List<TracedTensor> out = ops.emit(DOMAIN, "SkipSimplifiedLayerNormalization", List.of(residual, delta, weight),
+                List.of(residual.type(), DType.FLOAT, DType.FLOAT, residual.type()),
+                java.util.Arrays.asList(dims, null, null, dims), Attributes.of("epsilon", eps));
+        return new ResidualNorm(out.get(3), out.get(0));
+    }
+
+    RotaryAttention rotaryAttention(RotaryAttention.Spec spec, DecoderInputs in) {
+        Tensor mask = in.attentionMask();
+        Dim batch = ops.dim(in.inputIds(), 0);
+        Dim sequence = ops.dim(in.inputIds(), 1);
+        Dim total = ops.dim(mask, 1);
+        Tensor lastSlot = ops.sub(ops.dimTensor(total), ops.longs(1));
+        Tensor seqlensK = ops.cast(ops.emit("", "Expand", List.of(lastSlot, ops.dimTensor(batch)),
+                List.of(DType.INT64), List.<Dim[]>of(new Dim[] {batch})).get(0), DType.INT32);
+        Tensor totalLength = ops.cast(ops.emit("", "Reshape", List.of(ops.dimTensor(total), ops.longs()),
+                List.of(DType.INT64), List.<Dim[]>of(new Dim[0])).get(0), DType.INT32);
+        DType type = ops.floatType();
+        Tensor keyBias = ops.unsqueeze(ops.where(ops.greater(mask, ops.longs(0)), ops.scalar(0f),
+                ops.scalar(AttentionMask.lowest(type))), 1, 2);                             // [B, 1, 1, T]
+        Tensor biasShape = ops.concat(0, ops.dimTensor(batch), ops.longs(1), ops.dimTensor(sequence),
+                ops.dimTensor(total));
+        Tensor bias = ops.emit("", "Expand", List.of(keyBias, biasShape), List.of(type),
+                List.<Dim[]>of(new Dim[] {batch, Dim.of(1), sequence, total})).get(0);     // [B, 1, S, T]
+
+        // cos/sin of every slot's angle, [T, D/2]: the plain graph's float32 steps at each position
+        Tensor slots = ops.unsqueeze(ops.cast(ops.range(Dim.of(0), total), DType.FLOAT), 1);
+        Tensor angles = ops.mul(slots, spec.rope().inverseFrequencies(ops, total));
+        Tensor cos = ops.cast(ops.cos(angles), type);
+        Tensor sin = ops.cast(ops.sin(angles), type);
+        Tensor positions = in.positionIds();
+
+        return (query, key, value, cache, layer) -> attend(spec, query, key, value, cache, layer, positions, cos, sin,
+                seqlensK, totalLength, bias, total);
+    }
+
+    private Tensor attend(RotaryAttention.Spec spec, Supplier<Tensor> query, Supplier<Tensor> key,
+                          Supplier<Tensor> value, KvCache cache, int layer, Tensor positions, Tensor cos, Tensor sin,
+                          Tensor seqlensK, Tensor totalLength, Tensor bias, Dim total) {
+        Tensor q = rotary(query.get(), spec.heads(), positions, cos, sin);
+        Tensor k = rotary(key.get(), spec.kvHeads(), positions, cos, sin);
+        Tensor v = value.get();
+        Dim batch = ops.dim(q, 0);
+        Dim[] presentDims = {batch, Dim.of(spec.kvHeads()), total, Dim.of(spec.headDim())};
+        Tensor none = null;
+        List<Tensor> inputs = java.util.Arrays.asList(q, k, v,
+                cache.hasPast() ? cache.pastKey(layer) : none, cache.hasPast() ? cache.pastValue(layer) : none,
+                seqlensK, totalLength, none, none, none, bias);   // no cos/sin caches, position ids: rotary is done
+        List<TracedTensor> out = ops.emit(DOMAIN, "GroupQueryAttention", inputs,
+                List.of(q.type(), q.type(), q.type()), List.of(((TracedTensor) q).dims(), presentDims, presentDims),
+                Attributes.of("num_heads", (long) spec.heads()), Attributes.of("kv_num_heads", (long) spec.kvHeads()),
+                Attributes.of("scale", (float) (1.0 / Math.sqrt(spec.headDim()))),
+                Attributes.of("local_window_size", spec.window() > 0 ? spec.window() - 1L : -1L),
+                Attributes.of("do_rotary", 0L));
+        cache.setPresent(layer, out.get(1), out.get(2));
+        return out.get(0);
+    }
+
+    /** {@code com.microsoft.RotaryEmbedding} on {@code [B, S, heads * D]}, halves rotated (not interleaved). */
+    private Tensor rotary(Tensor x, int heads, Tensor positions, Tensor cos, Tensor sin) {
+        return ops.emit(DOMAIN, "RotaryEmbedding", List.of(x, positions, cos, sin), List.of(x.type()),
+                List.<Dim[]>of(((TracedTensor) x).dims()), Attributes.of("num_heads", (long) heads),
+                Attributes.of("interleaved", 0L)).get(0);
+    }
+}
