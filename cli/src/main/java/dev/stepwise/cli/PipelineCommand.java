@@ -3,6 +3,7 @@ package dev.stepwise.cli;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
 import dev.stepwise.runtime.Stepwise;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.pipeline.Pipeline;
@@ -22,11 +23,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 @Command(name = "pipeline", mixinStandardHelpOptions = true,
-        description = "Run a task on an exported encoder folder (or a seq2seq folder for text2text-generation): one"
+        description = "Run a task on an exported encoder folder (a decoder folder for text-generation, a seq2seq"
+                + " folder for text2text-generation): one"
                 + " JSON result per input, one per line, on stdout.")
 final class PipelineCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "TASK",
-            description = "feature-extraction, text-classification, fill-mask or text2text-generation.")
+            description = "feature-extraction, text-classification, fill-mask, text-generation or"
+                    + " text2text-generation.")
     String task;
 
     @ParentCommand
@@ -60,6 +63,12 @@ final class PipelineCommand implements Callable<Integer> {
                     + " translation_en_to_de, ...) whose prefix and generation settings apply.")
     String configTask;
 
+    @Option(names = "--generate", paramLabel = "KEY=VALUE",
+            description = "text-generation, text2text-generation: a generation setting as generation_config.json"
+                    + " names it (max_new_tokens=20, do_sample=false, num_beams=3, ...), over the pipeline's defaults"
+                    + " and the folder's; repeatable.")
+    List<String> generate = new ArrayList<>();
+
     @Option(names = "--batch-size", defaultValue = "32", description = "Texts per ONNX Runtime run (default 32).")
     int batchSize;
 
@@ -88,7 +97,7 @@ final class PipelineCommand implements Callable<Integer> {
         try {
             options = PipelineOptions.defaults().withTopK(topK).withBatchSize(batchSize).withThreads(threads)
                     .withNormalize(normalize).withPooling(pooling == null ? null : Pooling.parse(pooling))
-                    .withConfigTask(configTask);
+                    .withConfigTask(configTask).withGeneration(settings(cli, generate));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cli, e.getMessage());
         }
@@ -99,5 +108,28 @@ final class PipelineCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** {@code KEY=VALUE} pairs as a JSON object: numbers and true/false as such, anything else as a string. */
+    private static JsonObject settings(CommandLine cli, List<String> pairs) {
+        JsonObject json = new JsonObject();
+        for (String pair : pairs) {
+            int eq = pair.indexOf('=');
+            if (eq <= 0) {
+                throw new CommandLine.ParameterException(cli, "--generate: expected KEY=VALUE, got '" + pair + "'");
+            }
+            String key = pair.substring(0, eq).trim();
+            String value = pair.substring(eq + 1).trim();
+            if (value.equals("true") || value.equals("false")) {
+                json.addProperty(key, Boolean.parseBoolean(value));
+            } else if (value.matches("-?[0-9]+")) {
+                json.addProperty(key, Long.parseLong(value));
+            } else if (value.matches("-?[0-9]*\\.[0-9]+([eE]-?[0-9]+)?")) {
+                json.addProperty(key, Double.parseDouble(value));
+            } else {
+                json.addProperty(key, value);
+            }
+        }
+        return json;
     }
 }

@@ -138,11 +138,12 @@ public final class Stepwise {
 
     /**
      * Opens an exported encoder folder as a pipeline for {@code task} ({@code feature-extraction},
-     * {@code text-classification} or {@code fill-mask}), or a seq2seq export for {@code text2text-generation}, with
-     * default options: tokenization through the folder's {@code tokenizer.json}, batches padded as its tokenizer
-     * config says, and for feature-extraction the pooling and normalisation a sentence-transformers folder declares
-     * (else mean pooling, not normalised); text2text-generation prefixes config.json's {@code prefix} and generates
-     * with the folder's generation config.
+     * {@code text-classification} or {@code fill-mask}), a decoder export for {@code text-generation}, or a seq2seq
+     * export for {@code text2text-generation}, with default options: tokenization through the folder's
+     * {@code tokenizer.json}, batches padded as its tokenizer config says, and for feature-extraction the pooling and
+     * normalisation a sentence-transformers folder declares (else mean pooling, not normalised); the generating tasks
+     * use transformers' pipeline defaults under the folder's generation config, and text2text-generation prefixes
+     * config.json's {@code prefix}.
      *
      * <pre>{@code
      * try (Pipeline p = Stepwise.pipeline("feature-extraction", Path.of("out"))) {
@@ -154,8 +155,8 @@ public final class Stepwise {
      * }</pre>
      *
      * @param task   the pipeline task's command-line name
-     * @param folder a folder written by {@link #export} (or {@link #quantize}) from an encoder or encoder-decoder
-     *               checkpoint
+     * @param folder a folder written by {@link #export} (or {@link #quantize}); for text-generation also by
+     *               {@link #unroll}
      * @return the pipeline, holding an ONNX Runtime session until closed
      * @throws StepwiseException when the task is unknown or not the folder's, or the folder cannot be loaded
      */

@@ -10,7 +10,8 @@ import java.util.List;
  * A task run end to end on an exported folder: text in, tokenized through the folder's {@code tokenizer.json}, padded
  * in batches as its tokenizer config says, ONNX Runtime on {@code model.onnx}, results out — like transformers'
  * {@code pipeline(task, model=folder)}. Any folder in optimum's encoder layout works (a Stepwise export or
- * optimum's own); text2text-generation takes a seq2seq export ({@link Text2TextGenerationPipeline}). Each task's
+ * optimum's own); text-generation takes a decoder export ({@link TextGenerationPipeline}), text2text-generation a
+ * seq2seq export ({@link Text2TextGenerationPipeline}). Each task's
  * class has typed methods ({@link FeatureExtractionPipeline#embed}, ...); {@link #apply} gives every task's results
  * as JSON, one element per input, as the CLI prints them.
  *
@@ -38,9 +39,11 @@ public interface Pipeline extends AutoCloseable {
             case FEATURE_EXTRACTION -> new FeatureExtractionPipeline(folder, options);
             case TEXT_CLASSIFICATION -> new TextClassificationPipeline(folder, options);
             case FILL_MASK -> new FillMaskPipeline(folder, options);
+            case TEXT_GENERATION -> new TextGenerationPipeline(folder, options);
             case TEXT2TEXT_GENERATION -> new Text2TextGenerationPipeline(folder, options);
             default -> throw new StepwiseException("pipeline " + task.cliName() + " is not available (expected"
-                    + " feature-extraction, text-classification, fill-mask or text2text-generation)");
+                    + " feature-extraction, text-classification, fill-mask, text-generation or"
+                    + " text2text-generation)");
         };
     }
 }

@@ -1,6 +1,5 @@
 package dev.stepwise.runtime.pipeline;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.stepwise.annotations.Task;
@@ -9,7 +8,6 @@ import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.Seq2SeqModel;
 import dev.stepwise.runtime.generate.TextTokenizer;
 import dev.stepwise.runtime.model.ModelConfig;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +19,8 @@ import java.util.List;
  * config.json's top-level {@code prefix}, else none — is tokenized through the folder's {@code tokenizer.json} and
  * generated for; the result is the first decoded sequence, special tokens skipped. Generation settings are the
  * pipeline's defaults ({@code max_new_tokens} 256, {@code num_beams} 4) under the folder's
- * {@code generation_config.json}, under the chosen task entry's settings; {@code max_length} counts decoder tokens,
+ * {@code generation_config.json} ({@link PipelineSettings}), under the chosen task entry's settings, under the
+ * call's {@link PipelineOptions#generation()}; {@code max_length} counts decoder tokens,
  * {@code decoder_start_token_id} included, as transformers counts them for an encoder-decoder.
  */
 public final class Text2TextGenerationPipeline implements Pipeline {
@@ -45,7 +44,11 @@ public final class Text2TextGenerationPipeline implements Pipeline {
             task.remove("prefix");
         }
         this.prefix = p == null ? "" : p;
-        this.generation = settings(folder).overriddenBy(GenerationConfig.Builder.fromJson(task, configFile))
+        JsonObject defaults = new JsonObject();
+        defaults.addProperty("num_beams", DEFAULT_NUM_BEAMS);
+        defaults.addProperty("max_new_tokens", DEFAULT_MAX_NEW_TOKENS);
+        this.generation = PipelineSettings.withCallSettings(PipelineSettings.of(folder, defaults)
+                .overriddenBy(GenerationConfig.Builder.fromJson(task, configFile)), options)
                 .build(1); // the decoder's prompt: decoder_start_token_id
         this.batchSize = options.batchSize();
         this.tokenizer = TextTokenizer.open(folder);
@@ -87,38 +90,7 @@ public final class Text2TextGenerationPipeline implements Pipeline {
     /** {@code {"generated_text": ...}} per text; an array of them when the config asks for several sequences. */
     @Override
     public List<JsonElement> apply(List<String> inputs) {
-        List<JsonElement> out = new ArrayList<>();
-        for (List<String> sequences : generate(inputs)) {
-            JsonArray all = new JsonArray();
-            for (String s : sequences) {
-                JsonObject o = new JsonObject();
-                o.addProperty("generated_text", s);
-                all.add(o);
-            }
-            out.add(all.size() == 1 ? all.get(0) : all);
-        }
-        return out;
-    }
-
-    /**
-     * The pipeline's defaults under the folder's generation config. As in transformers, a model value equal to
-     * transformers' own default (num_beams 1) does not override the pipeline's, and a model max_length other than 20
-     * drops the default max_new_tokens, so that max_length counts.
-     */
-    private static GenerationConfig.Builder settings(Path folder) {
-        Path file = folder.resolve("generation_config.json");
-        JsonObject json = Files.isRegularFile(file) ? ModelConfig.readJson(file) : new JsonObject();
-        GenerationConfig.Builder defaults = new GenerationConfig.Builder().numBeams(DEFAULT_NUM_BEAMS);
-        JsonElement maxLength = json.get("max_length");
-        if (maxLength == null || !maxLength.isJsonPrimitive() || maxLength.getAsDouble() == 20) {
-            defaults.maxNewTokens(DEFAULT_MAX_NEW_TOKENS);
-        }
-        JsonObject model = json.deepCopy();
-        JsonElement beams = model.get("num_beams");
-        if (beams != null && beams.isJsonPrimitive() && beams.getAsDouble() == 1) {
-            model.remove("num_beams");
-        }
-        return defaults.overriddenBy(GenerationConfig.Builder.fromJson(model, file));
+        return PipelineSettings.generatedTexts(generate(inputs), true);
     }
 
     /** A copy of config.json's task_specific_params entry for {@code name}; empty for none. */
