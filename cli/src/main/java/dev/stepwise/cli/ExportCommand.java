@@ -12,6 +12,7 @@ import dev.stepwise.runtime.quantize.QuantizeMode;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
@@ -25,8 +26,8 @@ final class ExportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Folder to write (replaced on success).")
-    Path output;
+    @Mixin
+    OutputFolderOption output;
 
     @Option(names = "--task",
             description = "text-generation-with-past (a decoder's default) or text-generation; for an encoder"
@@ -120,10 +121,10 @@ final class ExportCommand implements Callable<Integer> {
                 .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o);
         Path checkpoint = main.locateModel(model);
         if (mode == null) {
-            printSummary(Exporter.export(checkpoint, output, options));
+            printSummary(Exporter.export(checkpoint, output.dir, options));
             return 0;
         }
-        return QuantizeCommand.quantizeLast(output, mode,
+        return QuantizeCommand.quantizeLast(output.dir, mode,
                 floatDir -> printValidation(Exporter.export(checkpoint, floatDir, options)));
     }
 

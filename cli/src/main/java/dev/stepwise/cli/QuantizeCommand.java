@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "quantize", mixinStandardHelpOptions = true,
@@ -32,8 +33,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "FILE.onnx|DIR", description = "ONNX file or folder.")
     Path model;
 
-    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Folder to write (replaced on success).")
-    Path output;
+    @Mixin
+    OutputFolderOption output;
 
     @Option(names = "--mode", defaultValue = "int8", description = {"int8 (dynamic: int8 weights, activations quantized at"
             + " run time), int4 (weight-only blocks, com.microsoft.MatMulNBits)",
@@ -105,7 +106,7 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        QuantizeResult r = Quantizer.quantize(model, output, options());
+        QuantizeResult r = Quantizer.quantize(model, output.dir, options());
         printSummary(r, System.out);
         System.out.println(r.outputDir());
         return 0;

@@ -4,6 +4,7 @@ import dev.stepwise.runtime.simplify.Simplifier;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "simplify", mixinStandardHelpOptions = true,
@@ -15,8 +16,8 @@ final class SimplifyCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "ONNX_FILE", description = "The dynamic decoder.")
     Path model;
 
-    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Folder to write (replaced on success).")
-    Path output;
+    @Mixin
+    OutputFolderOption output;
 
     @Option(names = "--batch-size", required = true, paramLabel = "B")
     int batch;
@@ -47,7 +48,7 @@ final class SimplifyCommand implements Callable<Integer> {
     public Integer call() {
         Simplifier.Options options = Simplifier.Options.of(batch, sequence, maxNewTokens).withOpsetCheck(opsetCheck)
                 .withVerify(!noVerify).withTolerance(rtol, atol).withThreads(threads);
-        Simplifier.Result result = Simplifier.run(model, output, options);
+        Simplifier.Result result = Simplifier.run(model, output.dir, options);
         System.err.print(Simplifier.summary(result));
         if (noVerify) {
             System.err.println("not verified (--no-verify)");

@@ -3,12 +3,13 @@ package dev.stepwise.runtime.checkpoint;
 import dev.stepwise.runtime.StepwiseException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
-/** A checked positional read of one stored tensor's byte range: what both checkpoint file formats share. */
+/** Checked access to one stored tensor's byte range, a positional read or a mapping: what both checkpoint formats share. */
 public final class PositionalRead {
     private PositionalRead() {
     }
@@ -37,6 +38,29 @@ public final class PositionalRead {
             }
         } catch (IOException e) {
             throw new StepwiseException(path + ": cannot read tensor '" + tensor + "': " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A read-only little-endian mapping of a tensor's {@code length} stored bytes at {@code start} in the file; errors
+     * name the file and tensor (a buffer is limited to 2 GiB).
+     */
+    public static ByteBuffer map(FileChannel channel, Path path, String tensor, long start, long length) {
+        if (length > Integer.MAX_VALUE) {
+            throw new StepwiseException(path + ": tensor '" + tensor + "' holds " + length
+                    + " bytes; tensors over 2 GiB cannot be handed out as one buffer");
+        }
+        if (length == 0) {
+            return ByteBuffer.allocateDirect(0).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        }
+        if (!channel.isOpen()) {
+            throw new StepwiseException(path + ": already closed (reading tensor '" + tensor + "')");
+        }
+        try {
+            // READ_ONLY mappings are read-only buffers already; the order must be set since buffers start big-endian.
+            return channel.map(FileChannel.MapMode.READ_ONLY, start, length).order(ByteOrder.LITTLE_ENDIAN);
+        } catch (IOException e) {
+            throw new StepwiseException(path + ": cannot map tensor '" + tensor + "': " + e.getMessage(), e);
         }
     }
 

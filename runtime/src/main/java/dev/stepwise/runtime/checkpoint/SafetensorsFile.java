@@ -124,22 +124,7 @@ public final class SafetensorsFile implements TensorFile {
     /** The tensor's stored bytes, as a read-only little-endian mapping of the file (no copy). */
     public ByteBuffer raw(String name) {
         SafetensorsEntry e = entry(name);
-        if (e.byteLength() > Integer.MAX_VALUE) {
-            throw new StepwiseException(path + ": tensor '" + name + "' holds " + e.byteLength()
-                    + " bytes; tensors over 2 GiB cannot be handed out as one buffer");
-        }
-        if (e.byteLength() == 0) {
-            return ByteBuffer.allocateDirect(0).order(ByteOrder.LITTLE_ENDIAN).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
-        }
-        if (!channel.isOpen()) {
-            throw new StepwiseException(path + ": already closed (reading tensor '" + name + "')");
-        }
-        try {
-            // READ_ONLY mappings are read-only buffers already; the order must be set since buffers start big-endian.
-            return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
-        } catch (IOException ex) {
-            throw new StepwiseException(path + ": cannot map tensor '" + name + "': " + ex.getMessage(), ex);
-        }
+        return PositionalRead.map(channel, path, name, dataStart + e.begin(), e.byteLength());
     }
 
     @Override

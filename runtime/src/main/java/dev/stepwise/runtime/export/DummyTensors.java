@@ -28,15 +28,7 @@ public final class DummyTensors {
      * padded, so every row has a real token to predict from.
      */
     public static HostTensor attentionMask(long batch, long total) {
-        long[] mask = new long[Math.toIntExact(batch * total)];
-        for (int b = 0; b < batch; b++) {
-            long pad = b == 0 ? 0 : Math.max(total >= 2 ? 1 : 0, b * total / (2 * batch));
-            pad = Math.min(pad, total - 1);
-            for (long t = 0; t < total; t++) {
-                mask[(int) (b * total + t)] = t < pad ? 0 : 1;
-            }
-        }
-        return HostTensor.ofLongs(mask, batch, total);
+        return paddedMask(batch, total, true);
     }
 
     /** Position ids {@code [batch, sequence]} for the last {@code sequence} slots of {@code mask}. */
@@ -79,15 +71,7 @@ public final class DummyTensors {
      * {@code b * sequence / (2 * batch)} slots padded (at least one when sequence ≥ 2); the first slot is never padded.
      */
     public static HostTensor rightPaddedMask(long batch, long sequence) {
-        long[] mask = new long[Math.toIntExact(batch * sequence)];
-        for (int b = 0; b < batch; b++) {
-            long pad = b == 0 ? 0 : Math.max(sequence >= 2 ? 1 : 0, b * sequence / (2 * batch));
-            pad = Math.min(pad, sequence - 1);
-            for (long t = 0; t < sequence; t++) {
-                mask[(int) (b * sequence + t)] = t < sequence - pad ? 1 : 0;
-            }
-        }
-        return HostTensor.ofLongs(mask, batch, sequence);
+        return paddedMask(batch, sequence, false);
     }
 
     /**
@@ -108,5 +92,21 @@ public final class DummyTensors {
             }
         }
         return HostTensor.ofLongs(types, batch, sequence);
+    }
+
+    /**
+     * Mask {@code [batch, length]} whose row {@code b} has {@code b * length / (2 * batch)} slots padded on the left or
+     * the right: none in row 0, at least one in the others when length ≥ 2, and never all of them.
+     */
+    private static HostTensor paddedMask(long batch, long length, boolean left) {
+        long[] mask = new long[Math.toIntExact(batch * length)];
+        for (int b = 0; b < batch; b++) {
+            long pad = Math.min(b == 0 ? 0 : Math.max(length >= 2 ? 1 : 0, b * length / (2 * batch)), length - 1);
+            for (long t = 0; t < length; t++) {
+                boolean padded = left ? t < pad : t >= length - pad;
+                mask[(int) (b * length + t)] = padded ? 0 : 1;
+            }
+        }
+        return HostTensor.ofLongs(mask, batch, length);
     }
 }

@@ -1,6 +1,5 @@
 package dev.stepwise.runtime.export;
 
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.stepwise.annotations.DType;
@@ -12,14 +11,11 @@ import dev.stepwise.runtime.model.EncoderArchitecture;
 import dev.stepwise.runtime.model.EncoderArchitectures;
 import dev.stepwise.runtime.model.EncoderSpec;
 import dev.stepwise.runtime.model.ModelConfig;
-import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
 import dev.stepwise.runtime.onnx.OnnxModelWriter;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
-import com.google.gson.JsonElement;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -43,19 +39,11 @@ public final class EncoderExporter {
                                       ExportOptions options) {
         long started = System.nanoTime();
         EncoderSpec spec = architecture.spec();
-        Path configFile = checkpointDir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = ModelFolder.modelType(json, configFile);
-        if (!modelType.equals(spec.modelType())) {
-            throw new StepwiseException(configFile + ": model_type is '" + modelType + "' but the exporter is for '"
-                    + spec.modelType() + "'");
-        }
-        ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
+        ModelConfig config = ExportSettings.readConfig(checkpointDir, spec.modelType(), spec.configKeys());
         Task task = options.task() != null ? options.task() : EncoderArchitectures.inferTask(config);
         TensorDecl output = spec.output(task);
-        int opset = Exporter.opset(options, spec.opset());
-        double atol = Exporter.atol(options, spec.atol());
-        double rtol = Exporter.rtol(options);
+        ExportSettings settings = ExportSettings.of(options, spec.opset(), spec.atol());
+        int opset = settings.opset();
         DType dtype = options.dtype();
         if (options.optimize() != dev.stepwise.runtime.onnx.Optimize.PLAIN) {
             throw dev.stepwise.runtime.onnx.Optimize.refusal(spec.modelType(),
@@ -90,15 +78,12 @@ public final class EncoderExporter {
             progress.done();
             Exporter.copySideFiles(checkpointDir, out.path());
             copyEncoderFiles(checkpointDir, out.path());
-            writeManifest(out.path(), spec, task, output, opset, atol, rtol, dtype, external);
+            writeManifest(out.path(), spec, task, output, settings, dtype, external);
 
             List<ValidationCase> validation = List.of();
             if (options.validate()) {
-                validation = EncoderValidator.validate(architecture, config, checkpoint, modelFile, task, atol, rtol,
-                        progress);
-                if (!validation.stream().allMatch(ValidationCase::passed)) {
-                    throw new ValidationException(Validator.failureMessage(validation), validation);
-                }
+                validation = Validator.requirePassed(EncoderValidator.validate(architecture, config, checkpoint, modelFile, task,
+                        settings.atol(), settings.rtol(), progress));
             }
             out.commit();
             double seconds = (System.nanoTime() - started) / 1e9;
@@ -123,16 +108,9 @@ public final class EncoderExporter {
     }
 
     /** What was exported: read back by pipelines (the task, the graph's inputs and output) and by tools. */
-    private static void writeManifest(Path dir, EncoderSpec spec, Task task, TensorDecl output, int opset,
-                                      double atol, double rtol, DType dtype, boolean external) {
-        JsonObject m = new JsonObject();
-        m.addProperty("format", "encoder");
-        m.addProperty("model_type", spec.modelType());
-        m.addProperty("task", task.cliName());
-        m.addProperty("opset", opset);
-        m.addProperty("dtype", dtype == DType.FLOAT16 ? "fp16" : "fp32");
-        m.addProperty("atol", atol);
-        m.addProperty("rtol", rtol);
+    private static void writeManifest(Path dir, EncoderSpec spec, Task task, TensorDecl output,
+                                      ExportSettings settings, DType dtype, boolean external) {
+        JsonObject m = ExportManifest.common("encoder", spec.modelType(), task, settings, dtype);
         m.addProperty("model", Exporter.MODEL_FILE);
         JsonArray files = new JsonArray();
         files.add(Exporter.MODEL_FILE);
@@ -149,11 +127,6 @@ public final class EncoderExporter {
         output.axes().forEach(axes::add);
         out.add("axes", axes);
         m.add("output", out);
-        try {
-            Files.writeString(dir.resolve(Exporter.MANIFEST_FILE),
-                    new GsonBuilder().setPrettyPrinting().create().toJson((JsonElement) m), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw OutputFolder.writeFailure("write", dir.resolve(Exporter.MANIFEST_FILE), e);
-        }
+        ExportManifest.write(dir, m);
     }
 }

@@ -1,7 +1,6 @@
 package dev.stepwise.runtime.export;
 
 import dev.stepwise.runtime.model.ModelFolder;
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
@@ -18,7 +17,6 @@ import dev.stepwise.runtime.onnx.OnnxModelWriter;
 import dev.stepwise.runtime.onnx.Optimize;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -60,22 +58,14 @@ public final class Exporter {
     public static ExportResult export(Architecture architecture, Path checkpointDir, Path outputDir, ExportOptions options) {
         long started = System.nanoTime();
         ArchitectureSpec spec = architecture.spec();
-        Path configFile = checkpointDir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = ModelFolder.modelType(json, configFile);
-        if (!modelType.equals(spec.modelType())) {
-            throw new StepwiseException(configFile + ": model_type is '" + modelType + "' but the exporter is for '"
-                    + spec.modelType() + "'");
-        }
+        ModelConfig config = ExportSettings.readConfig(checkpointDir, spec.modelType(), spec.configKeys());
         // no task given: the KV-cache decoder
         Task task = options.task() != null ? options.task() : Task.TEXT_GENERATION_WITH_PAST;
         if (!spec.supports(task)) {
             throw new StepwiseException(spec.modelType() + " does not support task " + task.cliName());
         }
-        int opset = opset(options, spec.opset());
-        double atol = atol(options, spec.atol());
-        double rtol = rtol(options);
-        ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
+        ExportSettings settings = ExportSettings.of(options, spec.opset(), spec.atol());
+        int opset = settings.opset();
         Optimize optimize = options.optimize();
         if (optimize == Optimize.ORT) {
             checkFusable(architecture, config, options);
@@ -111,15 +101,13 @@ public final class Exporter {
             }
             progress.done();
             copySideFiles(checkpointDir, out.path());
-            writeManifest(out.path(), spec, task, opset, atol, rtol, dtype, options.lastLogitsOnly(), optimize);
+            writeManifest(out.path(), spec, task, settings, dtype, options.lastLogitsOnly(), optimize);
 
             List<ValidationCase> validation = List.of();
             if (options.validate()) {
-                validation = Validator.validate(architecture, config, checkpoint, modelFile, task, atol, rtol, dtype,
-                        options.lastLogitsOnly(), optimize, progress);
-                if (!validation.stream().allMatch(ValidationCase::passed)) {
-                    throw new ValidationException(Validator.failureMessage(validation), validation);
-                }
+                validation = Validator.requirePassed(Validator.validate(architecture, config, checkpoint, modelFile, task, settings.atol(), settings.rtol(),
+                        dtype,
+                        options.lastLogitsOnly(), optimize, progress));
             }
             // The repository links to the validated files while they are still in the temporary folder; both
             // folders are complete before either moves into place.
@@ -164,31 +152,6 @@ public final class Exporter {
                 : Optimize.PLAIN;
     }
 
-    /** The opset in effect: the options', else the architecture's; 13..22. */
-    static int opset(ExportOptions options, int declared) {
-        int opset = options.opset() > 0 ? options.opset() : declared;
-        if (opset < 13 || opset > 22) {
-            throw new StepwiseException("opset " + opset + " is not supported (13..22)");
-        }
-        return opset;
-    }
-
-    static double atol(ExportOptions options, double declared) {
-        double atol = Double.isNaN(options.atol()) ? declared : options.atol();
-        if (!(atol > 0)) {
-            throw new StepwiseException("atol must be > 0, got " + atol);
-        }
-        return atol;
-    }
-
-    static double rtol(ExportOptions options) {
-        double rtol = options.effectiveRtol();
-        if (!(rtol >= 0)) {
-            throw new StepwiseException("rtol must be >= 0, got " + rtol);
-        }
-        return rtol;
-    }
-
     /** The checkpoint's size once widened to float32: what tracing streams into the output. */
     public static long float32Bytes(Checkpoint checkpoint) {
         long total = 0;
@@ -223,26 +186,14 @@ public final class Exporter {
     }
 
     /** A small description of the export, read back by the generator and by tools. */
-    private static void writeManifest(Path dir, ArchitectureSpec spec, Task task, int opset, double atol, double rtol,
+    private static void writeManifest(Path dir, ArchitectureSpec spec, Task task, ExportSettings settings,
                                       DType dtype, boolean lastLogitsOnly, Optimize optimize) {
-        JsonObject m = new JsonObject();
-        m.addProperty("format", "kv-cache-decoder");
-        m.addProperty("model_type", spec.modelType());
-        m.addProperty("task", task.cliName());
-        m.addProperty("opset", opset);
-        m.addProperty("dtype", dtype == DType.FLOAT16 ? "fp16" : "fp32");
-        m.addProperty("atol", atol);
-        m.addProperty("rtol", rtol);
+        JsonObject m = ExportManifest.common("kv-cache-decoder", spec.modelType(), task, settings, dtype);
         m.addProperty("model", MODEL_FILE);
         m.addProperty("last_logits_only", lastLogitsOnly);
         if (optimize != Optimize.PLAIN) {
             m.addProperty("optimize", optimize.cliName()); // absent from plain exports, which stay as they were
         }
-        try {
-            Files.writeString(dir.resolve(MANIFEST_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(m),
-                    StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw OutputFolder.writeFailure("write", dir.resolve(MANIFEST_FILE), e);
-        }
+        ExportManifest.write(dir, m);
     }
 }

@@ -1,8 +1,6 @@
 package dev.stepwise.runtime.export;
 
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
@@ -10,7 +8,6 @@ import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
 import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.model.ModelConfig;
-import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.model.Seq2SeqArchitecture;
 import dev.stepwise.runtime.model.Seq2SeqSpec;
 import dev.stepwise.runtime.model.WeightSpec;
@@ -19,9 +16,6 @@ import dev.stepwise.runtime.onnx.ExternalDataWriter;
 import dev.stepwise.runtime.onnx.OnnxModelWriter;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import dev.stepwise.runtime.ops.ShapeOps;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -42,13 +36,7 @@ public final class Seq2SeqExporter {
                                       ExportOptions options) {
         long started = System.nanoTime();
         Seq2SeqSpec spec = architecture.spec();
-        Path configFile = checkpointDir.resolve("config.json");
-        JsonObject json = ModelConfig.readJson(configFile);
-        String modelType = ModelFolder.modelType(json, configFile);
-        if (!modelType.equals(spec.modelType())) {
-            throw new StepwiseException(configFile + ": model_type is '" + modelType + "' but the exporter is for '"
-                    + spec.modelType() + "'");
-        }
+        ModelConfig config = ExportSettings.readConfig(checkpointDir, spec.modelType(), spec.configKeys());
         if (options.task() != null && options.task() != Task.TEXT2TEXT_GENERATION) {
             throw new StepwiseException(spec.modelType() + " is an encoder-decoder model: its task is"
                     + " text2text-generation, not " + options.task().cliName());
@@ -61,10 +49,8 @@ public final class Seq2SeqExporter {
             throw new StepwiseException(spec.modelType() + " is an encoder-decoder model: --last-logits-only,"
                     + " --generation and --triton-repository apply to decoder-only exports");
         }
-        ModelConfig config = ModelConfig.of(configFile, json, spec.configKeys());
-        int opset = Exporter.opset(options, spec.opset());
-        double atol = Exporter.atol(options, spec.atol());
-        double rtol = Exporter.rtol(options);
+        ExportSettings settings = ExportSettings.of(options, spec.opset(), spec.atol());
+        int opset = settings.opset();
         DType dtype = options.dtype();
         if (dtype != DType.FLOAT) {
             throw new StepwiseException(spec.modelType() + ": seq2seq export is fp32 only for now (got " + dtype + ")");
@@ -84,13 +70,11 @@ public final class Seq2SeqExporter {
             }
             progress.done();
             Exporter.copySideFiles(checkpointDir, out.path());
-            writeManifest(out.path(), spec, opset, atol, rtol);
+            writeManifest(out.path(), spec, settings);
             List<ValidationCase> validation = List.of();
             if (options.validate()) {
-                validation = Seq2SeqValidator.validate(architecture, config, checkpoint, out.path(), atol, rtol);
-                if (!validation.stream().allMatch(ValidationCase::passed)) {
-                    throw new ValidationException(Validator.failureMessage(validation), validation);
-                }
+                validation = Validator.requirePassed(Seq2SeqValidator.validate(architecture, config, checkpoint, out.path(),
+                        settings.atol(), settings.rtol()));
             }
             out.commit();
             double seconds = (System.nanoTime() - started) / 1e9;
@@ -104,15 +88,9 @@ public final class Seq2SeqExporter {
         return ShapeOps.expectedWeights(architecture.newModel(), config);
     }
 
-    private static void writeManifest(Path dir, Seq2SeqSpec spec, int opset, double atol, double rtol) {
-        JsonObject m = new JsonObject();
-        m.addProperty("format", "seq2seq");
-        m.addProperty("model_type", spec.modelType());
-        m.addProperty("task", Task.TEXT2TEXT_GENERATION.cliName());
-        m.addProperty("opset", opset);
-        m.addProperty("dtype", "fp32");
-        m.addProperty("atol", atol);
-        m.addProperty("rtol", rtol);
+    private static void writeManifest(Path dir, Seq2SeqSpec spec, ExportSettings settings) {
+        JsonObject m = ExportManifest.common("seq2seq", spec.modelType(), Task.TEXT2TEXT_GENERATION, settings,
+                DType.FLOAT);
         JsonArray files = new JsonArray();
         for (Seq2SeqTracer.Graph g : Seq2SeqTracer.Graph.values()) {
             files.add(g.file());
@@ -125,11 +103,6 @@ public final class Seq2SeqExporter {
         m.addProperty("decoder_single", Seq2SeqTracer.Graph.SINGLE_DECODER.file());
         m.addProperty("decoder_merged", Seq2SeqTracer.Graph.MERGED_DECODER.file());
         m.addProperty("weights", Exporter.DATA_FILE);
-        try {
-            Files.writeString(dir.resolve(Exporter.MANIFEST_FILE),
-                    new GsonBuilder().setPrettyPrinting().create().toJson((JsonElement) m), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw OutputFolder.writeFailure("write", dir.resolve(Exporter.MANIFEST_FILE), e);
-        }
+        ExportManifest.write(dir, m);
     }
 }

@@ -100,29 +100,17 @@ public final class Seq2SeqTracer {
             KvCache cross = withPast ? KvCache.withPast(layers) : KvCache.none(layers);
             if (withPast) {
                 for (int i = 0; i < layers; i++) {
-                    self.setPast(i, past(ops, config, axes, spec.selfCache(), i, "key", floatType),
-                            past(ops, config, axes, spec.selfCache(), i, "value", floatType));
-                    cross.setPast(i, past(ops, config, axes, spec.crossCache(), i, "key", floatType),
-                            past(ops, config, axes, spec.crossCache(), i, "value", floatType));
+                    setPast(ops, config, axes, self, spec.selfCache(), i, floatType);
+                    setPast(ops, config, axes, cross, spec.crossCache(), i, floatType);
                 }
             }
             Tensor logits = model.decode(ops, config, new Seq2SeqDecoderInputs(in.get("input_ids"),
                     in.get("encoder_attention_mask"), in.get("encoder_hidden_states")), self, cross);
             output(ops, config, axes, spec.logits(), logits, floatType);
             for (int i = 0; i < layers; i++) {
-                for (String kind : KINDS) {
-                    ops.output(spec.selfCache().presentName(i, kind),
-                            kind.equals("key") ? self.presentKey(i) : self.presentValue(i),
-                            DecoderTracer.inGraph(spec.selfCache().type(), floatType),
-                            axes.resolveAll(spec.selfPresentAxes(), config));
-                }
+                presents(ops, config, axes, self, spec.selfCache(), spec.selfPresentAxes(), i, floatType);
                 if (!withPast) {
-                    for (String kind : KINDS) {
-                        ops.output(spec.crossCache().presentName(i, kind),
-                                kind.equals("key") ? cross.presentKey(i) : cross.presentValue(i),
-                                DecoderTracer.inGraph(spec.crossCache().type(), floatType),
-                                axes.resolveAll(spec.crossCache().axes(), config));
-                    }
+                    presents(ops, config, axes, cross, spec.crossCache(), spec.crossCache().axes(), i, floatType);
                 }
             }
         }
@@ -143,27 +131,15 @@ public final class Seq2SeqTracer {
                 spec.crossCache().type(), spec.crossCache().axes().stream()
                 .map(a -> a.equals(Seq2SeqAxes.ENCODER_SEQUENCE) ? Seq2SeqAxes.PAST_ENCODER_SEQUENCE : a).toList());
         for (int i = 0; i < layers; i++) {
-            self.setPast(i, past(ops, config, axes, spec.selfCache(), i, "key", floatType),
-                    past(ops, config, axes, spec.selfCache(), i, "value", floatType));
-            cross.setPast(i, past(ops, config, axes, crossPast, i, "key", floatType),
-                    past(ops, config, axes, crossPast, i, "value", floatType));
+            setPast(ops, config, axes, self, spec.selfCache(), i, floatType);
+            setPast(ops, config, axes, cross, crossPast, i, floatType);
         }
         Tensor logits = model.decode(ops, config, new Seq2SeqDecoderInputs(in.get("input_ids"),
                 in.get("encoder_attention_mask"), in.get("encoder_hidden_states")), self, cross);
         output(ops, config, axes, spec.logits(), logits, floatType);
         for (int i = 0; i < layers; i++) {
-            for (String kind : KINDS) {
-                ops.output(spec.selfCache().presentName(i, kind),
-                        kind.equals("key") ? self.presentKey(i) : self.presentValue(i),
-                        DecoderTracer.inGraph(spec.selfCache().type(), floatType),
-                        axes.resolveAll(spec.selfPresentAxes(), config));
-            }
-            for (String kind : KINDS) {
-                ops.output(spec.crossCache().presentName(i, kind),
-                        kind.equals("key") ? cross.presentKey(i) : cross.presentValue(i),
-                        DecoderTracer.inGraph(spec.crossCache().type(), floatType),
-                        axes.resolveAll(spec.crossCache().axes(), config));
-            }
+            presents(ops, config, axes, self, spec.selfCache(), spec.selfPresentAxes(), i, floatType);
+            presents(ops, config, axes, cross, spec.crossCache(), spec.crossCache().axes(), i, floatType);
         }
     }
 
@@ -186,6 +162,23 @@ public final class Seq2SeqTracer {
             byName.put(d.name(), integer && d.type() != DType.INT64 ? ops.cast(t, DType.INT64) : t);
         }
         return byName;
+    }
+
+    /** Declares layer {@code layer}'s past key and value inputs of {@code decl} and hands them to {@code cache}. */
+    private static void setPast(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, KvCache cache, CacheDecl decl,
+                                int layer, DType floatType) {
+        cache.setPast(layer, past(ops, config, axes, decl, layer, "key", floatType),
+                past(ops, config, axes, decl, layer, "value", floatType));
+    }
+
+    /** Declares layer {@code layer}'s present key and value of {@code cache} as outputs named by {@code decl}. */
+    private static void presents(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, KvCache cache, CacheDecl decl,
+                                 List<String> presentAxes, int layer, DType floatType) {
+        for (String kind : KINDS) {
+            ops.output(decl.presentName(layer, kind),
+                    kind.equals("key") ? cache.presentKey(layer) : cache.presentValue(layer),
+                    DecoderTracer.inGraph(decl.type(), floatType), axes.resolveAll(presentAxes, config));
+        }
     }
 
     private static Tensor past(TracingOps ops, ModelConfig config, Seq2SeqAxes axes, CacheDecl cache, int layer,

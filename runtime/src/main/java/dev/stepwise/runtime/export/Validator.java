@@ -320,6 +320,14 @@ public final class Validator {
     }
 
     /** One line naming every output beyond tolerance, worst first. */
+    /** Returns the cases when every one passed; otherwise the one-line failure, so the export writes nothing. */
+    static List<ValidationCase> requirePassed(List<ValidationCase> cases) {
+        if (!cases.stream().allMatch(ValidationCase::passed)) {
+            throw new ValidationException(failureMessage(cases), cases);
+        }
+        return cases;
+    }
+
     public static String failureMessage(List<ValidationCase> cases) {
         StringBuilder sb = new StringBuilder("validation failed against the PyTorch reference:");
         for (ValidationCase c : cases) {

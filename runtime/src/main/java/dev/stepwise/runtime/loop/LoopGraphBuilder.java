@@ -40,6 +40,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * The whole generation as one ONNX graph ({@code model_loop.onnx}): the architecture's decoder step, traced once
@@ -403,67 +404,64 @@ public final class LoopGraphBuilder {
             return step.buildGraph(false);
         }
 
-        private GraphProto suppressEos(String scores) {
-            GraphBuilder branch = new GraphBuilder("suppress_eos", opset);
-            Nodes n = new Nodes(branch, "suppress");
-            branch.push("suppress_eos");
-            String out = n.op("Where", n.outer(eosInVocab), n.f32(Float.NEGATIVE_INFINITY), n.outer(scores));
-            branch.addOutput(unknown(out, FLOAT, 2));
+        /** An If branch named {@code name} of one output, which {@code body} computes and names on the branch's nodes. */
+        private GraphProto branch(String name, int type, int rank, Function<Nodes, String> body) {
+            return branch(name, name, type, rank, body);
+        }
+
+        private GraphProto branch(String name, String prefix, int type, int rank,
+                                  Function<Nodes, String> body) {
+            GraphBuilder branch = new GraphBuilder(name, opset);
+            Nodes n = new Nodes(branch, prefix);
+            branch.push(name);
+            branch.addOutput(unknown(body.apply(n), type, rank));
             return branch.buildGraph(false);
+        }
+
+        private GraphProto suppressEos(String scores) {
+            return branch("suppress_eos", "suppress", FLOAT, 2,
+                    n -> n.op("Where", n.outer(eosInVocab), n.f32(Float.NEGATIVE_INFINITY), n.outer(scores)));
         }
 
         private GraphProto passThrough(String name, String value) {
-            GraphBuilder branch = new GraphBuilder(name, opset);
-            Nodes n = new Nodes(branch, name);
-            branch.push(name);
-            branch.addOutput(unknown(n.op("Identity", n.outer(value)), FLOAT, 2));
-            return branch.buildGraph(false);
+            return branch(name, FLOAT, 2, n -> n.op("Identity", n.outer(value)));
         }
 
         private GraphProto greedy(String scores) {
-            GraphBuilder branch = new GraphBuilder("greedy", opset);
-            Nodes n = new Nodes(branch, "greedy");
-            branch.push("greedy");
-            String best = n.op("ArgMax", n.outer(scores), of("axis", 1L), of("keepdims", 0L));
-            branch.addOutput(unknown(best, INT64, 1));
-            return branch.buildGraph(false);
+            return branch("greedy", INT64, 1, n -> n.op("ArgMax", n.outer(scores), of("axis", 1L), of("keepdims", 0L)));
         }
 
         /** {@link dev.stepwise.runtime.generate.TokenSampler}'s warpers and draw, see {@link LoopSampling}. */
         private GraphProto sample(String scores, String iteration) {
-            GraphBuilder branch = new GraphBuilder("sample", opset);
-            Nodes n = new Nodes(branch, "sample");
-            branch.push("sample");
-            String scaled = n.op("Div", n.outer(scores), n.outer(TEMPERATURE));
-            String topK = n.op("If", List.of(n.outer(topKOn)),
-                    Nodes.graphAttribute("then_branch", topK(scaled)),
-                    Nodes.graphAttribute("else_branch", passThrough("top_k_off", scaled)));
-            String topP = n.op("If", List.of(n.outer(topPOn)),
-                    Nodes.graphAttribute("then_branch", topP(topK)),
-                    Nodes.graphAttribute("else_branch", passThrough("top_p_off", topK)));
+            return branch("sample", INT64, 1, n -> {
+                String scaled = n.op("Div", n.outer(scores), n.outer(TEMPERATURE));
+                String topK = n.op("If", List.of(n.outer(topKOn)),
+                        Nodes.graphAttribute("then_branch", topK(scaled)),
+                        Nodes.graphAttribute("else_branch", passThrough("top_k_off", scaled)));
+                String topP = n.op("If", List.of(n.outer(topPOn)),
+                        Nodes.graphAttribute("then_branch", topP(topK)),
+                        Nodes.graphAttribute("else_branch", passThrough("top_p_off", topK)));
 
-            String probs = n.op("Softmax", n.op("Cast", topP, of("to", (long) Nodes.DOUBLE)), of("axis", 1L));
-            String cdf = n.op("CumSum", probs, n.i64(1));
-            String u = n.op("Unsqueeze", uniform(n, n.outer(iteration)), n.i64s(1));              // [B, 1]
-            String below = sum(n, n.op("LessOrEqual", cdf, u), 1, false);                         // [B]
-            String positive = n.op("Where", n.op("Greater", probs, n.f64(0)), n.outer(vocabIds), n.i64(-1));
-            String lastPositive = reduceMax(n, positive, 1);
-            String token = n.op("Where", n.op("Less", below, n.i64(vocab)), below, lastPositive);
-            branch.addOutput(unknown(token, INT64, 1));
-            return branch.buildGraph(false);
+                String probs = n.op("Softmax", n.op("Cast", topP, of("to", (long) Nodes.DOUBLE)), of("axis", 1L));
+                String cdf = n.op("CumSum", probs, n.i64(1));
+                String u = n.op("Unsqueeze", uniform(n, n.outer(iteration)), n.i64s(1));              // [B, 1]
+                String below = sum(n, n.op("LessOrEqual", cdf, u), 1, false);                         // [B]
+                String positive = n.op("Where", n.op("Greater", probs, n.f64(0)), n.outer(vocabIds), n.i64(-1));
+                String lastPositive = reduceMax(n, positive, 1);
+                String token = n.op("Where", n.op("Less", below, n.i64(vocab)), below, lastPositive);
+                return token;
+            });
         }
 
         /** Scores below the k-th largest become -inf (ties with it stay). */
         private GraphProto topK(String scores) {
-            GraphBuilder branch = new GraphBuilder("top_k", opset);
-            Nodes n = new Nodes(branch, "top_k");
-            branch.push("top_k");
-            String values = n.ops("TopK", 2, List.of(n.outer(scores), n.outer(topK1)),
-                    of("axis", 1L), of("largest", 1L), of("sorted", 1L)).get(0);
-            String kth = n.op("Slice", List.of(values, n.i64s(-1), n.i64s(Long.MAX_VALUE), n.i64s(1)));
-            String out = n.op("Where", n.op("Less", scores, kth), n.f32(Float.NEGATIVE_INFINITY), scores);
-            branch.addOutput(unknown(out, FLOAT, 2));
-            return branch.buildGraph(false);
+            return branch("top_k", FLOAT, 2, n -> {
+                String values = n.ops("TopK", 2, List.of(n.outer(scores), n.outer(topK1)),
+                        of("axis", 1L), of("largest", 1L), of("sorted", 1L)).get(0);
+                String kth = n.op("Slice", List.of(values, n.i64s(-1), n.i64s(Long.MAX_VALUE), n.i64s(1)));
+                String out = n.op("Where", n.op("Less", scores, kth), n.f32(Float.NEGATIVE_INFINITY), scores);
+                return out;
+            });
         }
 
         /**
@@ -471,22 +469,20 @@ public final class LoopGraphBuilder {
          * the most likely one never.
          */
         private GraphProto topP(String scores) {
-            GraphBuilder branch = new GraphBuilder("top_p", opset);
-            Nodes n = new Nodes(branch, "top_p");
-            branch.push("top_p");
-            String ascending = n.ops("TopK", 2, List.of(n.outer(scores), n.i64s(vocab)),
-                    of("axis", 1L), of("largest", 0L), of("sorted", 1L)).get(1);                // ids, [B, V]
-            String probs = n.op("Softmax", n.op("Cast", scores, of("to", (long) Nodes.DOUBLE)), of("axis", 1L));
-            String running = n.op("CumSum", n.op("GatherElements", probs, ascending, of("axis", 1L)), n.i64(1));
-            String removed = n.op("Min", n.op("ReduceSum", List.of(n.op("Cast",
-                    n.op("LessOrEqual", running, n.outer(topPLimit)), of("to", (long) INT64)), n.i64s(1)),
-                    of("keepdims", 1L)), n.i64(vocab - 1L));                                       // [B, 1]
-            // each id's place in the ascending order: ascending is a permutation, so it can serve as the data too
-            String places = n.op("Expand", n.outer(vocabIds), n.op("Shape", ascending));
-            String rank = n.op("ScatterElements", List.of(ascending, ascending, places), of("axis", 1L));
-            String out = n.op("Where", n.op("Less", rank, removed), n.f32(Float.NEGATIVE_INFINITY), scores);
-            branch.addOutput(unknown(out, FLOAT, 2));
-            return branch.buildGraph(false);
+            return branch("top_p", FLOAT, 2, n -> {
+                String ascending = n.ops("TopK", 2, List.of(n.outer(scores), n.i64s(vocab)),
+                        of("axis", 1L), of("largest", 0L), of("sorted", 1L)).get(1);                // ids, [B, V]
+                String probs = n.op("Softmax", n.op("Cast", scores, of("to", (long) Nodes.DOUBLE)), of("axis", 1L));
+                String running = n.op("CumSum", n.op("GatherElements", probs, ascending, of("axis", 1L)), n.i64(1));
+                String removed = n.op("Min", n.op("ReduceSum", List.of(n.op("Cast",
+                        n.op("LessOrEqual", running, n.outer(topPLimit)), of("to", (long) INT64)), n.i64s(1)),
+                        of("keepdims", 1L)), n.i64(vocab - 1L));                                       // [B, 1]
+                // each id's place in the ascending order: ascending is a permutation, so it can serve as the data too
+                String places = n.op("Expand", n.outer(vocabIds), n.op("Shape", ascending));
+                String rank = n.op("ScatterElements", List.of(ascending, ascending, places), of("axis", 1L));
+                String out = n.op("Where", n.op("Less", rank, removed), n.f32(Float.NEGATIVE_INFINITY), scores);
+                return out;
+            });
         }
 
         /** The draw in (0, 1) per row, double {@code [B]}. */

@@ -7,17 +7,13 @@ import dev.stepwise.runtime.ops.Tensor;
  * spec's cache layout, {@code [batch, num_key_value_heads, sequence, head_dim]} for the built-in models.
  */
 public final class KvCache {
-    private final Tensor[] pastKeys;
-    private final Tensor[] pastValues;
-    private final Tensor[] presentKeys;
-    private final Tensor[] presentValues;
+    private final LayerPairs past;
+    private final LayerPairs present;
     private final boolean hasPast;
 
     private KvCache(int layers, boolean hasPast) {
-        this.pastKeys = new Tensor[layers];
-        this.pastValues = new Tensor[layers];
-        this.presentKeys = new Tensor[layers];
-        this.presentValues = new Tensor[layers];
+        this.past = new LayerPairs(layers);
+        this.present = new LayerPairs(layers);
         this.hasPast = hasPast;
     }
 
@@ -32,7 +28,7 @@ public final class KvCache {
     }
 
     public int numLayers() {
-        return pastKeys.length;
+        return past.keys.length;
     }
 
     /** True when the forward must concatenate a past in front of the new keys/values. */
@@ -41,28 +37,42 @@ public final class KvCache {
     }
 
     public void setPast(int layer, Tensor key, Tensor value) {
-        pastKeys[layer] = key;
-        pastValues[layer] = value;
+        past.set(layer, key, value);
     }
 
     public Tensor pastKey(int layer) {
-        return pastKeys[layer];
+        return past.keys[layer];
     }
 
     public Tensor pastValue(int layer) {
-        return pastValues[layer];
+        return past.values[layer];
     }
 
     public void setPresent(int layer, Tensor key, Tensor value) {
-        presentKeys[layer] = key;
-        presentValues[layer] = value;
+        present.set(layer, key, value);
     }
 
     public Tensor presentKey(int layer) {
-        return presentKeys[layer];
+        return present.keys[layer];
     }
 
     public Tensor presentValue(int layer) {
-        return presentValues[layer];
+        return present.values[layer];
+    }
+
+    /** One key and one value per layer: the past going in, or the present coming out. */
+    private static final class LayerPairs {
+        final Tensor[] keys;
+        final Tensor[] values;
+
+        LayerPairs(int layers) {
+            keys = new Tensor[layers];
+            values = new Tensor[layers];
+        }
+
+        void set(int layer, Tensor key, Tensor value) {
+            keys[layer] = key;
+            values[layer] = value;
+        }
     }
 }

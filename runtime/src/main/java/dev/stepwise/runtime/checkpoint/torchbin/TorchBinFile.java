@@ -11,7 +11,6 @@ import dev.stepwise.runtime.checkpoint.TensorFile;
 import dev.stepwise.runtime.checkpoint.torchbin.TorchUnpickler.TensorRef;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -261,21 +260,7 @@ public final class TorchBinFile implements TensorFile {
     @Override
     public ByteBuffer raw(String name) {
         Tensor t = tensor(name);
-        if (t.byteLength() > Integer.MAX_VALUE) {
-            throw new StepwiseException(path + ": tensor '" + printable(name) + "' holds " + t.byteLength()
-                    + " bytes; tensors over 2 GiB cannot be handed out as one buffer");
-        }
-        if (t.byteLength() == 0) {
-            return ByteBuffer.allocateDirect(0).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
-        }
-        if (!channel.isOpen()) {
-            throw new StepwiseException(path + ": already closed (reading tensor '" + printable(name) + "')");
-        }
-        try {
-            return channel.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), t.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
-        } catch (IOException e) {
-            throw new StepwiseException(path + ": cannot map tensor '" + printable(name) + "': " + e.getMessage(), e);
-        }
+        return PositionalRead.map(channel, path, printable(name), t.fileOffset(), t.byteLength());
     }
 
     @Override
