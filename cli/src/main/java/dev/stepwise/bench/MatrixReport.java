@@ -1,5 +1,7 @@
 package dev.stepwise.bench;
 
+import static dev.stepwise.bench.BenchReport.round;
+
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -94,10 +96,7 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
         for (MatrixTarget t : targets()) {
             s.append(t.line()).append(System.lineSeparator());
         }
-        s.append(String.format(Locale.ROOT, "  machine: %d cores (%s), %s %s, Java %s, ONNX Runtime %s, libtorch %s"
-                        + " (DJL %s), load average %.2f -> %.2f%n", machine.cores(), machine.cpuModel(),
-                machine.osName(), machine.osArch(), machine.javaVersion(), versions.onnxruntime(), versions.libtorch(),
-                versions.djl(), loadBefore, loadAfter));
+        s.append(machine.line(versions, loadBefore, loadAfter));
         return s.toString();
     }
 
@@ -176,9 +175,5 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
             a.add(v instanceof Number n ? new JsonPrimitive(n) : new JsonPrimitive(v.toString()));
         }
         return a;
-    }
-
-    private static double round(double x) {
-        return Math.round(x * 1e6) / 1e6;
     }
 }
