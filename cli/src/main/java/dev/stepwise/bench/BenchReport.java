@@ -155,10 +155,7 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
                 ortVsTorchDecodeRatio(), ortVsTorchPrefillRatio()));
         s.append(String.format(Locale.ROOT, "  export with validation:             %.1f s%n", exportSeconds));
         s.append(String.format(Locale.ROOT, "  same greedy tokens:                 %s%n", sameTokens() ? "yes" : "NO"));
-        s.append(String.format(Locale.ROOT, "  machine: %d cores (%s), %s %s, Java %s, ONNX Runtime %s, libtorch %s"
-                        + " (DJL %s), load average %.2f -> %.2f%n", machine.cores(), machine.cpuModel(),
-                machine.osName(), machine.osArch(), machine.javaVersion(), versions.onnxruntime(), versions.libtorch(),
-                versions.djl(), loadBefore, loadAfter));
+        s.append(machine.line(versions, loadBefore, loadAfter));
         return s.toString();
     }
 
@@ -169,7 +166,8 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
         return s.toString();
     }
 
-    private static double round(double x) {
+    /** Figures in the JSON: six decimals are more than any timing here means. */
+    static double round(double x) {
         return Math.round(x * 1e6) / 1e6;
     }
 }

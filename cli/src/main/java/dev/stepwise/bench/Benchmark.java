@@ -158,8 +158,8 @@ public final class Benchmark {
                                                     FloorResult floor, Path work, PrintStream log) {
         log.printf("[+] quantize %s (no gate) and decode on it%n", mode.cliName());
         long started = System.nanoTime();
-        QuantizeResult q = Quantizer.quantize(export.modelFile().getParent(), work.resolve("onnx-" + mode.cliName()),
-                QuantizeOptions.defaults(mode).withGate(false).withThreads(options.threads()));
+        QuantizeResult q = quantizeUngated(export.modelFile().getParent(), work.resolve("onnx-" + mode.cliName()),
+                mode, options.threads());
         double seconds = (System.nanoTime() - started) / 1e9;
         EngineResult ort;
         try (GreedyDecoder decoder = ortDecoder(q.outputDir(), options)) {
@@ -181,7 +181,7 @@ public final class Benchmark {
     }
 
     /** ONNX Runtime on the export, driven by the Java generator that {@code generate} uses. */
-    private static GreedyDecoder ortDecoder(Path modelDir, BenchOptions options) {
+    static GreedyDecoder ortDecoder(Path modelDir, BenchOptions options) {
         ExportedModel model = ExportedModel.open(modelDir, options.threads());
         return new GeneratorDecoder("onnxruntime", model, model);
     }
@@ -190,7 +190,7 @@ public final class Benchmark {
      * The PyTorch-engine reference on the checkpoint, driven by the same Java generator ({@code weights} stays open
      * while it runs).
      */
-    private static GreedyDecoder torchDecoder(Architecture architecture, ModelConfig config, Checkpoint weights) {
+    static GreedyDecoder torchDecoder(Architecture architecture, ModelConfig config, Checkpoint weights) {
         TorchDecoding torch = new TorchDecoding(architecture, config, weights);
         return new GeneratorDecoder("pytorch", torch, torch);
     }
@@ -214,10 +214,23 @@ public final class Benchmark {
         settle();
         log.printf("[3/3] %.1f MB floor buffer, %d reads per method per round%n", export.weightBytes() / 1e6,
                 FLOOR_READS_PER_ROUND);
+        return new Measured(ortResult, torchResult, floorAlone(export.weightBytes(), options));
+    }
+
+    /**
+     * The export quantized in {@code mode} with the quality gate off: bench measures speed; {@code stepwise quantize}
+     * gates.
+     */
+    static QuantizeResult quantizeUngated(Path exportDir, Path out, QuantizeMode mode, int threads) {
+        return Quantizer.quantize(exportDir, out, QuantizeOptions.defaults(mode).withGate(false).withThreads(threads));
+    }
+
+    /** The floor for {@code bytes} on its own: warm-up and measured rounds of a few reads with each method. */
+    static FloorResult floorAlone(long bytes, BenchOptions options) {
         BandwidthFloor.Method[] methods = BandwidthFloor.Method.values();
         long[][] floorReads = new long[methods.length][options.runs() * FLOOR_READS_PER_ROUND];
         long floorBytes;
-        try (BandwidthFloor floor = BandwidthFloor.open(export.weightBytes(), options.threads())) {
+        try (BandwidthFloor floor = BandwidthFloor.open(bytes, options.threads())) {
             floorBytes = floor.bytes();
             for (int round = -options.warmup(); round < options.runs(); round++) {
                 for (BandwidthFloor.Method m : methods) {
@@ -230,11 +243,11 @@ public final class Benchmark {
                 }
             }
         }
-        return new Measured(ortResult, torchResult, FloorResult.fastest(floorReads, floorBytes));
+        return FloorResult.fastest(floorReads, floorBytes);
     }
 
     /** Warm-up and measured greedy decodes of one engine. */
-    private static EngineResult decodeRounds(GreedyDecoder engine, long[][] prompts, BenchOptions options,
+    static EngineResult decodeRounds(GreedyDecoder engine, long[][] prompts, BenchOptions options,
                                              PrintStream log) {
         List<DecodeRun> runs = new ArrayList<>();
         for (int round = -options.warmup(); round < options.runs(); round++) {
@@ -284,7 +297,7 @@ public final class Benchmark {
     }
 
     /** Lets the engine that just ran park its worker threads before the next one is timed. */
-    private static void settle() {
+    static void settle() {
         try {
             Thread.sleep(SETTLE_MILLIS);
         } catch (InterruptedException e) {
@@ -301,7 +314,7 @@ public final class Benchmark {
         }
     }
 
-    private static Path tempFolder() {
+    static Path tempFolder() {
         try {
             return Files.createTempDirectory("stepwise-bench-");
         } catch (IOException e) {

@@ -1,5 +1,6 @@
 package dev.stepwise.bench;
 
+import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.onnx.OnnxModelReader;
 import dev.stepwise.runtime.onnx.proto.Onnx.NodeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
@@ -38,5 +39,13 @@ final class DecodeStepBytes {
             }
         }
         return bytes;
+    }
+
+    /**
+     * The float32 key and value cache of {@code batch} rows at {@code past} positions: what a decode step at that past
+     * reads besides the weights (and what a prefill of {@code past} tokens writes).
+     */
+    static long kvCache(ModelConfig config, int batch, int past) {
+        return 2L * config.numLayers() * config.numKeyValueHeads() * config.headDim() * Float.BYTES * batch * past;
     }
 }

@@ -16,6 +16,13 @@ public record MachineFacts(int cores, String osName, String osArch, String cpuMo
                 System.getProperty("java.vm.name"));
     }
 
+    /** The table line of these facts, the library versions and the load average before and after the run. */
+    String line(BenchReport.Versions versions, double loadBefore, double loadAfter) {
+        return String.format(java.util.Locale.ROOT, "  machine: %d cores (%s), %s %s, Java %s, ONNX Runtime %s,"
+                        + " libtorch %s (DJL %s), load average %.2f -> %.2f%n", cores, cpuModel, osName, osArch,
+                javaVersion, versions.onnxruntime(), versions.libtorch(), versions.djl(), loadBefore, loadAfter);
+    }
+
     /** The 1-minute load average (−1 where the OS does not tell): others' work skews every figure. */
     static double loadAverage() {
         return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();

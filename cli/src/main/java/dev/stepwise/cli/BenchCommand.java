@@ -4,6 +4,9 @@ import dev.stepwise.annotations.DType;
 import dev.stepwise.bench.BenchOptions;
 import dev.stepwise.bench.BenchReport;
 import dev.stepwise.bench.Benchmark;
+import dev.stepwise.bench.MatrixBenchmark;
+import dev.stepwise.bench.MatrixGrid;
+import dev.stepwise.bench.MatrixReport;
 import dev.stepwise.bench.StepGraphBenchmark;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.onnx.Optimize;
@@ -89,6 +92,37 @@ final class BenchCommand implements Callable<Integer> {
             description = "Precision of the benchmarked export: fp32 (default) or fp16 (the PyTorch engine runs fp32).")
     String dtype;
 
+    @Option(names = "--matrix", description = "Instead: one run over issue 12's grid (--variants x --precisions x"
+            + " --batches x decode at --pasts and prefill of --prefills), each cell with its own floor and the PyTorch"
+            + " engine's fp32 figure, and the issue's targets marked met / not met.")
+    boolean matrix;
+
+    @Option(names = "--variants", defaultValue = "plain,ort", paramLabel = "plain,ort",
+            description = "With --matrix: exports to time (ort = --optimize ort; LLaMA family only, else skipped)"
+                    + " (default: ${DEFAULT-VALUE}).")
+    String variants;
+
+    @Option(names = "--precisions", defaultValue = "fp32,int8,int4", paramLabel = "fp32,int8,int4",
+            description = "With --matrix: each variant as exported and quantized (no gate) (default: ${DEFAULT-VALUE}).")
+    String precisions;
+
+    @Option(names = "--batches", defaultValue = "1,8", paramLabel = "N,...",
+            description = "With --matrix: batch sizes (default: ${DEFAULT-VALUE}).")
+    String batches;
+
+    @Option(names = "--pasts", defaultValue = "32,512,2048", paramLabel = "P,...",
+            description = "With --matrix: past lengths a decode step is timed at, after a prefill of that many tokens"
+                    + " (default: ${DEFAULT-VALUE}).")
+    String pasts;
+
+    @Option(names = "--prefills", defaultValue = "128,1024", paramLabel = "N,...",
+            description = "With --matrix: prompt lengths a prefill is timed at (default: ${DEFAULT-VALUE}).")
+    String prefills;
+
+    @Option(names = "--decode-steps", defaultValue = "4", paramLabel = "N",
+            description = "With --matrix: timed decode steps per round of a decode cell (default: ${DEFAULT-VALUE}).")
+    int decodeSteps;
+
     @Override
     public Integer call() {
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
@@ -102,6 +136,23 @@ final class BenchCommand implements Callable<Integer> {
             options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed, d);
         } catch (StepwiseException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage()); // a bad flag value: usage error
+        }
+        if (matrix) {
+            MatrixGrid grid;
+            try {
+                grid = new MatrixGrid(MatrixGrid.names(variants), MatrixGrid.names(precisions),
+                        MatrixGrid.ints("--batches", batches), MatrixGrid.ints("--pasts", pasts),
+                        MatrixGrid.ints("--prefills", prefills), decodeSteps);
+            } catch (StepwiseException e) {
+                throw new ParameterException(spec.commandLine(), e.getMessage());
+            }
+            MatrixReport report = MatrixBenchmark.run(main.locateModel(model), grid, options, new ConsoleProgress(),
+                    System.err);
+            System.err.print(report.toTable());
+            if (json) {
+                System.out.println(report.toJson());
+            }
+            return 0;
         }
         if (unrolled) {
             System.out.print(StepGraphBenchmark.run(main.locateModel(model), options, System.err).toTable());
