@@ -59,6 +59,54 @@ final class Ort {
         }
     }
 
+    /**
+     * Runs with some inputs given as ONNX Runtime values over caller-owned direct buffers and bound again as the
+     * pinned outputs named in {@code shared} (output name → input name): ONNX Runtime writes those outputs into the
+     * very buffers it reads. Returns the other outputs.
+     */
+    static Map<String, Out> runShared(Path model, Map<String, HostTensor> feeds, Map<String, OnnxTensor> bound,
+                                      Map<String, String> shared) {
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setIntraOpNumThreads(1);
+            try (OrtSession session = ENV.createSession(model.toString(), options)) {
+                Map<String, OnnxTensor> inputs = new LinkedHashMap<>(bound);
+                List<OnnxTensor> toClose = new ArrayList<>();
+                try {
+                    for (var e : feeds.entrySet()) {
+                        OnnxTensor t = tensor(e.getValue());
+                        toClose.add(t);
+                        inputs.put(e.getKey(), t);
+                    }
+                    Map<String, OnnxValue> pinned = new LinkedHashMap<>();
+                    shared.forEach((output, input) -> pinned.put(output, bound.get(input)));
+                    java.util.Set<String> requested = new java.util.LinkedHashSet<>(session.getOutputNames());
+                    requested.removeAll(pinned.keySet());
+                    Map<String, Out> outs = new LinkedHashMap<>();
+                    try (OrtSession.Result result = session.run(inputs, requested, pinned)) {
+                        for (Map.Entry<String, OnnxValue> e : result) {
+                            if (!pinned.containsKey(e.getKey())) {
+                                outs.put(e.getKey(), copy((OnnxTensor) e.getValue()));
+                            }
+                        }
+                    }
+                    return outs;
+                } finally {
+                    toClose.forEach(OnnxTensor::close);
+                }
+            }
+        } catch (OrtException e) {
+            throw new AssertionError("ONNX Runtime failed on " + model + ": " + e.getMessage(), e);
+        }
+    }
+
+    static OnnxTensor direct(FloatBuffer buffer, long... shape) {
+        try {
+            return OnnxTensor.createTensor(ENV, buffer, shape);
+        } catch (OrtException e) {
+            throw new AssertionError(e.getMessage(), e);
+        }
+    }
+
     private static OnnxTensor tensor(HostTensor h) throws OrtException {
         if (h.type() == DType.INT64) {
             return OnnxTensor.createTensor(ENV, LongBuffer.wrap(h.longs()), h.shape());
