@@ -69,6 +69,12 @@ final class ExportCommand implements Callable<Integer> {
                     + " SkipSimplifiedLayerNormalization; ONNX Runtime only, float32, llama and mistral for now).")
     String optimize;
 
+    @Option(names = "--max-length", paramLabel = "N", defaultValue = "0",
+            description = "With --optimize ort: a preallocated KV cache of N positions (prompt plus new tokens), bound"
+                    + " once per request and updated in place by GroupQueryAttention, so a decode step copies nothing"
+                    + " that grows with the context; longer requests are refused.")
+    int maxLength;
+
     @Option(names = "--triton-repository", paramLabel = "DIR",
             description = "Also lay the validated export out as a Triton Inference Server model repository (ONNX Runtime"
                     + " backend): decoder and each --generation graph with a config.pbtxt, weights hard-linked to the"
@@ -117,7 +123,8 @@ final class ExportCommand implements Callable<Integer> {
         }
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
-                .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o);
+                .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o)
+                .withMaxLength(maxLength);
         Path checkpoint = main.locateModel(model);
         if (mode == null) {
             printSummary(Exporter.export(checkpoint, output, options));

@@ -74,9 +74,7 @@ final class DecoderRun implements DecoderStep {
         PinnedLogits logits = stepLogits != null && stepLogits.fits(rows, positionsOut) ? stepLogits
                 : PinnedLogits.allocate(model.logitsType(), rows, positionsOut, model.vocab());
         try {
-            created.add(put(feed, "input_ids", in.inputIds(), length));
-            created.add(put(feed, "attention_mask", in.attentionMask(), in.total()));
-            created.add(put(feed, "position_ids", in.positionIds(), length));
+            putIds(model, feed, created, in, rows);
             OrtSession.Result result = model.session(runs).run(feed, model.presentNames(),
                     Map.of(model.logitsName(), logits.tensor()));
             runs++;
@@ -110,7 +108,17 @@ final class DecoderRun implements DecoderStep {
         }
     }
 
-    private OnnxTensor put(Map<String, OnnxTensor> feed, String name, long[] data, int length) throws OrtException {
+    /** Adds the id inputs of {@code in} to {@code feed} (in each input's declared type), each also to {@code created}. */
+    static void putIds(DecoderGraphs model, Map<String, OnnxTensor> feed, List<OnnxTensor> created, StepIds in,
+                       int rows) throws OrtException {
+        created.add(put(model, feed, "input_ids", in.inputIds(), rows, in.length()));
+        created.add(put(model, feed, "attention_mask", in.attentionMask(), rows, in.total()));
+        created.add(put(model, feed, "position_ids", in.positionIds(), rows, in.length()));
+    }
+
+    private static OnnxTensor put(DecoderGraphs model, Map<String, OnnxTensor> feed, String name, long[] data, int rows,
+                                  int length) throws OrtException {
+        OrtEnvironment env = OrtSessions.environment();
         long[] shape = {rows, length};
         OnnxTensor t;
         if (model.inputType(name) == DType.INT32) {
