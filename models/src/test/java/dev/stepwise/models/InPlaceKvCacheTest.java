@@ -3,6 +3,7 @@ package dev.stepwise.models;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.ExportOptions;
@@ -10,6 +11,7 @@ import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.generate.ExportedModel;
 import dev.stepwise.runtime.generate.Generator;
+import dev.stepwise.runtime.generate.StepModel;
 import dev.stepwise.runtime.onnx.Optimize;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,6 +54,11 @@ class InPlaceKvCacheTest {
              ExportedModel f = ExportedModel.open(fused.outputDir(), 1);
              ExportedModel i = ExportedModel.open(inPlace.outputDir(), 1)) {
             assertEquals(CAPACITY, i.kvCacheCapacity());
+            double diff = maxLogitsDiff(f, i, 12);
+            System.out.printf("%s: in-place vs copying fused, logits of every row over prefill and 12 steps: max abs"
+                    + " diff %.2e%n", label, diff);
+            assertTrue(diff <= 1e-5, label + ": in-place logits differ from the copying fused export's by " + diff
+                    + " > 1e-5");
             LastLogitsOnlyTest.assertSameTokens(label + " in-place vs plain", p, i, 10, 8);
             LastLogitsOnlyTest.assertSameTokens(label + " in-place vs copying fused", f, i, 10, 8);
 
@@ -62,6 +69,33 @@ class InPlaceKvCacheTest {
                     + " 7 tokens plus " + tooMany + " new ones needs 33 positions, more than the 32 this folder was"
                     + " exported with (export --max-length 32)", e.getMessage());
         }
+    }
+
+    /**
+     * Max abs difference of every row's next-token logits, after the prefill of the left-padded prompts and after each
+     * of {@code steps} fed tokens (the same token ids on both).
+     */
+    private static double maxLogitsDiff(ExportedModel expected, ExportedModel actual, int steps) {
+        double max = 0;
+        try (StepModel a = expected.start(LastLogitsOnlyTest.PROMPTS, expected.padId(), false);
+             StepModel b = actual.start(LastLogitsOnlyTest.PROMPTS, actual.padId(), false)) {
+            for (int s = 0; s <= steps; s++) {
+                long[] next = new long[a.rows()];
+                for (int r = 0; r < a.rows(); r++) {
+                    float[] x = a.logits(r);
+                    float[] y = b.logits(r);
+                    for (int v = 0; v < x.length; v++) {
+                        max = Math.max(max, Math.abs(x[v] - y[v]));
+                    }
+                    next[r] = 3 + 7L * s + r;
+                }
+                if (s < steps) {
+                    a.step(next);
+                    b.step(next);
+                }
+            }
+        }
+        return max;
     }
 
     @Test

@@ -25,8 +25,14 @@ import org.junit.jupiter.api.io.TempDir;
  * the class path, 1.22), checked on one-node graphs so an upgrade that changes it fails here first:
  * {@code attention_bias} masks a left-padded row's padding exactly (every row given its full length in
  * {@code seqlens_k}); the kernel's own rotary reads one start position for every row of a prompt (the first element
- * of {@code position_ids}), which is why rotary runs before it, as {@code RotaryEmbedding}; and it refuses several new
- * tokens after a past at batch 2.
+ * of {@code position_ids}), which is why rotary runs before it, as {@code RotaryEmbedding}; it refuses several new
+ * tokens after a past at batch 2; and its share-buffer mode, which the in-place cache ({@code --max-length}) uses:
+ * past and present bound from Java to the same {@code OnnxTensor} over a direct buffer of capacity {@code M} (the
+ * present as a pinned output), the kernel compares the two data pointers and then writes the new tokens' keys and
+ * values at slots {@code [total - S, total)} of that buffer, with {@code seqlens_k = total - 1} and
+ * {@code total_sequence_length} the attended length (not {@code M}); it reads only slots below {@code total} (NaN
+ * beyond stays unread and unwritten) and {@code attention_bias [B, 1, S, total]} masks left padding exactly as in the
+ * copying mode (prefill with an unfilled capacity buffer included).
  */
 class GroupQueryAttentionContractTest {
     static final int HEADS = 2;
