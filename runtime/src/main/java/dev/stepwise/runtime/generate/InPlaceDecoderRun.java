@@ -37,7 +37,7 @@ final class InPlaceDecoderRun implements DecoderStep {
     private final Map<String, OnnxTensor> past = new LinkedHashMap<>();
     private final Map<String, OnnxValue> presents = new LinkedHashMap<>();
     private final List<FloatBuffer> buffers = new ArrayList<>();
-    private PinnedLogits stepLogits;
+    private final StepLogits stepLogits;
     /** Slots filled so far (the attention mask's length after the last run). */
     private int filled;
 
@@ -45,6 +45,7 @@ final class InPlaceDecoderRun implements DecoderStep {
         this.model = model;
         this.rows = rows;
         this.capacity = capacity;
+        this.stepLogits = new StepLogits(model, rows);
         CacheDecl cache = model.cache();
         long[] shape = cache.shape(model.config(), rows, capacity);
         this.headDim = Math.toIntExact(shape[3]);
@@ -83,33 +84,19 @@ final class InPlaceDecoderRun implements DecoderStep {
         List<OnnxTensor> created = new ArrayList<>();
         int length = in.length();
         int positionsOut = model.lastLogitsOnly(0) ? 1 : length;
-        PinnedLogits logits = stepLogits != null && stepLogits.fits(rows, positionsOut) ? stepLogits
-                : PinnedLogits.allocate(model.logitsType(), rows, positionsOut, model.vocab());
+        PinnedLogits logits = stepLogits.take(positionsOut);
         try {
             DecoderRun.putIds(model, feed, created, in, rows);
             Map<String, OnnxValue> pinned = new LinkedHashMap<>(presents);
             pinned.put(model.logitsName(), logits.tensor());
             model.session(0).run(feed, Set.of(), pinned).close();   // every output pinned: nothing to release
             filled = in.total();
-            float[][] last = new float[rows][];
-            for (int b = 0; b < rows; b++) {
-                last[b] = logits.lastPosition(b);
-            }
-            return last;
+            return logits.lastPositions();
         } catch (OrtException e) {
             throw new StepwiseException(model.dir() + ": ONNX Runtime failed while generating: " + e.getMessage(), e);
         } finally {
             created.forEach(OnnxTensor::close);
-            if (logits != stepLogits) {
-                if (length == 1) {
-                    if (stepLogits != null) {
-                        stepLogits.close();
-                    }
-                    stepLogits = logits;
-                } else {
-                    logits.close();
-                }
-            }
+            stepLogits.release(logits, length);
         }
     }
 
@@ -138,9 +125,6 @@ final class InPlaceDecoderRun implements DecoderStep {
         past.values().forEach(OnnxTensor::close);
         past.clear();
         presents.clear();
-        if (stepLogits != null) {
-            stepLogits.close();
-            stepLogits = null;
-        }
+        stepLogits.close();
     }
 }

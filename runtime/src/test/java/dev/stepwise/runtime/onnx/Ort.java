@@ -32,31 +32,7 @@ final class Ort {
     }
 
     static Map<String, Out> run(Path model, Map<String, HostTensor> feeds) {
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(1); // the build machine is shared
-            try (OrtSession session = ENV.createSession(model.toString(), options)) {
-                Map<String, OnnxTensor> inputs = new LinkedHashMap<>();
-                List<OnnxTensor> toClose = new ArrayList<>();
-                try {
-                    for (var e : feeds.entrySet()) {
-                        OnnxTensor t = tensor(e.getValue());
-                        toClose.add(t);
-                        inputs.put(e.getKey(), t);
-                    }
-                    Map<String, Out> outs = new LinkedHashMap<>();
-                    try (OrtSession.Result result = session.run(inputs)) {
-                        for (Map.Entry<String, OnnxValue> e : result) {
-                            outs.put(e.getKey(), copy((OnnxTensor) e.getValue()));
-                        }
-                    }
-                    return outs;
-                } finally {
-                    toClose.forEach(OnnxTensor::close);
-                }
-            }
-        } catch (OrtException e) {
-            throw new AssertionError("ONNX Runtime failed on " + model + ": " + e.getMessage(), e);
-        }
+        return runShared(model, feeds, Map.of(), Map.of());
     }
 
     /**
