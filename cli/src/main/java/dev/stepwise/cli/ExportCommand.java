@@ -121,6 +121,10 @@ final class ExportCommand implements Callable<Integer> {
         } catch (dev.stepwise.runtime.StepwiseException e) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), e.getMessage());
         }
+        if (maxLength < 0) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--max-length: expected a number of positions > 0, got " + maxLength);
+        }
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
                 .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o)
