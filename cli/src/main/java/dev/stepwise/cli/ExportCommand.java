@@ -70,6 +70,12 @@ final class ExportCommand implements Callable<Integer> {
                     + " SkipSimplifiedLayerNormalization; ONNX Runtime only, float32, llama and mistral for now).")
     String optimize;
 
+    @Option(names = "--max-length", paramLabel = "N", defaultValue = "0",
+            description = "With --optimize ort: a preallocated KV cache of N positions (prompt plus new tokens), bound"
+                    + " once per request and updated in place by GroupQueryAttention, so a decode step copies nothing"
+                    + " that grows with the context; longer requests are refused.")
+    int maxLength;
+
     @Option(names = "--triton-repository", paramLabel = "DIR",
             description = "Also lay the validated export out as a Triton Inference Server model repository (ONNX Runtime"
                     + " backend): decoder and each --generation graph with a config.pbtxt, weights hard-linked to the"
@@ -116,9 +122,14 @@ final class ExportCommand implements Callable<Integer> {
         } catch (dev.stepwise.runtime.StepwiseException e) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), e.getMessage());
         }
+        if (maxLength < 0) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--max-length: expected a number of positions > 0, got " + maxLength);
+        }
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
-                .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o);
+                .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o)
+                .withMaxLength(maxLength);
         Path checkpoint = main.locateModel(model);
         if (mode == null) {
             printSummary(Exporter.export(checkpoint, output.dir, options));

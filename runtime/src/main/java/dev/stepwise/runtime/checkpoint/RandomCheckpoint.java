@@ -99,10 +99,19 @@ public final class RandomCheckpoint {
      */
     public static void write(String arch, String preset, Path outputDir, long seed, SafetensorsDtype dtype,
                              ProgressListener progress) {
+        write(arch, preset, config(arch, preset), outputDir, seed, dtype, progress);
+    }
+
+    /**
+     * Writes the folder for {@code config} (a preset's {@link #config}, possibly resized; {@code label} names it in
+     * the weights' metadata), as {@link #write(String, String, Path, long, SafetensorsDtype, ProgressListener)} does.
+     */
+    public static void write(String arch, String label, JsonObject config, Path outputDir, long seed,
+                             SafetensorsDtype dtype, ProgressListener progress) {
         if (dtype != SafetensorsDtype.F32 && dtype != SafetensorsDtype.F16 && dtype != SafetensorsDtype.BF16) {
             throw new StepwiseException("random checkpoints are F32, F16 or BF16, not " + dtype);
         }
-        JsonObject config = config(arch, preset);
+        String preset = label;
         Path target = outputDir.toAbsolutePath().normalize();
         checkWritableTarget(target);
 

@@ -50,11 +50,14 @@ import dev.stepwise.runtime.onnx.Optimize;
  * @param optimize                   {@link Optimize#PLAIN} (the default: standard ONNX operators only) or
  *                                   {@link Optimize#ORT} (ONNX Runtime's fused operators, for the architectures whose
  *                                   forward has them)
+ * @param maxLength                  with {@link Optimize#ORT}: the capacity of a preallocated KV cache the generator
+ *                                   binds once per request and ONNX Runtime updates in place (prompt plus new tokens
+ *                                   at most this many); 0 (the default) for the copying cache
  */
 public record ExportOptions(Task task, int opset, double atol, boolean validate, long externalDataThresholdBytes,
                             ProgressListener progress, DType dtype, double rtol,
                             java.util.Set<GenerationGraph> generation, boolean lastLogitsOnly,
-                            java.nio.file.Path tritonRepository, Optimize optimize) {
+                            java.nio.file.Path tritonRepository, Optimize optimize, int maxLength) {
 
     /** Models whose weights exceed this go to {@code model.onnx_data}; always above 2 GiB (protobuf's limit). */
     public static final long DEFAULT_EXTERNAL_DATA_THRESHOLD = 64L << 20;
@@ -89,6 +92,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @param lastLogitsOnly             see {@link #lastLogitsOnly()}
      * @param tritonRepository           see {@link #tritonRepository()}
      * @param optimize                   see {@link #optimize()}
+     * @param maxLength                  see {@link #maxLength()}
      * @throws IllegalArgumentException when {@code dtype} is neither {@code FLOAT} nor {@code FLOAT16}
      */
     public ExportOptions {
@@ -97,6 +101,9 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
         }
         generation = java.util.Set.copyOf(generation);
         java.util.Objects.requireNonNull(optimize, "optimize");
+        if (maxLength < 0) {
+            throw new IllegalArgumentException("maxLength must be >= 0, got " + maxLength);
+        }
     }
 
     /**
@@ -108,7 +115,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
     public static ExportOptions defaults() {
         return new ExportOptions(null, 0, Double.NaN, true, DEFAULT_EXTERNAL_DATA_THRESHOLD,
                 ProgressListener.SILENT, DType.FLOAT, Double.NaN,
-                java.util.Set.of(), false, null, Optimize.PLAIN);
+                java.util.Set.of(), false, null, Optimize.PLAIN, 0);
     }
 
     /**
@@ -119,7 +126,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the task changed
      */
     public ExportOptions withTask(Task t) {
-        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(t, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -129,7 +136,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the opset changed
      */
     public ExportOptions withOpset(int o) {
-        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(task, o, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -139,7 +146,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the tolerance changed
      */
     public ExportOptions withAtol(double a) {
-        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(task, opset, a, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -150,7 +157,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with validation turned on or off
      */
     public ExportOptions withValidate(boolean v) {
-        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(task, opset, atol, v, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -160,7 +167,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the threshold changed
      */
     public ExportOptions withExternalDataThreshold(long bytes) {
-        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(task, opset, atol, validate, bytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -170,7 +177,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the listener changed
      */
     public ExportOptions withProgress(ProgressListener p) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, p, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -182,7 +189,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @throws IllegalArgumentException for any other type
      */
     public ExportOptions withDtype(DType d) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, d, rtol, generation, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -193,7 +200,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the graphs changed
      */
     public ExportOptions withGeneration(java.util.Set<GenerationGraph> graphs) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, graphs, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -204,7 +211,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the setting changed
      */
     public ExportOptions withLastLogitsOnly(boolean l) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, l, tritonRepository, optimize);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, l, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -216,7 +223,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the repository changed
      */
     public ExportOptions withTritonRepository(java.nio.file.Path repository) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, repository, optimize);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, repository, optimize, maxLength);
     }
 
     /**
@@ -227,7 +234,7 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the tolerance changed
      */
     public ExportOptions withRtol(double r) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation, lastLogitsOnly, tritonRepository, optimize);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, r, generation, lastLogitsOnly, tritonRepository, optimize, maxLength);
     }
 
     /**
@@ -251,6 +258,18 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
      * @return these options with the setting changed
      */
     public ExportOptions withOptimize(Optimize o) {
-        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, o);
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, o, maxLength);
+    }
+
+    /**
+     * Writes an in-place KV cache export: {@code stepwise.json} records {@code "kv_cache": {"capacity": n,
+     * "in_place": true}} and the generator binds past and present to one buffer of {@code n} positions per layer
+     * (ONNX Runtime's GroupQueryAttention share-buffer mode). Needs {@link Optimize#ORT}.
+     *
+     * @param n the capacity in positions (prompt plus new tokens), or 0 for the copying cache
+     * @return these options with the setting changed
+     */
+    public ExportOptions withMaxLength(int n) {
+        return new ExportOptions(task, opset, atol, validate, externalDataThresholdBytes, progress, dtype, rtol, generation, lastLogitsOnly, tritonRepository, optimize, n);
     }
 }

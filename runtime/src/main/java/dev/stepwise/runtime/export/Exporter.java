@@ -32,6 +32,8 @@ public final class Exporter {
     public static final String MODEL_FILE = "model.onnx";
     public static final String DATA_FILE = "model.onnx_data";
     public static final String MANIFEST_FILE = "stepwise.json";
+    /** {@code stepwise.json}'s key for an in-place KV cache ({@code --max-length}). */
+    static final String KV_CACHE = "kv_cache";
 
     /** Files copied next to the model so the folder is self-contained for generation. */
     static final List<String> SIDE_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
@@ -70,6 +72,7 @@ public final class Exporter {
         if (optimize == Optimize.ORT) {
             checkFusable(architecture, config, options);
         }
+        checkMaxLength(options, config);
         ProgressListener progress = options.progress();
         Path triton = options.tritonRepository();
         if (triton != null) {
@@ -101,7 +104,8 @@ public final class Exporter {
             }
             progress.done();
             copySideFiles(checkpointDir, out.path());
-            writeManifest(out.path(), spec, task, settings, dtype, options.lastLogitsOnly(), optimize);
+            writeManifest(out.path(), spec, task, settings, dtype, options.lastLogitsOnly(), optimize,
+                    options.maxLength());
 
             List<ValidationCase> validation = List.of();
             if (options.validate()) {
@@ -139,6 +143,47 @@ public final class Exporter {
             throw new StepwiseException("--optimize ort: whole-generation graphs (--generation) are traced with"
                     + " standard operators only; export them without --optimize");
         }
+    }
+
+    /**
+     * Refuses, in one line, {@code --max-length} without {@code --optimize ort} (only GroupQueryAttention updates a
+     * bound cache in place) or beyond the model's positions.
+     */
+    private static void checkMaxLength(ExportOptions options, ModelConfig config) {
+        int n = options.maxLength();
+        if (n == 0) {
+            return;
+        }
+        if (options.optimize() != Optimize.ORT) {
+            throw new StepwiseException("--max-length " + n + ": a preallocated in-place KV cache needs --optimize ort"
+                    + " (GroupQueryAttention's share-buffer mode); the standard-op graph copies its cache");
+        }
+        if (n > config.maxPositions()) {
+            throw new StepwiseException("--max-length " + n + " exceeds the model's " + config.maxPositions()
+                    + " positions");
+        }
+    }
+
+    /**
+     * The capacity of an export folder's in-place KV cache ({@code stepwise.json}'s {@code kv_cache}), or 0 when the
+     * folder has the copying cache.
+     */
+    public static int kvCacheCapacity(Path dir) {
+        Path manifest = dir.resolve(MANIFEST_FILE);
+        if (!Files.isRegularFile(manifest)) {
+            return 0;
+        }
+        JsonObject m = ModelConfig.readJson(manifest);
+        if (!m.has(KV_CACHE)) {
+            return 0;
+        }
+        JsonObject kv = m.getAsJsonObject(KV_CACHE);
+        if (!kv.has("capacity") || !kv.has("in_place") || !kv.get("in_place").getAsBoolean()
+                || kv.get("capacity").getAsInt() <= 0) {
+            throw new StepwiseException(manifest + ": kv_cache must be {\"capacity\": n > 0, \"in_place\": true}, got "
+                    + kv);
+        }
+        return kv.get("capacity").getAsInt();
     }
 
     /** The optimize setting of an export folder's manifest: {@link Optimize#PLAIN} when it says none. */
@@ -187,12 +232,18 @@ public final class Exporter {
 
     /** A small description of the export, read back by the generator and by tools. */
     private static void writeManifest(Path dir, ArchitectureSpec spec, Task task, ExportSettings settings,
-                                      DType dtype, boolean lastLogitsOnly, Optimize optimize) {
+                                      DType dtype, boolean lastLogitsOnly, Optimize optimize, int maxLength) {
         JsonObject m = ExportManifest.common("kv-cache-decoder", spec.modelType(), task, settings, dtype);
         m.addProperty("model", MODEL_FILE);
         m.addProperty("last_logits_only", lastLogitsOnly);
         if (optimize != Optimize.PLAIN) {
             m.addProperty("optimize", optimize.cliName()); // absent from plain exports, which stay as they were
+        }
+        if (maxLength > 0) {
+            JsonObject kv = new JsonObject();
+            kv.addProperty("capacity", maxLength);
+            kv.addProperty("in_place", true);
+            m.add(KV_CACHE, kv);
         }
         ExportManifest.write(dir, m);
     }

@@ -35,8 +35,7 @@ final class DecoderRun implements DecoderStep {
     /** The ORT values of the current past; owned by {@link #owner} (or by us before the first run). */
     private Map<String, OnnxTensor> past;
     private AutoCloseable owner;
-    /** The decode steps' pinned logits ([rows, 1, vocab]), made at the first step and reused by every later one. */
-    private PinnedLogits stepLogits;
+    private final StepLogits stepLogits;
     /** Runs so far: the next run's session is {@code model.session(runs)}. */
     private int runs;
 
@@ -44,6 +43,7 @@ final class DecoderRun implements DecoderStep {
     DecoderRun(DecoderGraphs model, boolean reorderable, int rows) {
         this.model = model;
         this.rows = rows;
+        this.stepLogits = new StepLogits(model, rows);
         this.gather = reorderable ? new CacheGather(model.cache(), model.config().numLayers(), model.cacheType()) : null;
         try {
             this.past = model.prefillTakesPast() ? emptyPast() : new LinkedHashMap<>();
@@ -71,46 +71,35 @@ final class DecoderRun implements DecoderStep {
         int length = in.length();
         // ONNX Runtime writes the logits into our direct buffer; only each row's last position is copied out.
         int positionsOut = model.lastLogitsOnly(runs) ? 1 : length;
-        PinnedLogits logits = stepLogits != null && stepLogits.fits(rows, positionsOut) ? stepLogits
-                : PinnedLogits.allocate(model.logitsType(), rows, positionsOut, model.vocab());
+        PinnedLogits logits = stepLogits.take(positionsOut);
         try {
-            created.add(put(feed, "input_ids", in.inputIds(), length));
-            created.add(put(feed, "attention_mask", in.attentionMask(), in.total()));
-            created.add(put(feed, "position_ids", in.positionIds(), length));
+            putIds(model, feed, created, in, rows);
             OrtSession.Result result = model.session(runs).run(feed, model.presentNames(),
                     Map.of(model.logitsName(), logits.tensor()));
             runs++;
             closeOwner();
             owner = result;
             past = presents(result);
-            float[][] last = new float[rows][];
-            for (int b = 0; b < rows; b++) {
-                last[b] = logits.lastPosition(b);
-            }
-            return last;
+            return logits.lastPositions();
         } catch (OrtException e) {
             throw new StepwiseException(model.dir() + ": ONNX Runtime failed while generating: " + e.getMessage(), e);
         } finally {
             created.forEach(OnnxTensor::close);
-            if (logits != stepLogits) {
-                if (length == 1) {
-                    closeStepLogits();
-                    stepLogits = logits;     // the decode steps' buffer, kept
-                } else {
-                    logits.close();          // the prefill's, used once
-                }
-            }
+            stepLogits.release(logits, length);
         }
     }
 
-    private void closeStepLogits() {
-        if (stepLogits != null) {
-            stepLogits.close();
-            stepLogits = null;
-        }
+    /** Adds the id inputs of {@code in} to {@code feed} (in each input's declared type), each also to {@code created}. */
+    static void putIds(DecoderGraphs model, Map<String, OnnxTensor> feed, List<OnnxTensor> created, StepIds in,
+                       int rows) throws OrtException {
+        created.add(put(model, feed, "input_ids", in.inputIds(), rows, in.length()));
+        created.add(put(model, feed, "attention_mask", in.attentionMask(), rows, in.total()));
+        created.add(put(model, feed, "position_ids", in.positionIds(), rows, in.length()));
     }
 
-    private OnnxTensor put(Map<String, OnnxTensor> feed, String name, long[] data, int length) throws OrtException {
+    private static OnnxTensor put(DecoderGraphs model, Map<String, OnnxTensor> feed, String name, long[] data, int rows,
+                                  int length) throws OrtException {
+        OrtEnvironment env = OrtSessions.environment();
         long[] shape = {rows, length};
         OnnxTensor t;
         if (model.inputType(name) == DType.INT32) {
@@ -181,7 +170,7 @@ final class DecoderRun implements DecoderStep {
     @Override
     public void close() {
         closeOwner();
-        closeStepLogits();
+        stepLogits.close();
         if (gather != null) {
             gather.close();
         }

@@ -41,13 +41,15 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
     private final Logits logits;
     private final Set<String> presentNames;
     private final Map<String, DType> inputTypes;
+    /** Positions of the in-place KV cache ({@code export --max-length}); 0 for the copying cache. */
+    private final int kvCapacity;
 
     /** The graph's logits output: name, element type, vocabulary and whether it has only the last position. */
     private record Logits(String name, OnnxJavaType type, int vocab, boolean lastOnly) {
     }
 
     private ExportedModel(Path dir, ArchitectureSpec spec, ModelConfig config, OrtSession session, Set<Long> eosIds,
-                          long padId, OnnxJavaType cacheType, Logits logits) {
+                          long padId, OnnxJavaType cacheType, Logits logits, int kvCapacity) {
         this.dir = dir;
         this.spec = spec;
         this.config = config;
@@ -56,6 +58,7 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
         this.padId = padId;
         this.cacheType = cacheType;
         this.logits = logits;
+        this.kvCapacity = kvCapacity;
         this.inputTypes = DecoderGraphs.inputTypes(spec);
         this.presentNames = DecoderGraphs.presentNames(spec.cache(), config.numLayers());
     }
@@ -105,7 +108,14 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
             OrtSessions.close(session);
             throw e;
         }
-        return new ExportedModel(dir, architecture.spec(), config, session, eos, pad, cacheType, logits);
+        int kvCapacity;
+        try {
+            kvCapacity = Exporter.kvCacheCapacity(dir);
+        } catch (RuntimeException e) {
+            OrtSessions.close(session);
+            throw e;
+        }
+        return new ExportedModel(dir, architecture.spec(), config, session, eos, pad, cacheType, logits, kvCapacity);
     }
 
     /**
@@ -184,6 +194,33 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
     }
 
 
+
+    /** Positions of the folder's in-place KV cache ({@code export --max-length}), or 0 for the copying cache. */
+    public int kvCacheCapacity() {
+        return kvCapacity;
+    }
+
+    /** An in-place cache folder decodes through {@link InPlaceDecoderRun}; others through the copying run. */
+    @Override
+    public StepModel start(List<long[]> rows, long pad, boolean reorderable) {
+        if (kvCapacity == 0) {
+            return DecoderGraphs.super.start(rows, pad, reorderable);
+        }
+        int longest = rows.stream().mapToInt(p -> p.length).max().orElse(0);
+        return KvDecoding.start(new InPlaceDecoderRun(this, rows.size(), kvCapacity), rows, longest, pad);
+    }
+
+    /** Refuses, in one line, a request whose prompt and new tokens exceed the in-place cache's capacity. */
+    @Override
+    public void check(List<long[]> rows, GenerationConfig config) {
+        int longest = rows.stream().mapToInt(p -> p.length).max().orElse(0);
+        if (kvCapacity > 0 && longest + config.maxNewTokens() > kvCapacity) {
+            throw new UnsupportedOptionException("in-place KV cache", "max_new_tokens " + config.maxNewTokens(),
+                    "a prompt of " + longest + " tokens plus " + config.maxNewTokens() + " new ones needs "
+                    + (longest + config.maxNewTokens()) + " positions, more than the " + kvCapacity + " this folder"
+                    + " was exported with (export --max-length " + kvCapacity + ")");
+        }
+    }
 
     @Override
     public Set<Long> eosIds() {

@@ -110,6 +110,15 @@ public final class PinnedLogits implements AutoCloseable {
         return out;
     }
 
+    /** Every row's {@link #lastPosition}, row by row. */
+    public float[][] lastPositions() {
+        float[][] last = new float[batch][];
+        for (int b = 0; b < batch; b++) {
+            last[b] = lastPosition(b);
+        }
+        return last;
+    }
+
     @Override
     public void close() {
         tensor.close();

@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.stepwise.runtime.model.layers.AttentionMask;
 import dev.stepwise.runtime.tensor.HostTensor;
+import ai.onnxruntime.OnnxTensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -21,8 +25,14 @@ import org.junit.jupiter.api.io.TempDir;
  * the class path, 1.22), checked on one-node graphs so an upgrade that changes it fails here first:
  * {@code attention_bias} masks a left-padded row's padding exactly (every row given its full length in
  * {@code seqlens_k}); the kernel's own rotary reads one start position for every row of a prompt (the first element
- * of {@code position_ids}), which is why rotary runs before it, as {@code RotaryEmbedding}; and it refuses several new
- * tokens after a past at batch 2.
+ * of {@code position_ids}), which is why rotary runs before it, as {@code RotaryEmbedding}; it refuses several new
+ * tokens after a past at batch 2; and its share-buffer mode, which the in-place cache ({@code --max-length}) uses:
+ * past and present bound from Java to the same {@code OnnxTensor} over a direct buffer of capacity {@code M} (the
+ * present as a pinned output), the kernel compares the two data pointers and then writes the new tokens' keys and
+ * values at slots {@code [total - S, total)} of that buffer, with {@code seqlens_k = total - 1} and
+ * {@code total_sequence_length} the attended length (not {@code M}); it reads only slots below {@code total} (NaN
+ * beyond stays unread and unwritten) and {@code attention_bias [B, 1, S, total]} masks left padding exactly as in the
+ * copying mode (prefill with an unfilled capacity buffer included).
  */
 class GroupQueryAttentionContractTest {
     static final int HEADS = 2;
@@ -87,6 +97,79 @@ class GroupQueryAttentionContractTest {
         assertTrue(e.getMessage().contains("batch_size must be 1"), e.getMessage());
     }
 
+    @Test
+    void sharedBufferWritesInPlaceAndReadsOnlyTheFirstTotalSlots() throws Exception {
+        Path model = gqa(false);
+        int b = 2;
+        int capacity = 8;
+        int chunk = KV_HEADS * HEAD;
+        // prefill: row 0 has 3 real tokens, row 1 one pad slot and 2; every row counted full length
+        float[] q = random(1, b * 3 * HEADS * HEAD);
+        float[] k = random(2, b * 3 * chunk);
+        float[] v = random(3, b * 3 * chunk);
+        float[] prefillBias = concat(bias(1, 3, 3, 0), bias(1, 3, 3, 1));
+        Map<String, Ort.Out> copied = Ort.run(model, feeds(b, 3, 0, q, k, v, new long[] {2, 2}, 3, prefillBias, null));
+
+        FloatBuffer keys = capacityBuffer(b, capacity);
+        FloatBuffer values = capacityBuffer(b, capacity);
+        long[] shape = {b, KV_HEADS, capacity, HEAD};
+        try (OnnxTensor keyTensor = Ort.direct(keys, shape); OnnxTensor valueTensor = Ort.direct(values, shape)) {
+            Map<String, OnnxTensor> bound = Map.of("past_key", keyTensor, "past_value", valueTensor);
+            Map<String, String> shared = Map.of("present_key", "past_key", "present_value", "past_value");
+            Map<String, Ort.Out> inPlace = Ort.runShared(model,
+                    withoutPast(feeds(b, 3, 0, q, k, v, new long[] {2, 2}, 3, prefillBias, null)), bound, shared);
+            assertClose("prefill output", copied.get("output").floats(), inPlace.get("output").floats());
+            assertSlots("prefill present key", copied.get("present_key").floats(), 3, keys, capacity);
+            assertSlots("prefill present value", copied.get("present_value").floats(), 3, values, capacity);
+
+            // decode one token: written at slot seqlens_k (= 3) of the same buffer; slots 4.. are NaN and unread
+            float[] q1 = random(7, b * HEADS * HEAD);
+            float[] k1 = random(8, b * chunk);
+            float[] v1 = random(9, b * chunk);
+            float[] stepBias = concat(bias(1, 1, 4, 0), bias(1, 1, 4, 1));
+            Map<String, HostTensor> step = feeds(b, 1, 3, q1, k1, v1, new long[] {3, 3}, 4, stepBias, null);
+            step.put("past_key", HostTensor.ofFloats(copied.get("present_key").floats(), b, KV_HEADS, 3, HEAD));
+            step.put("past_value", HostTensor.ofFloats(copied.get("present_value").floats(), b, KV_HEADS, 3, HEAD));
+            Map<String, Ort.Out> copiedStep = Ort.run(model, step);
+            Map<String, Ort.Out> inPlaceStep = Ort.runShared(model,
+                    withoutPast(feeds(b, 1, 3, q1, k1, v1, new long[] {3, 3}, 4, stepBias, null)), bound, shared);
+            assertClose("decode output", copiedStep.get("output").floats(), inPlaceStep.get("output").floats());
+            assertSlots("decode present key", copiedStep.get("present_key").floats(), 4, keys, capacity);
+            assertSlots("decode present value", copiedStep.get("present_value").floats(), 4, values, capacity);
+        }
+    }
+
+    /** {@code [B, kv_heads, capacity, D]} of NaN in a direct buffer: a slot that is read would poison the output. */
+    private static FloatBuffer capacityBuffer(int batch, int capacity) {
+        FloatBuffer f = ByteBuffer.allocateDirect(batch * KV_HEADS * capacity * HEAD * Float.BYTES)
+                .order(ByteOrder.nativeOrder()).asFloatBuffer();
+        for (int i = 0; i < f.capacity(); i++) {
+            f.put(i, Float.NaN);
+        }
+        return f;
+    }
+
+    private static Map<String, HostTensor> withoutPast(Map<String, HostTensor> feeds) {
+        feeds.remove("past_key");
+        feeds.remove("past_value");
+        return feeds;
+    }
+
+    /** The buffer's first {@code slots} slots of every (row, head) hold {@code expected}; the rest are still NaN. */
+    private static void assertSlots(String what, float[] expected, int slots, FloatBuffer buffer, int capacity) {
+        int heads = expected.length / (slots * HEAD);
+        float[] head = new float[slots * HEAD];
+        for (int h = 0; h < heads; h++) {
+            buffer.get(h * capacity * HEAD, head);
+            assertClose(what + " (row/head " + h + ")", Arrays.copyOfRange(expected, h * slots * HEAD,
+                    (h + 1) * slots * HEAD), head);
+            for (int i = slots * HEAD; i < capacity * HEAD; i++) {
+                assertTrue(Float.isNaN(buffer.get(h * capacity * HEAD + i)),
+                        what + ": slot " + i / HEAD + " of row/head " + h + " was written");
+            }
+        }
+    }
+
     private float[] presentKey(Path model, int batch, int sequence, int past, float[] q, float[] k, float[] v,
                                long[] positions) {
         int total = past + sequence;
@@ -120,7 +203,8 @@ class GroupQueryAttentionContractTest {
         String[] names = {"output", "present_key", "present_value"};
         for (int i = 0; i < 3; i++) {
             g.renameNodeOutput(out.get(i), names[i]);
-            g.addOutput(GraphBuilder.tensorInfo(names[i], 1, Arrays.asList((Object) null, null, null)));
+            g.addOutput(GraphBuilder.tensorInfo(names[i], 1, i == 0 ? Arrays.asList((Object) "B", "S", HEADS * HEAD)
+                    : Arrays.asList((Object) "B", KV_HEADS, "T", HEAD)));
         }
         Path file = tmp.resolve("gqa-" + doRotary + ".onnx");
         Files.write(file, g.build(false).toByteArray());

@@ -32,10 +32,20 @@ final class Ort {
     }
 
     static Map<String, Out> run(Path model, Map<String, HostTensor> feeds) {
+        return runShared(model, feeds, Map.of(), Map.of());
+    }
+
+    /**
+     * Runs with some inputs given as ONNX Runtime values over caller-owned direct buffers and bound again as the
+     * pinned outputs named in {@code shared} (output name → input name): ONNX Runtime writes those outputs into the
+     * very buffers it reads. Returns the other outputs.
+     */
+    static Map<String, Out> runShared(Path model, Map<String, HostTensor> feeds, Map<String, OnnxTensor> bound,
+                                      Map<String, String> shared) {
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(1); // the build machine is shared
+            options.setIntraOpNumThreads(1);
             try (OrtSession session = ENV.createSession(model.toString(), options)) {
-                Map<String, OnnxTensor> inputs = new LinkedHashMap<>();
+                Map<String, OnnxTensor> inputs = new LinkedHashMap<>(bound);
                 List<OnnxTensor> toClose = new ArrayList<>();
                 try {
                     for (var e : feeds.entrySet()) {
@@ -43,10 +53,16 @@ final class Ort {
                         toClose.add(t);
                         inputs.put(e.getKey(), t);
                     }
+                    Map<String, OnnxValue> pinned = new LinkedHashMap<>();
+                    shared.forEach((output, input) -> pinned.put(output, bound.get(input)));
+                    java.util.Set<String> requested = new java.util.LinkedHashSet<>(session.getOutputNames());
+                    requested.removeAll(pinned.keySet());
                     Map<String, Out> outs = new LinkedHashMap<>();
-                    try (OrtSession.Result result = session.run(inputs)) {
+                    try (OrtSession.Result result = session.run(inputs, requested, pinned)) {
                         for (Map.Entry<String, OnnxValue> e : result) {
-                            outs.put(e.getKey(), copy((OnnxTensor) e.getValue()));
+                            if (!pinned.containsKey(e.getKey())) {
+                                outs.put(e.getKey(), copy((OnnxTensor) e.getValue()));
+                            }
                         }
                     }
                     return outs;
@@ -56,6 +72,14 @@ final class Ort {
             }
         } catch (OrtException e) {
             throw new AssertionError("ONNX Runtime failed on " + model + ": " + e.getMessage(), e);
+        }
+    }
+
+    static OnnxTensor direct(FloatBuffer buffer, long... shape) {
+        try {
+            return OnnxTensor.createTensor(ENV, buffer, shape);
+        } catch (OrtException e) {
+            throw new AssertionError(e.getMessage(), e);
         }
     }
 
