@@ -1,0 +1,73 @@
+package dev.stepwise.runtime.model.layers;
+
+import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.KvCache;
+import dev.stepwise.runtime.ops.Dim;
+import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.Tensor;
+import java.util.function.Supplier;
+
+/**
+ * Causal multi-head self-attention over the KV cache with no position embedding of its own (the positions are learned
+ * and added to the tokens), as GPT-2 computes it: keys and values have as many heads as the queries. Set up once per
+ * forward ({@link Ops#causalAttention}: the mask every layer shares), then applied per layer to that layer's
+ * query/key/value projections.
+ *
+ * <p>{@link #composed} is the form built of standard ops (the plain export, the PyTorch reference, the shape-only
+ * run); a backend that fuses attention (the {@code --optimize ort} trace) returns its own.
+ */
+public interface CausalAttention {
+
+    /**
+     * The attention's shape: {@code heads} heads of {@code headDim}; {@code window} &gt; 0 lets a query see only the
+     * last {@code window} positions, itself included (0 = the whole causal past). The scores are divided by
+     * {@code sqrt(headDim)} when {@code scaled}, and by {@code layer + 1} when {@code inverseLayerScaled} (GPT-2's
+     * {@code scale_attn_weights} and {@code scale_attn_by_inverse_layer_idx}).
+     */
+    record Spec(int heads, int headDim, int window, boolean scaled, boolean inverseLayerScaled) {
+
+        /** What the scores of {@code layer} are multiplied by, all divisions in one. */
+        public double scale(int layer) {
+            return (scaled ? 1.0 / Math.sqrt(headDim) : 1.0) / (inverseLayerScaled ? layer + 1 : 1);
+        }
+    }
+
+    /**
+     * One layer's attention. {@code query}, {@code key} and {@code value} ({@code [B, S, heads * headDim]}) are the
+     * projections, asked for in that order (so the composed form emits each one's head split right after it). The
+     * layer's past comes from {@code cache} when it has one; the present ({@code [B, heads, past + S, headDim]}) is
+     * recorded there. Returns the context {@code [B, S, heads * headDim]}, before the output projection.
+     */
+    Tensor apply(Supplier<Tensor> query, Supplier<Tensor> key, Supplier<Tensor> value, KvCache cache, int layer);
+
+    /** The standard-op form: a boolean causal (and local-window) mask, softmax attention. */
+    static CausalAttention composed(Ops ops, Spec spec, DecoderInputs in) {
+        Tensor mask = AttentionMask.causal(ops, in, spec.window());
+        return (query, key, value, cache, layer) -> composedLayer(ops, spec, mask, query, key, value, cache, layer);
+    }
+
+    private static Tensor composedLayer(Ops ops, Spec spec, Tensor mask, Supplier<Tensor> query, Supplier<Tensor> key,
+                                        Supplier<Tensor> value, KvCache cache, int layer) {
+        Tensor q = query.get();
+        Dim batch = ops.dim(q, 0);
+        Dim sequence = ops.dim(q, 1);
+        q = Heads.split(ops, q, batch, sequence, spec.heads(), spec.headDim());
+        Tensor k = Heads.split(ops, key.get(), batch, sequence, spec.heads(), spec.headDim());
+        Tensor v = Heads.split(ops, value.get(), batch, sequence, spec.heads(), spec.headDim());
+        if (cache.hasPast()) {
+            k = ops.concat(2, cache.pastKey(layer), k);
+            v = ops.concat(2, cache.pastValue(layer), v);
+        }
+        cache.setPresent(layer, k, v);
+
+        Tensor scores = ops.matmul(q, ops.transpose(k, 0, 1, 3, 2));
+        if (spec.scaled()) {
+            scores = ops.div(scores, ops.scalar((float) Math.sqrt(spec.headDim())));
+        }
+        if (spec.inverseLayerScaled()) {
+            scores = ops.div(scores, ops.scalar(layer + 1));
+        }
+        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
+        return Heads.merge(ops, ops.matmul(probs, v), batch, sequence, (long) spec.heads() * spec.headDim());
+    }
+}
