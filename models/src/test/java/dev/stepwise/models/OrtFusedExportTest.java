@@ -32,7 +32,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code export --optimize ort} on the LLaMA-family and GPT-2 fixtures: the fused export validates against the PyTorch
+ * {@code export --optimize ort} on the LLaMA-family, GPT-2 and GPT-Neo checkpoints: the fused export validates against the PyTorch
  * reference (diffs printed), its graph is ONNX Runtime's fused operators (one GroupQueryAttention or
  * MultiHeadAttention per layer, the residual adds inside SkipSimplifiedLayerNormalization or SkipLayerNormalization,
  * GPT-2's gelu_new as FastGelu, no Softmax left), and the generator's greedy and beam tokens
@@ -47,7 +47,8 @@ class OrtFusedExportTest {
             "pylm-llama-trained", "2e0df62c58ac0251c17a6901c0689dffe7479e01696e903fe1d438a308f90538",
             // as exported by 24eb5eb, before GPT-2's attention, norms and activation became Ops' fused layers
             "gpt2-tiny-random", "5070c629e8b3fe533c6652c83cafdcd11225d3477b5e85e157bb7cd35b36082c",
-            "gpt2-tiny", "d7a8dfea737392a36c53c43b24ca845f97d38810ed894adbb862a0fbc1c9e920");
+            "gpt2-tiny", "d7a8dfea737392a36c53c43b24ca845f97d38810ed894adbb862a0fbc1c9e920",
+            "gpt_neo-tiny", "253916ccbe5a7c9a59497eed4eb2b578fef6b69409f408aed23862769829eb60");
 
     /** What a LLaMA-family graph of {@code n} layers holds: the first norm has nothing to add, every later one does. */
     static Map<String, Integer> llamaNodes(int n) {
@@ -56,7 +57,7 @@ class OrtFusedExportTest {
     }
 
     /**
-     * What a GPT-2 graph of {@code n} layers holds: every norm but the first (which follows the embedding sum, split
+     * What a GPT-2 or GPT-Neo graph of {@code n} layers holds: every norm but the first (which follows the embedding sum, split
      * from it by the mask set-up in the plain graph whose bytes are pinned) adds the previous block's output.
      */
     static Map<String, Integer> gpt2Nodes(int n) {
@@ -84,7 +85,10 @@ class OrtFusedExportTest {
                 DynamicTest.dynamicTest("gpt2-tiny-random", () -> check("gpt2-tiny-random",
                         Fixtures.path("gpt2-tiny-random"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
                 DynamicTest.dynamicTest("gpt2 tiny (random)", () -> check("gpt2-tiny", random("gpt2", "tiny"),
-                        "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)));
+                        "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
+                // global and local layers alternating, window 4: validation's 16-token prefill crosses it
+                DynamicTest.dynamicTest("gpt_neo tiny (random)", () -> check("gpt_neo-tiny",
+                        random("gpt_neo", "tiny"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)));
     }
 
     private static Path random(String arch, String preset) {
@@ -142,10 +146,11 @@ class OrtFusedExportTest {
     @Test
     void architecturesWithoutFusedLayersAreRefusedInOneLine() {
         ExportOptions ort = ExportOptions.defaults().withOptimize(Optimize.ORT);
-        StepwiseException neo = assertThrows(StepwiseException.class,
-                () -> Exporter.export(random("gpt_neo", "tiny"), tmp.resolve("gpt-neo-ort"), ort));
-        assertEquals("--optimize ort: gpt_neo cannot be exported with ONNX Runtime's fused operators: its forward has"
-                + " no fused-operator form yet (--optimize ort supports llama, mistral, gpt2)", neo.getMessage());
+        StepwiseException opt = assertThrows(StepwiseException.class,
+                () -> Exporter.export(random("opt", "tiny"), tmp.resolve("opt-ort"), ort));
+        assertEquals("--optimize ort: opt cannot be exported with ONNX Runtime's fused operators: its forward has"
+                + " no fused-operator form yet (--optimize ort supports llama, mistral, gpt2, gpt_neo)",
+                opt.getMessage());
         StepwiseException bert = assertThrows(StepwiseException.class,
                 () -> Exporter.export(Fixtures.path("all-minilm-l6-v2"), tmp.resolve("bert-ort"), ort));
         assertTrue(bert.getMessage().startsWith("--optimize ort: bert cannot be exported"), bert.getMessage());
@@ -153,7 +158,7 @@ class OrtFusedExportTest {
                 Fixtures.path("llama-tiny-random-fp16"), tmp.resolve("llama-ort-fp16"),
                 ort.withDtype(dev.stepwise.annotations.DType.FLOAT16)));
         assertTrue(half.getMessage().contains("float32 graphs only"), half.getMessage());
-        assertFalse(Files.exists(tmp.resolve("gpt-neo-ort")), "nothing written for a refused export");
+        assertFalse(Files.exists(tmp.resolve("opt-ort")), "nothing written for a refused export");
     }
 
     private static String sha256(Path file) throws Exception {

@@ -1,5 +1,6 @@
 package dev.stepwise.runtime.model.layers;
 
+import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.ops.Dim;
@@ -9,7 +10,7 @@ import java.util.function.Supplier;
 
 /**
  * Causal multi-head self-attention over the KV cache with no position embedding of its own (the positions are learned
- * and added to the tokens), as GPT-2 computes it: keys and values have as many heads as the queries. Set up once per
+ * and added to the tokens), as GPT-2 and GPT-Neo compute it: keys and values have as many heads as the queries. Set up once per
  * forward ({@link Ops#causalAttention}: the mask every layer shares), then applied per layer to that layer's
  * query/key/value projections.
  *
@@ -22,9 +23,11 @@ public interface CausalAttention {
      * The attention's shape: {@code heads} heads of {@code headDim}; {@code window} &gt; 0 lets a query see only the
      * last {@code window} positions, itself included (0 = the whole causal past). The scores are divided by
      * {@code sqrt(headDim)} when {@code scaled}, and by {@code layer + 1} when {@code inverseLayerScaled} (GPT-2's
-     * {@code scale_attn_weights} and {@code scale_attn_by_inverse_layer_idx}).
+     * {@code scale_attn_weights} and {@code scale_attn_by_inverse_layer_idx}). With {@code scoresInFloat32} the
+     * scores and their softmax are computed in float32 whatever the compute type (GPT-Neo).
      */
-    record Spec(int heads, int headDim, int window, boolean scaled, boolean inverseLayerScaled) {
+    record Spec(int heads, int headDim, int window, boolean scaled, boolean inverseLayerScaled,
+                boolean scoresInFloat32) {
 
         /** What the scores of {@code layer} are multiplied by, all divisions in one. */
         public double scale(int layer) {
@@ -60,14 +63,15 @@ public interface CausalAttention {
         }
         cache.setPresent(layer, k, v);
 
-        Tensor scores = ops.matmul(q, ops.transpose(k, 0, 1, 3, 2));
+        DType scoreType = spec.scoresInFloat32() ? DType.FLOAT : q.type();
+        Tensor scores = ops.matmul(ops.cast(q, scoreType), ops.transpose(ops.cast(k, scoreType), 0, 1, 3, 2));
         if (spec.scaled()) {
             scores = ops.div(scores, ops.scalar((float) Math.sqrt(spec.headDim())));
         }
         if (spec.inverseLayerScaled()) {
             scores = ops.div(scores, ops.scalar(layer + 1));
         }
-        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
+        Tensor probs = ops.cast(ops.softmax(AttentionMask.apply(ops, scores, mask), -1), v.type());
         return Heads.merge(ops, ops.matmul(probs, v), batch, sequence, (long) spec.heads() * spec.headDim());
     }
 }
