@@ -85,7 +85,8 @@ public final class GptNeo implements CausalLm {
      * their own type); {@code window} 0 for a global layer.
      */
     private static CausalAttention.Spec spec(ModelConfig config, int window) {
-        return new CausalAttention.Spec(config.numAttentionHeads(), config.headDim(), window, false, false, true);
+        return new CausalAttention.Spec(config.numAttentionHeads(), config.headDim(), window, false, false,
+                CausalAttention.Precision.FLOAT32_SCORES);
     }
 
     private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,

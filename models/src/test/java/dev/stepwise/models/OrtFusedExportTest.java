@@ -32,7 +32,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code export --optimize ort} on the LLaMA-family, GPT-2 and GPT-Neo checkpoints: the fused export validates against the PyTorch
+ * {@code export --optimize ort} on the LLaMA-family, GPT-2, GPT-Neo and OPT checkpoints: the fused export validates against the PyTorch
  * reference (diffs printed), its graph is ONNX Runtime's fused operators (one GroupQueryAttention or
  * MultiHeadAttention per layer, the residual adds inside SkipSimplifiedLayerNormalization or SkipLayerNormalization,
  * GPT-2's gelu_new as FastGelu, no Softmax left), and the generator's greedy and beam tokens
@@ -48,7 +48,9 @@ class OrtFusedExportTest {
             // as exported by 24eb5eb, before GPT-2's attention, norms and activation became Ops' fused layers
             "gpt2-tiny-random", "5070c629e8b3fe533c6652c83cafdcd11225d3477b5e85e157bb7cd35b36082c",
             "gpt2-tiny", "d7a8dfea737392a36c53c43b24ca845f97d38810ed894adbb862a0fbc1c9e920",
-            "gpt_neo-tiny", "253916ccbe5a7c9a59497eed4eb2b578fef6b69409f408aed23862769829eb60");
+            "gpt_neo-tiny", "253916ccbe5a7c9a59497eed4eb2b578fef6b69409f408aed23862769829eb60",
+            "opt-tiny", "74ba1078678a16118659cc94b0da90197d9ddaa958354acce51cef7cdfbbbace",
+            "opt-tiny-350m-style", "5f489925fd60c89af5c76e0a6b3759154182624f9cf0068a4b85c1e03556d963");
 
     /** What a LLaMA-family graph of {@code n} layers holds: the first norm has nothing to add, every later one does. */
     static Map<String, Integer> llamaNodes(int n) {
@@ -57,12 +59,25 @@ class OrtFusedExportTest {
     }
 
     /**
-     * What a GPT-2 or GPT-Neo graph of {@code n} layers holds: every norm but the first (which follows the embedding sum, split
-     * from it by the mask set-up in the plain graph whose bytes are pinned) adds the previous block's output.
+     * What a GPT-2 or GPT-Neo graph of {@code n} layers holds: every norm but the first (which follows the embedding
+     * sum, split from it by the mask set-up in the plain graph whose bytes are pinned) adds the previous block's
+     * output; the MLP's bias and gelu_new are one FastGelu.
      */
     static Map<String, Integer> gpt2Nodes(int n) {
-        return Map.of("com.microsoft.MultiHeadAttention", n, "LayerNormalization", 1,
-                "com.microsoft.SkipLayerNormalization", 2 * n, "com.microsoft.FastGelu", n);
+        return layerNormNodes(n, 1, "com.microsoft.FastGelu");
+    }
+
+    /**
+     * A learned-position graph of {@code n} layers: one MultiHeadAttention per layer, {@code layerNorms} standalone
+     * LayerNormalization, two SkipLayerNormalization per layer and, unless null, one {@code activation} node per layer.
+     */
+    static Map<String, Integer> layerNormNodes(int n, int layerNorms, String activation) {
+        Map<String, Integer> nodes = new java.util.HashMap<>(Map.of("com.microsoft.MultiHeadAttention", n,
+                "LayerNormalization", layerNorms, "com.microsoft.SkipLayerNormalization", 2 * n));
+        if (activation != null) {
+            nodes.put(activation, n);
+        }
+        return nodes;
     }
 
     @TempDir
@@ -86,9 +101,25 @@ class OrtFusedExportTest {
                         Fixtures.path("gpt2-tiny-random"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
                 DynamicTest.dynamicTest("gpt2 tiny (random)", () -> check("gpt2-tiny", random("gpt2", "tiny"),
                         "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
+                // exact gelu (BiasGelu) and scores also divided by layer + 1 (MultiHeadAttention's scale per layer)
+                DynamicTest.dynamicTest("gpt2 tiny, gelu, scale_attn_by_inverse_layer_idx (random)", () -> {
+                    Path checkpoint = ExportChecks.randomCheckpoint(tmp.resolve("gpt2-tiny-gelu"), "gpt2", "tiny");
+                    ExportChecks.editConfig(checkpoint, c -> {
+                        c.addProperty("activation_function", "gelu");
+                        c.addProperty("scale_attn_by_inverse_layer_idx", true);
+                    });
+                    check("gpt2-tiny-gelu", checkpoint, "MultiHeadAttention",
+                            n -> layerNormNodes(n, 1, "com.microsoft.BiasGelu"));
+                }),
                 // global and local layers alternating, window 4: validation's 16-token prefill crosses it
                 DynamicTest.dynamicTest("gpt_neo tiny (random)", () -> check("gpt_neo-tiny",
-                        random("gpt_neo", "tiny"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)));
+                        random("gpt_neo", "tiny"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
+                // pre-norm, relu (Add + Relu, not fused), queries scaled before the product
+                DynamicTest.dynamicTest("opt tiny (random)", () -> check("opt-tiny", random("opt", "tiny"),
+                        "MultiHeadAttention", n -> layerNormNodes(n, 1, null))),
+                // post-norm (every norm a SkipLayerNormalization of a sum), project_in / project_out
+                DynamicTest.dynamicTest("opt tiny-350m-style (random)", () -> check("opt-tiny-350m-style",
+                        random("opt", "tiny-350m-style"), "MultiHeadAttention", n -> layerNormNodes(n, 0, null))));
     }
 
     private static Path random(String arch, String preset) {
@@ -146,11 +177,11 @@ class OrtFusedExportTest {
     @Test
     void architecturesWithoutFusedLayersAreRefusedInOneLine() {
         ExportOptions ort = ExportOptions.defaults().withOptimize(Optimize.ORT);
-        StepwiseException opt = assertThrows(StepwiseException.class,
-                () -> Exporter.export(random("opt", "tiny"), tmp.resolve("opt-ort"), ort));
-        assertEquals("--optimize ort: opt cannot be exported with ONNX Runtime's fused operators: its forward has"
-                + " no fused-operator form yet (--optimize ort supports llama, mistral, gpt2, gpt_neo)",
-                opt.getMessage());
+        StepwiseException bio = assertThrows(StepwiseException.class,
+                () -> Exporter.export(random("biogpt", "tiny"), tmp.resolve("biogpt-ort"), ort));
+        assertEquals("--optimize ort: biogpt cannot be exported with ONNX Runtime's fused operators: its forward has"
+                + " no fused-operator form yet (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt)",
+                bio.getMessage());
         StepwiseException bert = assertThrows(StepwiseException.class,
                 () -> Exporter.export(Fixtures.path("all-minilm-l6-v2"), tmp.resolve("bert-ort"), ort));
         assertTrue(bert.getMessage().startsWith("--optimize ort: bert cannot be exported"), bert.getMessage());
@@ -158,7 +189,7 @@ class OrtFusedExportTest {
                 Fixtures.path("llama-tiny-random-fp16"), tmp.resolve("llama-ort-fp16"),
                 ort.withDtype(dev.stepwise.annotations.DType.FLOAT16)));
         assertTrue(half.getMessage().contains("float32 graphs only"), half.getMessage());
-        assertFalse(Files.exists(tmp.resolve("opt-ort")), "nothing written for a refused export");
+        assertFalse(Files.exists(tmp.resolve("biogpt-ort")), "nothing written for a refused export");
     }
 
     private static String sha256(Path file) throws Exception {

@@ -10,7 +10,7 @@ import java.util.function.Supplier;
 
 /**
  * Causal multi-head self-attention over the KV cache with no position embedding of its own (the positions are learned
- * and added to the tokens), as GPT-2 and GPT-Neo compute it: keys and values have as many heads as the queries. Set up once per
+ * and added to the tokens), as GPT-2, GPT-Neo and OPT compute it: keys and values have as many heads as the queries. Set up once per
  * forward ({@link Ops#causalAttention}: the mask every layer shares), then applied per layer to that layer's
  * query/key/value projections.
  *
@@ -23,16 +23,25 @@ public interface CausalAttention {
      * The attention's shape: {@code heads} heads of {@code headDim}; {@code window} &gt; 0 lets a query see only the
      * last {@code window} positions, itself included (0 = the whole causal past). The scores are divided by
      * {@code sqrt(headDim)} when {@code scaled}, and by {@code layer + 1} when {@code inverseLayerScaled} (GPT-2's
-     * {@code scale_attn_weights} and {@code scale_attn_by_inverse_layer_idx}). With {@code scoresInFloat32} the
-     * scores and their softmax are computed in float32 whatever the compute type (GPT-Neo).
+     * {@code scale_attn_weights} and {@code scale_attn_by_inverse_layer_idx}). {@code precision} says which steps
+     * run in float32 whatever the compute type.
      */
-    record Spec(int heads, int headDim, int window, boolean scaled, boolean inverseLayerScaled,
-                boolean scoresInFloat32) {
+    record Spec(int heads, int headDim, int window, boolean scaled, boolean inverseLayerScaled, Precision precision) {
 
         /** What the scores of {@code layer} are multiplied by, all divisions in one. */
         public double scale(int layer) {
             return (scaled ? 1.0 / Math.sqrt(headDim) : 1.0) / (inverseLayerScaled ? layer + 1 : 1);
         }
+    }
+
+    /** Where a float16 forward computes in float32 (in a float32 forward all three are the same graph). */
+    enum Precision {
+        /** Everything in the compute type (GPT-2). */
+        COMPUTE_TYPE,
+        /** Scores, mask and softmax in float32, the values weighed in their own type (GPT-Neo). */
+        FLOAT32_SCORES,
+        /** Scores in the compute type, the softmax in float32 (OPT, {@link AttentionMask#softmaxInFloat32}). */
+        FLOAT32_SOFTMAX
     }
 
     /**
@@ -63,7 +72,7 @@ public interface CausalAttention {
         }
         cache.setPresent(layer, k, v);
 
-        DType scoreType = spec.scoresInFloat32() ? DType.FLOAT : q.type();
+        DType scoreType = spec.precision() == Precision.FLOAT32_SCORES ? DType.FLOAT : q.type();
         Tensor scores = ops.matmul(ops.cast(q, scoreType), ops.transpose(ops.cast(k, scoreType), 0, 1, 3, 2));
         if (spec.scaled()) {
             scores = ops.div(scores, ops.scalar((float) Math.sqrt(spec.headDim())));
@@ -71,7 +80,9 @@ public interface CausalAttention {
         if (spec.inverseLayerScaled()) {
             scores = ops.div(scores, ops.scalar(layer + 1));
         }
-        Tensor probs = ops.cast(ops.softmax(AttentionMask.apply(ops, scores, mask), -1), v.type());
+        Tensor masked = AttentionMask.apply(ops, scores, mask);
+        Tensor probs = ops.cast(spec.precision() == Precision.FLOAT32_SOFTMAX ? AttentionMask.softmaxInFloat32(ops,
+                masked) : ops.softmax(masked, -1), v.type());
         return Heads.merge(ops, ops.matmul(probs, v), batch, sequence, (long) spec.heads() * spec.headDim());
     }
 }
