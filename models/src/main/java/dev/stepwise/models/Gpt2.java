@@ -71,8 +71,10 @@ public final class Gpt2 implements CausalLm {
     private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,
                                     CausalAttention attention, KvCache cache) {
         int embed = config.hiddenSize();
+        Dim batch = ops.dim(x, 0);
+        Dim sequence = ops.dim(x, 1);
         Tensor qkv = conv1d(ops, x, w + "c_attn", embed, 3L * embed);
-        Tensor context = attention.apply(() -> ops.slice(qkv, -1, Dim.of(0), Dim.of(embed)),
+        Tensor context = attention.apply(batch, sequence, () -> ops.slice(qkv, -1, Dim.of(0), Dim.of(embed)),
                 () -> ops.slice(qkv, -1, Dim.of(embed), Dim.of(2L * embed)),
                 () -> ops.slice(qkv, -1, Dim.of(2L * embed), Dim.of(3L * embed)), cache, layer);
         return conv1d(ops, context, w + "c_proj", embed, embed);

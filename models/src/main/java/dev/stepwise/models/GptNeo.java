@@ -92,7 +92,8 @@ public final class GptNeo implements CausalLm {
     private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,
                                     CausalAttention attention, KvCache cache) {
         long e = config.hiddenSize();
-        Tensor context = attention.apply(() -> Linear.apply(ops, x, w + "q_proj", e, e, false),
+        Tensor context = attention.apply(ops.dim(x, 0), ops.dim(x, 1),
+                () -> Linear.apply(ops, x, w + "q_proj", e, e, false),
                 () -> Linear.apply(ops, x, w + "k_proj", e, e, false),
                 () -> Linear.apply(ops, x, w + "v_proj", e, e, false), cache, layer);
         return Linear.apply(ops, context, w + "out_proj", e, e);

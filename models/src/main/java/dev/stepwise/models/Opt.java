@@ -129,7 +129,7 @@ public final class Opt implements CausalLm {
                                     CausalAttention attention, KvCache cache) {
         float scaling = (float) Math.pow(config.headDim(), -0.5);
         long e = config.hiddenSize();
-        Tensor context = attention.apply(
+        Tensor context = attention.apply(ops.dim(x, 0), ops.dim(x, 1),
                 () -> ops.mul(Linear.apply(ops, x, w + "q_proj", e, e, s.bias()), ops.scalar(scaling)),
                 () -> Linear.apply(ops, x, w + "k_proj", e, e, s.bias()),
                 () -> Linear.apply(ops, x, w + "v_proj", e, e, s.bias()), cache, layer);

@@ -157,11 +157,11 @@ final class OrtFusions {
         Tensor bias = ops.where(AttentionMask.causal(ops, in, spec.window()), ops.scalar(0f),
                 ops.scalar(AttentionMask.lowest(type)));                                   // [B, 1, S, T]
         Dim total = ops.dim(in.attentionMask(), 1);
-        return (query, key, value, cache, layer) -> {
+        return (batch, sequence, query, key, value, cache, layer) -> {
             Tensor q = query.get();
             Tensor k = key.get();
             Tensor v = value.get();
-            Dim[] presentDims = {ops.dim(q, 0), Dim.of(spec.heads()), total, Dim.of(spec.headDim())};
+            Dim[] presentDims = {batch, Dim.of(spec.heads()), total, Dim.of(spec.headDim())};
             Tensor none = null;
             List<Tensor> inputs = Arrays.asList(q, k, v, none, none, bias,    // no packed bias, no key padding mask
                     cache.hasPast() ? cache.pastKey(layer) : none, cache.hasPast() ? cache.pastValue(layer) : none);

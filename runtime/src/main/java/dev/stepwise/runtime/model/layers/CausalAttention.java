@@ -45,25 +45,26 @@ public interface CausalAttention {
     }
 
     /**
-     * One layer's attention. {@code query}, {@code key} and {@code value} ({@code [B, S, heads * headDim]}) are the
-     * projections, asked for in that order (so the composed form emits each one's head split right after it). The
+     * One layer's attention on a block input of {@code batch} rows of {@code sequence} tokens (its dims, read by the
+     * forward before the projections as the plain graph always has). {@code query}, {@code key} and {@code value}
+     * ({@code [B, S, heads * headDim]}) are the projections, asked for in that order (so the composed form emits each one's head split right after it). The
      * layer's past comes from {@code cache} when it has one; the present ({@code [B, heads, past + S, headDim]}) is
      * recorded there. Returns the context {@code [B, S, heads * headDim]}, before the output projection.
      */
-    Tensor apply(Supplier<Tensor> query, Supplier<Tensor> key, Supplier<Tensor> value, KvCache cache, int layer);
+    Tensor apply(Dim batch, Dim sequence, Supplier<Tensor> query, Supplier<Tensor> key, Supplier<Tensor> value,
+                 KvCache cache, int layer);
 
     /** The standard-op form: a boolean causal (and local-window) mask, softmax attention. */
     static CausalAttention composed(Ops ops, Spec spec, DecoderInputs in) {
         Tensor mask = AttentionMask.causal(ops, in, spec.window());
-        return (query, key, value, cache, layer) -> composedLayer(ops, spec, mask, query, key, value, cache, layer);
+        return (batch, sequence, query, key, value, cache, layer) -> composedLayer(ops, spec, mask, batch, sequence,
+                query, key, value, cache, layer);
     }
 
-    private static Tensor composedLayer(Ops ops, Spec spec, Tensor mask, Supplier<Tensor> query, Supplier<Tensor> key,
-                                        Supplier<Tensor> value, KvCache cache, int layer) {
-        Tensor q = query.get();
-        Dim batch = ops.dim(q, 0);
-        Dim sequence = ops.dim(q, 1);
-        q = Heads.split(ops, q, batch, sequence, spec.heads(), spec.headDim());
+    private static Tensor composedLayer(Ops ops, Spec spec, Tensor mask, Dim batch, Dim sequence,
+                                        Supplier<Tensor> query, Supplier<Tensor> key, Supplier<Tensor> value,
+                                        KvCache cache, int layer) {
+        Tensor q = Heads.split(ops, query.get(), batch, sequence, spec.heads(), spec.headDim());
         Tensor k = Heads.split(ops, key.get(), batch, sequence, spec.heads(), spec.headDim());
         Tensor v = Heads.split(ops, value.get(), batch, sequence, spec.heads(), spec.headDim());
         if (cache.hasPast()) {
