@@ -10,16 +10,17 @@ import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
-import dev.stepwise.runtime.model.layers.AttentionMask;
-import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.Norms;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import java.math.BigDecimal;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * GPT-2, as transformers' {@code GPT2LMHeadModel} computes it: learned positions, pre-LayerNorm blocks, fused
@@ -42,52 +43,47 @@ public final class Gpt2 implements CausalLm {
         Tensor wte = ops.weight(p + "wte.weight", config.vocabSize(), e);
         Tensor hidden = ops.add(ops.gather(wte, in.inputIds()),
                 ops.gather(ops.weight(p + "wpe.weight", config.maxPositions(), e), in.positionIds()));
-        Tensor mask = AttentionMask.causal(ops, in);
+        CausalAttention attention = ops.causalAttention(new CausalAttention.Spec(config.numAttentionHeads(),
+                config.headDim(), 0, config.getBoolean("scale_attn_weights", true),
+                config.getBoolean("scale_attn_by_inverse_layer_idx", false), CausalAttention.Precision.COMPUTE_TYPE), in);
 
+        Tensor pending = null; // the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "h." + layer + ".";
-            Tensor attn = attention(ops, config, layer, h + "attn.", Norms.layerNorm(ops, hidden, h + "ln_1", e, eps),
-                    mask, cache);
-            hidden = ops.add(hidden, attn);
-            Tensor mlp = mlp(ops, activation, h + "mlp.", e, inner, Norms.layerNorm(ops, hidden, h + "ln_2", e, eps));
-            hidden = ops.add(hidden, mlp);
+            ResidualNorm ln1 = Norms.addThenLayerNorm(ops, hidden, pending, h + "ln_1", e, eps);
+            Tensor attn = attention(ops, config, layer, h + "attn.", ln1.normed(), attention, cache);
+            ResidualNorm ln2 = Norms.addThenLayerNorm(ops, ln1.sum(), attn, h + "ln_2", e, eps);
+            hidden = ln2.sum();
+            pending = mlp(ops, activation, h + "mlp.", e, inner, ln2.normed());
         }
-        hidden = Norms.layerNorm(ops, hidden, p + "ln_f", e, eps);
+        hidden = Norms.addThenLayerNorm(ops, hidden, pending, p + "ln_f", e, eps).normed();
 
         Tensor lmHead = ops.weightOr("lm_head.weight", wte, config.vocabSize(), e);
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
-    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,
-                                    KvCache cache) {
+    /** Every GPT-2 forward is written with Ops' fused layers (LayerNorm, attention, activation). */
+    @Override
+    public Optional<String> fusedOperatorsRefusal(ModelConfig config) {
+        return Optional.empty();
+    }
+
+    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,
+                                    CausalAttention attention, KvCache cache) {
         int embed = config.hiddenSize();
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
         Tensor qkv = conv1d(ops, x, w + "c_attn", embed, 3L * embed);
-        Tensor query = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(0), Dim.of(embed)), batch, sequence);
-        Tensor key = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(embed), Dim.of(2L * embed)), batch, sequence);
-        Tensor value = Heads.split(ops, config, ops.slice(qkv, -1, Dim.of(2L * embed), Dim.of(3L * embed)), batch, sequence);
-        if (cache.hasPast()) {
-            key = ops.concat(2, cache.pastKey(layer), key);
-            value = ops.concat(2, cache.pastValue(layer), value);
-        }
-        cache.setPresent(layer, key, value);
-
-        Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
-        if (config.getBoolean("scale_attn_weights", true)) {
-            scores = ops.div(scores, ops.scalar((float) Math.sqrt(config.headDim())));
-        }
-        if (config.getBoolean("scale_attn_by_inverse_layer_idx", false)) {
-            scores = ops.div(scores, ops.scalar(layer + 1));
-        }
-        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
-        Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, embed);
+        Tensor context = attention.apply(batch, sequence, () -> ops.slice(qkv, -1, Dim.of(0), Dim.of(embed)),
+                () -> ops.slice(qkv, -1, Dim.of(embed), Dim.of(2L * embed)),
+                () -> ops.slice(qkv, -1, Dim.of(2L * embed), Dim.of(3L * embed)), cache, layer);
         return conv1d(ops, context, w + "c_proj", embed, embed);
     }
 
     private static Tensor mlp(Ops ops, String activation, String w, long e, long inner, Tensor x) {
-        return conv1d(ops, Activations.apply(ops, activation, conv1d(ops, x, w + "c_fc", e, inner)), w + "c_proj",
-                inner, e);
+        Tensor fc = ops.matmul(x, ops.weight(w + "c_fc.weight", e, inner));
+        Tensor hidden = ops.biasActivation(activation, fc, ops.weight(w + "c_fc.bias", inner));
+        return conv1d(ops, hidden, w + "c_proj", inner, e);
     }
 
     /** GPT-2's Conv1D is a linear layer whose weight is stored {@code [in, out]}. */

@@ -4,7 +4,6 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.stepwise.annotations.ConfigKeys;
-import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.OnnxConfig;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CausalLm;
@@ -14,18 +13,18 @@ import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
-import dev.stepwise.runtime.model.layers.AttentionMask;
-import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.Norms;
-import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * GPT-Neo, as transformers' {@code GPTNeoForCausalLM} computes it: learned positions, pre-LayerNorm blocks whose
@@ -54,46 +53,49 @@ public final class GptNeo implements CausalLm {
         Tensor wte = ops.weight(p + "wte.weight", config.vocabSize(), e);
         Tensor hidden = ops.add(ops.gather(wte, in.inputIds()),
                 ops.gather(ops.weight(p + "wpe.weight", config.maxPositions(), e), in.positionIds()));
-        // One mask per attention kind, built only when some layer uses it.
-        Tensor globalMask = kinds.contains("global") ? AttentionMask.causal(ops, in) : null;
-        Tensor localMask = kinds.contains("local") ? AttentionMask.causal(ops, in, window) : null;
+        // One attention set-up (mask) per kind, built only when some layer uses it.
+        CausalAttention global = kinds.contains("global") ? ops.causalAttention(spec(config, 0), in) : null;
+        CausalAttention local = kinds.contains("local") ? ops.causalAttention(spec(config, window), in) : null;
 
+        Tensor pending = null; // the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "h." + layer + ".";
-            Tensor mask = kinds.get(layer).equals("local") ? localMask : globalMask;
-            Tensor attn = attention(ops, config, layer, h + "attn.attention.",
-                    Norms.layerNorm(ops, hidden, h + "ln_1", e, eps), mask, cache);
-            hidden = ops.add(hidden, attn);
-            Tensor mlp = Linear.apply(ops, Activations.apply(ops, activation,
-                    Linear.apply(ops, Norms.layerNorm(ops, hidden, h + "ln_2", e, eps), h + "mlp.c_fc", e, inner)),
-                    h + "mlp.c_proj", inner, e);
-            hidden = ops.add(hidden, mlp);
+            CausalAttention attention = kinds.get(layer).equals("local") ? local : global;
+            ResidualNorm ln1 = Norms.addThenLayerNorm(ops, hidden, pending, h + "ln_1", e, eps);
+            Tensor attn = attention(ops, config, layer, h + "attn.attention.", ln1.normed(), attention, cache);
+            ResidualNorm ln2 = Norms.addThenLayerNorm(ops, ln1.sum(), attn, h + "ln_2", e, eps);
+            hidden = ln2.sum();
+            pending = Linear.apply(ops, Linear.applyThenActivate(ops, ln2.normed(), h + "mlp.c_fc", e, inner,
+                    activation), h + "mlp.c_proj", inner, e);
         }
-        hidden = Norms.layerNorm(ops, hidden, p + "ln_f", e, eps);
+        hidden = Norms.addThenLayerNorm(ops, hidden, pending, p + "ln_f", e, eps).normed();
 
         Tensor lmHead = ops.weightOr("lm_head.weight", wte, config.vocabSize(), e);
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
-    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,
-                                    KvCache cache) {
-        Dim batch = ops.dim(x, 0);
-        Dim sequence = ops.dim(x, 1);
-        long e = config.hiddenSize();
-        Tensor query = Heads.split(ops, config, Linear.apply(ops, x, w + "q_proj", e, e, false), batch, sequence);
-        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", e, e, false), batch, sequence);
-        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", e, e, false), batch, sequence);
-        if (cache.hasPast()) {
-            key = ops.concat(2, cache.pastKey(layer), key);
-            value = ops.concat(2, cache.pastValue(layer), value);
-        }
-        cache.setPresent(layer, key, value);
+    /** Every GPT-Neo forward is written with Ops' fused layers (LayerNorm, attention, activation). */
+    @Override
+    public Optional<String> fusedOperatorsRefusal(ModelConfig config) {
+        return Optional.empty();
+    }
 
-        // GPT-Neo does not scale the scores; it computes them, masks them and takes their softmax in float32, then
-        // weighs the values in their own type.
-        Tensor scores = ops.matmul(ops.cast(query, DType.FLOAT), ops.transpose(ops.cast(key, DType.FLOAT), 0, 1, 3, 2));
-        Tensor probs = ops.cast(ops.softmax(AttentionMask.apply(ops, scores, mask), -1), value.type());
-        Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
+    /**
+     * GPT-Neo's attention: unscaled scores, computed, masked and soft-maxed in float32 (then the values weighed in
+     * their own type); {@code window} 0 for a global layer.
+     */
+    private static CausalAttention.Spec spec(ModelConfig config, int window) {
+        return new CausalAttention.Spec(config.numAttentionHeads(), config.headDim(), window, false, false,
+                CausalAttention.Precision.FLOAT32_SCORES);
+    }
+
+    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,
+                                    CausalAttention attention, KvCache cache) {
+        long e = config.hiddenSize();
+        Tensor context = attention.apply(ops.dim(x, 0), ops.dim(x, 1),
+                () -> Linear.apply(ops, x, w + "q_proj", e, e, false),
+                () -> Linear.apply(ops, x, w + "k_proj", e, e, false),
+                () -> Linear.apply(ops, x, w + "v_proj", e, e, false), cache, layer);
         return Linear.apply(ops, context, w + "out_proj", e, e);
     }
 

@@ -10,18 +10,18 @@ import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
-import dev.stepwise.runtime.model.layers.AttentionMask;
-import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.LearnedPositions;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.Norms;
-import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import dev.stepwise.runtime.ops.WeightInit;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * OPT, as transformers' {@code OPTForCausalLM} computes it.
@@ -79,32 +79,30 @@ public final class Opt implements CausalLm {
         }
         Tensor hidden = ops.add(tokens, ops.gather(ops.weight(p + "embed_positions.weight",
                 config.maxPositions() + POSITION_OFFSET, e), LearnedPositions.fromMask(ops, in, POSITION_OFFSET)));
-        Tensor mask = AttentionMask.causal(ops, in);
+        CausalAttention attention = ops.causalAttention(new CausalAttention.Spec(config.numAttentionHeads(),
+                config.headDim(), 0, false, false, CausalAttention.Precision.FLOAT32_SOFTMAX), in);
 
+        Tensor pending = null; // pre-norm: the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "layers." + layer + ".";
-            Tensor residual = hidden;
             if (s.normBefore()) {
-                hidden = layerNorm(ops, s, hidden, h + "self_attn_layer_norm", e);
-            }
-            hidden = ops.add(residual, attention(ops, config, s, layer, h + "self_attn.", hidden, mask, cache));
-            if (!s.normBefore()) {
-                hidden = layerNorm(ops, s, hidden, h + "self_attn_layer_norm", e);
-            }
-
-            residual = hidden;
-            if (s.normBefore()) {
-                hidden = layerNorm(ops, s, hidden, h + "final_layer_norm", e);
-            }
-            Tensor fc1 = Linear.apply(ops, hidden, h + "fc1", e, ffn, s.bias());
-            hidden = Linear.apply(ops, Activations.apply(ops, s.activation(), fc1), h + "fc2", ffn, e, s.bias());
-            hidden = ops.add(residual, hidden);
-            if (!s.normBefore()) {
-                hidden = layerNorm(ops, s, hidden, h + "final_layer_norm", e);
+                ResidualNorm n1 = addThenNorm(ops, s, hidden, pending, h + "self_attn_layer_norm", e);
+                Tensor attn = attention(ops, config, s, layer, h + "self_attn.", n1.normed(), attention, cache);
+                ResidualNorm n2 = addThenNorm(ops, s, n1.sum(), attn, h + "final_layer_norm", e);
+                hidden = n2.sum();
+                pending = mlp(ops, s, h, e, ffn, n2.normed());
+            } else {
+                // post-norm: the norm of each sum is the residual stream
+                Tensor attn = attention(ops, config, s, layer, h + "self_attn.", hidden, attention, cache);
+                hidden = addThenNorm(ops, s, hidden, attn, h + "self_attn_layer_norm", e).normed();
+                hidden = addThenNorm(ops, s, hidden, mlp(ops, s, h, e, ffn, hidden), h + "final_layer_norm", e)
+                        .normed();
             }
         }
         if (s.finalNorm()) {
-            hidden = layerNorm(ops, s, hidden, p + "final_layer_norm", e);
+            hidden = addThenNorm(ops, s, hidden, pending, p + "final_layer_norm", e).normed();
+        } else if (pending != null) {
+            hidden = ops.add(hidden, pending);
         }
         if (s.project()) {
             hidden = projection(ops, hidden, p + "project_out", e, word);
@@ -113,31 +111,42 @@ public final class Opt implements CausalLm {
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
-    /**
-     * OPT's position ids for the new tokens, {@code [B, S]}, already offset: {@code cumsum(mask) * mask - 1 + 2} over
-     * the whole mask (past included), of which the last {@code S} columns.
-     */
-    private static Tensor attention(Ops ops, ModelConfig config, Settings s, int layer, String w, Tensor x, Tensor mask,
-                                    KvCache cache) {
-        Dim batch = ops.dim(x, 0);
-        Dim sequence = ops.dim(x, 1);
+    /** Every OPT forward is written with Ops' fused layers (LayerNorm, attention, activation). */
+    @Override
+    public Optional<String> fusedOperatorsRefusal(ModelConfig config) {
+        return Optional.empty();
+    }
+
+    /** {@code fc2(activation(fc1(x)))}, fc1's bias added inside {@link Ops#biasActivation}. */
+    private static Tensor mlp(Ops ops, Settings s, String h, long e, long ffn, Tensor x) {
+        Tensor fc1 = s.bias() ? Linear.applyThenActivate(ops, x, h + "fc1", e, ffn, s.activation())
+                : Activations.apply(ops, s.activation(), Linear.apply(ops, x, h + "fc1", e, ffn, false));
+        return Linear.apply(ops, fc1, h + "fc2", ffn, e, s.bias());
+    }
+
+    /** The projections around {@link CausalAttention}; OPT scales the queries (by 1/sqrt(head dim)), not the scores. */
+    private static Tensor attention(Ops ops, ModelConfig config, Settings s, int layer, String w, Tensor x,
+                                    CausalAttention attention, KvCache cache) {
         float scaling = (float) Math.pow(config.headDim(), -0.5);
         long e = config.hiddenSize();
-        Tensor query = Heads.split(ops, config,
-                ops.mul(Linear.apply(ops, x, w + "q_proj", e, e, s.bias()), ops.scalar(scaling)), batch, sequence);
-        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", e, e, s.bias()), batch, sequence);
-        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", e, e, s.bias()), batch, sequence);
-        if (cache.hasPast()) {
-            key = ops.concat(2, cache.pastKey(layer), key);
-            value = ops.concat(2, cache.pastValue(layer), value);
-        }
-        cache.setPresent(layer, key, value);
-
-        Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
-        // transformers' OPT takes the softmax in float32 for float16 models
-        Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, mask));
-        Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
+        Tensor context = attention.apply(ops.dim(x, 0), ops.dim(x, 1),
+                () -> ops.mul(Linear.apply(ops, x, w + "q_proj", e, e, s.bias()), ops.scalar(scaling)),
+                () -> Linear.apply(ops, x, w + "k_proj", e, e, s.bias()),
+                () -> Linear.apply(ops, x, w + "v_proj", e, e, s.bias()), cache, layer);
         return Linear.apply(ops, context, w + "out_proj", e, e, s.bias());
+    }
+
+    /**
+     * {@code residual + delta} (none when {@code delta} is null) and the norm {@code name} of the sum: one fused layer
+     * when the norm has weights; without ({@code layer_norm_elementwise_affine=false}) the add and the composed norm.
+     */
+    private static ResidualNorm addThenNorm(Ops ops, Settings s, Tensor residual, Tensor delta, String name,
+                                            long width) {
+        if (s.affine()) {
+            return Norms.addThenLayerNorm(ops, residual, delta, name, width, LAYER_NORM_EPS);
+        }
+        Tensor sum = delta == null ? residual : ops.add(residual, delta);
+        return new ResidualNorm(sum, layerNorm(ops, s, sum, name, width));
     }
 
     /**

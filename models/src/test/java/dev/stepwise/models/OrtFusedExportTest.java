@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Map;
+import java.util.function.IntFunction;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -31,9 +32,10 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code export --optimize ort} on the LLaMA-family fixtures: the fused export validates against the PyTorch
- * reference (diffs printed), its graph is ONNX Runtime's fused operators (one GroupQueryAttention per layer, the
- * residual adds inside SkipSimplifiedLayerNormalization, no Softmax left), and the generator's greedy and beam tokens
+ * {@code export --optimize ort} on the LLaMA-family, GPT-2, GPT-Neo and OPT checkpoints: the fused export validates against the PyTorch
+ * reference (diffs printed), its graph is ONNX Runtime's fused operators (one GroupQueryAttention or
+ * MultiHeadAttention per layer, the residual adds inside SkipSimplifiedLayerNormalization or SkipLayerNormalization,
+ * GPT-2's gelu_new as FastGelu, no Softmax left), and the generator's greedy and beam tokens
  * on a left-padded batch of prompts equal the plain export's; the trained fixture's fused export also quantizes to
  * int4 through the quality gate, GroupQueryAttention kept. The plain export of the fixtures is byte for byte the
  * file it was before attention and norms became Ops' fused layers (hashes of the files exported before the change).
@@ -42,7 +44,41 @@ class OrtFusedExportTest {
     /** SHA-256 of the plain model.onnx, as exported by the commit before the fused layers (550d0f6). */
     static final Map<String, String> PLAIN_GRAPHS = Map.of(
             "llama-tiny-random-fp16", "60dbf1d4708594a687bf1f312c58b5a1f8848dbe84b2bd2cc9553cd6409b29b0",
-            "pylm-llama-trained", "2e0df62c58ac0251c17a6901c0689dffe7479e01696e903fe1d438a308f90538");
+            "pylm-llama-trained", "2e0df62c58ac0251c17a6901c0689dffe7479e01696e903fe1d438a308f90538",
+            // as exported by 24eb5eb, before GPT-2's attention, norms and activation became Ops' fused layers
+            "gpt2-tiny-random", "5070c629e8b3fe533c6652c83cafdcd11225d3477b5e85e157bb7cd35b36082c",
+            "gpt2-tiny", "d7a8dfea737392a36c53c43b24ca845f97d38810ed894adbb862a0fbc1c9e920",
+            "gpt_neo-tiny", "253916ccbe5a7c9a59497eed4eb2b578fef6b69409f408aed23862769829eb60",
+            "opt-tiny", "74ba1078678a16118659cc94b0da90197d9ddaa958354acce51cef7cdfbbbace",
+            "opt-tiny-350m-style", "5f489925fd60c89af5c76e0a6b3759154182624f9cf0068a4b85c1e03556d963");
+
+    /** What a LLaMA-family graph of {@code n} layers holds: the first norm has nothing to add, every later one does. */
+    static Map<String, Integer> llamaNodes(int n) {
+        return Map.of("com.microsoft.GroupQueryAttention", n, "com.microsoft.RotaryEmbedding", 2 * n,
+                "SimplifiedLayerNormalization", 1, "com.microsoft.SkipSimplifiedLayerNormalization", 2 * n);
+    }
+
+    /**
+     * What a GPT-2 or GPT-Neo graph of {@code n} layers holds: every norm but the first (which follows the embedding
+     * sum, split from it by the mask set-up in the plain graph whose bytes are pinned) adds the previous block's
+     * output; the MLP's bias and gelu_new are one FastGelu.
+     */
+    static Map<String, Integer> gpt2Nodes(int n) {
+        return layerNormNodes(n, 1, "com.microsoft.FastGelu");
+    }
+
+    /**
+     * A learned-position graph of {@code n} layers: one MultiHeadAttention per layer, {@code layerNorms} standalone
+     * LayerNormalization, two SkipLayerNormalization per layer and, unless null, one {@code activation} node per layer.
+     */
+    static Map<String, Integer> layerNormNodes(int n, int layerNorms, String activation) {
+        Map<String, Integer> nodes = new java.util.HashMap<>(Map.of("com.microsoft.MultiHeadAttention", n,
+                "LayerNormalization", layerNorms, "com.microsoft.SkipLayerNormalization", 2 * n));
+        if (activation != null) {
+            nodes.put(activation, n);
+        }
+        return nodes;
+    }
 
     @TempDir
     static Path tmp;
@@ -51,15 +87,39 @@ class OrtFusedExportTest {
     Stream<DynamicTest> fusedExportGeneratesThePlainExportsTokens() {
         return Stream.of(
                 DynamicTest.dynamicTest("llama-tiny-random-fp16", () -> check("llama-tiny-random-fp16",
-                        Fixtures.path("llama-tiny-random-fp16"))),
+                        Fixtures.path("llama-tiny-random-fp16"), "GroupQueryAttention", OrtFusedExportTest::llamaNodes)),
                 DynamicTest.dynamicTest("pylm-llama-trained", () -> check("pylm-llama-trained",
-                        Fixtures.path("pylm-llama-trained"))),
+                        Fixtures.path("pylm-llama-trained"), "GroupQueryAttention", OrtFusedExportTest::llamaNodes)),
                 // 4 heads sharing 2 KV heads, sliding_window 8: validation's 16-token prefill crosses the window
                 DynamicTest.dynamicTest("mistral tiny (random)", () -> check("mistral-tiny",
-                        random("mistral", "tiny"))),
+                        random("mistral", "tiny"), "GroupQueryAttention", OrtFusedExportTest::llamaNodes)),
                 // llama3 rope_scaling: the cos/sin caches come from the scaled frequencies
                 DynamicTest.dynamicTest("llama tiny-llama3 (random)", () -> check("llama-tiny-llama3",
-                        random("llama", "tiny-llama3"))));
+                        random("llama", "tiny-llama3"), "GroupQueryAttention", OrtFusedExportTest::llamaNodes)),
+                // the fixture's norms are 1/0 and its biases 0; the random one has all of them random
+                DynamicTest.dynamicTest("gpt2-tiny-random", () -> check("gpt2-tiny-random",
+                        Fixtures.path("gpt2-tiny-random"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
+                DynamicTest.dynamicTest("gpt2 tiny (random)", () -> check("gpt2-tiny", random("gpt2", "tiny"),
+                        "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
+                // exact gelu (BiasGelu) and scores also divided by layer + 1 (MultiHeadAttention's scale per layer)
+                DynamicTest.dynamicTest("gpt2 tiny, gelu, scale_attn_by_inverse_layer_idx (random)", () -> {
+                    Path checkpoint = ExportChecks.randomCheckpoint(tmp.resolve("gpt2-tiny-gelu"), "gpt2", "tiny");
+                    ExportChecks.editConfig(checkpoint, c -> {
+                        c.addProperty("activation_function", "gelu");
+                        c.addProperty("scale_attn_by_inverse_layer_idx", true);
+                    });
+                    check("gpt2-tiny-gelu", checkpoint, "MultiHeadAttention",
+                            n -> layerNormNodes(n, 1, "com.microsoft.BiasGelu"));
+                }),
+                // global and local layers alternating, window 4: validation's 16-token prefill crosses it
+                DynamicTest.dynamicTest("gpt_neo tiny (random)", () -> check("gpt_neo-tiny",
+                        random("gpt_neo", "tiny"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
+                // pre-norm, relu (Add + Relu, not fused), queries scaled before the product
+                DynamicTest.dynamicTest("opt tiny (random)", () -> check("opt-tiny", random("opt", "tiny"),
+                        "MultiHeadAttention", n -> layerNormNodes(n, 1, null))),
+                // post-norm (every norm a SkipLayerNormalization of a sum), project_in / project_out
+                DynamicTest.dynamicTest("opt tiny-350m-style (random)", () -> check("opt-tiny-350m-style",
+                        random("opt", "tiny-350m-style"), "MultiHeadAttention", n -> layerNormNodes(n, 0, null))));
     }
 
     private static Path random(String arch, String preset) {
@@ -68,7 +128,12 @@ class OrtFusedExportTest {
         return dir;
     }
 
-    private static void check(String label, Path checkpoint) throws Exception {
+    /**
+     * Exports {@code checkpoint} plain and fused and checks the fused graph: validated, holding {@code nodes(layers)}
+     * (op type → count) and no Softmax, the past read by {@code attention} nodes only, the plain export's tokens.
+     */
+    private static void check(String label, Path checkpoint, String attention, IntFunction<Map<String, Integer>> nodes)
+            throws Exception {
         ExportResult plain = Exporter.export(checkpoint, tmp.resolve(label + "-plain"), ExportOptions.defaults());
         ExportResult fused = Exporter.export(checkpoint, tmp.resolve(label + "-ort"),
                 ExportOptions.defaults().withOptimize(Optimize.ORT));
@@ -82,18 +147,14 @@ class OrtFusedExportTest {
         int layers = ModelFolder.read(checkpoint).config().numLayers();
         var model = OnnxModelReader.load(fused.modelFile()).model();
         Map<String, Integer> ops = OpCounts.of(model);
-        assertEquals(layers, ops.getOrDefault("com.microsoft.GroupQueryAttention", 0), label + ": " + ops);
-        assertEquals(2 * layers, ops.getOrDefault("com.microsoft.RotaryEmbedding", 0), label + ": " + ops);
-        // the first norm has nothing to add; every later one takes the previous block's output as its skip
-        assertEquals(1, ops.getOrDefault("SimplifiedLayerNormalization", 0), label + ": " + ops);
-        assertEquals(2 * layers, ops.getOrDefault("com.microsoft.SkipSimplifiedLayerNormalization", 0),
-                label + ": " + ops);
+        nodes.apply(layers).forEach((op, count) -> assertEquals(count, ops.getOrDefault(op, 0), label + ": " + op
+                + " nodes in " + ops));
         assertFalse(ops.containsKey("Softmax"), label + ": a standalone Softmax is left: " + ops);
         for (var node : model.getGraph().getNodeList()) {
             for (String input : node.getInputList()) {
-                assertTrue(!input.startsWith("past_key_values.") || node.getOpType().equals("GroupQueryAttention"),
-                        label + ": the past is read by " + node.getOpType() + " (" + node.getName() + "), not only by"
-                                + " GroupQueryAttention");
+                assertTrue(!input.startsWith("past_key_values.") || node.getOpType().equals(attention),
+                        label + ": the past is read by " + node.getOpType() + " (" + node.getName() + "), not only by "
+                                + attention);
             }
         }
 
@@ -116,10 +177,11 @@ class OrtFusedExportTest {
     @Test
     void architecturesWithoutFusedLayersAreRefusedInOneLine() {
         ExportOptions ort = ExportOptions.defaults().withOptimize(Optimize.ORT);
-        StepwiseException gpt2 = assertThrows(StepwiseException.class,
-                () -> Exporter.export(Fixtures.path("gpt2-tiny-random"), tmp.resolve("gpt2-ort"), ort));
-        assertEquals("--optimize ort: gpt2 cannot be exported with ONNX Runtime's fused operators: its forward has no"
-                + " fused-operator form yet (--optimize ort supports llama, mistral)", gpt2.getMessage());
+        StepwiseException bio = assertThrows(StepwiseException.class,
+                () -> Exporter.export(random("biogpt", "tiny"), tmp.resolve("biogpt-ort"), ort));
+        assertEquals("--optimize ort: biogpt cannot be exported with ONNX Runtime's fused operators: its forward has"
+                + " no fused-operator form yet (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt)",
+                bio.getMessage());
         StepwiseException bert = assertThrows(StepwiseException.class,
                 () -> Exporter.export(Fixtures.path("all-minilm-l6-v2"), tmp.resolve("bert-ort"), ort));
         assertTrue(bert.getMessage().startsWith("--optimize ort: bert cannot be exported"), bert.getMessage());
@@ -127,7 +189,7 @@ class OrtFusedExportTest {
                 Fixtures.path("llama-tiny-random-fp16"), tmp.resolve("llama-ort-fp16"),
                 ort.withDtype(dev.stepwise.annotations.DType.FLOAT16)));
         assertTrue(half.getMessage().contains("float32 graphs only"), half.getMessage());
-        assertFalse(Files.exists(tmp.resolve("gpt2-ort")), "nothing written for a refused export");
+        assertFalse(Files.exists(tmp.resolve("biogpt-ort")), "nothing written for a refused export");
     }
 
     private static String sha256(Path file) throws Exception {

@@ -11,7 +11,8 @@ public enum Optimize {
      * ONNX Runtime's fused {@code com.microsoft} operators where its CPU provider has them, for the forwards written
      * with {@link dev.stepwise.runtime.ops.Ops}' fused layers: {@code GroupQueryAttention} (the KV cache and the
      * sliding window inside), {@code RotaryEmbedding}, {@code SimplifiedLayerNormalization} and
-     * {@code SkipSimplifiedLayerNormalization}. Such a file runs on ONNX Runtime only.
+     * {@code SkipSimplifiedLayerNormalization} for the LLaMA family; {@code MultiHeadAttention},
+     * {@code SkipLayerNormalization} and {@code FastGelu} / {@code BiasGelu} for GPT-2, GPT-Neo and OPT. Such a file runs on ONNX Runtime only.
      */
     ORT;
 
@@ -23,7 +24,7 @@ public enum Optimize {
     /** The one-line refusal of an {@code --optimize ort} export of {@code modelType}, saying {@code why}. */
     public static StepwiseException refusal(String modelType, String why) {
         return new StepwiseException("--optimize ort: " + modelType + " cannot be exported with ONNX Runtime's fused"
-                + " operators: " + why + " (--optimize ort supports llama, mistral)");
+                + " operators: " + why + " (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt)");
     }
 
     /** Parses {@link #cliName()}; {@code where} names the option or file in the error. */

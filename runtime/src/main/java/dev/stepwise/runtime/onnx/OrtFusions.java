@@ -4,10 +4,12 @@ import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.layers.AttentionMask;
+import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.RotaryAttention;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -31,6 +33,14 @@ import java.util.function.Supplier;
  *       position ids from the inputs (mask cumulative sum − 1) and cos/sin caches {@code [T, D/2]} computed in the graph from the same inverse
  *       frequencies as the plain graph (rope_scaling included). A sliding window of {@code w} positions (the query
  *       included) is {@code local_window_size = w - 1}.</li>
+ *   <li>{@code com.microsoft.SkipLayerNormalization} is LayerNorm of {@code input + skip}, the sum its output 3.
+ *       {@code com.microsoft.FastGelu} is the tanh approximation of GELU (transformers' gelu_new) of
+ *       {@code x + bias}; {@code com.microsoft.BiasGelu} the exact (erf) one.</li>
+ *   <li>{@code com.microsoft.MultiHeadAttention} (learned-position attention, GPT-2) takes q/k/v as
+ *       {@code [B, S, heads * D]}, the past as {@code [B, heads, P, D]} and returns the present as
+ *       {@code [B, heads, P + S, D]}; the causal mask, the padding and a local window are all one
+ *       {@code attention_bias} {@code [B, 1, S, T]} (0, or the lowest float where the plain graph's mask is false),
+ *       added to the scaled scores (pinned by {@code MultiHeadAttentionContractTest}).</li>
  *   <li>Limits of the kernel: float32 only on CPU; several new tokens after a non-empty past only at batch 1
  *       ("batch_size must be 1 when sequence_length &gt; 1 and past context is given"); a padded query's own output
  *       (never read: its key is masked for every later token, and generation reads the last position) differs from
@@ -117,5 +127,50 @@ final class OrtFusions {
         return ops.emit(DOMAIN, "RotaryEmbedding", List.of(x, positions, cos, sin), List.of(x.type()),
                 List.<Dim[]>of(((TracedTensor) x).dims()), Attributes.of("num_heads", (long) heads),
                 Attributes.of("interleaved", 0L)).get(0);
+    }
+
+    ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Tensor gamma, Tensor beta, float eps) {
+        Dim[] dims = TracingOps.broadcast(((TracedTensor) residual).dims(), ((TracedTensor) delta).dims());
+        // outputs: normalized, mean, inverse std (both unused), residual + delta
+        List<TracedTensor> out = ops.emit(DOMAIN, "SkipLayerNormalization", List.of(residual, delta, gamma, beta),
+                List.of(residual.type(), DType.FLOAT, DType.FLOAT, residual.type()), Arrays.asList(dims, null, null,
+                        dims), Attributes.of("epsilon", eps));
+        return new ResidualNorm(out.get(3), out.get(0));
+    }
+
+    /** The contrib op computing {@code activation(x + bias)} exactly as the composed form does; null if none. */
+    static String biasActivationOp(String activation) {
+        return switch (activation) {
+            case "gelu_new", "gelu_pytorch_tanh", "gelu_fast" -> "FastGelu";
+            case "gelu" -> "BiasGelu";
+            default -> null;
+        };
+    }
+
+    Tensor biasActivation(String op, Tensor x, Tensor bias) {
+        return ops.emit(DOMAIN, op, List.of(x, bias), List.of(x.type()),
+                List.<Dim[]>of(TracingOps.broadcast(((TracedTensor) x).dims(), ((TracedTensor) bias).dims()))).get(0);
+    }
+
+    CausalAttention causalAttention(CausalAttention.Spec spec, DecoderInputs in) {
+        DType type = ops.floatType();
+        Tensor bias = ops.where(AttentionMask.causal(ops, in, spec.window()), ops.scalar(0f),
+                ops.scalar(AttentionMask.lowest(type)));                                   // [B, 1, S, T]
+        Dim total = ops.dim(in.attentionMask(), 1);
+        return (batch, sequence, query, key, value, cache, layer) -> {
+            Tensor q = query.get();
+            Tensor k = key.get();
+            Tensor v = value.get();
+            Dim[] presentDims = {batch, Dim.of(spec.heads()), total, Dim.of(spec.headDim())};
+            Tensor none = null;
+            List<Tensor> inputs = Arrays.asList(q, k, v, none, none, bias,    // no packed bias, no key padding mask
+                    cache.hasPast() ? cache.pastKey(layer) : none, cache.hasPast() ? cache.pastValue(layer) : none);
+            List<TracedTensor> out = ops.emit(DOMAIN, "MultiHeadAttention", inputs,
+                    List.of(q.type(), q.type(), q.type()), List.of(((TracedTensor) q).dims(), presentDims,
+                            presentDims),
+                    Attributes.of("num_heads", (long) spec.heads()), Attributes.of("scale", (float) spec.scale(layer)));
+            cache.setPresent(layer, out.get(1), out.get(2));
+            return out.get(0);
+        };
     }
 }

@@ -8,6 +8,7 @@ import dev.stepwise.runtime.checkpoint.WeightSource;
 import dev.stepwise.runtime.onnx.proto.Onnx.AttributeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.RotaryAttention;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
@@ -22,6 +23,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The tracing backend: every {@link Ops} call appends ONNX nodes to a {@link GraphBuilder} instead of computing.
@@ -37,8 +39,8 @@ import java.util.Map;
  * compute type ({@link #floatType()}): float32, or float16 for a half-precision graph (float16 checkpoint tensors are
  * copied as stored, others narrowed).
  *
- * <p>With {@link Optimize#ORT} the fused layers ({@link #rmsNorm}, {@link #addRmsNorm}, {@link #rotaryAttention})
- * are ONNX Runtime contrib nodes ({@link OrtFusions}); otherwise they are traced as their standard-op composition.
+ * <p>With {@link Optimize#ORT} the fused layers ({@link #rmsNorm}, {@link #addRmsNorm}, {@link #rotaryAttention},
+ * {@link #addLayerNorm}, {@link #biasActivation}, {@link #causalAttention}) are ONNX Runtime contrib nodes ({@link OrtFusions}); otherwise they are traced as their standard-op composition.
  */
 public final class TracingOps implements Ops {
     /** Lowest supported opset: Softmax's single-axis semantics and input-tensor forms of Unsqueeze/Squeeze/Split. */
@@ -881,7 +883,8 @@ public final class TracingOps implements Ops {
     @Override
     public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
         TracedTensor t = traced(x);
-        if (opset >= 17) {
+        // an --optimize ort graph may use it below opset 17 too: ONNX Runtime has it as a contrib op from opset 1
+        if (opset >= 17 || fusions != null) {
             List<String> inputs = new ArrayList<>(List.of(t.name(), traced(gamma).name()));
             if (beta != null) {
                 inputs.add(traced(beta).name());
@@ -998,6 +1001,24 @@ public final class TracingOps implements Ops {
     @Override
     public RotaryAttention rotaryAttention(RotaryAttention.Spec spec, DecoderInputs inputs) {
         return fusions != null ? fusions.rotaryAttention(spec, inputs) : Ops.super.rotaryAttention(spec, inputs);
+    }
+
+    @Override
+    public ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Supplier<Tensor> gamma, Supplier<Tensor> beta,
+                                     float eps) {
+        return fusions != null ? fusions.addLayerNorm(residual, delta, gamma.get(), beta.get(), eps)
+                : Ops.super.addLayerNorm(residual, delta, gamma, beta, eps);
+    }
+
+    @Override
+    public Tensor biasActivation(String activation, Tensor x, Tensor bias) {
+        String op = fusions != null ? OrtFusions.biasActivationOp(activation) : null;
+        return op != null ? fusions.biasActivation(op, x, bias) : Ops.super.biasActivation(activation, x, bias);
+    }
+
+    @Override
+    public CausalAttention causalAttention(CausalAttention.Spec spec, DecoderInputs inputs) {
+        return fusions != null ? fusions.causalAttention(spec, inputs) : Ops.super.causalAttention(spec, inputs);
     }
 
     /**

@@ -2,7 +2,10 @@ package dev.stepwise.runtime.ops;
 
 import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.model.DecoderInputs;
+import dev.stepwise.runtime.model.layers.Activations;
+import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.RotaryAttention;
+import java.util.function.Supplier;
 
 /**
  * The tensor interface an architecture's forward is written against, once. Two backends implement it: one records
@@ -15,7 +18,8 @@ import dev.stepwise.runtime.model.layers.RotaryAttention;
  * model's dtype (RMSNorm, rotary angles, some softmaxes), a forward casts up and back down with {@link #cast}; in a
  * float32 forward those casts return their input, so they leave no trace.
  *
- * <p>Fused layers ({@link #rmsNorm}, {@link #addRmsNorm}, {@link #rotaryAttention}) are composed of the primitives by
+ * <p>Fused layers ({@link #rmsNorm}, {@link #addRmsNorm}, {@link #rotaryAttention}, {@link #addLayerNorm},
+ * {@link #biasActivation}, {@link #causalAttention}) are composed of the primitives by
  * default: the plain export, the PyTorch reference and the shape-only run all take that composition. A tracing backend
  * writing ONNX Runtime's fused operators ({@code export --optimize ort}) emits each as one {@code com.microsoft} node
  * instead, so an architecture written with them stays one class.
@@ -230,5 +234,28 @@ public interface Ops {
      */
     default RotaryAttention rotaryAttention(RotaryAttention.Spec spec, DecoderInputs inputs) {
         return RotaryAttention.composed(this, spec, inputs);
+    }
+
+    /**
+     * {@code residual + delta} and its {@link #layerNorm}: a pre-norm block's residual add and the next LayerNorm.
+     * The scale and shift are asked for after the add, where a forward declares them when it writes the two steps.
+     */
+    default ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Supplier<Tensor> gamma, Supplier<Tensor> beta,
+                                      float eps) {
+        Tensor sum = add(residual, delta);
+        return new ResidualNorm(sum, layerNorm(sum, gamma.get(), beta.get(), eps));
+    }
+
+    /** {@link Activations#apply} of {@code x + bias}: a projection's bias and the activation after it. */
+    default Tensor biasActivation(String activation, Tensor x, Tensor bias) {
+        return Activations.apply(this, activation, add(x, bias));
+    }
+
+    /**
+     * Causal self-attention with learned positions over the KV cache, set up once per forward for {@code inputs}
+     * (the mask) and applied per layer: {@link CausalAttention#composed} unless the backend fuses it.
+     */
+    default CausalAttention causalAttention(CausalAttention.Spec spec, DecoderInputs inputs) {
+        return CausalAttention.composed(this, spec, inputs);
     }
 }

@@ -3,6 +3,12 @@ package dev.stepwise.runtime.onnx;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static dev.stepwise.runtime.onnx.OneNodeGraphs.assertClose;
+import static dev.stepwise.runtime.onnx.OneNodeGraphs.concat;
+import static dev.stepwise.runtime.onnx.OneNodeGraphs.input;
+import static dev.stepwise.runtime.onnx.OneNodeGraphs.maxDiff;
+import static dev.stepwise.runtime.onnx.OneNodeGraphs.random;
+import static dev.stepwise.runtime.onnx.OneNodeGraphs.tail;
 
 import dev.stepwise.runtime.model.layers.AttentionMask;
 import dev.stepwise.runtime.tensor.HostTensor;
@@ -16,7 +22,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -211,10 +216,6 @@ class GroupQueryAttentionContractTest {
         return file;
     }
 
-    private static void input(GraphBuilder g, String name, int elemType, Object... dims) {
-        g.addInput(GraphBuilder.tensorInfo(name, elemType, Arrays.asList(dims)));
-    }
-
     private static Map<String, HostTensor> feeds(int batch, int sequence, int past, float[] q, float[] k, float[] v,
                                                  long[] seqlens, long total, float[] bias, long[] positions) {
         int t = past + sequence;
@@ -257,37 +258,5 @@ class GroupQueryAttentionContractTest {
             b[i] = i % total < padded ? AttentionMask.lowest(dev.stepwise.annotations.DType.FLOAT) : 0f;
         }
         return b;
-    }
-
-    private static float[] random(long seed, int n) {
-        SplittableRandom r = new SplittableRandom(seed);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) (r.nextDouble() * 2 - 1);
-        }
-        return x;
-    }
-
-    private static float[] concat(float[] a, float[] b) {
-        float[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
-    }
-
-    private static float[] tail(float[] x, int n) {
-        return Arrays.copyOfRange(x, x.length - n, x.length);
-    }
-
-    private static double maxDiff(float[] a, float[] b) {
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs(a[i] - b[i]));
-        }
-        return m;
-    }
-
-    private static void assertClose(String what, float[] expected, float[] actual) {
-        double diff = maxDiff(expected, actual);
-        assertTrue(diff <= 1e-6, what + ": max abs diff " + diff + " > 1e-6");
     }
 }

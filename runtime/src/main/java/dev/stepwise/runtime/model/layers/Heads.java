@@ -12,8 +12,12 @@ public final class Heads {
 
     /** {@code [B, S, H*D]} → {@code [B, H, S, D]}. */
     public static Tensor split(Ops ops, ModelConfig config, Tensor x, Dim batch, Dim sequence) {
-        Tensor split = ops.reshape(x, batch, sequence, Dim.of(config.numAttentionHeads()), Dim.of(config.headDim()));
-        return ops.transpose(split, 0, 2, 1, 3);
+        return split(ops, x, batch, sequence, config.numAttentionHeads(), config.headDim());
+    }
+
+    /** {@code [B, S, heads*headDim]} → {@code [B, heads, S, headDim]}. */
+    public static Tensor split(Ops ops, Tensor x, Dim batch, Dim sequence, int heads, int headDim) {
+        return ops.transpose(ops.reshape(x, batch, sequence, Dim.of(heads), Dim.of(headDim)), 0, 2, 1, 3);
     }
 
     /** {@code [B, H, S, D]} → {@code [B, S, hidden]}. */

@@ -21,4 +21,10 @@ public final class Linear {
         Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight", out, in));
         return bias ? ops.add(y, ops.weight(name + ".bias", out)) : y;
     }
+
+    /** {@code activation(apply(x))}, the bias added inside {@link Ops#biasActivation} (one node when fused). */
+    public static Tensor applyThenActivate(Ops ops, Tensor x, String name, long in, long out, String activation) {
+        Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight", out, in));
+        return ops.biasActivation(activation, y, ops.weight(name + ".bias", out));
+    }
 }

@@ -1,6 +1,7 @@
 package dev.stepwise.runtime.model.layers;
 
 import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import dev.stepwise.runtime.ops.WeightInit;
 
@@ -13,5 +14,19 @@ public final class Norms {
     public static Tensor layerNorm(Ops ops, Tensor x, String name, long width, float eps) {
         return ops.layerNorm(x, ops.weight(name + ".weight", WeightInit.SCALE, width), ops.weight(name + ".bias", width),
                 eps);
+    }
+
+    /**
+     * {@code residual + delta} and its {@link #layerNorm} ({@link Ops#addLayerNorm}); the weights are declared after
+     * the add, as when the two are written one after the other. With no {@code delta} (nothing to add yet), the
+     * norm of {@code residual}.
+     */
+    public static ResidualNorm addThenLayerNorm(Ops ops, Tensor residual, Tensor delta, String name, long width,
+                                                float eps) {
+        if (delta == null) {
+            return new ResidualNorm(residual, layerNorm(ops, residual, name, width, eps));
+        }
+        return ops.addLayerNorm(residual, delta, () -> ops.weight(name + ".weight", WeightInit.SCALE, width),
+                () -> ops.weight(name + ".bias", width), eps);
     }
 }
