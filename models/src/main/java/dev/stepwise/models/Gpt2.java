@@ -45,7 +45,8 @@ public final class Gpt2 implements CausalLm {
                 ops.gather(ops.weight(p + "wpe.weight", config.maxPositions(), e), in.positionIds()));
         CausalAttention attention = ops.causalAttention(new CausalAttention.Spec(config.numAttentionHeads(),
                 config.headDim(), 0, config.getBoolean("scale_attn_weights", true),
-                config.getBoolean("scale_attn_by_inverse_layer_idx", false), CausalAttention.Precision.COMPUTE_TYPE), in);
+                config.getBoolean("scale_attn_by_inverse_layer_idx", false), CausalAttention.Precision.COMPUTE_TYPE),
+                in);
 
         Tensor pending = null; // the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {

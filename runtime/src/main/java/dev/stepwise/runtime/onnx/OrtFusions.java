@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  *   <li>{@code com.microsoft.SkipLayerNormalization} is LayerNorm of {@code input + skip}, the sum its output 3.
  *       {@code com.microsoft.FastGelu} is the tanh approximation of GELU (transformers' gelu_new) of
  *       {@code x + bias}; {@code com.microsoft.BiasGelu} the exact (erf) one.</li>
- *   <li>{@code com.microsoft.MultiHeadAttention} (learned-position attention, GPT-2) takes q/k/v as
+ *   <li>{@code com.microsoft.MultiHeadAttention} (learned-position attention: GPT-2, GPT-Neo, OPT) takes q/k/v as
  *       {@code [B, S, heads * D]}, the past as {@code [B, heads, P, D]} and returns the present as
  *       {@code [B, heads, P + S, D]}; the causal mask, the padding and a local window are all one
  *       {@code attention_bias} {@code [B, 1, S, T]} (0, or the lowest float where the plain graph's mask is false),
