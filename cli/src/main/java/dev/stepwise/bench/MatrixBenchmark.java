@@ -49,16 +49,16 @@ public final class MatrixBenchmark {
             Map<String, String> skippedVariants = new LinkedHashMap<>();
             for (String variant : grid.variants()) {
                 log.printf("[export] %s (validated)%n", variant);
-                ExportOptions o = ExportOptions.defaults().withProgress(exportProgress);
                 try {
                     exports.put(variant, Exporter.export(checkpointDir, work.resolve("onnx-" + variant),
-                            variant.equals("ort") ? o.withOptimize(Optimize.ORT) : o));
+                            exportOptions(variant, grid, config).withProgress(exportProgress)));
                 } catch (StepwiseException e) {
-                    if (!variant.equals("ort")) {
+                    if (variant.equals("plain")) {
                         throw e;
                     }
-                    skippedVariants.put(variant, e.getMessage()); // an architecture without fused ops
-                    log.printf("[export] ort skipped: %s%n", e.getMessage());
+                    // an architecture without fused ops, or (ort-kv) without GroupQueryAttention
+                    skippedVariants.put(variant, e.getMessage());
+                    log.printf("[export] %s skipped: %s%n", variant, e.getMessage());
                 }
             }
             Map<String, Path> folders = new LinkedHashMap<>();
@@ -121,6 +121,17 @@ public final class MatrixBenchmark {
         } finally {
             OutputFolder.deleteRecursively(work);
         }
+    }
+
+    /** A variant's export: standard ops, ONNX Runtime's fused ops, or fused with an in-place cache for the grid. */
+    private static ExportOptions exportOptions(String variant, MatrixGrid grid, ModelConfig config) {
+        ExportOptions plain = ExportOptions.defaults();
+        return switch (variant) {
+            case "plain" -> plain;
+            case "ort" -> plain.withOptimize(Optimize.ORT);
+            case "ort-kv" -> plain.withOptimize(Optimize.ORT).withMaxLength(grid.longestCell(config.maxPositions()));
+            default -> throw new IllegalArgumentException(variant); // MatrixGrid admits only these
+        };
     }
 
     private interface CellVisitor {

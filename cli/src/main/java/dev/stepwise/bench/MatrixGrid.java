@@ -8,14 +8,15 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The cells of {@code bench --matrix}: each export variant ({@code plain}, {@code ort} for {@code --optimize ort}) in
+ * The cells of {@code bench --matrix}: each export variant ({@code plain}, {@code ort} for {@code --optimize ort},
+ * {@code ort-kv} for {@code --optimize ort --max-length} with the grid's longest cell as the cache's capacity) in
  * each precision ({@code fp32}, {@code int8}, {@code int4}), at each batch size, decoding at each past length (a
  * prefill of that many tokens, then {@code decodeSteps} timed steps) and prefilling each prompt length. The default is
  * issue 12's full grid.
  */
 public record MatrixGrid(List<String> variants, List<String> precisions, List<Integer> batches, List<Integer> pasts,
                          List<Integer> prefills, int decodeSteps) {
-    public static final List<String> VARIANTS = List.of("plain", "ort");
+    public static final List<String> VARIANTS = List.of("plain", "ort", "ort-kv");
     public static final List<String> PRECISIONS = List.of("fp32", "int8", "int4");
 
     public MatrixGrid {
@@ -29,9 +30,25 @@ public record MatrixGrid(List<String> variants, List<String> precisions, List<In
         }
     }
 
-    /** Issue 12's grid: both variants, three precisions, batch 1 and 8, past 32/512/2048, prefill 128/1024. */
+    /** Issue 12's grid: the three variants, three precisions, batch 1 and 8, past 32/512/2048, prefill 128/1024. */
     public static MatrixGrid full() {
         return new MatrixGrid(VARIANTS, PRECISIONS, List.of(1, 8), List.of(32, 512, 2048), List.of(128, 1024), 4);
+    }
+
+    /**
+     * The positions the longest cell of the grid needs (a decode cell's past plus its tokens, a prefill's prompt plus
+     * two), capped at the model's {@code maxPositions} (longer cells are skipped anyway): the {@code ort-kv} variant's
+     * cache capacity.
+     */
+    int longestCell(int maxPositions) {
+        int longest = 0;
+        for (int p : pasts) {
+            longest = Math.max(longest, p + decodeSteps + 1);
+        }
+        for (int p : prefills) {
+            longest = Math.max(longest, p + 2);
+        }
+        return Math.min(longest, maxPositions);
     }
 
     /** The quantize mode of a precision; null for fp32 (the export itself). */

@@ -97,9 +97,10 @@ final class BenchCommand implements Callable<Integer> {
             + " engine's fp32 figure, and the issue's targets marked met / not met.")
     boolean matrix;
 
-    @Option(names = "--variants", defaultValue = "plain,ort", paramLabel = "plain,ort",
-            description = "With --matrix: exports to time (ort = --optimize ort; LLaMA family only, else skipped)"
-                    + " (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--variants", defaultValue = "plain,ort,ort-kv", paramLabel = "plain,ort,ort-kv",
+            description = "With --matrix: exports to time (ort = --optimize ort; ort-kv = --optimize ort --max-length"
+                    + " of the longest cell, an in-place cache: LLaMA family only; a variant an architecture cannot"
+                    + " take is skipped with the reason) (default: ${DEFAULT-VALUE}).")
     String variants;
 
     @Option(names = "--precisions", defaultValue = "fp32,int8,int4", paramLabel = "fp32,int8,int4",

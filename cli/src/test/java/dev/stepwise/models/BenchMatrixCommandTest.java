@@ -34,8 +34,8 @@ class BenchMatrixCommandTest {
         RandomCheckpoint.write("llama", "tiny", checkpoint, 7); // 256 positions
         List<String> tempBefore = BenchCommandTest.benchTempFolders();
 
-        BenchCommandTest.Outcome o = bench.bench("--model", checkpoint.toString(), "--matrix", "--variants", "plain,ort",
-                "--precisions", "fp32,int4", "--batches", "1,2", "--pasts", "32,254", "--prefills", "16",
+        BenchCommandTest.Outcome o = bench.bench("--model", checkpoint.toString(), "--matrix", "--variants",
+                "plain,ort,ort-kv", "--precisions", "fp32,int4", "--batches", "1,2", "--pasts", "32,254", "--prefills", "16",
                 "--decode-steps", "2", "--threads", "1", "--warmup", "0", "--runs", "1", "--json");
 
         assertEquals(0, o.status(), "exit status; stderr: " + o.stderr());
@@ -49,7 +49,7 @@ class BenchMatrixCommandTest {
         assertEquals(0, j.getAsJsonObject("skipped_variants").size(), "llama has fused ops: " + j);
 
         JsonArray cells = j.getAsJsonArray("cells");
-        assertEquals(2 * 2 * 2 * (2 + 1), cells.size(), "variants x precisions x batches x (pasts + prefills)");
+        assertEquals(3 * 2 * 2 * (2 + 1), cells.size(), "variants x precisions x batches x (pasts + prefills)");
         int skipped = 0;
         for (JsonElement e : cells) {
             JsonObject c = e.getAsJsonObject();
@@ -70,13 +70,13 @@ class BenchMatrixCommandTest {
                 assertTrue(c.get("weight_bytes").getAsLong() < j.get("weight_bytes").getAsLong(), c.toString());
             }
         }
-        assertEquals(2 * 2 * 2, skipped, "past 254 + 3 tokens exceeds 256 positions in every variant, precision, batch");
+        assertEquals(3 * 2 * 2, skipped, "past 254 + 3 tokens exceeds 256 positions in every variant, precision, batch");
         // The KV bytes grow with batch and past: batch 2 reads twice batch 1's cache at the same past.
         assertEquals(2 * kvBytes(cells, 1, 32), kvBytes(cells, 2, 32), "kv_bytes at batch 2 vs batch 1, past 32");
 
         JsonArray targets = j.getAsJsonArray("targets");
         // fp32 and int4 each: one past-32 floor line (batch 1), then per batch a growth and a prefill line.
-        assertEquals(2 * 2 * (1 + 2 * 2), targets.size(), targets.toString());
+        assertEquals(3 * 2 * (1 + 2 * 2), targets.size(), targets.toString());
         Set<String> statuses = targets.asList().stream().map(t -> t.getAsJsonObject().get("status").getAsString())
                 .collect(Collectors.toSet());
         assertTrue(Set.of("met", "not met", "not measured").containsAll(statuses), statuses.toString());
@@ -94,7 +94,7 @@ class BenchMatrixCommandTest {
         }
 
         String table = o.stderr();
-        for (String variant : List.of("plain", "ort")) {
+        for (String variant : List.of("plain", "ort", "ort-kv")) {
             for (String precision : List.of("fp32", "int4")) {
                 for (int batch : List.of(1, 2)) {
                     for (String cell : List.of("decode@32", "decode@254", "prefill 16")) {
@@ -134,6 +134,23 @@ class BenchMatrixCommandTest {
         assertEquals(2, j.getAsJsonArray("cells").size(), "plain fp32 decode@8 and prefill 8 only: " + j);
         assertTrue(o.stderr().contains("  ort     skipped: " + why), o.stderr());
         assertFalse(o.stderr().contains(" ort fp32 batch"), "no targets for a skipped variant:\n" + o.stderr());
+    }
+
+    @Test
+    void inPlaceVariantOfGpt2IsSkippedWithItsReason() {
+        Path checkpoint = tmp.resolve("gpt2-tiny");
+        RandomCheckpoint.write("gpt2", "tiny", checkpoint, 7);
+
+        BenchCommandTest.Outcome o = bench.bench("--model", checkpoint.toString(), "--matrix", "--precisions", "fp32",
+                "--batches", "1", "--pasts", "8", "--prefills", "8", "--decode-steps", "1", "--threads", "1",
+                "--warmup", "0", "--runs", "1", "--json");
+
+        assertEquals(0, o.status(), "exit status; stderr: " + o.stderr());
+        JsonObject j = JsonParser.parseString(o.stdout().strip()).getAsJsonObject();
+        JsonObject skipped = j.getAsJsonObject("skipped_variants");
+        assertEquals(Set.of("ort-kv"), skipped.keySet(), "gpt2 has fused ops but no GroupQueryAttention: " + j);
+        assertTrue(skipped.get("ort-kv").getAsString().contains("needs GroupQueryAttention"), skipped.toString());
+        assertEquals(2 * 2, j.getAsJsonArray("cells").size(), "plain and ort, decode@8 and prefill 8: " + j);
     }
 
     @Test

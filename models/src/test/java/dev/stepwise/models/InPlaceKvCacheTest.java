@@ -107,4 +107,15 @@ class InPlaceKvCacheTest {
                 + " share-buffer mode); the standard-op graph copies its cache", e.getMessage());
         assertFalse(Files.exists(tmp.resolve("plain-max")), "nothing written for a refused export");
     }
+
+    @Test
+    void maxLengthNeedsGroupQueryAttention() {
+        StepwiseException e = assertThrows(StepwiseException.class, () -> Exporter.export(
+                Fixtures.path("gpt2-tiny-random"), tmp.resolve("gpt2-max"),
+                ExportOptions.defaults().withOptimize(Optimize.ORT).withMaxLength(64)));
+        assertEquals("--max-length 64: gpt2's --optimize ort graph attends with MultiHeadAttention, which writes a"
+                + " new present of the total length each step; an in-place KV cache needs GroupQueryAttention (llama,"
+                + " mistral). Drop --max-length", e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("gpt2-max")), "nothing written for a refused export");
+    }
 }
