@@ -4,6 +4,7 @@ import dev.stepwise.annotations.DType;
 import dev.stepwise.bench.BenchOptions;
 import dev.stepwise.bench.BenchReport;
 import dev.stepwise.bench.Benchmark;
+import dev.stepwise.bench.FolderBenchmark;
 import dev.stepwise.bench.MatrixBenchmark;
 import dev.stepwise.bench.MatrixGrid;
 import dev.stepwise.bench.MatrixReport;
@@ -34,7 +35,7 @@ final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR|ORG/NAME[@REV]",
+    @Option(names = "--model", paramLabel = "HF_CHECKPOINT_DIR|ORG/NAME[@REV]",
             description = "Checkpoint folder (config.json + safetensors), or a model id in the local Hugging Face cache.")
     Path model;
 
@@ -99,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--variants", defaultValue = "plain,ort,ort-kv", paramLabel = "plain,ort,ort-kv",
             description = "With --matrix: exports to time (ort = --optimize ort; ort-kv = --optimize ort --max-length"
-                    + " of the longest cell, an in-place cache: LLaMA family only; a variant an architecture cannot"
+                    + " of the longest cell, an in-place cache; a variant an architecture cannot"
                     + " take is skipped with the reason) (default: ${DEFAULT-VALUE}).")
     String variants;
 
@@ -124,6 +125,12 @@ final class BenchCommand implements Callable<Integer> {
             description = "With --matrix: timed decode steps per round of a decode cell (default: ${DEFAULT-VALUE}).")
     int decodeSteps;
 
+    @Option(names = "--folders", split = ",", paramLabel = "DIR,DIR...",
+            description = "Instead: time ONNX Runtime decode on existing export folders (as export, quantize or export"
+                    + " --optimize ort wrote them, each with its own options) in one run, each with its own floor,"
+                    + " against the first; --model is then not read.")
+    List<Path> folders;
+
     @Override
     public Integer call() {
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
@@ -137,6 +144,13 @@ final class BenchCommand implements Callable<Integer> {
             options = new BenchOptions(batchSize, promptLength, newTokens, n, warmup, runs, seed, d);
         } catch (StepwiseException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage()); // a bad flag value: usage error
+        }
+        if (folders == null && model == null) {
+            throw new ParameterException(spec.commandLine(), "Missing required option: '--model' (or --folders)");
+        }
+        if (folders != null) {
+            System.err.print(FolderBenchmark.run(folders, options, System.err).toTable());
+            return 0;
         }
         if (matrix) {
             MatrixGrid grid;

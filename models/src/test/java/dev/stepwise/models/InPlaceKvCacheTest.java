@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.checkpoint.RandomCheckpoint;
 import dev.stepwise.runtime.export.ExportOptions;
 import dev.stepwise.runtime.export.ExportResult;
 import dev.stepwise.runtime.export.Exporter;
@@ -36,8 +37,18 @@ class InPlaceKvCacheTest {
 
     @TestFactory
     Stream<DynamicTest> inPlaceCacheGeneratesThePlainAndFusedExportsTokens() {
-        return Stream.of("llama-tiny-random-fp16", "pylm-llama-trained").map(label -> DynamicTest.dynamicTest(label,
-                () -> check(label, Fixtures.path(label))));
+        Stream<DynamicTest> fixtures = Stream.of("llama-tiny-random-fp16", "pylm-llama-trained", "gpt2-tiny-random")
+                .map(label -> DynamicTest.dynamicTest(label, () -> check(label, Fixtures.path(label))));
+        // GPT-Neo (a local window, unscaled scores) and OPT: learned positions through the same GroupQueryAttention
+        Stream<DynamicTest> random = Stream.of("gpt_neo", "opt").map(arch -> DynamicTest.dynamicTest(arch + " tiny",
+                () -> check(arch + "-tiny", random(arch))));
+        return Stream.concat(fixtures, random);
+    }
+
+    private static Path random(String arch) {
+        Path dir = tmp.resolve(arch + "-checkpoint");
+        RandomCheckpoint.write(arch, "tiny", dir, 11);
+        return dir;
     }
 
     private static void check(String label, Path checkpoint) {
@@ -106,16 +117,5 @@ class InPlaceKvCacheTest {
         assertEquals("--max-length 64: a preallocated in-place KV cache needs --optimize ort (GroupQueryAttention's"
                 + " share-buffer mode); the standard-op graph copies its cache", e.getMessage());
         assertFalse(Files.exists(tmp.resolve("plain-max")), "nothing written for a refused export");
-    }
-
-    @Test
-    void maxLengthNeedsGroupQueryAttention() {
-        StepwiseException e = assertThrows(StepwiseException.class, () -> Exporter.export(
-                Fixtures.path("gpt2-tiny-random"), tmp.resolve("gpt2-max"),
-                ExportOptions.defaults().withOptimize(Optimize.ORT).withMaxLength(64)));
-        assertEquals("--max-length 64: gpt2's --optimize ort graph attends with MultiHeadAttention, which writes a"
-                + " new present of the total length each step; an in-place KV cache needs GroupQueryAttention (llama,"
-                + " mistral). Drop --max-length", e.getMessage());
-        assertFalse(Files.exists(tmp.resolve("gpt2-max")), "nothing written for a refused export");
     }
 }

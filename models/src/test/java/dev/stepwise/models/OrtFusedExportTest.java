@@ -33,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code export --optimize ort} on the LLaMA-family, GPT-2, GPT-Neo and OPT checkpoints: the fused export validates against the PyTorch
- * reference (diffs printed), its graph is ONNX Runtime's fused operators (one GroupQueryAttention or
- * MultiHeadAttention per layer, the residual adds inside SkipSimplifiedLayerNormalization or SkipLayerNormalization,
+ * reference (diffs printed), its graph is ONNX Runtime's fused operators (one GroupQueryAttention per layer, with
+ * rotary or learned positions, the residual adds inside SkipSimplifiedLayerNormalization or SkipLayerNormalization,
  * GPT-2's gelu_new as FastGelu, no Softmax left), and the generator's greedy and beam tokens
  * on a left-padded batch of prompts equal the plain export's; the trained fixture's fused export also quantizes to
  * int4 through the quality gate, GroupQueryAttention kept. The plain export of the fixtures is byte for byte the
@@ -68,11 +68,11 @@ class OrtFusedExportTest {
     }
 
     /**
-     * A learned-position graph of {@code n} layers: one MultiHeadAttention per layer, {@code layerNorms} standalone
+     * A learned-position graph of {@code n} layers: one GroupQueryAttention per layer, {@code layerNorms} standalone
      * LayerNormalization, two SkipLayerNormalization per layer and, unless null, one {@code activation} node per layer.
      */
     static Map<String, Integer> layerNormNodes(int n, int layerNorms, String activation) {
-        Map<String, Integer> nodes = new java.util.HashMap<>(Map.of("com.microsoft.MultiHeadAttention", n,
+        Map<String, Integer> nodes = new java.util.HashMap<>(Map.of("com.microsoft.GroupQueryAttention", n,
                 "LayerNormalization", layerNorms, "com.microsoft.SkipLayerNormalization", 2 * n));
         if (activation != null) {
             nodes.put(activation, n);
@@ -98,28 +98,28 @@ class OrtFusedExportTest {
                         random("llama", "tiny-llama3"), "GroupQueryAttention", OrtFusedExportTest::llamaNodes)),
                 // the fixture's norms are 1/0 and its biases 0; the random one has all of them random
                 DynamicTest.dynamicTest("gpt2-tiny-random", () -> check("gpt2-tiny-random",
-                        Fixtures.path("gpt2-tiny-random"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
+                        Fixtures.path("gpt2-tiny-random"), "GroupQueryAttention", OrtFusedExportTest::gpt2Nodes)),
                 DynamicTest.dynamicTest("gpt2 tiny (random)", () -> check("gpt2-tiny", random("gpt2", "tiny"),
-                        "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
-                // exact gelu (BiasGelu) and scores also divided by layer + 1 (MultiHeadAttention's scale per layer)
+                        "GroupQueryAttention", OrtFusedExportTest::gpt2Nodes)),
+                // exact gelu (BiasGelu) and scores also divided by layer + 1 (GroupQueryAttention's scale per layer)
                 DynamicTest.dynamicTest("gpt2 tiny, gelu, scale_attn_by_inverse_layer_idx (random)", () -> {
                     Path checkpoint = ExportChecks.randomCheckpoint(tmp.resolve("gpt2-tiny-gelu"), "gpt2", "tiny");
                     ExportChecks.editConfig(checkpoint, c -> {
                         c.addProperty("activation_function", "gelu");
                         c.addProperty("scale_attn_by_inverse_layer_idx", true);
                     });
-                    check("gpt2-tiny-gelu", checkpoint, "MultiHeadAttention",
+                    check("gpt2-tiny-gelu", checkpoint, "GroupQueryAttention",
                             n -> layerNormNodes(n, 1, "com.microsoft.BiasGelu"));
                 }),
                 // global and local layers alternating, window 4: validation's 16-token prefill crosses it
                 DynamicTest.dynamicTest("gpt_neo tiny (random)", () -> check("gpt_neo-tiny",
-                        random("gpt_neo", "tiny"), "MultiHeadAttention", OrtFusedExportTest::gpt2Nodes)),
+                        random("gpt_neo", "tiny"), "GroupQueryAttention", OrtFusedExportTest::gpt2Nodes)),
                 // pre-norm, relu (Add + Relu, not fused), queries scaled before the product
                 DynamicTest.dynamicTest("opt tiny (random)", () -> check("opt-tiny", random("opt", "tiny"),
-                        "MultiHeadAttention", n -> layerNormNodes(n, 1, null))),
+                        "GroupQueryAttention", n -> layerNormNodes(n, 1, null))),
                 // post-norm (every norm a SkipLayerNormalization of a sum), project_in / project_out
                 DynamicTest.dynamicTest("opt tiny-350m-style (random)", () -> check("opt-tiny-350m-style",
-                        random("opt", "tiny-350m-style"), "MultiHeadAttention", n -> layerNormNodes(n, 0, null))));
+                        random("opt", "tiny-350m-style"), "GroupQueryAttention", n -> layerNormNodes(n, 0, null))));
     }
 
     private static Path random(String arch, String preset) {

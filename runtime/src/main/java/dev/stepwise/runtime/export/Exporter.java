@@ -92,7 +92,6 @@ public final class Exporter {
                 WeightSink shared = new DedupWeightSink(new ProgressWeightSink(sink, progress));
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
                         shared, false, dtype, options.lastLogitsOnly(), optimize);
-                checkInPlaceCache(model, spec.modelType(), options.maxLength());
                 Map<String, ModelProto> generation = GenerationGraphs.build(options.generation(), architecture, config,
                         checkpoint, shared, opset, checkpointDir);
                 weightBytes = sink.bytesWritten();
@@ -162,25 +161,6 @@ public final class Exporter {
         if (n > config.maxPositions()) {
             throw new StepwiseException("--max-length " + n + " exceeds the model's " + config.maxPositions()
                     + " positions");
-        }
-    }
-
-    /**
-     * Refuses {@code --max-length} on a fused graph whose attention is not GroupQueryAttention: ONNX Runtime's
-     * MultiHeadAttention (GPT-2, GPT-Neo, OPT) concatenates past and new keys into a present of the total length, so
-     * it cannot share one preallocated buffer between past and present. Checked on the traced graph, the one place
-     * that knows which attention operator the forward chose; the output folder is still temporary.
-     */
-    private static void checkInPlaceCache(ModelProto model, String modelType, int maxLength) {
-        if (maxLength == 0) {
-            return;
-        }
-        boolean gqa = model.getGraph().getNodeList().stream()
-                .anyMatch(n -> n.getOpType().equals("GroupQueryAttention"));
-        if (!gqa) {
-            throw new StepwiseException("--max-length " + maxLength + ": " + modelType + "'s --optimize ort graph"
-                    + " attends with MultiHeadAttention, which writes a new present of the total length each step;"
-                    + " an in-place KV cache needs GroupQueryAttention (llama, mistral). Drop --max-length");
         }
     }
 

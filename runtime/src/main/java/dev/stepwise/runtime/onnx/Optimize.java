@@ -11,8 +11,9 @@ public enum Optimize {
      * ONNX Runtime's fused {@code com.microsoft} operators where its CPU provider has them, for the forwards written
      * with {@link dev.stepwise.runtime.ops.Ops}' fused layers: {@code GroupQueryAttention} (the KV cache and the
      * sliding window inside), {@code RotaryEmbedding}, {@code SimplifiedLayerNormalization} and
-     * {@code SkipSimplifiedLayerNormalization} for the LLaMA family; {@code MultiHeadAttention},
-     * {@code SkipLayerNormalization} and {@code FastGelu} / {@code BiasGelu} for GPT-2, GPT-Neo and OPT. Such a file runs on ONNX Runtime only.
+     * {@code SkipSimplifiedLayerNormalization} for the LLaMA family; the same {@code GroupQueryAttention} (no rotary,
+     * the causal mask as its bias), {@code SkipLayerNormalization} and {@code FastGelu} / {@code BiasGelu} for GPT-2,
+     * GPT-Neo and OPT. Such a file runs on ONNX Runtime only.
      */
     ORT;
 

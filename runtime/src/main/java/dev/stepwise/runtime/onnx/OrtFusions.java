@@ -11,7 +11,6 @@ import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import java.util.Arrays;
 import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * The fused layers of an {@link Optimize#ORT} trace, each one ONNX Runtime contrib node where the composed form
@@ -36,11 +35,12 @@ import java.util.function.Supplier;
  *   <li>{@code com.microsoft.SkipLayerNormalization} is LayerNorm of {@code input + skip}, the sum its output 3.
  *       {@code com.microsoft.FastGelu} is the tanh approximation of GELU (transformers' gelu_new) of
  *       {@code x + bias}; {@code com.microsoft.BiasGelu} the exact (erf) one.</li>
- *   <li>{@code com.microsoft.MultiHeadAttention} (learned-position attention: GPT-2, GPT-Neo, OPT) takes q/k/v as
- *       {@code [B, S, heads * D]}, the past as {@code [B, heads, P, D]} and returns the present as
- *       {@code [B, heads, P + S, D]}; the causal mask, the padding and a local window are all one
- *       {@code attention_bias} {@code [B, 1, S, T]} (0, or the lowest float where the plain graph's mask is false),
- *       added to the scaled scores (pinned by {@code MultiHeadAttentionContractTest}).</li>
+ *   <li>Learned-position attention (GPT-2, GPT-Neo, OPT) is the same {@code GroupQueryAttention} with as many KV
+ *       heads as query heads, no rotary, the layer's own {@code scale} (GPT-Neo's 1, GPT-2's inverse-layer scaling)
+ *       and the causal mask, the padding and a local window all in one {@code attention_bias}
+ *       {@code [B, 1, S, T]} (0, or the lowest float where the plain graph's mask is false). Being one operator for
+ *       every architecture, it gives each the in-place cache ({@code --max-length}); MultiHeadAttention, which
+ *       concatenates its present, could not.</li>
  *   <li>Limits of the kernel: float32 only on CPU; several new tokens after a non-empty past only at batch 1
  *       ("batch_size must be 1 when sequence_length &gt; 1 and past context is given"); a padded query's own output
  *       (never read: its key is masked for every later token, and generation reads the last position) differs from
@@ -76,11 +76,7 @@ final class OrtFusions {
         Dim batch = ops.dim(in.inputIds(), 0);
         Dim sequence = ops.dim(in.inputIds(), 1);
         Dim total = ops.dim(mask, 1);
-        Tensor lastSlot = ops.sub(ops.dimTensor(total), ops.longs(1));
-        Tensor seqlensK = ops.cast(ops.emit("", "Expand", List.of(lastSlot, ops.dimTensor(batch)),
-                List.of(DType.INT64), List.<Dim[]>of(new Dim[] {batch})).get(0), DType.INT32);
-        Tensor totalLength = ops.cast(ops.emit("", "Reshape", List.of(ops.dimTensor(total), ops.longs()),
-                List.of(DType.INT64), List.<Dim[]>of(new Dim[0])).get(0), DType.INT32);
+        CacheLengths lengths = cacheLengths(in);
         DType type = ops.floatType();
         Tensor keyBias = ops.unsqueeze(ops.where(ops.greater(mask, ops.longs(0)), ops.scalar(0f),
                 ops.scalar(AttentionMask.lowest(type))), 1, 2);                             // [B, 1, 1, T]
@@ -96,27 +92,47 @@ final class OrtFusions {
         Tensor sin = ops.cast(ops.sin(angles), type);
         Tensor positions = in.positionIds();
 
-        return (query, key, value, cache, layer) -> attend(spec, query, key, value, cache, layer, positions, cos, sin,
-                seqlensK, totalLength, bias, total);
+        return (query, key, value, cache, layer) -> groupQueryAttention(
+                rotary(query.get(), spec.heads(), positions, cos, sin),
+                rotary(key.get(), spec.kvHeads(), positions, cos, sin), value.get(), cache, layer, spec.heads(),
+                spec.kvHeads(), spec.headDim(), 1.0 / Math.sqrt(spec.headDim()), spec.window(), lengths, bias, total);
     }
 
-    private Tensor attend(RotaryAttention.Spec spec, Supplier<Tensor> query, Supplier<Tensor> key,
-                          Supplier<Tensor> value, KvCache cache, int layer, Tensor positions, Tensor cos, Tensor sin,
-                          Tensor seqlensK, Tensor totalLength, Tensor bias, Dim total) {
-        Tensor q = rotary(query.get(), spec.heads(), positions, cos, sin);
-        Tensor k = rotary(key.get(), spec.kvHeads(), positions, cos, sin);
-        Tensor v = value.get();
+    /** GroupQueryAttention's length inputs: every row's last slot ({@code [B]} int32) and the total length. */
+    private record CacheLengths(Tensor seqlensK, Tensor totalLength) {
+    }
+
+    /** Every row is given the full length {@code T}; padding is masked by the attention bias instead. */
+    private CacheLengths cacheLengths(DecoderInputs in) {
+        Dim batch = ops.dim(in.inputIds(), 0);
+        Dim total = ops.dim(in.attentionMask(), 1);
+        Tensor lastSlot = ops.sub(ops.dimTensor(total), ops.longs(1));
+        Tensor seqlensK = ops.cast(ops.emit("", "Expand", List.of(lastSlot, ops.dimTensor(batch)),
+                List.of(DType.INT64), List.<Dim[]>of(new Dim[] {batch})).get(0), DType.INT32);
+        Tensor totalLength = ops.cast(ops.emit("", "Reshape", List.of(ops.dimTensor(total), ops.longs()),
+                List.of(DType.INT64), List.<Dim[]>of(new Dim[0])).get(0), DType.INT32);
+        return new CacheLengths(seqlensK, totalLength);
+    }
+
+    /**
+     * One layer's {@code GroupQueryAttention} on projections {@code [B, S, heads * D]} (rotary, if any, already
+     * applied), the past from {@code cache} and the present recorded there; {@code window} as
+     * {@link CausalAttention.Spec#window()}, 0 for none.
+     */
+    private Tensor groupQueryAttention(Tensor q, Tensor k, Tensor v, KvCache cache, int layer, int heads, int kvHeads,
+                                       int headDim, double scale, int window, CacheLengths lengths, Tensor bias,
+                                       Dim total) {
         Dim batch = ops.dim(q, 0);
-        Dim[] presentDims = {batch, Dim.of(spec.kvHeads()), total, Dim.of(spec.headDim())};
+        Dim[] presentDims = {batch, Dim.of(kvHeads), total, Dim.of(headDim)};
         Tensor none = null;
-        List<Tensor> inputs = java.util.Arrays.asList(q, k, v,
+        List<Tensor> inputs = Arrays.asList(q, k, v,
                 cache.hasPast() ? cache.pastKey(layer) : none, cache.hasPast() ? cache.pastValue(layer) : none,
-                seqlensK, totalLength, none, none, none, bias);   // no cos/sin caches, position ids: rotary is done
+                lengths.seqlensK(), lengths.totalLength(), none, none, none, bias); // no cos/sin, no position ids
         List<TracedTensor> out = ops.emit(DOMAIN, "GroupQueryAttention", inputs,
                 List.of(q.type(), q.type(), q.type()), List.of(((TracedTensor) q).dims(), presentDims, presentDims),
-                Attributes.of("num_heads", (long) spec.heads()), Attributes.of("kv_num_heads", (long) spec.kvHeads()),
-                Attributes.of("scale", (float) (1.0 / Math.sqrt(spec.headDim()))),
-                Attributes.of("local_window_size", spec.window() > 0 ? spec.window() - 1L : -1L),
+                Attributes.of("num_heads", (long) heads), Attributes.of("kv_num_heads", (long) kvHeads),
+                Attributes.of("scale", (float) scale),
+                Attributes.of("local_window_size", window > 0 ? window - 1L : -1L),
                 Attributes.of("do_rotary", 0L));
         cache.setPresent(layer, out.get(1), out.get(2));
         return out.get(0);
@@ -157,20 +173,9 @@ final class OrtFusions {
         Tensor bias = ops.where(AttentionMask.causal(ops, in, spec.window()), ops.scalar(0f),
                 ops.scalar(AttentionMask.lowest(type)));                                   // [B, 1, S, T]
         Dim total = ops.dim(in.attentionMask(), 1);
-        return (batch, sequence, query, key, value, cache, layer) -> {
-            Tensor q = query.get();
-            Tensor k = key.get();
-            Tensor v = value.get();
-            Dim[] presentDims = {batch, Dim.of(spec.heads()), total, Dim.of(spec.headDim())};
-            Tensor none = null;
-            List<Tensor> inputs = Arrays.asList(q, k, v, none, none, bias,    // no packed bias, no key padding mask
-                    cache.hasPast() ? cache.pastKey(layer) : none, cache.hasPast() ? cache.pastValue(layer) : none);
-            List<TracedTensor> out = ops.emit(DOMAIN, "MultiHeadAttention", inputs,
-                    List.of(q.type(), q.type(), q.type()), List.of(((TracedTensor) q).dims(), presentDims,
-                            presentDims),
-                    Attributes.of("num_heads", (long) spec.heads()), Attributes.of("scale", (float) spec.scale(layer)));
-            cache.setPresent(layer, out.get(1), out.get(2));
-            return out.get(0);
-        };
+        CacheLengths lengths = cacheLengths(in);
+        return (batch, sequence, query, key, value, cache, layer) -> groupQueryAttention(query.get(), key.get(),
+                value.get(), cache, layer, spec.heads(), spec.heads(), spec.headDim(), spec.scale(layer),
+                spec.window(), lengths, bias, total);
     }
 }
