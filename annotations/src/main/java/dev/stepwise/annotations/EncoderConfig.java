@@ -36,5 +36,6 @@ public @interface EncoderConfig {
 
     ConfigKeys config() default @ConfigKeys;
 
-    EncoderGraph encoder();
+    /** The graph; the default is optimum's ({@link EncoderGraph}'s defaults). */
+    EncoderGraph encoder() default @EncoderGraph;
 }

@@ -13,7 +13,17 @@ import java.lang.annotation.Target;
 @Retention(RetentionPolicy.CLASS)
 @Target({})
 public @interface EncoderGraph {
-    TensorSpec[] inputs();
+    /** Default: optimum's {@code input_ids} and {@code attention_mask}; a model with token types adds its own. */
+    TensorSpec[] inputs() default {
+        @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
+        @TensorSpec(name = "attention_mask", type = DType.INT64, axes = {"batch_size", "sequence_length"})};
 
-    TaskOutput[] outputs();
+    /** Default: optimum's output of each encoder task (a task the model does not declare is not exported). */
+    TaskOutput[] outputs() default {
+        @TaskOutput(task = Task.FEATURE_EXTRACTION, tensor = @TensorSpec(name = "last_hidden_state",
+                type = DType.FLOAT, axes = {"batch_size", "sequence_length", "hidden_size"})),
+        @TaskOutput(task = Task.TEXT_CLASSIFICATION, tensor = @TensorSpec(name = "logits",
+                type = DType.FLOAT, axes = {"batch_size", "num_labels"})),
+        @TaskOutput(task = Task.FILL_MASK, tensor = @TensorSpec(name = "logits",
+                type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))};
 }

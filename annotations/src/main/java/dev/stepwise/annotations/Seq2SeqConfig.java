@@ -32,8 +32,18 @@ public @interface Seq2SeqConfig {
 
     ConfigKeys config() default @ConfigKeys;
 
-    /** The encoder: one {@link TaskOutput} for FEATURE_EXTRACTION, {@code last_hidden_state}. */
-    EncoderGraph encoder();
+    /**
+     * The encoder: one {@link TaskOutput} for FEATURE_EXTRACTION, {@code last_hidden_state}. The default is
+     * optimum's: {@code input_ids} and {@code attention_mask} over {@code encoder_sequence_length}.
+     */
+    EncoderGraph encoder() default @EncoderGraph(
+            inputs = {
+                @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "encoder_sequence_length"}),
+                @TensorSpec(name = "attention_mask", type = DType.INT64,
+                        axes = {"batch_size", "encoder_sequence_length"})},
+            outputs = @TaskOutput(task = Task.FEATURE_EXTRACTION, tensor = @TensorSpec(name = "last_hidden_state",
+                    type = DType.FLOAT, axes = {"batch_size", "encoder_sequence_length", "hidden_size"})));
 
-    DecoderGraph decoder();
+    /** The decoder; the default is optimum's ({@link DecoderGraph}'s defaults). */
+    DecoderGraph decoder() default @DecoderGraph;
 }

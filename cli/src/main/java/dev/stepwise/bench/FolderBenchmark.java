@@ -1,5 +1,6 @@
 package dev.stepwise.bench;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.Exporter;
@@ -127,6 +128,36 @@ public final class FolderBenchmark {
         /** The table {@code bench --folders} prints: each folder's figures and its decode against the first's. */
         public String toTable() {
             return table(this);
+        }
+
+        /** The one JSON object {@code bench --folders --json} prints: each folder's figures and the machine's. */
+        public String toJson() {
+            JsonObject j = new JsonObject();
+            j.addProperty("batch_size", options.batchSize());
+            j.addProperty("prompt_length", options.promptLength());
+            j.addProperty("new_tokens", options.newTokens());
+            j.addProperty("threads", options.threads());
+            JsonArray rows = new JsonArray();
+            double first = results.get(0).ort().decodeMillisPerToken();
+            for (FolderResult r : results) {
+                JsonObject o = new JsonObject();
+                o.addProperty("folder", r.folder().toString());
+                o.addProperty("decode_step_bytes", r.stepBytes());
+                o.addProperty("prefill_ms", BenchReport.round(r.ort().prefillMillis()));
+                o.addProperty("decode_ms_per_token", BenchReport.round(r.ort().decodeMillisPerToken()));
+                o.addProperty("floor_ms_per_token", BenchReport.round(r.floorMillis()));
+                o.addProperty("vs_floor", BenchReport.round(r.vsFloor()));
+                o.addProperty("vs_first", BenchReport.round(r.ort().decodeMillisPerToken() / first));
+                rows.add(o);
+            }
+            j.add("folders", rows);
+            MachineFacts m = MachineFacts.current();
+            j.addProperty("cores", m.cores());
+            j.addProperty("cpu_model", m.cpuModel());
+            j.addProperty("onnxruntime_version", OrtSessions.environment().getVersion());
+            j.addProperty("load_average_before", loadBefore);
+            j.addProperty("load_average_after", loadAfter);
+            return j.toString();
         }
     }
 

@@ -149,7 +149,11 @@ final class BenchCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "Missing required option: '--model' (or --folders)");
         }
         if (folders != null) {
-            System.err.print(FolderBenchmark.run(folders, options, System.err).toTable());
+            FolderBenchmark.Report report = FolderBenchmark.run(folders, options, System.err);
+            System.err.print(report.toTable());
+            if (json) {
+                System.out.println(report.toJson());
+            }
             return 0;
         }
         if (matrix) {

@@ -140,4 +140,41 @@ class BenchCommandTest {
         assertTrue(o.stderr().contains("ONNX Runtime int4"), o.stderr());
         assertEquals(2, bench("--model", checkpoint.toString(), "--quantize", "int3").status(), "unknown mode");
     }
+
+    @Test
+    void existingFoldersAreTimedInOneRunAgainstTheFirst() {
+        Path checkpoint = tmp.resolve("gpt2-tiny-f");
+        RandomCheckpoint.write("gpt2", "tiny", checkpoint, 7);
+        Path fp32 = dev.stepwise.runtime.export.Exporter.export(checkpoint, tmp.resolve("fp32"),
+                dev.stepwise.runtime.export.ExportOptions.defaults()).outputDir();
+        Path int4 = dev.stepwise.runtime.quantize.Quantizer.quantize(fp32, tmp.resolve("int4"),
+                dev.stepwise.runtime.quantize.QuantizeOptions.defaults(dev.stepwise.runtime.quantize.QuantizeMode.INT4)
+                        .withGate(false)).outputDir();
+
+        Outcome o = bench("--folders", fp32 + "," + int4, "--prompt-length", "8", "--new-tokens", "4", "--threads",
+                "1", "--warmup", "0", "--runs", "1", "--json");
+
+        assertEquals(0, o.status(), "exit status; stderr: " + o.stderr());
+        JsonObject j = JsonParser.parseString(o.stdout().strip()).getAsJsonObject();
+        com.google.gson.JsonArray rows = j.getAsJsonArray("folders");
+        assertEquals(2, rows.size(), j.toString());
+        for (int i = 0; i < 2; i++) {
+            JsonObject r = rows.get(i).getAsJsonObject();
+            assertEquals((i == 0 ? fp32 : int4).toString(), r.get("folder").getAsString());
+            double decode = r.get("decode_ms_per_token").getAsDouble();
+            double floor = r.get("floor_ms_per_token").getAsDouble();
+            assertTrue(decode > 0 && floor > 0, r.toString());
+            assertEquals(decode / floor, r.get("vs_floor").getAsDouble(), 1e-3 * (1 + decode / floor), r.toString());
+        }
+        assertEquals(1.0, rows.get(0).getAsJsonObject().get("vs_first").getAsDouble(), 1e-9, "the first is the reference");
+        assertTrue(rows.get(1).getAsJsonObject().get("decode_step_bytes").getAsLong()
+                < rows.get(0).getAsJsonObject().get("decode_step_bytes").getAsLong(), "int4 reads fewer bytes: " + j);
+        assertTrue(o.stderr().contains("bench --folders: batch 1, prompt 8, 4 new tokens"), o.stderr());
+
+        Outcome notAnExport = bench("--folders", checkpoint.toString());
+        assertEquals(1, notAnExport.status(), notAnExport.stderr());
+        assertTrue(notAnExport.stderr().contains(checkpoint + ": not an export folder (no model.onnx)"),
+                notAnExport.stderr());
+        assertEquals(2, bench("--prompt-length", "8").status(), "neither --model nor --folders");
+    }
 }

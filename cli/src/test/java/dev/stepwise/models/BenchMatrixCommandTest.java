@@ -119,9 +119,9 @@ class BenchMatrixCommandTest {
     }
 
     @Test
-    void fusedVariantOfBioGptIsSkippedWithItsReason() {
-        Path checkpoint = tmp.resolve("biogpt-tiny");
-        RandomCheckpoint.write("biogpt", "tiny", checkpoint, 7);
+    void fusedVariantsOfAnArchitectureWithoutFusedLayersAreSkippedWithTheReason() throws Exception {
+        // a user's architecture whose forward writes its own attention (no Ops.causalAttention)
+        Path checkpoint = UserArchitectureTest.ToyCheckpoint.write(tmp.resolve("toy"));
 
         BenchCommandTest.Outcome o = bench.bench("--model", checkpoint.toString(), "--matrix", "--precisions", "fp32",
                 "--batches", "1", "--pasts", "8", "--prefills", "8", "--decode-steps", "1", "--threads", "1",
@@ -129,8 +129,10 @@ class BenchMatrixCommandTest {
 
         assertEquals(0, o.status(), "exit status; stderr: " + o.stderr());
         JsonObject j = JsonParser.parseString(o.stdout().strip()).getAsJsonObject();
-        String why = j.getAsJsonObject("skipped_variants").get("ort").getAsString();
-        assertTrue(why.contains("--optimize ort") && why.contains("biogpt"), why);
+        JsonObject skipped = j.getAsJsonObject("skipped_variants");
+        assertEquals(Set.of("ort", "ort-kv"), skipped.keySet(), j.toString());
+        String why = skipped.get("ort").getAsString();
+        assertTrue(why.contains("--optimize ort") && why.contains("toy_attention"), why);
         assertEquals(2, j.getAsJsonArray("cells").size(), "plain fp32 decode@8 and prefill 8 only: " + j);
         assertTrue(o.stderr().contains("  ort     skipped: " + why), o.stderr());
         assertFalse(o.stderr().contains(" ort fp32 batch"), "no targets for a skipped variant:\n" + o.stderr());

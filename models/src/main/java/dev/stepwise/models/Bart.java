@@ -1,13 +1,8 @@
 package dev.stepwise.models;
 
 import dev.stepwise.annotations.ConfigKeys;
-import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.DecoderGraph;
-import dev.stepwise.annotations.EncoderGraph;
 import dev.stepwise.annotations.Seq2SeqConfig;
-import dev.stepwise.annotations.Task;
-import dev.stepwise.annotations.TaskOutput;
-import dev.stepwise.annotations.TensorSpec;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.EncoderInputs;
 import dev.stepwise.runtime.model.KvCache;
@@ -30,15 +25,7 @@ import dev.stepwise.runtime.ops.Tensor;
  */
 @Seq2SeqConfig(modelType = "bart", opset = 14, atol = 1e-4,
         config = @ConfigKeys(numLayers = "decoder_layers", numAttentionHeads = "decoder_attention_heads",
-                hiddenSize = "d_model"),
-        encoder = @EncoderGraph(
-                inputs = {
-                    @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "encoder_sequence_length"}),
-                    @TensorSpec(name = "attention_mask", type = DType.INT64,
-                            axes = {"batch_size", "encoder_sequence_length"})},
-                outputs = @TaskOutput(task = Task.FEATURE_EXTRACTION, tensor = @TensorSpec(name = "last_hidden_state",
-                        type = DType.FLOAT, axes = {"batch_size", "encoder_sequence_length", "hidden_size"}))),
-        decoder = @DecoderGraph)
+                hiddenSize = "d_model"))
 public final class Bart implements Seq2SeqLm {
     /** {@code BartLearnedPositionalEmbedding}: row {@code position + 2} (the first two rows are padding's legacy). */
     private static final long POSITION_OFFSET = 2;

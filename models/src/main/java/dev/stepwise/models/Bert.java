@@ -4,7 +4,6 @@ import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.EncoderConfig;
 import dev.stepwise.annotations.EncoderGraph;
 import dev.stepwise.annotations.Task;
-import dev.stepwise.annotations.TaskOutput;
 import dev.stepwise.annotations.TensorSpec;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.EncoderInputs;
@@ -31,14 +30,7 @@ import dev.stepwise.runtime.ops.Tensor;
                 inputs = {
                     @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
                     @TensorSpec(name = "attention_mask", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
-                    @TensorSpec(name = "token_type_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"})},
-                outputs = {
-                    @TaskOutput(task = Task.FEATURE_EXTRACTION, tensor = @TensorSpec(name = "last_hidden_state",
-                            type = DType.FLOAT, axes = {"batch_size", "sequence_length", "hidden_size"})),
-                    @TaskOutput(task = Task.TEXT_CLASSIFICATION, tensor = @TensorSpec(name = "logits",
-                            type = DType.FLOAT, axes = {"batch_size", "num_labels"})),
-                    @TaskOutput(task = Task.FILL_MASK, tensor = @TensorSpec(name = "logits",
-                            type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))}))
+                    @TensorSpec(name = "token_type_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"})}))
 public final class Bert implements EncoderModel {
 
     @Override

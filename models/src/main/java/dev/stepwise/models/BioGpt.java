@@ -9,13 +9,12 @@ import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
-import dev.stepwise.runtime.model.layers.AttentionMask;
-import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.LearnedPositions;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.Norms;
-import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import java.math.BigDecimal;
 import java.util.LinkedHashMap;
@@ -56,47 +55,25 @@ public final class BioGpt implements CausalLm {
         Tensor positions = ops.gather(ops.weight(p + "embed_positions.weight",
                 config.maxPositions() + POSITION_OFFSET, e), LearnedPositions.fromMask(ops, in, POSITION_OFFSET));
         Tensor hidden = ops.add(tokens, positions);
-        Tensor mask = AttentionMask.causal(ops, in);
+        // BART-style attention: queries scaled before the product (Opt's), softmax in the compute type
+        CausalAttention attention = ops.causalAttention(new CausalAttention.Spec(config.numAttentionHeads(),
+                config.headDim(), 0, false, false, CausalAttention.Precision.COMPUTE_TYPE), in);
 
+        Tensor pending = null; // the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "layers." + layer + ".";
-            Tensor attn = attention(ops, config, layer, h + "self_attn.",
-                    layerNorm(ops, hidden, h + "self_attn_layer_norm", e), mask, cache);
-            hidden = ops.add(hidden, attn);
-            Tensor x = layerNorm(ops, hidden, h + "final_layer_norm", e);
-            Tensor fc1 = Linear.apply(ops, x, h + "fc1", e, inner);
-            hidden = ops.add(hidden, Linear.apply(ops, Activations.apply(ops, activation, fc1), h + "fc2", inner, e));
+            ResidualNorm n1 = Norms.addThenLayerNorm(ops, hidden, pending, h + "self_attn_layer_norm", e,
+                    LAYER_NORM_EPS);
+            Tensor attn = Opt.attention(ops, config, true, layer, h + "self_attn.", n1.normed(), attention, cache);
+            ResidualNorm n2 = Norms.addThenLayerNorm(ops, n1.sum(), attn, h + "final_layer_norm", e, LAYER_NORM_EPS);
+            hidden = n2.sum();
+            pending = Linear.apply(ops, Linear.applyThenActivate(ops, n2.normed(), h + "fc1", e, inner, activation),
+                    h + "fc2", inner, e);
         }
-        hidden = layerNorm(ops, hidden, p + "layer_norm", e);
+        hidden = Norms.addThenLayerNorm(ops, hidden, pending, p + "layer_norm", e, LAYER_NORM_EPS).normed();
 
         Tensor head = ops.weightOr("output_projection.weight", embedTokens, config.vocabSize(), e);
         return LmHead.logits(ops, in, hidden, head);
-    }
-
-    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x, Tensor mask,
-                                    KvCache cache) {
-        Dim batch = ops.dim(x, 0);
-        Dim sequence = ops.dim(x, 1);
-        float scaling = (float) Math.pow(config.headDim(), -0.5);
-        long e = config.hiddenSize();
-        Tensor query = Heads.split(ops, config, ops.mul(Linear.apply(ops, x, w + "q_proj", e, e), ops.scalar(scaling)),
-                batch, sequence);
-        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "k_proj", e, e), batch, sequence);
-        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "v_proj", e, e), batch, sequence);
-        if (cache.hasPast()) {
-            key = ops.concat(2, cache.pastKey(layer), key);
-            value = ops.concat(2, cache.pastValue(layer), value);
-        }
-        cache.setPresent(layer, key, value);
-
-        Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
-        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
-        Tensor context = Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
-        return Linear.apply(ops, context, w + "out_proj", e, e);
-    }
-
-    private static Tensor layerNorm(Ops ops, Tensor x, String name, long width) {
-        return Norms.layerNorm(ops, x, name, width, LAYER_NORM_EPS);
     }
 
     /** {@code tiny} and {@code biogpt} ({@code microsoft/biogpt}, 347M). */

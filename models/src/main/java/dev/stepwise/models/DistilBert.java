@@ -1,12 +1,8 @@
 package dev.stepwise.models;
 
 import dev.stepwise.annotations.ConfigKeys;
-import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.EncoderConfig;
-import dev.stepwise.annotations.EncoderGraph;
 import dev.stepwise.annotations.Task;
-import dev.stepwise.annotations.TaskOutput;
-import dev.stepwise.annotations.TensorSpec;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.EncoderInputs;
 import dev.stepwise.runtime.model.EncoderModel;
@@ -28,18 +24,7 @@ import dev.stepwise.runtime.ops.Tensor;
  */
 @EncoderConfig(modelType = "distilbert", tasks = {Task.FEATURE_EXTRACTION, Task.TEXT_CLASSIFICATION, Task.FILL_MASK},
         opset = 14, atol = 1e-4,
-        config = @ConfigKeys(numLayers = "n_layers", numAttentionHeads = "n_heads", hiddenSize = "dim"),
-        encoder = @EncoderGraph(
-                inputs = {
-                    @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "sequence_length"}),
-                    @TensorSpec(name = "attention_mask", type = DType.INT64, axes = {"batch_size", "sequence_length"})},
-                outputs = {
-                    @TaskOutput(task = Task.FEATURE_EXTRACTION, tensor = @TensorSpec(name = "last_hidden_state",
-                            type = DType.FLOAT, axes = {"batch_size", "sequence_length", "hidden_size"})),
-                    @TaskOutput(task = Task.TEXT_CLASSIFICATION, tensor = @TensorSpec(name = "logits",
-                            type = DType.FLOAT, axes = {"batch_size", "num_labels"})),
-                    @TaskOutput(task = Task.FILL_MASK, tensor = @TensorSpec(name = "logits",
-                            type = DType.FLOAT, axes = {"batch_size", "sequence_length", "vocab_size"}))}))
+        config = @ConfigKeys(numLayers = "n_layers", numAttentionHeads = "n_heads", hiddenSize = "dim"))
 public final class DistilBert implements EncoderModel {
     /** transformers hard-codes it in DistilBERT's LayerNorms. */
     private static final float EPS = 1e-12f;

@@ -20,7 +20,6 @@ import java.math.BigDecimal;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * GPT-2, as transformers' {@code GPT2LMHeadModel} computes it: learned positions, pre-LayerNorm blocks, fused
@@ -61,12 +60,6 @@ public final class Gpt2 implements CausalLm {
 
         Tensor lmHead = ops.weightOr("lm_head.weight", wte, config.vocabSize(), e);
         return LmHead.logits(ops, in, hidden, lmHead);
-    }
-
-    /** Every GPT-2 forward is written with Ops' fused layers (LayerNorm, attention, activation). */
-    @Override
-    public Optional<String> fusedOperatorsRefusal(ModelConfig config) {
-        return Optional.empty();
     }
 
     private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,

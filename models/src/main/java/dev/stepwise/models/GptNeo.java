@@ -24,7 +24,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * GPT-Neo, as transformers' {@code GPTNeoForCausalLM} computes it: learned positions, pre-LayerNorm blocks whose
@@ -72,12 +71,6 @@ public final class GptNeo implements CausalLm {
 
         Tensor lmHead = ops.weightOr("lm_head.weight", wte, config.vocabSize(), e);
         return LmHead.logits(ops, in, hidden, lmHead);
-    }
-
-    /** Every GPT-Neo forward is written with Ops' fused layers (LayerNorm, attention, activation). */
-    @Override
-    public Optional<String> fusedOperatorsRefusal(ModelConfig config) {
-        return Optional.empty();
     }
 
     /**

@@ -94,12 +94,6 @@ abstract class LlamaFamily implements CausalLm {
         return Linear.apply(ops, context, w + "o_proj", qOut, width, bias);
     }
 
-    /** Attention and norms are Ops' fused layers, so ONNX Runtime's fused operators can take any LLaMA config. */
-    @Override
-    public java.util.Optional<String> fusedOperatorsRefusal(ModelConfig config) {
-        return java.util.Optional.empty();
-    }
-
     /** SwiGLU: {@code down(act(gate(x)) * up(x))}. */
     private static Tensor mlp(Ops ops, ModelConfig config, String activation, String w, Tensor x) {
         boolean bias = config.getBoolean("mlp_bias", false);

@@ -21,7 +21,6 @@ import dev.stepwise.runtime.ops.WeightInit;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * OPT, as transformers' {@code OPTForCausalLM} computes it.
@@ -87,13 +86,13 @@ public final class Opt implements CausalLm {
             String h = p + "layers." + layer + ".";
             if (s.normBefore()) {
                 ResidualNorm n1 = addThenNorm(ops, s, hidden, pending, h + "self_attn_layer_norm", e);
-                Tensor attn = attention(ops, config, s, layer, h + "self_attn.", n1.normed(), attention, cache);
+                Tensor attn = attention(ops, config, s.bias(), layer, h + "self_attn.", n1.normed(), attention, cache);
                 ResidualNorm n2 = addThenNorm(ops, s, n1.sum(), attn, h + "final_layer_norm", e);
                 hidden = n2.sum();
                 pending = mlp(ops, s, h, e, ffn, n2.normed());
             } else {
                 // post-norm: the norm of each sum is the residual stream
-                Tensor attn = attention(ops, config, s, layer, h + "self_attn.", hidden, attention, cache);
+                Tensor attn = attention(ops, config, s.bias(), layer, h + "self_attn.", hidden, attention, cache);
                 hidden = addThenNorm(ops, s, hidden, attn, h + "self_attn_layer_norm", e).normed();
                 hidden = addThenNorm(ops, s, hidden, mlp(ops, s, h, e, ffn, hidden), h + "final_layer_norm", e)
                         .normed();
@@ -111,12 +110,6 @@ public final class Opt implements CausalLm {
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
-    /** Every OPT forward is written with Ops' fused layers (LayerNorm, attention, activation). */
-    @Override
-    public Optional<String> fusedOperatorsRefusal(ModelConfig config) {
-        return Optional.empty();
-    }
-
     /** {@code fc2(activation(fc1(x)))}, fc1's bias added inside {@link Ops#biasActivation}. */
     private static Tensor mlp(Ops ops, Settings s, String h, long e, long ffn, Tensor x) {
         Tensor fc1 = s.bias() ? Linear.applyThenActivate(ops, x, h + "fc1", e, ffn, s.activation())
@@ -124,16 +117,19 @@ public final class Opt implements CausalLm {
         return Linear.apply(ops, fc1, h + "fc2", ffn, e, s.bias());
     }
 
-    /** The projections around {@link CausalAttention}; OPT scales the queries (by 1/sqrt(head dim)), not the scores. */
-    private static Tensor attention(Ops ops, ModelConfig config, Settings s, int layer, String w, Tensor x,
-                                    CausalAttention attention, KvCache cache) {
+    /**
+     * The projections around {@link CausalAttention} (BART's attention, which BioGPT shares): the queries are scaled
+     * by 1/sqrt(head dim), not the scores; {@code bias} on every projection or none.
+     */
+    static Tensor attention(Ops ops, ModelConfig config, boolean bias, int layer, String w, Tensor x,
+                            CausalAttention attention, KvCache cache) {
         float scaling = (float) Math.pow(config.headDim(), -0.5);
         long e = config.hiddenSize();
         Tensor context = attention.apply(ops.dim(x, 0), ops.dim(x, 1),
-                () -> ops.mul(Linear.apply(ops, x, w + "q_proj", e, e, s.bias()), ops.scalar(scaling)),
-                () -> Linear.apply(ops, x, w + "k_proj", e, e, s.bias()),
-                () -> Linear.apply(ops, x, w + "v_proj", e, e, s.bias()), cache, layer);
-        return Linear.apply(ops, context, w + "out_proj", e, e, s.bias());
+                () -> ops.mul(Linear.apply(ops, x, w + "q_proj", e, e, bias), ops.scalar(scaling)),
+                () -> Linear.apply(ops, x, w + "k_proj", e, e, bias),
+                () -> Linear.apply(ops, x, w + "v_proj", e, e, bias), cache, layer);
+        return Linear.apply(ops, context, w + "out_proj", e, e, bias);
     }
 
     /**

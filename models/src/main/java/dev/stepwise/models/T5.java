@@ -1,13 +1,7 @@
 package dev.stepwise.models;
 
 import dev.stepwise.annotations.ConfigKeys;
-import dev.stepwise.annotations.DType;
-import dev.stepwise.annotations.DecoderGraph;
-import dev.stepwise.annotations.EncoderGraph;
 import dev.stepwise.annotations.Seq2SeqConfig;
-import dev.stepwise.annotations.Task;
-import dev.stepwise.annotations.TaskOutput;
-import dev.stepwise.annotations.TensorSpec;
 import dev.stepwise.runtime.model.EncoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
@@ -32,15 +26,7 @@ import dev.stepwise.runtime.ops.WeightInit;
  */
 @Seq2SeqConfig(modelType = "t5", opset = 14, atol = 1e-4,
         config = @ConfigKeys(numLayers = "num_layers", numAttentionHeads = "num_heads", hiddenSize = "d_model",
-                maxPositions = ""),
-        encoder = @EncoderGraph(
-                inputs = {
-                    @TensorSpec(name = "input_ids", type = DType.INT64, axes = {"batch_size", "encoder_sequence_length"}),
-                    @TensorSpec(name = "attention_mask", type = DType.INT64,
-                            axes = {"batch_size", "encoder_sequence_length"})},
-                outputs = @TaskOutput(task = Task.FEATURE_EXTRACTION, tensor = @TensorSpec(name = "last_hidden_state",
-                        type = DType.FLOAT, axes = {"batch_size", "encoder_sequence_length", "hidden_size"}))),
-        decoder = @DecoderGraph)
+                maxPositions = ""))
 public final class T5 implements Seq2SeqLm {
 
     @Override

@@ -39,8 +39,8 @@ class InPlaceKvCacheTest {
     Stream<DynamicTest> inPlaceCacheGeneratesThePlainAndFusedExportsTokens() {
         Stream<DynamicTest> fixtures = Stream.of("llama-tiny-random-fp16", "pylm-llama-trained", "gpt2-tiny-random")
                 .map(label -> DynamicTest.dynamicTest(label, () -> check(label, Fixtures.path(label))));
-        // GPT-Neo (a local window, unscaled scores) and OPT: learned positions through the same GroupQueryAttention
-        Stream<DynamicTest> random = Stream.of("gpt_neo", "opt").map(arch -> DynamicTest.dynamicTest(arch + " tiny",
+        // GPT-Neo (a local window, unscaled scores), OPT and BioGPT: learned positions through the same GroupQueryAttention
+        Stream<DynamicTest> random = Stream.of("gpt_neo", "opt", "biogpt").map(arch -> DynamicTest.dynamicTest(arch + " tiny",
                 () -> check(arch + "-tiny", random(arch))));
         return Stream.concat(fixtures, random);
     }

@@ -32,7 +32,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code export --optimize ort} on the LLaMA-family, GPT-2, GPT-Neo and OPT checkpoints: the fused export validates against the PyTorch
+ * {@code export --optimize ort} on the LLaMA-family, GPT-2, GPT-Neo, OPT and BioGPT checkpoints: the fused export validates against the PyTorch
  * reference (diffs printed), its graph is ONNX Runtime's fused operators (one GroupQueryAttention per layer, with
  * rotary or learned positions, the residual adds inside SkipSimplifiedLayerNormalization or SkipLayerNormalization,
  * GPT-2's gelu_new as FastGelu, no Softmax left), and the generator's greedy and beam tokens
@@ -119,7 +119,10 @@ class OrtFusedExportTest {
                         "GroupQueryAttention", n -> layerNormNodes(n, 1, null))),
                 // post-norm (every norm a SkipLayerNormalization of a sum), project_in / project_out
                 DynamicTest.dynamicTest("opt tiny-350m-style (random)", () -> check("opt-tiny-350m-style",
-                        random("opt", "tiny-350m-style"), "GroupQueryAttention", n -> layerNormNodes(n, 0, null))));
+                        random("opt", "tiny-350m-style"), "GroupQueryAttention", n -> layerNormNodes(n, 0, null))),
+                // OPT's pre-norm layer with scaled embeddings, exact gelu (BiasGelu) and its own position offset
+                DynamicTest.dynamicTest("biogpt tiny (random)", () -> check("biogpt-tiny", random("biogpt", "tiny"),
+                        "GroupQueryAttention", n -> layerNormNodes(n, 1, "com.microsoft.BiasGelu"))));
     }
 
     private static Path random(String arch, String preset) {
@@ -177,11 +180,13 @@ class OrtFusedExportTest {
     @Test
     void architecturesWithoutFusedLayersAreRefusedInOneLine() {
         ExportOptions ort = ExportOptions.defaults().withOptimize(Optimize.ORT);
-        StepwiseException bio = assertThrows(StepwiseException.class,
-                () -> Exporter.export(random("biogpt", "tiny"), tmp.resolve("biogpt-ort"), ort));
-        assertEquals("--optimize ort: biogpt cannot be exported with ONNX Runtime's fused operators: its forward has"
-                + " no fused-operator form yet (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt)",
-                bio.getMessage());
+        // a user's architecture that writes its own attention from standard ops: refused after its trace
+        StepwiseException toy = assertThrows(StepwiseException.class, () -> Exporter.export(
+                UserArchitectureTest.ToyCheckpoint.write(tmp.resolve("toy")), tmp.resolve("toy-ort"), ort));
+        assertEquals("--optimize ort: toy_attention cannot be exported with ONNX Runtime's fused operators: its forward"
+                + " builds attention from standard ops, not Ops' fused layers (Ops.rotaryAttention or"
+                + " Ops.causalAttention) (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt, biogpt)",
+                toy.getMessage());
         StepwiseException bert = assertThrows(StepwiseException.class,
                 () -> Exporter.export(Fixtures.path("all-minilm-l6-v2"), tmp.resolve("bert-ort"), ort));
         assertTrue(bert.getMessage().startsWith("--optimize ort: bert cannot be exported"), bert.getMessage());
@@ -189,7 +194,7 @@ class OrtFusedExportTest {
                 Fixtures.path("llama-tiny-random-fp16"), tmp.resolve("llama-ort-fp16"),
                 ort.withDtype(dev.stepwise.annotations.DType.FLOAT16)));
         assertTrue(half.getMessage().contains("float32 graphs only"), half.getMessage());
-        assertFalse(Files.exists(tmp.resolve("biogpt-ort")), "nothing written for a refused export");
+        assertFalse(Files.exists(tmp.resolve("toy-ort")), "nothing written for a refused export");
     }
 
     private static String sha256(Path file) throws Exception {

@@ -70,7 +70,7 @@ public final class Exporter {
         int opset = settings.opset();
         Optimize optimize = options.optimize();
         if (optimize == Optimize.ORT) {
-            checkFusable(architecture, config, options);
+            checkFusable(options);
         }
         checkMaxLength(options, config);
         ProgressListener progress = options.progress();
@@ -92,6 +92,9 @@ public final class Exporter {
                 WeightSink shared = new DedupWeightSink(new ProgressWeightSink(sink, progress));
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
                         shared, false, dtype, options.lastLogitsOnly(), optimize);
+                if (optimize == Optimize.ORT) {
+                    checkFused(model, spec.modelType());
+                }
                 Map<String, ModelProto> generation = GenerationGraphs.build(options.generation(), architecture, config,
                         checkpoint, shared, opset, checkpointDir);
                 weightBytes = sink.bytesWritten();
@@ -128,13 +131,8 @@ public final class Exporter {
         }
     }
 
-    /** Refuses, in one line, an {@code --optimize ort} export this architecture or these options cannot take. */
-    private static void checkFusable(Architecture architecture, ModelConfig config, ExportOptions options) {
-        String modelType = architecture.spec().modelType();
-        java.util.Optional<String> refusal = architecture.newModel().fusedOperatorsRefusal(config);
-        if (refusal.isPresent()) {
-            throw Optimize.refusal(modelType, refusal.get());
-        }
+    /** Refuses, in one line, {@code --optimize ort} with options its fused graph cannot take. */
+    private static void checkFusable(ExportOptions options) {
         if (options.dtype() != DType.FLOAT) {
             throw new StepwiseException("--optimize ort writes float32 graphs only (ONNX Runtime's CPU"
                     + " GroupQueryAttention is float32); drop --dtype fp16");
@@ -161,6 +159,21 @@ public final class Exporter {
         if (n > config.maxPositions()) {
             throw new StepwiseException("--max-length " + n + " exceeds the model's " + config.maxPositions()
                     + " positions");
+        }
+    }
+
+    /**
+     * Refuses an {@code --optimize ort} trace whose graph has no fused attention: the forward built its attention
+     * from standard ops instead of {@code Ops}' fused layers ({@code rotaryAttention}, {@code causalAttention}), so
+     * the file would be a plain graph labelled fused, with no in-place cache. Checked on the traced graph, the one
+     * place that knows what the forward used; the output folder is still temporary.
+     */
+    private static void checkFused(ModelProto model, String modelType) {
+        boolean fused = model.getGraph().getNodeList().stream()
+                .anyMatch(n -> n.getOpType().equals("GroupQueryAttention"));
+        if (!fused) {
+            throw Optimize.refusal(modelType, "its forward builds attention from standard ops, not Ops' fused layers"
+                    + " (Ops.rotaryAttention or Ops.causalAttention)");
         }
     }
 

@@ -40,14 +40,4 @@ public interface CausalLm {
     default Map<String, JsonObject> randomPresets() {
         return Map.of();
     }
-
-    /**
-     * Why this forward cannot be traced with ONNX Runtime's fused operators ({@code export --optimize ort}) for
-     * {@code config}, in a few words; empty when it can. A forward qualifies by building its layers from
-     * {@link Ops}' fused layers ({@link Ops#rotaryAttention} and {@link Ops#addRmsNorm}, or
-     * {@link Ops#causalAttention}, {@link Ops#addLayerNorm} and {@link Ops#biasActivation}); refused by default.
-     */
-    default java.util.Optional<String> fusedOperatorsRefusal(ModelConfig config) {
-        return java.util.Optional.of("its forward has no fused-operator form yet");
-    }
 }

@@ -25,7 +25,7 @@ public enum Optimize {
     /** The one-line refusal of an {@code --optimize ort} export of {@code modelType}, saying {@code why}. */
     public static StepwiseException refusal(String modelType, String why) {
         return new StepwiseException("--optimize ort: " + modelType + " cannot be exported with ONNX Runtime's fused"
-                + " operators: " + why + " (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt)");
+                + " operators: " + why + " (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt, biogpt)");
     }
 
     /** Parses {@link #cliName()}; {@code where} names the option or file in the error. */
