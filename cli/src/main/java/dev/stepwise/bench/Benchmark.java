@@ -76,6 +76,14 @@ public final class Benchmark {
         ModelConfig config = folder.config();
         String modelType = architecture.spec().modelType();
         checkFits(options, config);
+        try (Checkpoint weights = Checkpoint.open(checkpointDir)) {
+            String tooLarge = TorchMemory.tooLarge(config, Exporter.float32Bytes(weights), options.batchSize(),
+                    options.promptLength());
+            if (tooLarge != null) {
+                throw new StepwiseException("bench times both engines, and the " + tooLarge
+                        + "; use a shorter --prompt-length, or bench --matrix, which reports ONNX Runtime alone there");
+            }
+        }
         long[][] prompts = PromptIds.random(options.batchSize(), options.promptLength(), config.vocabSize(), options.seed());
 
         Path work = tempFolder();

@@ -78,10 +78,17 @@ public final class MatrixBenchmark {
 
             TorchEngine.setThreads(options.threads());
             Map<String, Double> torch = new HashMap<>();
+            Map<String, String> torchSkipped = new LinkedHashMap<>();
             try (Checkpoint weights = Checkpoint.open(checkpointDir);
                  GreedyDecoder engine = Benchmark.torchDecoder(architecture, config, weights)) {
                 forEachCell(grid, config, (batch, kind, length, why) -> {
                     if (why != null) {
+                        return;
+                    }
+                    String tooLarge = TorchMemory.tooLarge(config, fp32Bytes, batch, length);
+                    if (tooLarge != null) {
+                        torchSkipped.put(key(batch, kind, length), tooLarge);
+                        log.printf("[pytorch] batch %d %s: %s%n", batch, label(kind, length), tooLarge);
                         return;
                     }
                     log.printf("[pytorch] batch %d %s%n", batch, label(kind, length));
@@ -107,8 +114,8 @@ public final class MatrixBenchmark {
                             double ms = measure(engine, grid, config, options, batch, kind, length, log);
                             long kv = DecodeStepBytes.kvCache(config, batch, length);
                             cells.add(new MatrixCell(variant, precision, batch, kind, length, ms,
-                                    (stepBytes + kv) / bytesPerMs, torch.get(key(batch, kind, length)), stepBytes, kv,
-                                    null));
+                                    (stepBytes + kv) / bytesPerMs, torch.getOrDefault(key(batch, kind, length),
+                                    Double.NaN), stepBytes, kv, null));
                         });
                     }
                     Benchmark.settle();
@@ -117,7 +124,8 @@ public final class MatrixBenchmark {
             BenchReport.Versions versions = new BenchReport.Versions(OrtSessions.environment().getVersion(),
                     TorchEngine.get().getVersion(), Engine.getDjlVersion());
             return new MatrixReport(architecture.spec().modelType(), fp32Bytes, grid, options, floor, cells,
-                    skippedVariants, MachineFacts.current(), versions, loadBefore, MachineFacts.loadAverage());
+                    skippedVariants, torchSkipped, MachineFacts.current(), versions, loadBefore,
+                    MachineFacts.loadAverage());
         } finally {
             OutputFolder.deleteRecursively(work);
         }
@@ -182,8 +190,9 @@ public final class MatrixBenchmark {
         return kind == Kind.DECODE ? r.decodeMillisPerToken() : r.prefillMillis();
     }
 
-    private static String key(int batch, Kind kind, int length) {
-        return batch + " " + kind + " " + length;
+    /** The key of a (batch, kind, length) in the PyTorch figures and {@link MatrixReport#torchSkipped()}. */
+    static String key(int batch, Kind kind, int length) {
+        return "batch " + batch + " " + label(kind, length);
     }
 
     private static String label(Kind kind, int length) {

@@ -5,7 +5,8 @@ package dev.stepwise.bench;
  * decode step at past {@code length} ({@code ms}: median ms per step) or a prefill of {@code length} tokens
  * ({@code ms}: median prefill), its own memory floor (the step's weight bytes plus the KV cache at that length, read
  * at the run's measured bandwidth), and the PyTorch engine's fp32 figure for the same batch, kind and length. A cell
- * that cannot run carries {@code skipped} (the reason) and NaN figures.
+ * that cannot run carries {@code skipped} (the reason) and NaN figures; a PyTorch figure that could not be measured
+ * (the engine would not fit in memory) is NaN.
  */
 public record MatrixCell(String variant, String precision, int batch, Kind kind, int length, double ms,
                          double floorMs, double torchMs, long weightBytes, long kvBytes, String skipped) {

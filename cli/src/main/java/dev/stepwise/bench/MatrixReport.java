@@ -15,12 +15,13 @@ import java.util.Optional;
 
 /**
  * Everything a {@code bench --matrix} run measured: one {@link MatrixCell} per grid point (skipped ones with their
- * reason), the variants that could not be exported at all ({@code skippedVariants}: variant to reason), the floor
+ * reason), the variants that could not be exported at all ({@code skippedVariants}: variant to reason), the cells
+ * whose PyTorch figure was not measured ({@code torchSkipped}: {@code "batch 1 decode at past 2048"} to reason), the floor
  * bandwidth the cells' floors are read at, and issue 12's targets evaluated on the cells.
  */
 public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, BenchOptions options,
                            FloorResult floor, List<MatrixCell> cells, Map<String, String> skippedVariants,
-                           MachineFacts machine, BenchReport.Versions versions, double loadBefore, double loadAfter) {
+                           Map<String, String> torchSkipped, MachineFacts machine, BenchReport.Versions versions, double loadBefore, double loadAfter) {
     static final int TARGET_PAST = 32;
     static final int LONG_PAST = 2048;
     static final int LONG_PREFILL = 1024;
@@ -50,9 +51,11 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
                     double growth = gap == null ? longPast.get().ms() / shortPast.get().ms() : Double.NaN;
                     t.add(new MatrixTarget("decode at past 2048 <= 1.25x past 32", v, p, b, growth, 1.25, true, gap));
                     Optional<MatrixCell> prefill = cell(v, p, b, Kind.PREFILL, LONG_PREFILL);
+                    String noTorch = torchSkipped.get(MatrixBenchmark.key(b, Kind.PREFILL, LONG_PREFILL));
+                    String prefillGap = missing(prefill, "prefill 1024", b);
                     t.add(new MatrixTarget("prefill 1024 >= 2.00x faster than PyTorch", v, p, b,
                             prefill.map(MatrixCell::torchOverOrt).orElse(Double.NaN), 2.0, false,
-                            missing(prefill, "prefill 1024", b)));
+                            prefillGap != null || noTorch == null ? prefillGap : "not measured (" + noTorch + ")"));
                 }
             }
         }
@@ -85,13 +88,16 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
             String head = String.format(Locale.ROOT, "  %-7s %-5s %5d %-13s", c.variant(), c.precision(), c.batch(),
                     c.label());
             if (c.measured()) {
-                s.append(head).append(String.format(Locale.ROOT, " %11.2f %10.2f %8.2fx %11.2f %10.2fx%n", c.ms(),
-                        c.floorMs(), c.vsFloor(), c.torchMs(), c.torchOverOrt()));
+                s.append(head).append(String.format(Locale.ROOT, " %11.2f %10.2f %8.2fx", c.ms(), c.floorMs(),
+                        c.vsFloor()));
+                s.append(Double.isNaN(c.torchMs()) ? String.format("%12s %11s%n", "-", "-")
+                        : String.format(Locale.ROOT, " %11.2f %10.2fx%n", c.torchMs(), c.torchOverOrt()));
             } else {
                 s.append(head).append(" skipped: ").append(c.skipped()).append(System.lineSeparator());
             }
         }
         skippedVariants.forEach((v, why) -> s.append(String.format("  %-7s skipped: %s%n", v, why)));
+        torchSkipped.forEach((cell, why) -> s.append(String.format("  %s: %s%n", cell, why)));
         s.append("targets (issue 12):").append(System.lineSeparator());
         for (MatrixTarget t : targets()) {
             s.append(t.line()).append(System.lineSeparator());
@@ -132,9 +138,14 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
             if (c.measured()) {
                 o.addProperty("ort_ms", round(c.ms()));
                 o.addProperty("floor_ms", round(c.floorMs()));
-                o.addProperty("torch_ms", round(c.torchMs()));
                 o.addProperty("vs_floor", round(c.vsFloor()));
-                o.addProperty("torch_over_ort", round(c.torchOverOrt()));
+                String noTorch = torchSkipped.get(MatrixBenchmark.key(c.batch(), c.kind(), c.length()));
+                if (noTorch == null) {
+                    o.addProperty("torch_ms", round(c.torchMs()));
+                    o.addProperty("torch_over_ort", round(c.torchOverOrt()));
+                } else {
+                    o.addProperty("torch_skipped", noTorch);
+                }
                 o.addProperty("weight_bytes", c.weightBytes());
                 o.addProperty("kv_bytes", c.kvBytes());
             } else {
