@@ -129,6 +129,14 @@ public final class TorchOps implements EagerOps {
         return scope;
     }
 
+    /** In a scope of its own: the body's intermediates are freed as soon as it returns, its result kept. */
+    @Override
+    public Tensor scoped(java.util.function.Supplier<Tensor> body) {
+        try (TorchScope scope = openScope()) {
+            return scope.keep(body.get());
+        }
+    }
+
     /** Frees these tensors now. Weights are left alone: they live until {@link #close()}. */
     public void release(Tensor... tensors) {
         for (Tensor t : tensors) {

@@ -229,6 +229,19 @@ public interface Ops {
     }
 
     /**
+     * Runs {@code body} and returns its result, telling the backend that every tensor {@code body} makes besides
+     * that result is dead once it returns. A graph backend ignores it (the default); the PyTorch reference frees those
+     * tensors at once, so an attention layer's score matrices, the largest tensors of a long prefill, do not pile up
+     * across layers until the step ends. Only tensors made inside {@code body} may be freed: its inputs are untouched.
+     *
+     * @param body the computation; it must not keep references to its intermediates
+     * @return what {@code body} returns
+     */
+    default Tensor scoped(Supplier<Tensor> body) {
+        return body.get();
+    }
+
+    /**
      * Causal self-attention with rotary embeddings over the KV cache, set up once per forward for {@code inputs}
      * (mask, rotary angles) and applied per layer: {@link RotaryAttention#composed} unless the backend fuses it.
      */

@@ -72,7 +72,16 @@ public interface CausalAttention {
             v = ops.concat(2, cache.pastValue(layer), v);
         }
         cache.setPresent(layer, k, v);
+        Tensor queries = q;
+        Tensor keys = k;
+        Tensor values = v;
+        // the score matrices are dead once the context is made (Ops.scoped)
+        Tensor context = ops.scoped(() -> context(ops, spec, mask, queries, keys, values, layer));
+        return Heads.merge(ops, context, batch, sequence, (long) spec.heads() * spec.headDim());
+    }
 
+    /** Softmax attention of {@code q} over {@code k}/{@code v} ({@code [B, heads, *, headDim]}) under {@code mask}. */
+    private static Tensor context(Ops ops, Spec spec, Tensor mask, Tensor q, Tensor k, Tensor v, int layer) {
         DType scoreType = spec.precision() == Precision.FLOAT32_SCORES ? DType.FLOAT : q.type();
         Tensor scores = ops.matmul(ops.cast(q, scoreType), ops.transpose(ops.cast(k, scoreType), 0, 1, 3, 2));
         if (spec.scaled()) {
@@ -84,6 +93,6 @@ public interface CausalAttention {
         Tensor masked = AttentionMask.apply(ops, scores, mask);
         Tensor probs = ops.cast(spec.precision() == Precision.FLOAT32_SOFTMAX ? AttentionMask.softmaxInFloat32(ops,
                 masked) : ops.softmax(masked, -1), v.type());
-        return Heads.merge(ops, ops.matmul(probs, v), batch, sequence, (long) spec.heads() * spec.headDim());
+        return ops.matmul(probs, v);
     }
 }
