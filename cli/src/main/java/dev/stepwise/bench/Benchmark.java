@@ -76,13 +76,14 @@ public final class Benchmark {
         ModelConfig config = folder.config();
         String modelType = architecture.spec().modelType();
         checkFits(options, config);
+        long float32Bytes;
         try (Checkpoint weights = Checkpoint.open(checkpointDir)) {
-            String tooLarge = TorchMemory.tooLarge(config, Exporter.float32Bytes(weights), options.batchSize(),
-                    options.promptLength());
-            if (tooLarge != null) {
-                throw new StepwiseException("bench times both engines, and the " + tooLarge
-                        + "; use a shorter --prompt-length, or bench --matrix, which reports ONNX Runtime alone there");
-            }
+            float32Bytes = Exporter.float32Bytes(weights);
+        }
+        String tooLarge = TorchMemory.tooLarge(config, float32Bytes, options.batchSize(), options.promptLength());
+        if (tooLarge != null) {
+            throw new StepwiseException("bench times both engines, and the " + tooLarge
+                    + "; use a shorter --prompt-length, or bench --matrix, which reports ONNX Runtime alone there");
         }
         long[][] prompts = PromptIds.random(options.batchSize(), options.promptLength(), config.vocabSize(), options.seed());
 
@@ -95,10 +96,6 @@ public final class Benchmark {
             double exportSeconds = (System.nanoTime() - started) / 1e9;
 
             TorchEngine.setThreads(options.threads());
-            long float32Bytes;
-            try (Checkpoint weights = Checkpoint.open(checkpointDir)) {
-                float32Bytes = Exporter.float32Bytes(weights);
-            }
             Measured measured;
             if (fitsTogether(export.weightBytes(), float32Bytes)) {
                 log.printf("[2/3] loading ONNX Runtime, the PyTorch engine (%d threads each) and a %.1f MB floor buffer%n",

@@ -4,7 +4,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.Exporter;
-import dev.stepwise.runtime.model.ModelConfig;
+import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.ort.OrtSessions;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -46,7 +46,7 @@ public final class FolderBenchmark {
             }
             stepBytes.add(DecodeStepBytes.of(model));
         }
-        long[][] prompts = PromptIds.random(options.batchSize(), options.promptLength(), vocabSize(folders.get(0)),
+        long[][] prompts = PromptIds.random(options.batchSize(), options.promptLength(), ModelFolder.read(folders.get(0)).config().vocabSize(),
                 options.seed());
         long largest = stepBytes.stream().mapToLong(Long::longValue).max().orElseThrow();
         log.printf("[floor] %.1f MB buffer%n", largest / 1e6);
@@ -111,16 +111,6 @@ public final class FolderBenchmark {
 
     private static String name(Path folder) {
         return folder.getFileName().toString();
-    }
-
-    /** The vocabulary of an export folder's {@code config.json}, for in-vocabulary prompts. */
-    private static int vocabSize(Path folder) {
-        Path config = folder.resolve("config.json");
-        JsonObject c = Files.isRegularFile(config) ? ModelConfig.readJson(config) : null;
-        if (c == null || !c.has("vocab_size")) {
-            throw new StepwiseException(config + ": needs vocab_size to draw the benchmark's prompts");
-        }
-        return c.get("vocab_size").getAsInt();
     }
 
     /** A run's figures, with the load average before and after it. */

@@ -62,21 +62,27 @@ public interface RotaryAttention {
         }
         cache.setPresent(layer, k, v);
 
-        Tensor scale = ops.scalar((float) (1.0 / Math.sqrt(headDim)));
-        Tensor qHeads = q;
+        Tensor queries = q;
         Tensor keys = k;
         Tensor values = v;
         // the score matrices are dead once the context is made (Ops.scoped)
-        Tensor context = ops.scoped(() -> kvHeads == heads                                // [B, H, S, D]
-                ? ops.matmul(AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops,
-                        ops.mul(ops.matmul(qHeads, ops.transpose(keys, 0, 1, 3, 2)), scale), mask)), values)
-                : groupedContext(ops, qHeads, keys, values, mask, scale, batch, sequence, heads, kvHeads, headDim));
+        Tensor context = ops.scoped(() -> context(ops, spec, mask, queries, keys, values, batch, sequence));
         return ops.reshape(ops.transpose(context, 0, 2, 1, 3), batch, sequence, Dim.of((long) heads * headDim));
     }
 
-    /** [B, KV, n_rep, S, D] queries against [B, KV, 1, T, D] keys: each KV head serves its n_rep query heads. */
-    private static Tensor groupedContext(Ops ops, Tensor q, Tensor k, Tensor v, Tensor mask, Tensor scale, Dim batch,
-                                         Dim sequence, int heads, int kvHeads, int headDim) {
+    /** Softmax attention {@code [B, H, S, D]} of the rotated queries over the layer's keys and values. */
+    private static Tensor context(Ops ops, Spec spec, Tensor mask, Tensor q, Tensor k, Tensor v, Dim batch,
+                                  Dim sequence) {
+        int heads = spec.heads();
+        int kvHeads = spec.kvHeads();
+        int headDim = spec.headDim();
+        Tensor scale = ops.scalar((float) (1.0 / Math.sqrt(headDim)));
+        if (kvHeads == heads) {
+            Tensor scores = ops.mul(ops.matmul(q, ops.transpose(k, 0, 1, 3, 2)), scale);
+            Tensor probs = AttentionMask.softmaxInFloat32(ops, AttentionMask.apply(ops, scores, mask));
+            return ops.matmul(probs, v);
+        }
+        // [B, KV, n_rep, S, D] queries against [B, KV, 1, T, D] keys: each KV head serves its n_rep query heads.
         int groups = heads / kvHeads;
         Tensor grouped = ops.reshape(q, batch, Dim.of(kvHeads), Dim.of(groups), sequence, Dim.of(headDim));
         Tensor keys = ops.transpose(ops.unsqueeze(k, 2), 0, 1, 2, 4, 3);                // [B, KV, 1, D, T]
