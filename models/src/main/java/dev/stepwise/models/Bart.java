@@ -61,7 +61,7 @@ public final class Bart implements Seq2SeqLm {
         int heads = config.numAttentionHeads();
         long ffn = config.getInt("decoder_ffn_dim");
         Dim sequence = ops.dim(in.inputIds(), 1);
-        Dim past = selfCache.hasPast() ? ops.dim(selfCache.pastKey(0), 2) : Dim.of(0);
+        Dim past = selfCache.pastLength(ops);
         Dim total = ops.add(past, sequence);
         Tensor x = embed(ops, config, "model.decoder.", in.inputIds(), past);
         // [1, 1, S, P + S]: the query at position past + i sees keys 0 .. past + i
@@ -73,35 +73,16 @@ public final class Bart implements Seq2SeqLm {
             Tensor q = heads(ops, Linear.apply(ops, x, l + "self_attn.q_proj", h, h), heads);
             Tensor k = heads(ops, Linear.apply(ops, x, l + "self_attn.k_proj", h, h), heads);
             Tensor v = heads(ops, Linear.apply(ops, x, l + "self_attn.v_proj", h, h), heads);
-            if (selfCache.hasPast()) {
-                k = ops.concat(2, selfCache.pastKey(layer), k);
-                v = ops.concat(2, selfCache.pastValue(layer), v);
-            }
-            selfCache.setPresent(layer, k, v);
-            x = Norms.layerNorm(ops, ops.add(x, attend(ops, q, k, v, causal, l + "self_attn.out_proj", h)),
-                    l + "self_attn_layer_norm", h, EPS);
+            KvCache.KeyValue self = selfCache.append(ops, layer, k, v);
+            x = Norms.layerNorm(ops, ops.add(x, attend(ops, q, self.key(), self.value(), causal,
+                    l + "self_attn.out_proj", h)), l + "self_attn_layer_norm", h, EPS);
 
             Tensor cq = heads(ops, Linear.apply(ops, x, l + "encoder_attn.q_proj", h, h), heads);
-            Tensor ck;
-            Tensor cv;
-            if (crossCache.hasPast()) {
-                ck = crossCache.pastKey(layer);
-                cv = crossCache.pastValue(layer);
-                if (in.encoderHiddenStates() != null) {
-                    // Stepwise's single decoder: past and new cross keys/values, one of them empty
-                    ck = ops.concat(2, ck, heads(ops, Linear.apply(ops, in.encoderHiddenStates(),
-                            l + "encoder_attn.k_proj", h, h), heads));
-                    cv = ops.concat(2, cv, heads(ops, Linear.apply(ops, in.encoderHiddenStates(),
-                            l + "encoder_attn.v_proj", h, h), heads));
-                }
-            } else {
-                // computed once from the encoder's output, then carried as the cross-attention cache
-                ck = heads(ops, Linear.apply(ops, in.encoderHiddenStates(), l + "encoder_attn.k_proj", h, h), heads);
-                cv = heads(ops, Linear.apply(ops, in.encoderHiddenStates(), l + "encoder_attn.v_proj", h, h), heads);
-            }
-            crossCache.setPresent(layer, ck, cv);
-            x = Norms.layerNorm(ops, ops.add(x, attend(ops, cq, ck, cv, encoderMask, l + "encoder_attn.out_proj", h)),
-                    l + "encoder_attn_layer_norm", h, EPS);
+            KvCache.KeyValue cross = crossCache.cross(ops, layer, in.encoderHiddenStates(),
+                    e -> heads(ops, Linear.apply(ops, e, l + "encoder_attn.k_proj", h, h), heads),
+                    e -> heads(ops, Linear.apply(ops, e, l + "encoder_attn.v_proj", h, h), heads));
+            x = Norms.layerNorm(ops, ops.add(x, attend(ops, cq, cross.key(), cross.value(), encoderMask,
+                    l + "encoder_attn.out_proj", h)), l + "encoder_attn_layer_norm", h, EPS);
             x = Norms.layerNorm(ops, ops.add(x, feedForward(ops, config, x, l, h, ffn)), l + "final_layer_norm", h,
                     EPS);
         }

@@ -58,7 +58,7 @@ public final class T5 implements Seq2SeqLm {
         int heads = config.numAttentionHeads();
         Tensor x = ops.gather(shared(ops, config), in.inputIds());
         Dim sequence = ops.dim(in.inputIds(), 1);
-        Dim past = selfCache.hasPast() ? ops.dim(selfCache.pastKey(0), 2) : Dim.of(0);
+        Dim past = selfCache.pastLength(ops);
         Dim total = ops.add(past, sequence);
         Tensor bias = positionBias(ops, config, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
                 past, total, total, false);
@@ -71,35 +71,15 @@ public final class T5 implements Seq2SeqLm {
             Tensor q = split(ops, Linear.apply(ops, n, l + "0.SelfAttention.q", h, inner, false), heads);
             Tensor k = split(ops, Linear.apply(ops, n, l + "0.SelfAttention.k", h, inner, false), heads);
             Tensor v = split(ops, Linear.apply(ops, n, l + "0.SelfAttention.v", h, inner, false), heads);
-            if (selfCache.hasPast()) {
-                k = ops.concat(2, selfCache.pastKey(layer), k);
-                v = ops.concat(2, selfCache.pastValue(layer), v);
-            }
-            selfCache.setPresent(layer, k, v);
-            x = ops.add(x, attend(ops, config, q, k, v, bias, causal, l + "0.SelfAttention.o"));
+            KvCache.KeyValue self = selfCache.append(ops, layer, k, v);
+            x = ops.add(x, attend(ops, config, q, self.key(), self.value(), bias, causal, l + "0.SelfAttention.o"));
 
             n = norm(ops, config, x, l + "1.layer_norm.weight");
             Tensor cq = split(ops, Linear.apply(ops, n, l + "1.EncDecAttention.q", h, inner, false), heads);
-            Tensor ck;
-            Tensor cv;
-            if (crossCache.hasPast()) {
-                ck = crossCache.pastKey(layer);
-                cv = crossCache.pastValue(layer);
-                if (in.encoderHiddenStates() != null) {
-                    // Stepwise's single decoder: past and new cross keys/values, one of them empty
-                    ck = ops.concat(2, ck, split(ops, Linear.apply(ops, in.encoderHiddenStates(),
-                            l + "1.EncDecAttention.k", h, inner, false), heads));
-                    cv = ops.concat(2, cv, split(ops, Linear.apply(ops, in.encoderHiddenStates(),
-                            l + "1.EncDecAttention.v", h, inner, false), heads));
-                }
-            } else {
-                ck = split(ops, Linear.apply(ops, in.encoderHiddenStates(), l + "1.EncDecAttention.k", h, inner, false),
-                        heads);
-                cv = split(ops, Linear.apply(ops, in.encoderHiddenStates(), l + "1.EncDecAttention.v", h, inner, false),
-                        heads);
-            }
-            crossCache.setPresent(layer, ck, cv);
-            x = ops.add(x, attend(ops, config, cq, ck, cv, null, encoderMask, l + "1.EncDecAttention.o"));
+            KvCache.KeyValue cross = crossCache.cross(ops, layer, in.encoderHiddenStates(),
+                    e -> split(ops, Linear.apply(ops, e, l + "1.EncDecAttention.k", h, inner, false), heads),
+                    e -> split(ops, Linear.apply(ops, e, l + "1.EncDecAttention.v", h, inner, false), heads));
+            x = ops.add(x, attend(ops, config, cq, cross.key(), cross.value(), null, encoderMask, l + "1.EncDecAttention.o"));
             x = ops.add(x, feedForward(ops, config, norm(ops, config, x, l + "2.layer_norm.weight"), l + "2."));
         }
         x = norm(ops, config, x, "decoder.final_layer_norm.weight");

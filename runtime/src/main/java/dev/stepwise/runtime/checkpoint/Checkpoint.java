@@ -56,21 +56,14 @@ public final class Checkpoint implements WeightSource, AutoCloseable {
                     + " (expected a Hugging Face checkpoint folder with " + SINGLE_FILE + ", " + BIN_FILE + " or their index)");
         }
         // safetensors first, as transformers does: a folder holding both formats is read without any pickle.
-        Path single = dir.resolve(SINGLE_FILE);
-        if (Files.isRegularFile(single)) {
-            return openSingle(dir, SafetensorsFile.open(single));
-        }
-        Path index = dir.resolve(INDEX_FILE);
-        if (Files.isRegularFile(index)) {
-            return openSharded(dir, index, SafetensorsFile::open);
-        }
-        Path bin = dir.resolve(BIN_FILE);
-        if (Files.isRegularFile(bin)) {
-            return openSingle(dir, TorchBinFile.open(bin));
-        }
-        Path binIndex = dir.resolve(BIN_INDEX_FILE);
-        if (Files.isRegularFile(binIndex)) {
-            return openSharded(dir, binIndex, TorchBinFile::open);
+        if (Files.isRegularFile(dir.resolve(SINGLE_FILE))) {
+            return openSingle(dir, SafetensorsFile.open(dir.resolve(SINGLE_FILE)));
+        } else if (Files.isRegularFile(dir.resolve(INDEX_FILE))) {
+            return openSharded(dir, dir.resolve(INDEX_FILE), SafetensorsFile::open);
+        } else if (Files.isRegularFile(dir.resolve(BIN_FILE))) {
+            return openSingle(dir, TorchBinFile.open(dir.resolve(BIN_FILE)));
+        } else if (Files.isRegularFile(dir.resolve(BIN_INDEX_FILE))) {
+            return openSharded(dir, dir.resolve(BIN_INDEX_FILE), TorchBinFile::open);
         }
         throw new StepwiseException(dir + ": no " + SINGLE_FILE + ", " + INDEX_FILE + ", " + BIN_FILE + " or "
                 + BIN_INDEX_FILE + " found (expected a Hugging Face checkpoint folder)");

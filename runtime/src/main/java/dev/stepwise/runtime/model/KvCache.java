@@ -1,6 +1,9 @@
 package dev.stepwise.runtime.model;
 
+import dev.stepwise.runtime.ops.Dim;
+import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
+import java.util.function.UnaryOperator;
 
 /**
  * Per-layer past key/values going into a forward, and the present key/values coming out of it. Layout is the
@@ -58,6 +61,42 @@ public final class KvCache {
 
     public Tensor presentValue(int layer) {
         return present.values[layer];
+    }
+
+    /** One layer's keys and values as attention reads them. */
+    public record KeyValue(Tensor key, Tensor value) {
+    }
+
+    /** The past's sequence length, {@code [batch, heads, sequence, head_dim]}'s axis 2 of layer 0 (0 without a past). */
+    public Dim pastLength(Ops ops) {
+        return hasPast ? ops.dim(pastKey(0), 2) : Dim.of(0);
+    }
+
+    /**
+     * Self-attention's keys and values of {@code layer}: the past (when there is one) followed by the new ones along
+     * the sequence axis, recorded as the layer's present.
+     */
+    public KeyValue append(Ops ops, int layer, Tensor key, Tensor value) {
+        KeyValue kv = hasPast ? new KeyValue(ops.concat(2, pastKey(layer), key), ops.concat(2, pastValue(layer), value))
+                : new KeyValue(key, value);
+        setPresent(layer, kv.key(), kv.value());
+        return kv;
+    }
+
+    /**
+     * Cross-attention's keys and values of {@code layer}, projected from the encoder's output by {@code key} and
+     * {@code value}: without a past they are computed once and then carried as this cache; with a past and an encoder
+     * output (Stepwise's single decoder, where one of the two is empty) past and new are concatenated; with a past
+     * alone the past is used. Recorded as the layer's present.
+     */
+    public KeyValue cross(Ops ops, int layer, Tensor encoderHiddenStates, UnaryOperator<Tensor> key,
+                          UnaryOperator<Tensor> value) {
+        if (hasPast && encoderHiddenStates == null) {
+            KeyValue past = new KeyValue(pastKey(layer), pastValue(layer));
+            setPresent(layer, past.key(), past.value());
+            return past;
+        }
+        return append(ops, layer, key.apply(encoderHiddenStates), value.apply(encoderHiddenStates));
     }
 
     /** One key and one value per layer: the past going in, or the present coming out. */

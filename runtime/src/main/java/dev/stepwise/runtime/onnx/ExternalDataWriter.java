@@ -111,9 +111,13 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
             transposed.clear();
             // the band [n, cols] becomes [cols, n]
             if (size == 4) {
-                transposeChunk(band.asFloatBuffer(), transposed.asFloatBuffer(), n, cols, 0, cols);
+                FloatBuffer src = band.asFloatBuffer();
+                FloatBuffer dst = transposed.asFloatBuffer();
+                transposeBand(n, cols, (to, from) -> dst.put(to, src.get(from)));
             } else {
-                transposeChunk(band.asShortBuffer(), transposed.asShortBuffer(), n, cols, 0, cols);
+                ShortBuffer src = band.asShortBuffer();
+                ShortBuffer dst = transposed.asShortBuffer();
+                transposeBand(n, cols, (to, from) -> dst.put(to, src.get(from)));
             }
             if (n == rows) {
                 transposed.limit(Math.toIntExact(count * size));
@@ -129,32 +133,21 @@ public final class ExternalDataWriter implements WeightSink, Closeable {
         return finish(name, elemType, new long[] {cols, rows}, offset, count * size);
     }
 
-    /** Output rows {@code j0..j1-1} (columns of the source), each landing at {@code (j - j0) * rows} in {@code dst}. */
-    private static void transposeChunk(FloatBuffer src, FloatBuffer dst, long rows, long cols, long j0, long j1) {
-        for (long i0 = 0; i0 < rows; i0 += TILE) {
-            long i1 = Math.min(rows, i0 + TILE);
-            for (long t0 = j0; t0 < j1; t0 += TILE) {
-                long t1 = Math.min(j1, t0 + TILE);
-                for (long i = i0; i < i1; i++) {
-                    int srcRow = (int) (i * cols);
-                    for (long j = t0; j < t1; j++) {
-                        dst.put((int) ((j - j0) * rows + i), src.get(srcRow + (int) j));
-                    }
-                }
-            }
-        }
+    /** Moves one element of a band from its source index to its transposed index (one per element width). */
+    private interface ElementMove {
+        void move(int to, int from);
     }
 
-    /** The same walk for 16-bit elements. */
-    private static void transposeChunk(ShortBuffer src, ShortBuffer dst, long rows, long cols, long j0, long j1) {
+    /** Transposes a band of {@code rows x cols} elements in square tiles: element (i, j) lands at {@code j * rows + i}. */
+    private static void transposeBand(long rows, long cols, ElementMove element) {
         for (long i0 = 0; i0 < rows; i0 += TILE) {
             long i1 = Math.min(rows, i0 + TILE);
-            for (long t0 = j0; t0 < j1; t0 += TILE) {
-                long t1 = Math.min(j1, t0 + TILE);
+            for (long j0 = 0; j0 < cols; j0 += TILE) {
+                long j1 = Math.min(cols, j0 + TILE);
                 for (long i = i0; i < i1; i++) {
                     int srcRow = (int) (i * cols);
-                    for (long j = t0; j < t1; j++) {
-                        dst.put((int) ((j - j0) * rows + i), src.get(srcRow + (int) j));
+                    for (long j = j0; j < j1; j++) {
+                        element.move((int) (j * rows + i), srcRow + (int) j);
                     }
                 }
             }

@@ -255,17 +255,17 @@ public final class GraphBuilder {
             for (int n = 0; n < nodes.size(); n++) {
                 NodeProto node = nodes.get(n);
                 if (node.getInputList().contains(oldName)) {
-                    NodeProto.Builder b = node.toBuilder();
-                    for (int i = 0; i < node.getInputCount(); i++) {
-                        if (node.getInput(i).equals(oldName)) {
-                            b.setInput(i, newName);
-                        }
-                    }
-                    nodes.set(n, b.build());
+                    nodes.set(n, node.toBuilder().clearInput()
+                            .addAllInput(renamed(node.getInputList(), oldName, newName)).build());
                 }
             }
             consumed.add(newName);
         }
+    }
+
+    /** {@code names} with every {@code from} replaced by {@code to}. */
+    private static List<String> renamed(List<String> names, String from, String to) {
+        return names.stream().map(n -> n.equals(from) ? to : n).toList();
     }
 
     public void renameNodeOutput(String oldName, String newName) {
@@ -278,13 +278,8 @@ public final class GraphBuilder {
         }
         reserveName(newName);
         NodeProto node = nodes.get(index);
-        NodeProto.Builder b = node.toBuilder();
-        for (int i = 0; i < node.getOutputCount(); i++) {
-            if (node.getOutput(i).equals(oldName)) {
-                b.setOutput(i, newName);
-            }
-        }
-        nodes.set(index, b.build());
+        nodes.set(index, node.toBuilder().clearOutput()
+                .addAllOutput(renamed(node.getOutputList(), oldName, newName)).build());
         producers.remove(oldName);
         producers.put(newName, index);
         names.remove(oldName);

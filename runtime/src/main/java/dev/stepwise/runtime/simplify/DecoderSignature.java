@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -27,7 +28,20 @@ public final class DecoderSignature {
         /** A seq2seq decoder's {@code encoder_hidden_states}: the encoder's output (empty once the cross cache is made). */
         ENCODER_HIDDEN_STATES,
         /** A seq2seq decoder's {@code encoder_attention_mask}: the encoder's padding mask. */
-        ENCODER_ATTENTION_MASK
+        ENCODER_ATTENTION_MASK;
+
+        /** The role of a graph input: its name is the role's in lower case, except the past's ({@code past*}). */
+        static Role of(String inputName) {
+            if (inputName.startsWith("past")) {
+                return PAST;
+            }
+            for (Role r : values()) {
+                if (r != PAST && r.name().toLowerCase(Locale.ROOT).equals(inputName)) {
+                    return r;
+                }
+            }
+            return null;
+        }
     }
 
     /** One graph input: declared element type and dims (a Long when fixed, a String dim_param, null unknown). */
@@ -83,26 +97,14 @@ public final class DecoderSignature {
                 throw new StepwiseException(file + ": input '" + v.getName() + "' is not a tensor");
             }
             String name = v.getName();
-            Role role;
-            if (name.equals("input_ids")) {
-                role = Role.INPUT_IDS;
-            } else if (name.equals("attention_mask")) {
-                role = Role.ATTENTION_MASK;
-            } else if (name.equals("position_ids")) {
-                role = Role.POSITION_IDS;
-            } else if (name.equals("use_cache_branch")) {
-                role = Role.USE_CACHE_BRANCH;
-            } else if (name.equals("encoder_hidden_states")) {
-                role = Role.ENCODER_HIDDEN_STATES;
-            } else if (name.equals("encoder_attention_mask")) {
-                role = Role.ENCODER_ATTENTION_MASK;
-            } else if (name.startsWith("past")) {
-                role = Role.PAST;
-                pastNames.add(name);
-            } else {
+            Role role = Role.of(name);
+            if (role == null) {
                 throw new StepwiseException(file + ": input '" + name + "' is not one a decoder step can be fed"
                         + " (expected input_ids, attention_mask, position_ids, past_key_values.*, use_cache_branch,"
                         + " encoder_hidden_states, encoder_attention_mask)");
+            }
+            if (role == Role.PAST) {
+                pastNames.add(name);
             }
             inputs.put(name, new Input(name, role, v.getType().getTensorType().getElemType(), dims(v)));
         }

@@ -67,16 +67,10 @@ public interface CausalAttention {
         Tensor q = Heads.split(ops, query.get(), batch, sequence, spec.heads(), spec.headDim());
         Tensor k = Heads.split(ops, key.get(), batch, sequence, spec.heads(), spec.headDim());
         Tensor v = Heads.split(ops, value.get(), batch, sequence, spec.heads(), spec.headDim());
-        if (cache.hasPast()) {
-            k = ops.concat(2, cache.pastKey(layer), k);
-            v = ops.concat(2, cache.pastValue(layer), v);
-        }
-        cache.setPresent(layer, k, v);
+        KvCache.KeyValue kv = cache.append(ops, layer, k, v);
         Tensor queries = q;
-        Tensor keys = k;
-        Tensor values = v;
         // the score matrices are dead once the context is made (Ops.scoped)
-        Tensor context = ops.scoped(() -> context(ops, spec, mask, queries, keys, values, layer));
+        Tensor context = ops.scoped(() -> context(ops, spec, mask, queries, kv.key(), kv.value(), layer));
         return Heads.merge(ops, context, batch, sequence, (long) spec.heads() * spec.headDim());
     }
 

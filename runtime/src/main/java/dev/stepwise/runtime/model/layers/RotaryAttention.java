@@ -56,17 +56,10 @@ public interface RotaryAttention {
         Tensor v = splitHeads(ops, value.get(), batch, sequence, kvHeads, headDim);
         q = spec.rope().apply(ops, q, cosSin);
         k = spec.rope().apply(ops, k, cosSin);
-        if (cache.hasPast()) {
-            k = ops.concat(2, cache.pastKey(layer), k);
-            v = ops.concat(2, cache.pastValue(layer), v);
-        }
-        cache.setPresent(layer, k, v);
-
+        KvCache.KeyValue kv = cache.append(ops, layer, k, v);
         Tensor queries = q;
-        Tensor keys = k;
-        Tensor values = v;
         // the score matrices are dead once the context is made (Ops.scoped)
-        Tensor context = ops.scoped(() -> context(ops, spec, mask, queries, keys, values, batch, sequence));
+        Tensor context = ops.scoped(() -> context(ops, spec, mask, queries, kv.key(), kv.value(), batch, sequence));
         return ops.reshape(ops.transpose(context, 0, 2, 1, 3), batch, sequence, Dim.of((long) heads * headDim));
     }
 

@@ -18,7 +18,7 @@ import java.util.Set;
  * times), so do outputs of nodes already merged. The later node becomes an Identity of the earlier one's outputs.
  * Exact. Nodes with subgraphs, random ops and nodes that write a graph output are left alone.
  */
-final class CommonSubexpressions implements Fusions.Fusion {
+final class CommonSubexpressions {
     /** Ops whose outputs are drawn at random (any domain: onnxruntime's dropout variants too). */
     private static final Set<String> RANDOM = Set.of("RandomNormal", "RandomUniform", "RandomNormalLike",
             "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout", "BiasDropout", "BitmaskDropout",
@@ -26,13 +26,8 @@ final class CommonSubexpressions implements Fusions.Fusion {
     /** Initializers compared by content up to this size (constants such as 1.0 or an axes list, not weights). */
     private static final long MAX_CONTENT_BYTES = 256;
 
-    @Override
-    public String name() {
-        return "CommonSubexpressions";
-    }
-
-    @Override
-    public int apply(FusionGraph g) {
+    /** Makes this fusion's rewrites on {@code g}; returns how many. */
+    static int apply(FusionGraph g) {
         Map<String, String> canonical = new HashMap<>(); // value -> the value it equals
         Map<String, String> byContent = new HashMap<>();
         for (TensorProto t : g.graph.getInitializerList()) {

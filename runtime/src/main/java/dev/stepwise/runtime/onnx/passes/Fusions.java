@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToIntFunction;
 
 /**
  * The fusions of a static graph, each semantics-preserving (exact, or within float rounding where said) and each
@@ -18,11 +19,11 @@ import java.util.Map;
 public final class Fusions {
     private static final int MAX_ROUNDS = 8;
 
-    /** One kind of rewrite: decides its rewrites on a graph and returns how many it made. */
-    interface Fusion {
-        String name();
-
-        int apply(FusionGraph g);
+    /**
+     * One kind of rewrite: its name in {@link Result#applied}, the first opset whose standard ops it can write (below
+     * it the decomposition stays), and the rewrite itself, which returns how many rewrites it made on a graph.
+     */
+    record Fusion(String name, int sinceOpset, ToIntFunction<FusionGraph> rewrite) {
     }
 
     /** The fused model and how often each fusion applied (by name, in pipeline order). */
@@ -33,8 +34,13 @@ public final class Fusions {
     }
 
     static List<Fusion> all() {
-        return List.of(new CommonSubexpressions(), new LayerNormFusion(), new GeluFusion(), new TransposeFusion(),
-                new ReshapeFusion(), new ScaleFusion(), new GemmFusion());
+        return List.of(new Fusion("CommonSubexpressions", 1, CommonSubexpressions::apply),
+                new Fusion("LayerNormalization", LayerNormFusion.SINCE, LayerNormFusion::apply),
+                new Fusion("Gelu", GeluFusion.SINCE, GeluFusion::apply),
+                new Fusion("Transpose", 1, TransposeFusion::apply),
+                new Fusion("Reshape", 1, ReshapeFusion::apply),
+                new Fusion("Scale", 1, ScaleFusion::apply),
+                new Fusion("Gemm", 1, GemmFusion::apply));
     }
 
     public static ModelProto apply(ModelProto model, Path modelDir) {
@@ -51,8 +57,11 @@ public final class Fusions {
         for (int round = 0; round < MAX_ROUNDS; round++) {
             boolean changed = false;
             for (Fusion f : fusions) {
+                if (GraphInference.defaultOpset(m) < f.sinceOpset()) {
+                    continue;
+                }
                 FusionGraph g = new FusionGraph(m, modelDir);
-                int n = f.apply(g);
+                int n = f.rewrite().applyAsInt(g);
                 if (n > 0) {
                     m = DeadCodeElimination.apply(IdentityElimination.apply(g.build()), false);
                     applied.merge(f.name(), n, Integer::sum);

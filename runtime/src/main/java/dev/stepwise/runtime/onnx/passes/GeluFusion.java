@@ -17,22 +17,14 @@ import java.util.Set;
  * checked by evaluating it at sample points. None of the intermediates may be read elsewhere. Within float rounding.
  * Below opset 20 there is no standard Gelu and the decomposition stays.
  */
-final class GeluFusion implements Fusions.Fusion {
+final class GeluFusion {
     static final int SINCE = 20;
     private static final Set<String> ELEMENTWISE = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Neg");
     private static final double[] SAMPLES = {-4, -2.5, -1.3, -0.7, -0.1, 0, 0.2, 0.6, 1.1, 1.9, 3.2, 5};
     private static final int MAX_CONE = 16;
 
-    @Override
-    public String name() {
-        return "Gelu";
-    }
-
-    @Override
-    public int apply(FusionGraph g) {
-        if (g.opset < SINCE) {
-            return 0;
-        }
+    /** Makes this fusion's rewrites on {@code g}; returns how many. */
+    static int apply(FusionGraph g) {
         int n = 0;
         for (NodeProto f : g.nodes()) {
             boolean erf = FusionGraph.is(f, "Erf");

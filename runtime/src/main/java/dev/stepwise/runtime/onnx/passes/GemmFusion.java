@@ -25,7 +25,7 @@ import java.util.Set;
  * the Reshape behind is free when everything that reads the result is itself a reshape. MatMuls sharing A are fused
  * together or not at all.
  */
-final class GemmFusion implements Fusions.Fusion {
+final class GemmFusion {
     /**
      * One MatMul to fuse: its Add and bias (null when only Transposes are absorbed) and the rank-2 Transposes feeding
      * A and B that become transA/transB (null when none).
@@ -41,13 +41,8 @@ final class GemmFusion implements Fusions.Fusion {
         }
     }
 
-    @Override
-    public String name() {
-        return "Gemm";
-    }
-
-    @Override
-    public int apply(FusionGraph g) {
+    /** Makes this fusion's rewrites on {@code g}; returns how many. */
+    static int apply(FusionGraph g) {
         int n = 0;
         Map<String, List<Candidate>> batched = new LinkedHashMap<>();
         for (NodeProto mm : g.nodes()) {

@@ -16,6 +16,13 @@ final class GraphEdits {
     private GraphEdits() {
     }
 
+    /** The node with its outputs renamed by {@code renames} (outputs not in it keep their names). */
+    static NodeProto renameOutputs(NodeProto node, Map<String, String> renames) {
+        List<String> outputs = node.getOutputList().stream().map(o -> renames.getOrDefault(o, o)).toList();
+        return outputs.equals(node.getOutputList()) ? node
+                : node.toBuilder().clearOutput().addAllOutput(outputs).build();
+    }
+
     /** The node with every input (and every read inside its subgraphs) renamed by {@code renames}. */
     static NodeProto renameInputs(NodeProto node, Map<String, String> renames) {
         if (renames.isEmpty()) {

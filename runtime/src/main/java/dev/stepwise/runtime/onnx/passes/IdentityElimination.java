@@ -65,23 +65,7 @@ public final class IdentityElimination {
         all.putAll(producerRenames);
         GraphProto.Builder b = graph.toBuilder().clearNode();
         for (NodeProto n : kept) {
-            NodeProto r = GraphEdits.renameInputs(n, all);
-            if (!producerRenames.isEmpty()) {
-                NodeProto.Builder nb = null;
-                for (int i = 0; i < r.getOutputCount(); i++) {
-                    String to = producerRenames.get(r.getOutput(i));
-                    if (to != null) {
-                        if (nb == null) {
-                            nb = r.toBuilder();
-                        }
-                        nb.setOutput(i, to);
-                    }
-                }
-                if (nb != null) {
-                    r = nb.build();
-                }
-            }
-            b.addNode(r);
+            b.addNode(GraphEdits.renameOutputs(GraphEdits.renameInputs(n, all), producerRenames));
         }
         // value_info follows renamed values; entries of removed values go
         b.clearValueInfo();

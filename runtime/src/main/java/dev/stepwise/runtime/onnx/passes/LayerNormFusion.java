@@ -19,19 +19,11 @@ import java.util.Set;
  * computes its statistics in float32 even for float16 inputs, which only makes it more precise). Below opset 17
  * there is no standard op for it and the decomposition stays; the same holds for RMSNorm (no mean) until opset 23.
  */
-final class LayerNormFusion implements Fusions.Fusion {
+final class LayerNormFusion {
     static final int SINCE = 17;
 
-    @Override
-    public String name() {
-        return "LayerNormalization";
-    }
-
-    @Override
-    public int apply(FusionGraph g) {
-        if (g.opset < SINCE) {
-            return 0;
-        }
+    /** Makes this fusion's rewrites on {@code g}; returns how many. */
+    static int apply(FusionGraph g) {
         int n = 0;
         for (NodeProto mean : g.nodes()) {
             if (FusionGraph.is(mean, "ReduceMean")) {

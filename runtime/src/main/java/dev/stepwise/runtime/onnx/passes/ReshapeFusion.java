@@ -12,14 +12,10 @@ import java.util.TreeSet;
  * Squeeze, any other mix one Reshape to the chain's static output dims, and a chain that ends where it started
  * nothing at all. Exact. The earlier nodes go when nothing else reads them.
  */
-final class ReshapeFusion implements Fusions.Fusion {
-    @Override
-    public String name() {
-        return "Reshape";
-    }
+final class ReshapeFusion {
 
-    @Override
-    public int apply(FusionGraph g) {
+    /** Makes this fusion's rewrites on {@code g}; returns how many. */
+    static int apply(FusionGraph g) {
         int n = 0;
         for (NodeProto node : g.nodes()) {
             if (!FusionGraph.isStandard(node) || !FusionGraph.RESHAPES.contains(node.getOpType()) || g.isReplaced(node)) {

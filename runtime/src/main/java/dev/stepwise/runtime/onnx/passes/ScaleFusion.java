@@ -18,7 +18,7 @@ import java.util.List;
  * </ul>
  * Only when the constant does not broadcast x to a larger shape, and for floating types.
  */
-final class ScaleFusion implements Fusions.Fusion {
+final class ScaleFusion {
     /** {@code node} computes {@code x * c} (or {@code x / c} when {@code div}). */
     record Scale(NodeProto node, String x, String constant, double c, boolean div) {
         /** The factor x is multiplied by. */
@@ -27,13 +27,8 @@ final class ScaleFusion implements Fusions.Fusion {
         }
     }
 
-    @Override
-    public String name() {
-        return "Scale";
-    }
-
-    @Override
-    public int apply(FusionGraph g) {
+    /** Makes this fusion's rewrites on {@code g}; returns how many. */
+    static int apply(FusionGraph g) {
         int n = 0;
         for (NodeProto node : g.nodes()) {
             Scale s = scale(g, node);

@@ -14,14 +14,10 @@ import java.util.List;
  * weight and is never rewritten (weights live in the shared external file) — a rank-2 MatMul reading it gets Gemm's
  * {@code transB} instead ({@link GemmFusion}).
  */
-final class TransposeFusion implements Fusions.Fusion {
-    @Override
-    public String name() {
-        return "Transpose";
-    }
+final class TransposeFusion {
 
-    @Override
-    public int apply(FusionGraph g) {
+    /** Makes this fusion's rewrites on {@code g}; returns how many. */
+    static int apply(FusionGraph g) {
         int n = 0;
         for (NodeProto t : g.nodes()) {
             if (!FusionGraph.is(t, "Transpose") || g.isReplaced(t)) {
