@@ -92,10 +92,9 @@ public final class Bert implements EncoderModel {
     private static Tensor selfAttention(Ops ops, ModelConfig config, String w, Tensor x, Tensor mask) {
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
-        long h = config.hiddenSize();
-        Tensor query = Heads.split(ops, config, Linear.apply(ops, x, w + "query", h, h), batch, sequence);
-        Tensor key = Heads.split(ops, config, Linear.apply(ops, x, w + "key", h, h), batch, sequence);
-        Tensor value = Heads.split(ops, config, Linear.apply(ops, x, w + "value", h, h), batch, sequence);
+        Tensor query = Heads.project(ops, config, x, w + "query", batch, sequence);
+        Tensor key = Heads.project(ops, config, x, w + "key", batch, sequence);
+        Tensor value = Heads.project(ops, config, x, w + "value", batch, sequence);
         Tensor scores = ops.div(ops.matmul(query, ops.transpose(key, 0, 1, 3, 2)),
                 ops.scalar((float) Math.sqrt(config.headDim())));
         Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);

@@ -17,7 +17,6 @@ import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import java.math.BigDecimal;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -42,8 +41,7 @@ public final class BioGpt implements CausalLm {
     @Override
     public Tensor forward(Ops ops, ModelConfig config, DecoderInputs in, KvCache cache) {
         String p = "biogpt.";
-        String activation = config.getString("hidden_act", "gelu");
-        Activations.check(activation, config.source().toString());
+        String activation = Activations.read(config, "hidden_act", "gelu");
         long e = config.hiddenSize();
         long inner = config.getInt("intermediate_size", 4 * config.hiddenSize());
 
@@ -79,10 +77,8 @@ public final class BioGpt implements CausalLm {
     /** {@code tiny} and {@code biogpt} ({@code microsoft/biogpt}, 347M). */
     @Override
     public Map<String, JsonObject> randomPresets() {
-        Map<String, JsonObject> p = new LinkedHashMap<>();
-        p.put("tiny", preset(1000, 64, 256, 2, 4, 128));
-        p.put("biogpt", preset(42384, 1024, 4096, 24, 16, 1024));
-        return p;
+        return ConfigJson.presets(Map.entry("tiny", preset(1000, 64, 256, 2, 4, 128)),
+                Map.entry("biogpt", preset(42384, 1024, 4096, 24, 16, 1024)));
     }
 
     /** The keys BioGptConfig.save_pretrained writes, sorted; bos {@code <s>} = 0, pad = 1, eos {@code </s>} = 2. */

@@ -31,8 +31,7 @@ public final class DistilBert implements EncoderModel {
 
     @Override
     public Tensor forward(Ops ops, ModelConfig config, EncoderInputs in, Task task) {
-        String activation = config.getString("activation", "gelu");
-        Activations.check(activation, config.source().toString());
+        String activation = Activations.read(config, "activation", "gelu");
         String p = prefix(config);
         long h = config.hiddenSize();
         long vocab = config.vocabSize();
@@ -82,9 +81,9 @@ public final class DistilBert implements EncoderModel {
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
         long h = config.hiddenSize();
-        Tensor q = Heads.split(ops, config, Linear.apply(ops, x, w + "q_lin", h, h), batch, sequence);
-        Tensor k = Heads.split(ops, config, Linear.apply(ops, x, w + "k_lin", h, h), batch, sequence);
-        Tensor v = Heads.split(ops, config, Linear.apply(ops, x, w + "v_lin", h, h), batch, sequence);
+        Tensor q = Heads.project(ops, config, x, w + "q_lin", batch, sequence);
+        Tensor k = Heads.project(ops, config, x, w + "k_lin", batch, sequence);
+        Tensor v = Heads.project(ops, config, x, w + "v_lin", batch, sequence);
         q = ops.div(q, ops.scalar((float) Math.sqrt(config.headDim())));
         Tensor scores = AttentionMask.apply(ops, ops.matmul(q, ops.transpose(k, 0, 1, 3, 2)), mask);
         Tensor context = Heads.merge(ops, ops.matmul(ops.softmax(scores, -1), v), batch, sequence, config.hiddenSize());

@@ -17,7 +17,6 @@ import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import java.math.BigDecimal;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -34,8 +33,7 @@ public final class Gpt2 implements CausalLm {
     public Tensor forward(Ops ops, ModelConfig config, DecoderInputs in, KvCache cache) {
         String p = "transformer.";
         float eps = (float) config.getDouble("layer_norm_epsilon", 1e-5);
-        String activation = config.getString("activation_function", "gelu_new");
-        Activations.check(activation, config.source().toString());
+        String activation = Activations.read(config, "activation_function", "gelu_new");
         long e = config.hiddenSize();
         long inner = config.getInt("n_inner", 4 * config.hiddenSize());
 
@@ -88,10 +86,8 @@ public final class Gpt2 implements CausalLm {
     /** {@code tiny} (special ids at the top of its small vocabulary, as GPT-2's 50256 is) and {@code gpt2} (124M). */
     @Override
     public Map<String, JsonObject> randomPresets() {
-        Map<String, JsonObject> p = new LinkedHashMap<>();
-        p.put("tiny", preset(1000, 64, 2, 4, 128, 999));
-        p.put("gpt2", preset(50257, 768, 12, 12, 1024, 50256));
-        return p;
+        return ConfigJson.presets(Map.entry("tiny", preset(1000, 64, 2, 4, 128, 999)),
+                Map.entry("gpt2", preset(50257, 768, 12, 12, 1024, 50256)));
     }
 
     /** The keys GPT2Config.save_pretrained writes, sorted as transformers sorts them. */

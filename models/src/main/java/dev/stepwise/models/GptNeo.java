@@ -21,7 +21,6 @@ import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import java.math.BigDecimal;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -42,8 +41,7 @@ public final class GptNeo implements CausalLm {
     public Tensor forward(Ops ops, ModelConfig config, DecoderInputs in, KvCache cache) {
         String p = "transformer.";
         float eps = (float) config.getDouble("layer_norm_epsilon", 1e-5);
-        String activation = config.getString("activation_function", "gelu_new");
-        Activations.check(activation, config.source().toString());
+        String activation = Activations.read(config, "activation_function", "gelu_new");
         List<String> kinds = attentionLayers(config);
         int window = windowSize(config);
         long e = config.hiddenSize();
@@ -161,10 +159,8 @@ public final class GptNeo implements CausalLm {
     /** {@code tiny} (a window of 4 slots, so local layers cut off context inside short test prompts) and 125M. */
     @Override
     public Map<String, JsonObject> randomPresets() {
-        Map<String, JsonObject> p = new LinkedHashMap<>();
-        p.put("tiny", preset(1000, 64, 4, 4, 128, 4, 999));
-        p.put("gpt-neo-125m", preset(50257, 768, 12, 12, 2048, 256, 50256));
-        return p;
+        return ConfigJson.presets(Map.entry("tiny", preset(1000, 64, 4, 4, 128, 4, 999)),
+                Map.entry("gpt-neo-125m", preset(50257, 768, 12, 12, 2048, 256, 50256)));
     }
 
     /** The keys GPTNeoConfig.save_pretrained writes, sorted; attention_layers is attention_types expanded. */

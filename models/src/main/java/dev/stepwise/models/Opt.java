@@ -18,7 +18,6 @@ import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
 import dev.stepwise.runtime.ops.WeightInit;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -173,11 +172,9 @@ public final class Opt implements CausalLm {
     /** {@code tiny}, {@code tiny-350m-style} (opt-350m's shape in miniature: post-LN, narrower embeddings), 125M. */
     @Override
     public Map<String, JsonObject> randomPresets() {
-        Map<String, JsonObject> p = new LinkedHashMap<>();
-        p.put("tiny", preset(1000, 64, 64, 256, 2, 4, 128, true));
-        p.put("tiny-350m-style", preset(1000, 64, 32, 256, 2, 4, 128, false));
-        p.put("opt-125m", preset(50272, 768, 768, 3072, 12, 12, 2048, true));
-        return p;
+        return ConfigJson.presets(Map.entry("tiny", preset(1000, 64, 64, 256, 2, 4, 128, true)),
+                Map.entry("tiny-350m-style", preset(1000, 64, 32, 256, 2, 4, 128, false)),
+                Map.entry("opt-125m", preset(50272, 768, 768, 3072, 12, 12, 2048, true)));
     }
 
     /** The keys OPTConfig.save_pretrained writes, sorted; bos = eos = 2 ({@code </s>}) and pad = 1 in every size. */

@@ -5,7 +5,9 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A {@code config.json} object written inline, for an architecture's random presets
@@ -33,6 +35,16 @@ public final class ConfigJson {
             o.add(key, element(keysAndValues[i + 1]));
         }
         return o;
+    }
+
+    /** An architecture's presets by name, in the order given (the order {@code random-checkpoint --list} shows). */
+    @SafeVarargs
+    public static Map<String, JsonObject> presets(Map.Entry<String, JsonObject>... named) {
+        Map<String, JsonObject> p = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonObject> e : named) {
+            p.put(e.getKey(), e.getValue());
+        }
+        return p;
     }
 
     private static JsonElement element(Object v) {

@@ -1,6 +1,7 @@
 package dev.stepwise.runtime.model.layers;
 
 import dev.stepwise.runtime.StepwiseException;
+import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
 
@@ -17,6 +18,13 @@ public final class Activations {
             default -> throw new StepwiseException(where + ": unsupported activation function '" + name
                     + "' (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu, silu, swish, tanh, quick_gelu)");
         }
+    }
+
+    /** The activation a config names under {@code key} ({@code defaultName} when absent), checked as {@link #check} does. */
+    public static String read(ModelConfig config, String key, String defaultName) {
+        String name = config.getString(key, defaultName);
+        check(name, config.source().toString());
+        return name;
     }
 
     public static Tensor apply(Ops ops, String name, Tensor x) {
