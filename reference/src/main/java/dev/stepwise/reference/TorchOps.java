@@ -219,11 +219,6 @@ public final class TorchOps implements EagerOps {
     }
 
     @Override
-    public Tensor scalar(float value) {
-        return scalar(value, DType.FLOAT);
-    }
-
-    @Override
     public Tensor scalar(float value, DType type) {
         return wrap(JniUtils.full(current(), new Shape(), value, dataType(type), device, SparseFormat.DENSE));
     }
@@ -248,21 +243,6 @@ public final class TorchOps implements EagerOps {
     public Dim dim(Tensor x, int axis) {
         PtNDArray a = unwrap(x);
         return Dim.of(a.getShape().get(axis(axis, a, "dim")));
-    }
-
-    @Override
-    public Dim add(Dim a, Dim b) {
-        return Dim.of(known(a) + known(b));
-    }
-
-    @Override
-    public Dim sub(Dim a, Dim b) {
-        return Dim.of(known(a) - known(b));
-    }
-
-    @Override
-    public Dim mul(Dim a, Dim b) {
-        return Dim.of(known(a) * known(b));
     }
 
     @Override

@@ -239,11 +239,6 @@ public final class TracingOps implements Ops {
     }
 
     @Override
-    public Tensor scalar(float value) {
-        return scalar(value, floatType);
-    }
-
-    @Override
     public Tensor scalar(float value, DType type) {
         if (type == DType.FLOAT16) {
             ByteBuffer b = ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(HalfFloats.floatToF16(value));

@@ -91,7 +91,9 @@ public interface Ops {
     }
 
     /** A scalar constant (rank 0) of {@link #floatType()}. */
-    Tensor scalar(float value);
+    default Tensor scalar(float value) {
+        return scalar(value, floatType());
+    }
 
     /** A scalar constant (rank 0) of a floating type: {@code FLOAT} inside a float32 step of a half-precision forward. */
     Tensor scalar(float value, DType type);
@@ -110,11 +112,28 @@ public interface Ops {
     /** Size of {@code axis} of {@code x}. */
     Dim dim(Tensor x, int axis);
 
-    Dim add(Dim a, Dim b);
+    /**
+     * Dim arithmetic. The defaults serve backends whose dims are all numbers (the PyTorch reference, the shape-only
+     * backend); a tracing backend overrides them with symbolic dims.
+     */
+    default Dim add(Dim a, Dim b) {
+        return Dim.of(knownValue(a) + knownValue(b));
+    }
 
-    Dim sub(Dim a, Dim b);
+    default Dim sub(Dim a, Dim b) {
+        return Dim.of(knownValue(a) - knownValue(b));
+    }
 
-    Dim mul(Dim a, Dim b);
+    default Dim mul(Dim a, Dim b) {
+        return Dim.of(knownValue(a) * knownValue(b));
+    }
+
+    private static long knownValue(Dim d) {
+        if (!d.isKnown()) {
+            throw new IllegalArgumentException("this backend has only known dims, got " + d);
+        }
+        return d.value();
+    }
 
     /** An int64 rank-1 tensor of length 1 holding the dim (for use in arithmetic with tensors). */
     Tensor dimTensor(Dim d);

@@ -188,11 +188,6 @@ public final class ShapeOps implements Ops {
     }
 
     @Override
-    public Tensor scalar(float value) {
-        return scalar(value, floatType());
-    }
-
-    @Override
     public Tensor scalar(float value, DType type) {
         if (type != DType.FLOAT && type != DType.FLOAT16) {
             throw new IllegalArgumentException("scalar: " + type + " is not a floating type");
@@ -216,21 +211,6 @@ public final class ShapeOps implements Ops {
     public Dim dim(Tensor x, int axis) {
         Shaped s = shaped(x);
         return Dim.of(s.shape()[axis(s, axis, s.rank(), "dim")]);
-    }
-
-    @Override
-    public Dim add(Dim a, Dim b) {
-        return Dim.of(known(a) + known(b));
-    }
-
-    @Override
-    public Dim sub(Dim a, Dim b) {
-        return Dim.of(known(a) - known(b));
-    }
-
-    @Override
-    public Dim mul(Dim a, Dim b) {
-        return Dim.of(known(a) * known(b));
     }
 
     private static long known(Dim d) {
