@@ -1,33 +1,32 @@
 package dev.stepwise.annotations;
 
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
 /** The export tasks an architecture supports, named as optimum names them. */
 public enum Task {
     /** Logits only: no past inputs, no present outputs. */
-    TEXT_GENERATION("text-generation"),
+    TEXT_GENERATION,
     /** The KV-cache decoder: past inputs and present outputs; an empty past is prefill. */
-    TEXT_GENERATION_WITH_PAST("text-generation-with-past"),
+    TEXT_GENERATION_WITH_PAST,
     /** Encoder-only: the last hidden states {@code [batch_size, sequence_length, hidden_size]} (BertModel). */
-    FEATURE_EXTRACTION("feature-extraction"),
+    FEATURE_EXTRACTION,
     /** Encoder-only: one row of class logits per input, {@code [batch_size, num_labels]}. */
-    TEXT_CLASSIFICATION("text-classification"),
+    TEXT_CLASSIFICATION,
     /** Encoder-only: vocabulary logits at every position, {@code [batch_size, sequence_length, vocab_size]}. */
-    FILL_MASK("fill-mask"),
+    FILL_MASK,
     /** Encoder-decoder: optimum's encoder, decoder and decoder-with-past graphs ({@code @Seq2SeqConfig}). */
-    TEXT2TEXT_GENERATION("text2text-generation");
-
-    private final String cliName;
-
-    Task(String cliName) {
-        this.cliName = cliName;
-    }
+    TEXT2TEXT_GENERATION;
 
     /**
      * The task's name as optimum and the command line spell it.
      *
-     * @return {@code text-generation} or {@code text-generation-with-past}
+     * @return the constant's name lower-cased with {@code -} for {@code _}: {@code text-generation},
+     *         {@code text-generation-with-past}, ...
      */
     public String cliName() {
-        return cliName;
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /**
@@ -48,13 +47,13 @@ public enum Task {
      * @throws IllegalArgumentException naming the choices, for any other name
      */
     public static Task fromCliName(String name) {
-        for (Task t : values()) {
-            if (t.cliName.equals(name)) {
-                return t;
-            }
+        List<String> names = Arrays.stream(values()).map(Task::cliName).toList();
+        int i = names.indexOf(name);
+        if (i < 0) {
+            int last = names.size() - 1;
+            throw new IllegalArgumentException("unknown task '" + name + "' (expected "
+                    + String.join(", ", names.subList(0, last)) + " or " + names.get(last) + ")");
         }
-        throw new IllegalArgumentException("unknown task '" + name + "' (expected text-generation,"
-                + " text-generation-with-past, feature-extraction, text-classification, fill-mask or"
-                + " text2text-generation)");
+        return values()[i];
     }
 }

@@ -2,6 +2,7 @@ package dev.stepwise.runtime.export;
 
 import dev.stepwise.runtime.loop.LoopGraphBuilder;
 import dev.stepwise.runtime.search.SearchKind;
+import dev.stepwise.runtime.util.CliNames;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
@@ -9,19 +10,13 @@ import java.util.Set;
 /** The whole-generation graphs an export can write next to {@code model.onnx} ({@code export --generation ...}). */
 public enum GenerationGraph {
     /** {@code model_loop.onnx}: the decoder inside an ONNX Loop, greedy and seeded sampling, standard ops only. */
-    LOOP("loop"),
+    LOOP,
     /** {@code model_beam_search.onnx}: ONNX Runtime's com.microsoft BeamSearch around the decoder. */
-    BEAM_SEARCH("beam-search"),
+    BEAM_SEARCH,
     /** {@code model_greedy_search.onnx}: ONNX Runtime's GreedySearch. */
-    GREEDY_SEARCH("greedy-search"),
+    GREEDY_SEARCH,
     /** {@code model_sampling.onnx}: ONNX Runtime's Sampling. */
-    SAMPLING("sampling");
-
-    private final String cliName;
-
-    GenerationGraph(String cliName) {
-        this.cliName = cliName;
-    }
+    SAMPLING;
 
     /**
      * The graph's name on the command line ({@code export --generation loop,beam-search}).
@@ -29,7 +24,7 @@ public enum GenerationGraph {
      * @return {@code loop}, {@code beam-search}, {@code greedy-search} or {@code sampling}
      */
     public String cliName() {
-        return cliName;
+        return CliNames.of(this);
     }
 
     /**
@@ -39,8 +34,7 @@ public enum GenerationGraph {
      *         {@code model_sampling.onnx}
      */
     public String fileName() {
-        return this == LOOP ? LoopGraphBuilder.FILE
-                : SearchKind.fromCliName(cliName).fileName();
+        return this == LOOP ? LoopGraphBuilder.FILE : SearchKind.valueOf(name()).fileName();
     }
 
     /**
@@ -58,17 +52,8 @@ public enum GenerationGraph {
             if (name.isEmpty()) {
                 continue;
             }
-            GenerationGraph found = null;
-            for (GenerationGraph g : values()) {
-                if (g.cliName.equals(name)) {
-                    found = g;
-                }
-            }
-            if (found == null) {
-                throw new IllegalArgumentException("unknown generation graph '" + part.trim()
-                        + "' (expected loop, beam-search, greedy-search or sampling)");
-            }
-            out.add(found);
+            out.add(CliNames.find(GenerationGraph.class, name).orElseThrow(() ->
+                    CliNames.unknown(GenerationGraph.class, "generation graph", part.trim())));
         }
         return out;
     }

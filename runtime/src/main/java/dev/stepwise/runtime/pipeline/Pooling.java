@@ -1,5 +1,7 @@
 package dev.stepwise.runtime.pipeline;
 
+import dev.stepwise.runtime.util.CliNames;
+
 /** How feature-extraction turns token vectors into one vector per text, as sentence-transformers' Pooling does. */
 public enum Pooling {
     /** The mean of the real (unpadded) tokens' vectors: sentence-transformers' {@code pooling_mode_mean_tokens}. */
@@ -10,11 +12,6 @@ public enum Pooling {
     NONE;
 
     public static Pooling parse(String name) {
-        return switch (name) {
-            case "mean" -> MEAN;
-            case "cls" -> CLS;
-            case "none" -> NONE;
-            default -> throw new IllegalArgumentException("unknown pooling '" + name + "' (expected mean, cls or none)");
-        };
+        return CliNames.parse(Pooling.class, "pooling", name);
     }
 }

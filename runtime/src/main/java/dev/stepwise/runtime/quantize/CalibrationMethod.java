@@ -1,5 +1,7 @@
 package dev.stepwise.runtime.quantize;
 
+import dev.stepwise.runtime.util.CliNames;
+
 /**
  * How calibration turns the observed activations into a range: {@code MINMAX} takes the least and largest value seen
  * over every calibration run (ONNX Runtime's {@code CalibrationMethod.MinMax}); {@code PERCENTILE} clips the range to
@@ -18,11 +20,7 @@ public enum CalibrationMethod {
      * @return the method, or null for any other name
      */
     public static CalibrationMethod parse(String s) {
-        return switch (s) {
-            case "minmax" -> MINMAX;
-            case "percentile" -> PERCENTILE;
-            default -> null;
-        };
+        return CliNames.find(CalibrationMethod.class, s).orElse(null);
     }
 
     /**
@@ -31,6 +29,6 @@ public enum CalibrationMethod {
      * @return {@code minmax} or {@code percentile}
      */
     public String cliName() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return CliNames.of(this);
     }
 }

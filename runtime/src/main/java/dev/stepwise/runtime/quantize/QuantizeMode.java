@@ -1,6 +1,6 @@
 package dev.stepwise.runtime.quantize;
 
-import java.util.Locale;
+import dev.stepwise.runtime.util.CliNames;
 
 /**
  * The quantized forms {@link Quantizer} writes, each with the gate thresholds it is held to by default: int8 dynamic
@@ -50,7 +50,7 @@ public enum QuantizeMode {
      * @return {@code int8}, {@code int4} or {@code int8-static}
      */
     public String cliName() {
-        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return CliNames.of(this);
     }
 
     /**
@@ -61,11 +61,7 @@ public enum QuantizeMode {
      * @throws IllegalArgumentException naming the choices, for any other name
      */
     public static QuantizeMode fromCliName(String s) {
-        for (QuantizeMode m : values()) {
-            if (m.cliName().equals(s)) {
-                return m;
-            }
-        }
-        throw new IllegalArgumentException("expected int8, int4 or int8-static, got '" + s + "'");
+        return CliNames.find(QuantizeMode.class, s).orElseThrow(() -> new IllegalArgumentException(
+                "expected " + CliNames.choices(QuantizeMode.class) + ", got '" + s + "'"));
     }
 }

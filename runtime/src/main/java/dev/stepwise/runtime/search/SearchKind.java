@@ -2,7 +2,10 @@ package dev.stepwise.runtime.search;
 
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.generate.GenerationConfig;
+import dev.stepwise.runtime.util.CliNames;
+import java.util.Arrays;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
  * The three whole-generation operators of ONNX Runtime's {@code com.microsoft} domain. Each runs a decoder subgraph
@@ -10,33 +13,27 @@ import java.util.Locale;
  */
 public enum SearchKind {
     /** {@code BeamSearch}: {@code num_beams} hypotheses per prompt, {@code num_return_sequences} of them returned. */
-    BEAM_SEARCH("BeamSearch", "beam-search"),
+    BEAM_SEARCH,
     /** {@code GreedySearch}: the most likely token every step. */
-    GREEDY_SEARCH("GreedySearch", "greedy-search"),
+    GREEDY_SEARCH,
     /** {@code Sampling}: temperature and top-p (nucleus) sampling with ONNX Runtime's own random generator. */
-    SAMPLING("Sampling", "sampling");
+    SAMPLING;
 
-    private final String opType;
-    private final String cliName;
-
-    SearchKind(String opType, String cliName) {
-        this.opType = opType;
-        this.cliName = cliName;
-    }
-
-    /** The operator's type in the {@code com.microsoft} domain. */
+    /** The operator's type in the {@code com.microsoft} domain: the name in PascalCase ({@code BeamSearch}, ...). */
     public String opType() {
-        return opType;
+        return Arrays.stream(name().split("_"))
+                .map(word -> word.charAt(0) + word.substring(1).toLowerCase(Locale.ROOT))
+                .collect(Collectors.joining());
     }
 
     /** The name used on the command line ({@code --generation beam-search}). */
     public String cliName() {
-        return cliName;
+        return CliNames.of(this);
     }
 
     /** The file the graph is written to next to {@code model.onnx}: {@code model_beam_search.onnx}, ... */
     public String fileName() {
-        return "model_" + cliName.replace('-', '_') + ".onnx";
+        return "model_" + name().toLowerCase(Locale.ROOT) + ".onnx";
     }
 
     /** {@code BeamSearch} returns {@code [batch, num_return_sequences, max_length]}, the others {@code [batch, max_length]}. */
@@ -45,12 +42,9 @@ public enum SearchKind {
     }
 
     public static SearchKind fromCliName(String name) {
-        for (SearchKind k : values()) {
-            if (k.cliName.equals(name.toLowerCase(Locale.ROOT)) || k.name().equalsIgnoreCase(name)) {
-                return k;
-            }
-        }
-        throw new StepwiseException("unknown search graph '" + name + "' (expected beam-search, greedy-search or sampling)");
+        String cliName = name.toLowerCase(Locale.ROOT).replace('_', '-'); // BEAM_SEARCH is accepted too
+        return CliNames.find(SearchKind.class, cliName).orElseThrow(() -> new StepwiseException(
+                "unknown search graph '" + name + "' (expected " + CliNames.choices(SearchKind.class) + ")"));
     }
 
     /**
