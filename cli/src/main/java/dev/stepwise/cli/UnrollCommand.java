@@ -1,7 +1,7 @@
 package dev.stepwise.cli;
 
 import dev.stepwise.runtime.StepwiseException;
-import dev.stepwise.runtime.model.Seq2SeqArchitectures;
+import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.quantize.QuantizeMode;
 import dev.stepwise.runtime.unroll.UnrollOptions;
 import dev.stepwise.runtime.unroll.UnrollResult;
@@ -68,7 +68,7 @@ final class UnrollCommand implements Callable<Integer> {
                 .withValidate(!noValidate).withProgress(new ConsoleProgress());
         Path checkpoint = main.locateModel(model);
         if (mode != null) {
-            Seq2SeqArchitectures.of(checkpoint).ifPresent(a -> {
+            Architectures.SEQ2SEQ.of(checkpoint).ifPresent(a -> {
                 throw new StepwiseException("--quantize applies to decoder-only unrolls: " + a.spec().modelType()
                         + " is an encoder-decoder; quantize its export with 'stepwise quantize'");
             });

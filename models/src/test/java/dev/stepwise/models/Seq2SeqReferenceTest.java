@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
+import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.EncoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.Seq2SeqDecoderInputs;
 import dev.stepwise.runtime.model.Seq2SeqArchitecture;
-import dev.stepwise.runtime.model.Seq2SeqArchitectures;
 import dev.stepwise.runtime.model.Seq2SeqLm;
 import dev.stepwise.runtime.ops.EagerBackend;
 import dev.stepwise.runtime.ops.EagerOps;
@@ -36,7 +36,7 @@ class Seq2SeqReferenceTest {
     void greedyTokensAndEncoderOutputEqualTransformers(String name) {
         Path dir = Fixtures.path("seq2seq/" + name);
         JsonObject golden = ModelConfig.readJson(dir.resolve("goldens.json"));
-        Seq2SeqArchitecture architecture = Seq2SeqArchitectures.of(dir).orElseThrow();
+        Seq2SeqArchitecture architecture = Architectures.SEQ2SEQ.of(dir).orElseThrow();
         ModelConfig config = ModelConfig.read(dir.resolve("config.json"), architecture.spec().configKeys());
         Seq2SeqLm model = architecture.newModel();
         long[][] rows = longs(golden.getAsJsonArray("rows"));

@@ -1,6 +1,7 @@
 package dev.stepwise.runtime.export;
 
 import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
@@ -8,7 +9,6 @@ import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.checkpoint.Checkpoint;
 import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.model.EncoderArchitecture;
-import dev.stepwise.runtime.model.EncoderArchitectures;
 import dev.stepwise.runtime.model.EncoderSpec;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.TensorDecl;
@@ -40,7 +40,7 @@ public final class EncoderExporter {
         long started = System.nanoTime();
         EncoderSpec spec = architecture.spec();
         ModelConfig config = ExportSettings.readConfig(checkpointDir, spec.modelType(), spec.configKeys());
-        Task task = options.task() != null ? options.task() : EncoderArchitectures.inferTask(config);
+        Task task = options.task() != null ? options.task() : inferTask(config);
         TensorDecl output = spec.output(task);
         ExportSettings settings = ExportSettings.of(options, spec.opset(), spec.atol());
         int opset = settings.opset();
@@ -128,5 +128,35 @@ public final class EncoderExporter {
         out.add("axes", axes);
         m.add("output", out);
         ExportManifest.write(dir, m);
+    }
+
+    /**
+     * The task of {@code config.json}'s first {@code architectures} entry, as optimum's
+     * {@code TasksManager.infer_task_from_model} reads it ({@code BertModel} → feature-extraction,
+     * {@code ...ForSequenceClassification} → text-classification, {@code ...ForMaskedLM} → fill-mask);
+     * feature-extraction when there is none.
+     */
+    private static Task inferTask(ModelConfig config) {
+        JsonElement e = config.json().get("architectures");
+        if (e == null || e.isJsonNull()) {
+            return Task.FEATURE_EXTRACTION;
+        }
+        if (!e.isJsonArray() || e.getAsJsonArray().isEmpty() || !e.getAsJsonArray().get(0).isJsonPrimitive()) {
+            throw new StepwiseException(config.source() + ": key 'architectures' must be a list of class names, found "
+                    + e);
+        }
+        JsonArray a = e.getAsJsonArray();
+        String name = a.get(0).getAsString();
+        if (name.endsWith("ForSequenceClassification")) {
+            return Task.TEXT_CLASSIFICATION;
+        }
+        if (name.endsWith("ForMaskedLM")) {
+            return Task.FILL_MASK;
+        }
+        if (name.endsWith("Model")) {
+            return Task.FEATURE_EXTRACTION;
+        }
+        throw new StepwiseException(config.source() + ": architectures[0] = '" + name + "' names no task Stepwise"
+                + " exports (expected ...Model, ...ForSequenceClassification or ...ForMaskedLM); pass --task");
     }
 }

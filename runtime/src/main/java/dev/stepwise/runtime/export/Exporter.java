@@ -45,12 +45,12 @@ public final class Exporter {
     /** Finds the architecture from {@code config.json}'s {@code model_type} and exports. */
     public static ExportResult export(Path checkpointDir, Path outputDir, ExportOptions options) {
         java.util.Optional<dev.stepwise.runtime.model.Seq2SeqArchitecture> seq2seq =
-                dev.stepwise.runtime.model.Seq2SeqArchitectures.of(checkpointDir);
+                dev.stepwise.runtime.model.Architectures.SEQ2SEQ.of(checkpointDir);
         if (seq2seq.isPresent()) {
             return Seq2SeqExporter.export(seq2seq.get(), checkpointDir, outputDir, options);
         }
         java.util.Optional<dev.stepwise.runtime.model.EncoderArchitecture> encoder =
-                dev.stepwise.runtime.model.EncoderArchitectures.of(checkpointDir);
+                dev.stepwise.runtime.model.Architectures.ENCODERS.of(checkpointDir);
         if (encoder.isPresent()) {
             return EncoderExporter.export(encoder.get(), checkpointDir, outputDir, options);
         }

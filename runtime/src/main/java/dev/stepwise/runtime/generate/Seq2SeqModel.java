@@ -8,10 +8,10 @@ import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.export.DummyInputs;
 import dev.stepwise.runtime.export.Validator;
+import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.ModelFolder;
 import dev.stepwise.runtime.model.Seq2SeqArchitecture;
-import dev.stepwise.runtime.model.Seq2SeqArchitectures;
 import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.onnx.DecoderMerge;
 import dev.stepwise.runtime.ort.OrtSessions;
@@ -161,9 +161,9 @@ public final class Seq2SeqModel implements AutoCloseable {
         Path configFile = dir.resolve("config.json");
         JsonObject json = ModelConfig.readJson(configFile);
         String modelType = ModelFolder.modelType(json, configFile);
-        Seq2SeqArchitecture architecture = Seq2SeqArchitectures.find(modelType).orElseThrow(() ->
+        Seq2SeqArchitecture architecture = Architectures.SEQ2SEQ.find(modelType).orElseThrow(() ->
                 new StepwiseException(configFile + ": model_type '" + modelType + "' is no encoder-decoder architecture"
-                        + " on the class path (have " + Seq2SeqArchitectures.all().keySet() + ")"));
+                        + " on the class path (have " + Architectures.SEQ2SEQ.all().keySet() + ")"));
         return ModelConfig.of(configFile, json, architecture.spec().configKeys());
     }
 

@@ -11,10 +11,11 @@ import java.util.function.Function;
 
 /**
  * The architectures of one kind (the service interface the processor generates implementations of) on the class
- * path, found through {@link ServiceLoader} by their {@code model_type}. {@link Architectures},
- * {@link EncoderArchitectures} and {@link Seq2SeqArchitectures} are this registry for their kind.
+ * path, found through {@link ServiceLoader} by their {@code model_type}; {@link Architectures} holds one per kind.
+ *
+ * @param <A> the service interface
  */
-final class ArchitectureRegistry<A> {
+public final class ArchitectureRegistry<A> {
     private final Class<A> service;
     private final Function<A, String> modelType;
 
@@ -25,7 +26,7 @@ final class ArchitectureRegistry<A> {
     }
 
     /** Every architecture of this kind, by {@code model_type}, in name order. */
-    Map<String, A> all() {
+    public Map<String, A> all() {
         Map<String, A> byType = new TreeMap<>();
         for (A a : ServiceLoader.load(service)) {
             byType.put(modelType.apply(a), a);
@@ -33,19 +34,20 @@ final class ArchitectureRegistry<A> {
         return byType;
     }
 
-    Optional<A> find(String type) {
+    /** The architecture of this kind for {@code type}, if there is one. */
+    public Optional<A> find(String type) {
         return Optional.ofNullable(all().get(type));
     }
 
     /** The architecture of a folder's {@code config.json}, if its {@code model_type} is of this kind. */
-    Optional<A> of(Path dir) {
+    public Optional<A> of(Path dir) {
         Path configFile = dir.resolve("config.json");
         JsonObject json = ModelConfig.readJson(configFile);
         return find(ModelFolder.modelType(json, configFile));
     }
 
     /** The architecture for {@code type}; {@code where} names the config file for the one-line error. */
-    A forModelType(String type, String where) {
+    public A forModelType(String type, String where) {
         Map<String, A> all = all();
         A a = all.get(type);
         if (a == null) {

@@ -10,9 +10,9 @@ import dev.stepwise.runtime.export.Exporter;
 import dev.stepwise.runtime.export.ProgressListener;
 import dev.stepwise.runtime.io.OutputFolder;
 import dev.stepwise.runtime.model.Architecture;
+import dev.stepwise.runtime.model.Architectures;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.Seq2SeqArchitecture;
-import dev.stepwise.runtime.model.Seq2SeqArchitectures;
 import dev.stepwise.runtime.onnx.DedupWeightSink;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
 import dev.stepwise.runtime.onnx.OnnxModelWriter;
@@ -47,7 +47,7 @@ public final class Unroller {
 
     public static UnrollResult unroll(Path checkpointDir, Path outputDir, UnrollOptions options) {
         check(options);
-        java.util.Optional<Seq2SeqArchitecture> seq2seq = Seq2SeqArchitectures.of(checkpointDir);
+        java.util.Optional<Seq2SeqArchitecture> seq2seq = Architectures.SEQ2SEQ.of(checkpointDir);
         if (seq2seq.isPresent()) {
             return Seq2SeqUnroller.unroll(seq2seq.get(), checkpointDir, outputDir, options);
         }
