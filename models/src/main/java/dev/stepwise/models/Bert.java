@@ -10,10 +10,10 @@ import dev.stepwise.runtime.model.EncoderInputs;
 import dev.stepwise.runtime.model.EncoderModel;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.layers.Activations;
-import dev.stepwise.runtime.model.layers.AttentionMask;
-import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.EncoderAttention;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.Norms;
+import dev.stepwise.runtime.model.layers.PostNormEncoderLayer;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
@@ -61,16 +61,14 @@ public final class Bert implements EncoderModel {
         long h = config.hiddenSize();
         long inner = config.getInt("intermediate_size", 4 * config.hiddenSize());
         Tensor hidden = embeddings(ops, config, p + "embeddings.", in, eps);
-        // [B, 1, 1, S]: every query sees every real token, none of the padding
-        Tensor mask = ops.unsqueeze(ops.greater(in.attentionMask(), ops.longs(0)), 1, 2);
+        EncoderAttention attention = ops.encoderAttention(
+                new EncoderAttention.Spec(config.numAttentionHeads(), config.headDim(), false), in.attentionMask());
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String l = p + "encoder.layer." + layer + ".";
-            Tensor attention = selfAttention(ops, config, l + "attention.self.", hidden, mask);
-            hidden = Norms.layerNorm(ops, ops.add(Linear.apply(ops, attention, l + "attention.output.dense", h, h),
-                    hidden), l + "attention.output.LayerNorm", h, eps);
-            Tensor ffn = Activations.apply(ops, activation, Linear.apply(ops, hidden, l + "intermediate.dense", h, inner));
-            hidden = Norms.layerNorm(ops, ops.add(Linear.apply(ops, ffn, l + "output.dense", inner, h), hidden),
-                    l + "output.LayerNorm", h, eps);
+            String w = l + "attention.self.";
+            hidden = new PostNormEncoderLayer(w + "query", w + "key", w + "value", l + "attention.output.dense",
+                    l + "attention.output.LayerNorm", l + "intermediate.dense", l + "output.dense",
+                    l + "output.LayerNorm").apply(ops, attention, hidden, h, inner, activation, eps);
         }
         return hidden;
     }
@@ -87,18 +85,6 @@ public final class Bert implements EncoderModel {
         x = ops.add(x, in.tokenTypeIds() != null ? ops.gather(types, in.tokenTypeIds())
                 : ops.slice(types, 0, Dim.of(0), Dim.of(1)));
         return Norms.layerNorm(ops, x, e + "LayerNorm", h, eps);
-    }
-
-    private static Tensor selfAttention(Ops ops, ModelConfig config, String w, Tensor x, Tensor mask) {
-        Dim batch = ops.dim(x, 0);
-        Dim sequence = ops.dim(x, 1);
-        Tensor query = Heads.project(ops, config, x, w + "query", batch, sequence);
-        Tensor key = Heads.project(ops, config, x, w + "key", batch, sequence);
-        Tensor value = Heads.project(ops, config, x, w + "value", batch, sequence);
-        Tensor scores = ops.div(ops.matmul(query, ops.transpose(key, 0, 1, 3, 2)),
-                ops.scalar((float) Math.sqrt(config.headDim())));
-        Tensor probs = ops.softmax(AttentionMask.apply(ops, scores, mask), -1);
-        return Heads.merge(ops, ops.matmul(probs, value), batch, sequence, config.hiddenSize());
     }
 
     /** {@code BertPooler}: tanh of a dense layer on the first ([CLS]) token, {@code [B, hidden]}. */

@@ -8,10 +8,10 @@ import dev.stepwise.runtime.model.EncoderInputs;
 import dev.stepwise.runtime.model.EncoderModel;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.layers.Activations;
-import dev.stepwise.runtime.model.layers.AttentionMask;
-import dev.stepwise.runtime.model.layers.Heads;
+import dev.stepwise.runtime.model.layers.EncoderAttention;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.Norms;
+import dev.stepwise.runtime.model.layers.PostNormEncoderLayer;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
@@ -64,31 +64,19 @@ public final class DistilBert implements EncoderModel {
         Tensor hidden = ops.add(ops.gather(ops.weight(e + "word_embeddings.weight", config.vocabSize(), h), in.inputIds()),
                 ops.gather(ops.weight(e + "position_embeddings.weight", config.maxPositions(), h), positions));
         hidden = Norms.layerNorm(ops, hidden, e + "LayerNorm", h, EPS);
-        Tensor mask = ops.unsqueeze(ops.greater(in.attentionMask(), ops.longs(0)), 1, 2);     // [B, 1, 1, S]
+        // DistilBERT scales the queries before the product, as its MultiHeadSelfAttention does
+        EncoderAttention attention = ops.encoderAttention(
+                new EncoderAttention.Spec(config.numAttentionHeads(), config.headDim(), true), in.attentionMask());
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String l = p + "transformer.layer." + layer + ".";
-            Tensor attention = attention(ops, config, l + "attention.", hidden, mask);
-            hidden = Norms.layerNorm(ops, ops.add(attention, hidden), l + "sa_layer_norm", h, EPS);
-            Tensor ffn = Linear.apply(ops, Activations.apply(ops, activation,
-                    Linear.apply(ops, hidden, l + "ffn.lin1", h, inner)), l + "ffn.lin2", inner, h);
-            hidden = Norms.layerNorm(ops, ops.add(ffn, hidden), l + "output_layer_norm", h, EPS);
+            String w = l + "attention.";
+            hidden = new PostNormEncoderLayer(w + "q_lin", w + "k_lin", w + "v_lin", w + "out_lin",
+                    l + "sa_layer_norm", l + "ffn.lin1", l + "ffn.lin2", l + "output_layer_norm")
+                    .apply(ops, attention, hidden, h, inner, activation, EPS);
         }
         return hidden;
     }
 
-    /** DistilBERT scales the queries before the product, as its MultiHeadSelfAttention does. */
-    private static Tensor attention(Ops ops, ModelConfig config, String w, Tensor x, Tensor mask) {
-        Dim batch = ops.dim(x, 0);
-        Dim sequence = ops.dim(x, 1);
-        long h = config.hiddenSize();
-        Tensor q = Heads.project(ops, config, x, w + "q_lin", batch, sequence);
-        Tensor k = Heads.project(ops, config, x, w + "k_lin", batch, sequence);
-        Tensor v = Heads.project(ops, config, x, w + "v_lin", batch, sequence);
-        q = ops.div(q, ops.scalar((float) Math.sqrt(config.headDim())));
-        Tensor scores = AttentionMask.apply(ops, ops.matmul(q, ops.transpose(k, 0, 1, 3, 2)), mask);
-        Tensor context = Heads.merge(ops, ops.matmul(ops.softmax(scores, -1), v), batch, sequence, config.hiddenSize());
-        return Linear.apply(ops, context, w + "out_lin", h, h);
-    }
 
     /** A checkpoint saved from a head model ({@code DistilBertFor...}) keeps the body under {@code distilbert.}. */
     private static String prefix(ModelConfig config) {

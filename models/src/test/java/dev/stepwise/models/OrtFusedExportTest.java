@@ -185,7 +185,7 @@ class OrtFusedExportTest {
                 UserArchitectureTest.ToyCheckpoint.write(tmp.resolve("toy")), tmp.resolve("toy-ort"), ort));
         assertEquals("--optimize ort: toy_attention cannot be exported with ONNX Runtime's fused operators: its forward"
                 + " builds attention from standard ops, not Ops' fused layers (Ops.rotaryAttention or"
-                + " Ops.causalAttention) (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt, biogpt)",
+                + " Ops.causalAttention) (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt, biogpt, bert, distilbert)",
                 toy.getMessage());
         StepwiseException bert = assertThrows(StepwiseException.class,
                 () -> Exporter.export(Fixtures.path("all-minilm-l6-v2"), tmp.resolve("bert-ort"), ort));

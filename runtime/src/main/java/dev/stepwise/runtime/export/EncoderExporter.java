@@ -14,6 +14,7 @@ import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.onnx.ExternalDataWriter;
 import dev.stepwise.runtime.onnx.OnnxModelWriter;
+import dev.stepwise.runtime.onnx.Optimize;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -45,10 +46,6 @@ public final class EncoderExporter {
         ExportSettings settings = ExportSettings.of(options, spec.opset(), spec.atol());
         int opset = settings.opset();
         DType dtype = options.dtype();
-        if (options.optimize() != dev.stepwise.runtime.onnx.Optimize.PLAIN) {
-            throw dev.stepwise.runtime.onnx.Optimize.refusal(spec.modelType(),
-                    "encoder forwards have no fused-operator form yet");
-        }
         if (options.lastLogitsOnly() || !options.generation().isEmpty()) {
             throw new StepwiseException(spec.modelType() + " is an encoder: --last-logits-only and --generation"
                     + " apply to text-generation models only");
@@ -69,7 +66,10 @@ public final class EncoderExporter {
             progress.stage("trace MB", (dtype == DType.FLOAT16 ? bytes / 2 : bytes) >> 20);
             try (ExternalDataWriter sink = new ExternalDataWriter(out.path().resolve(Exporter.DATA_FILE))) {
                 ModelProto model = EncoderTracer.trace(architecture, config, checkpoint, task, opset,
-                        new ProgressWeightSink(sink, progress), dtype);
+                        new ProgressWeightSink(sink, progress), dtype, options.optimize());
+                if (options.optimize() == Optimize.ORT) {
+                    Exporter.checkFused(model, spec.modelType(), "MultiHeadAttention", "Ops.encoderAttention");
+                }
                 weightBytes = sink.bytesWritten();
                 external = weightBytes > options.externalDataThresholdBytes();
                 sink.close();
@@ -78,7 +78,7 @@ public final class EncoderExporter {
             progress.done();
             Exporter.copySideFiles(checkpointDir, out.path());
             copyEncoderFiles(checkpointDir, out.path());
-            writeManifest(out.path(), spec, task, output, settings, dtype, external);
+            writeManifest(out.path(), spec, task, output, settings, dtype, external, options.optimize());
 
             List<ValidationCase> validation = List.of();
             if (options.validate()) {
@@ -109,8 +109,11 @@ public final class EncoderExporter {
 
     /** What was exported: read back by pipelines (the task, the graph's inputs and output) and by tools. */
     private static void writeManifest(Path dir, EncoderSpec spec, Task task, TensorDecl output,
-                                      ExportSettings settings, DType dtype, boolean external) {
+                                      ExportSettings settings, DType dtype, boolean external, Optimize optimize) {
         JsonObject m = ExportManifest.common("encoder", spec.modelType(), task, settings, dtype);
+        if (optimize != Optimize.PLAIN) {
+            m.addProperty("optimize", optimize.cliName()); // absent from plain exports, which stay as they were
+        }
         m.addProperty("model", Exporter.MODEL_FILE);
         JsonArray files = new JsonArray();
         files.add(Exporter.MODEL_FILE);

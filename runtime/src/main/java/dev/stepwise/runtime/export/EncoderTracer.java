@@ -9,6 +9,7 @@ import dev.stepwise.runtime.model.EncoderSpec;
 import dev.stepwise.runtime.model.ModelConfig;
 import dev.stepwise.runtime.model.TensorDecl;
 import dev.stepwise.runtime.onnx.GraphBuilder;
+import dev.stepwise.runtime.onnx.Optimize;
 import dev.stepwise.runtime.onnx.TracingOps;
 import dev.stepwise.runtime.onnx.WeightSink;
 import dev.stepwise.runtime.onnx.proto.Onnx.ModelProto;
@@ -25,11 +26,11 @@ public final class EncoderTracer {
     }
 
     public static ModelProto trace(EncoderArchitecture architecture, ModelConfig config, WeightSource weights,
-                                   Task task, int opset, WeightSink sink, DType floatType) {
+                                   Task task, int opset, WeightSink sink, DType floatType, Optimize optimize) {
         EncoderSpec spec = architecture.spec();
         TensorDecl output = spec.output(task);
         GraphBuilder graph = new GraphBuilder(spec.modelType() + "-" + task.cliName(), opset);
-        TracingOps ops = new TracingOps(graph, weights, sink, floatType);
+        TracingOps ops = new TracingOps(graph, weights, sink, floatType, optimize);
         AxisSizes sizes = AxisSizes.dynamic();
         Map<String, Tensor> inputs = new HashMap<>();
         for (TensorDecl in : spec.inputs()) {
@@ -41,6 +42,9 @@ public final class EncoderTracer {
                 sizes.resolveAll(output.axes(), config));
         graph.putMetadata("model_type", spec.modelType());
         graph.putMetadata("task", task.cliName());
+        if (optimize != Optimize.PLAIN) {
+            graph.putMetadata("optimize", optimize.cliName());
+        }
         return graph.build(false);
     }
 

@@ -93,7 +93,7 @@ public final class Exporter {
                 ModelProto model = DecoderTracer.trace(architecture, config, checkpoint, task, opset, AxisSizes.dynamic(),
                         shared, false, dtype, options.lastLogitsOnly(), optimize);
                 if (optimize == Optimize.ORT) {
-                    checkFused(model, spec.modelType());
+                    checkFused(model, spec.modelType(), "GroupQueryAttention", "Ops.rotaryAttention or Ops.causalAttention");
                 }
                 Map<String, ModelProto> generation = GenerationGraphs.build(options.generation(), architecture, config,
                         checkpoint, shared, opset, checkpointDir);
@@ -168,12 +168,15 @@ public final class Exporter {
      * the file would be a plain graph labelled fused, with no in-place cache. Checked on the traced graph, the one
      * place that knows what the forward used; the output folder is still temporary.
      */
-    private static void checkFused(ModelProto model, String modelType) {
-        boolean fused = model.getGraph().getNodeList().stream()
-                .anyMatch(n -> n.getOpType().equals("GroupQueryAttention"));
+    /**
+     * Refuses a traced {@code --optimize ort} graph without the fused attention {@code op}: the forward wrote its own
+     * attention instead of asking {@code hooks} for it.
+     */
+    static void checkFused(ModelProto model, String modelType, String op, String hooks) {
+        boolean fused = model.getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals(op));
         if (!fused) {
             throw Optimize.refusal(modelType, "its forward builds attention from standard ops, not Ops' fused layers"
-                    + " (Ops.rotaryAttention or Ops.causalAttention)");
+                    + " (" + hooks + ")");
         }
     }
 

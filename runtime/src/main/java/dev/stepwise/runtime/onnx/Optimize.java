@@ -13,7 +13,8 @@ public enum Optimize {
      * sliding window inside), {@code RotaryEmbedding}, {@code SimplifiedLayerNormalization} and
      * {@code SkipSimplifiedLayerNormalization} for the LLaMA family; the same {@code GroupQueryAttention} (no rotary,
      * the causal mask as its bias), {@code SkipLayerNormalization} and {@code FastGelu} / {@code BiasGelu} for GPT-2,
-     * GPT-Neo and OPT. Such a file runs on ONNX Runtime only.
+     * GPT-Neo, OPT and BioGPT; {@code MultiHeadAttention} (the padding as its key mask), {@code SkipLayerNormalization}
+     * and {@code BiasGelu} for the BERT and DistilBERT encoders. Such a file runs on ONNX Runtime only.
      */
     ORT;
 
@@ -25,7 +26,7 @@ public enum Optimize {
     /** The one-line refusal of an {@code --optimize ort} export of {@code modelType}, saying {@code why}. */
     public static StepwiseException refusal(String modelType, String why) {
         return new StepwiseException("--optimize ort: " + modelType + " cannot be exported with ONNX Runtime's fused"
-                + " operators: " + why + " (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt, biogpt)");
+                + " operators: " + why + " (--optimize ort supports llama, mistral, gpt2, gpt_neo, opt, biogpt, bert, distilbert)");
     }
 
     /** Parses {@link #cliName()}; {@code where} names the option or file in the error. */

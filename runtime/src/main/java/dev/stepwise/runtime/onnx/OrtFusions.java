@@ -5,6 +5,7 @@ import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.KvCache;
 import dev.stepwise.runtime.model.layers.AttentionMask;
 import dev.stepwise.runtime.model.layers.CausalAttention;
+import dev.stepwise.runtime.model.layers.EncoderAttention;
 import dev.stepwise.runtime.model.layers.RotaryAttention;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.ResidualNorm;
@@ -177,5 +178,20 @@ final class OrtFusions {
         return (batch, sequence, query, key, value, cache, layer) -> groupQueryAttention(query.get(), key.get(),
                 value.get(), cache, layer, spec.heads(), spec.heads(), spec.headDim(), spec.scale(layer),
                 spec.window(), lengths, bias, total);
+    }
+
+    /**
+     * {@code com.microsoft.MultiHeadAttention} without a cache: q/k/v {@code [B, S, heads * D]} and the padding as its
+     * {@code key_padding_mask} ({@code [B, S]} int32, 0 = padding), the scores scaled by {@code 1 / sqrt(D)}.
+     */
+    EncoderAttention encoderAttention(EncoderAttention.Spec spec, Tensor attentionMask) {
+        Tensor padding = ops.cast(attentionMask, DType.INT32);
+        return (batch, sequence, query, key, value) -> {
+            Tensor none = null;
+            List<Tensor> inputs = Arrays.asList(query, key, value, none, padding); // no packed bias
+            return ops.emit(DOMAIN, "MultiHeadAttention", inputs, List.of(query.type()),
+                    List.<Dim[]>of(((TracedTensor) query).dims()), Attributes.of("num_heads", (long) spec.heads()),
+                    Attributes.of("scale", (float) (1 / Math.sqrt(spec.headDim())))).get(0);
+        };
     }
 }

@@ -9,6 +9,7 @@ import dev.stepwise.runtime.onnx.proto.Onnx.AttributeProto;
 import dev.stepwise.runtime.onnx.proto.Onnx.TensorProto;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.layers.CausalAttention;
+import dev.stepwise.runtime.model.layers.EncoderAttention;
 import dev.stepwise.runtime.model.layers.RotaryAttention;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
@@ -1014,6 +1015,12 @@ public final class TracingOps implements Ops {
     @Override
     public CausalAttention causalAttention(CausalAttention.Spec spec, DecoderInputs inputs) {
         return fusions != null ? fusions.causalAttention(spec, inputs) : Ops.super.causalAttention(spec, inputs);
+    }
+
+    @Override
+    public EncoderAttention encoderAttention(EncoderAttention.Spec spec, Tensor attentionMask) {
+        return fusions != null ? fusions.encoderAttention(spec, attentionMask)
+                : Ops.super.encoderAttention(spec, attentionMask);
     }
 
     /**

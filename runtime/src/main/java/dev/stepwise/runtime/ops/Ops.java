@@ -4,6 +4,7 @@ import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.model.DecoderInputs;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.CausalAttention;
+import dev.stepwise.runtime.model.layers.EncoderAttention;
 import dev.stepwise.runtime.model.layers.RotaryAttention;
 import java.util.function.Supplier;
 
@@ -289,5 +290,13 @@ public interface Ops {
      */
     default CausalAttention causalAttention(CausalAttention.Spec spec, DecoderInputs inputs) {
         return CausalAttention.composed(this, spec, inputs);
+    }
+
+    /**
+     * An encoder's bidirectional self-attention, set up once per forward for {@code attentionMask} ({@code [B, S]},
+     * 0 = padding) and applied per layer: {@link EncoderAttention#composed} unless the backend fuses it.
+     */
+    default EncoderAttention encoderAttention(EncoderAttention.Spec spec, Tensor attentionMask) {
+        return EncoderAttention.composed(this, spec, attentionMask);
     }
 }

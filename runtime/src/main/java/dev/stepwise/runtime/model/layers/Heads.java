@@ -15,12 +15,6 @@ public final class Heads {
         return split(ops, x, batch, sequence, config.numAttentionHeads(), config.headDim());
     }
 
-    /** The heads of {@code x}'s projection by the square linear layer {@code weight} (with its bias): {@code [B, H, S, D]}. */
-    public static Tensor project(Ops ops, ModelConfig config, Tensor x, String weight, Dim batch, Dim sequence) {
-        long h = config.hiddenSize();
-        return split(ops, config, Linear.apply(ops, x, weight, h, h), batch, sequence);
-    }
-
     /** {@code [B, S, heads*headDim]} → {@code [B, heads, S, headDim]}. */
     public static Tensor split(Ops ops, Tensor x, Dim batch, Dim sequence, int heads, int headDim) {
         return ops.transpose(ops.reshape(x, batch, sequence, Dim.of(heads), Dim.of(headDim)), 0, 2, 1, 3);

@@ -1,0 +1,29 @@
+package dev.stepwise.runtime.model.layers;
+
+import dev.stepwise.runtime.ops.Dim;
+import dev.stepwise.runtime.ops.Ops;
+import dev.stepwise.runtime.ops.Tensor;
+
+/**
+ * The original transformer's encoder layer, LayerNorm after each residual add (BERT, DistilBERT): self-attention,
+ * add and norm, a two-layer feed-forward, add and norm. The fields are the checkpoint's weight names (each a linear
+ * layer or LayerNorm with {@code .weight} and {@code .bias}); under {@code --optimize ort} the attention, the adds
+ * with their norms and the first projection's bias with its activation are single ONNX Runtime nodes.
+ */
+public record PostNormEncoderLayer(String query, String key, String value, String attentionOutput,
+                                   String attentionNorm, String intermediate, String output, String outputNorm) {
+
+    /** The layer on {@code hidden} ({@code [B, S, width]}); the feed-forward is {@code inner} wide. */
+    public Tensor apply(Ops ops, EncoderAttention attention, Tensor hidden, long width, long inner, String activation,
+                        float eps) {
+        Dim batch = ops.dim(hidden, 0);
+        Dim sequence = ops.dim(hidden, 1);
+        Tensor context = attention.apply(batch, sequence, Linear.apply(ops, hidden, query, width, width),
+                Linear.apply(ops, hidden, key, width, width), Linear.apply(ops, hidden, value, width, width));
+        Tensor x = Norms.addThenLayerNorm(ops, hidden, Linear.apply(ops, context, attentionOutput, width, width),
+                attentionNorm, width, eps).normed();
+        Tensor ffn = Linear.apply(ops, Linear.applyThenActivate(ops, x, intermediate, width, inner, activation), output,
+                inner, width);
+        return Norms.addThenLayerNorm(ops, x, ffn, outputNorm, width, eps).normed();
+    }
+}
