@@ -2,12 +2,10 @@ package dev.stepwise.bench;
 
 import dev.stepwise.runtime.generate.GenerationConfig;
 import dev.stepwise.runtime.generate.Generator;
-import dev.stepwise.runtime.generate.StepModel;
 import dev.stepwise.runtime.generate.StepModelSource;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 
 /**
  * The Java {@link Generator} timed as a bench engine: the prefill is the time to the first token, each decode step
@@ -23,43 +21,8 @@ final class GeneratorDecoder implements GreedyDecoder {
     /** Times {@code source}; closes {@code owned} (null: nothing) with this decoder. */
     GeneratorDecoder(String name, StepModelSource source, AutoCloseable owned) {
         this.name = name;
-        this.source = withoutEos(source);
+        this.source = source.withoutEos(); // every row runs the full length, as the other bench engines do
         this.owned = owned;
-    }
-
-    /** The source with no eos id: every row runs the full length, as the other bench engines do. */
-    private static StepModelSource withoutEos(StepModelSource s) {
-        return new StepModelSource() {
-            @Override
-            public StepModel start(List<long[]> rows, long pad, boolean reorderable) {
-                return s.start(rows, pad, reorderable);
-            }
-
-            @Override
-            public Set<Long> eosIds() {
-                return Set.of();
-            }
-
-            @Override
-            public long padId() {
-                return s.padId();
-            }
-
-            @Override
-            public int vocabSize() {
-                return s.vocabSize();
-            }
-
-            @Override
-            public int maxPositions() {
-                return s.maxPositions();
-            }
-
-            @Override
-            public void check(List<long[]> rows, GenerationConfig config) {
-                s.check(rows, config);
-            }
-        };
     }
 
     @Override

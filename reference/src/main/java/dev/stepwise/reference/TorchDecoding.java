@@ -3,6 +3,7 @@ package dev.stepwise.reference;
 import dev.stepwise.runtime.checkpoint.WeightSource;
 import dev.stepwise.runtime.generate.DecoderStep;
 import dev.stepwise.runtime.generate.KvDecoding;
+import dev.stepwise.runtime.generate.SourceLimits;
 import dev.stepwise.runtime.generate.StepIds;
 import dev.stepwise.runtime.generate.StepModel;
 import dev.stepwise.runtime.generate.StepModelSource;
@@ -48,24 +49,10 @@ public final class TorchDecoding implements StepModelSource, AutoCloseable {
         return KvDecoding.start(new Run(rows.size()), rows, longest, pad);
     }
 
+    /** No eos id, pad id 0; the config's vocabulary and positions. */
     @Override
-    public Set<Long> eosIds() {
-        return Set.of();
-    }
-
-    @Override
-    public long padId() {
-        return 0;
-    }
-
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
-    }
-
-    @Override
-    public int maxPositions() {
-        return config.maxPositions();
+    public SourceLimits limits() {
+        return SourceLimits.of(Set.of(), 0, config);
     }
 
     @Override

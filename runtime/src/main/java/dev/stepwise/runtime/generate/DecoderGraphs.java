@@ -68,18 +68,6 @@ public interface DecoderGraphs extends StepModelSource, AutoCloseable {
     /** Every present output's name. */
     Set<String> presentNames();
 
-    /** Token ids must be below the config's vocabulary size. */
-    @Override
-    default int vocabSize() {
-        return config().vocabSize();
-    }
-
-    /** Prompt plus new tokens must fit in the config's positions. */
-    @Override
-    default int maxPositions() {
-        return config().maxPositions();
-    }
-
     /** Every present output's name for {@code layers} layers of {@code cache}, in the graph's order. */
     static Set<String> presentNames(CacheDecl cache, int layers) {
         Set<String> names = new LinkedHashSet<>();

@@ -222,14 +222,10 @@ public final class ExportedModel implements DecoderGraphs, AutoCloseable {
         }
     }
 
+    /** Eos and pad from {@code generation_config.json} or {@code config.json}; vocabulary and positions from the config. */
     @Override
-    public Set<Long> eosIds() {
-        return eosIds;
-    }
-
-    @Override
-    public long padId() {
-        return padId;
+    public SourceLimits limits() {
+        return SourceLimits.of(eosIds, padId, config);
     }
 
     /** The element type of the KV cache (past inputs and present outputs): {@code FLOAT} or {@code FLOAT16}. */

@@ -230,23 +230,8 @@ public final class Seq2SeqModel implements AutoCloseable {
             }
 
             @Override
-            public Set<Long> eosIds() {
-                return eos;
-            }
-
-            @Override
-            public long padId() {
-                return pad;
-            }
-
-            @Override
-            public int vocabSize() {
-                return config.vocabSize();
-            }
-
-            @Override
-            public int maxPositions() {
-                return config.maxPositions();
+            public SourceLimits limits() {
+                return SourceLimits.of(eos, pad, config);
             }
         };
     }

@@ -9,6 +9,7 @@ import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.generate.DecoderGraphs;
 import dev.stepwise.runtime.generate.FolderTokenIds;
 import dev.stepwise.runtime.generate.GenerationConfig;
+import dev.stepwise.runtime.generate.SourceLimits;
 import dev.stepwise.runtime.generate.UnsupportedOptionException;
 import dev.stepwise.runtime.model.Architecture;
 import dev.stepwise.runtime.model.CacheDecl;
@@ -191,14 +192,10 @@ public final class StepGraphs implements DecoderGraphs, AutoCloseable {
         return presentNames;
     }
 
+    /** Eos and pad from the folder ({@link FolderTokenIds}); vocabulary and positions from the config. */
     @Override
-    public Set<Long> eosIds() {
-        return new LinkedHashSet<>(tokenIds.eos());
-    }
-
-    @Override
-    public long padId() {
-        return tokenIds.pad();
+    public SourceLimits limits() {
+        return SourceLimits.of(new LinkedHashSet<>(tokenIds.eos()), tokenIds.pad(), config);
     }
 
     /** Closes every session, then the shared weights they computed with. */
