@@ -6,18 +6,12 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.ort.OrtSessions;
-import dev.stepwise.runtime.ort.PinnedLogits;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
-import java.nio.IntBuffer;
-import java.nio.LongBuffer;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -66,53 +60,14 @@ final class DecoderRun implements DecoderStep {
 
     @Override
     public float[][] run(StepIds in) {
-        Map<String, OnnxTensor> feed = new LinkedHashMap<>(past);
-        List<OnnxTensor> created = new ArrayList<>();
-        int length = in.length();
-        // ONNX Runtime writes the logits into our direct buffer; only each row's last position is copied out.
-        int positionsOut = model.lastLogitsOnly(runs) ? 1 : length;
-        PinnedLogits logits = stepLogits.take(positionsOut);
-        try {
-            putIds(model, feed, created, in, rows);
+        return stepLogits.forward(past, in, runs, (feed, logits) -> {
             OrtSession.Result result = model.session(runs).run(feed, model.presentNames(),
                     Map.of(model.logitsName(), logits.tensor()));
             runs++;
             closeOwner();
             owner = result;
             past = presents(result);
-            return logits.lastPositions();
-        } catch (OrtException e) {
-            throw new StepwiseException(model.dir() + ": ONNX Runtime failed while generating: " + e.getMessage(), e);
-        } finally {
-            created.forEach(OnnxTensor::close);
-            stepLogits.release(logits, length);
-        }
-    }
-
-    /** Adds the id inputs of {@code in} to {@code feed} (in each input's declared type), each also to {@code created}. */
-    static void putIds(DecoderGraphs model, Map<String, OnnxTensor> feed, List<OnnxTensor> created, StepIds in,
-                       int rows) throws OrtException {
-        created.add(put(model, feed, "input_ids", in.inputIds(), rows, in.length()));
-        created.add(put(model, feed, "attention_mask", in.attentionMask(), rows, in.total()));
-        created.add(put(model, feed, "position_ids", in.positionIds(), rows, in.length()));
-    }
-
-    private static OnnxTensor put(DecoderGraphs model, Map<String, OnnxTensor> feed, String name, long[] data, int rows,
-                                  int length) throws OrtException {
-        OrtEnvironment env = OrtSessions.environment();
-        long[] shape = {rows, length};
-        OnnxTensor t;
-        if (model.inputType(name) == DType.INT32) {
-            int[] narrow = new int[data.length];
-            for (int i = 0; i < data.length; i++) {
-                narrow[i] = (int) data[i];
-            }
-            t = OnnxTensor.createTensor(env, IntBuffer.wrap(narrow), shape);
-        } else {
-            t = OnnxTensor.createTensor(env, LongBuffer.wrap(data), shape);
-        }
-        feed.put(name, t);
-        return t;
+        });
     }
 
     /** Past tensors of length 0 in the cache's element type: prefill runs the same graph as decode. */

@@ -7,7 +7,6 @@ import ai.onnxruntime.OrtException;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.model.CacheDecl;
 import dev.stepwise.runtime.ort.OrtSessions;
-import dev.stepwise.runtime.ort.PinnedLogits;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -80,24 +79,12 @@ final class InPlaceDecoderRun implements DecoderStep {
             throw new StepwiseException(model.dir() + ": " + in.total() + " positions exceed the in-place KV cache's"
                     + " capacity of " + capacity + " (export --max-length)");
         }
-        Map<String, OnnxTensor> feed = new LinkedHashMap<>(past);
-        List<OnnxTensor> created = new ArrayList<>();
-        int length = in.length();
-        int positionsOut = model.lastLogitsOnly(0) ? 1 : length;
-        PinnedLogits logits = stepLogits.take(positionsOut);
-        try {
-            DecoderRun.putIds(model, feed, created, in, rows);
+        return stepLogits.forward(past, in, 0, (feed, logits) -> {
             Map<String, OnnxValue> pinned = new LinkedHashMap<>(presents);
             pinned.put(model.logitsName(), logits.tensor());
             model.session(0).run(feed, Set.of(), pinned).close();   // every output pinned: nothing to release
             filled = in.total();
-            return logits.lastPositions();
-        } catch (OrtException e) {
-            throw new StepwiseException(model.dir() + ": ONNX Runtime failed while generating: " + e.getMessage(), e);
-        } finally {
-            created.forEach(OnnxTensor::close);
-            stepLogits.release(logits, length);
-        }
+        });
     }
 
     /** Copies each row's filled slots from old row {@code from[i]}, within the same buffers (no reallocation). */
