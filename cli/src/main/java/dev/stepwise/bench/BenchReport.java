@@ -117,6 +117,11 @@ public record BenchReport(String modelType, long weightBytes, BenchOptions optio
         j.addProperty("onnxruntime_version", versions.onnxruntime());
         j.addProperty("libtorch_version", versions.libtorch());
         j.addProperty("djl_version", versions.djl());
+        return json(j, loadBefore, loadAfter);
+    }
+
+    /** A bench JSON's last fields, the load averages before and after the run, then the object on one line. */
+    static String json(JsonObject j, double loadBefore, double loadAfter) {
         j.addProperty("load_average_before", round(loadBefore));
         j.addProperty("load_average_after", round(loadAfter));
         return new GsonBuilder().disableHtmlEscaping().create().toJson(j);

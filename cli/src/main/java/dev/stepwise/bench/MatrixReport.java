@@ -2,7 +2,6 @@ package dev.stepwise.bench;
 
 import static dev.stepwise.bench.BenchReport.round;
 
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
@@ -175,9 +174,7 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
         j.addProperty("cpu_model", machine.cpuModel());
         j.addProperty("onnxruntime_version", versions.onnxruntime());
         j.addProperty("libtorch_version", versions.libtorch());
-        j.addProperty("load_average_before", round(loadBefore));
-        j.addProperty("load_average_after", round(loadAfter));
-        return new GsonBuilder().disableHtmlEscaping().create().toJson(j);
+        return BenchReport.json(j, loadBefore, loadAfter);
     }
 
     private static JsonArray array(List<?> values) {
