@@ -10,10 +10,13 @@ import dev.stepwise.runtime.export.GenerationGraph;
 import dev.stepwise.runtime.export.ValidationCase;
 import dev.stepwise.runtime.quantize.QuantizeMode;
 import java.nio.file.Path;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParentCommand;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
@@ -82,70 +85,40 @@ final class ExportCommand implements Callable<Integer> {
                     + " export's. A new or empty folder outside --output; not with --quantize.")
     Path tritonRepository;
 
-    @Option(names = "--quantize", paramLabel = "MODE",
-            description = "Quantize the validated export as its last step: int8, int4 or int8-static (the quantize"
-                    + " command's defaults, int8-static on its built-in calibration set; gated against the float export,"
-                    + " which is not kept).")
-    String quantize;
+    @Mixin
+    QuantizeLastOption quantize;
 
     @Override
     public Integer call() {
-        QuantizeMode mode = quantize == null ? null : QuantizeCommand.mode(new picocli.CommandLine(this), "--quantize", quantize);
+        CommandLine cli = new CommandLine(this);
+        QuantizeMode mode = quantize.mode(cli);
         if (mode != null && tritonRepository != null) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--triton-repository lays out"
+            throw new ParameterException(cli, "--triton-repository lays out"
                     + " the float export, which --quantize does not keep; use one or the other");
         }
-        Task t;
-        try {
-            t = task == null ? null : Task.fromCliName(task);
-        } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--task: " + e.getMessage());
+        Task t = task == null ? null : Usage.parsed(cli, "--task: ", () -> Task.fromCliName(task));
+        Set<GenerationGraph> graphs = Usage.parsed(cli, "--generation: ", () -> GenerationGraph.parseList(generation));
+        if (dtype.equals("bf16") || dtype.equals("bfloat16")) {
+            throw new ParameterException(cli, "--dtype bf16: ONNX Runtime's CPU provider has no bfloat16 MatMul kernel,"
+                    + " so a bf16 graph cannot run here; use fp32 (fastest on CPU; bf16 weights are widened exactly) or"
+                    + " fp16 (half the bytes)");
         }
-        java.util.Set<GenerationGraph> graphs;
-        try {
-            graphs = GenerationGraph.parseList(generation);
-        } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--generation: " + e.getMessage());
-        }
-        DType d = switch (dtype) {
-            case "fp32", "float32" -> DType.FLOAT;
-            case "fp16", "float16" -> DType.FLOAT16;
-            case "bf16", "bfloat16" -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                    "--dtype bf16: ONNX Runtime's CPU provider has no bfloat16 MatMul kernel, so a bf16 graph cannot run"
-                    + " here; use fp32 (fastest on CPU; bf16 weights are widened exactly) or fp16 (half the bytes)");
-            default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                    "--dtype: expected fp32 or fp16, got '" + dtype + "'");
-        };
-        Optimize o;
-        try {
-            o = Optimize.parse(optimize, "--optimize");
-        } catch (dev.stepwise.runtime.StepwiseException e) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), e.getMessage());
-        }
+        DType d = Usage.graphDtype(cli, dtype);
+        Optimize o = Usage.parsed(cli, "", () -> Optimize.parse(optimize, "--optimize"));
         if (maxLength < 0) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                    "--max-length: expected a number of positions > 0, got " + maxLength);
+            throw new ParameterException(cli, "--max-length: expected a number of positions > 0, got " + maxLength);
         }
         ExportOptions options = ExportOptions.defaults().withTask(t).withOpset(opset).withAtol(atol).withRtol(rtol)
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
                 .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o)
                 .withMaxLength(maxLength);
         Path checkpoint = main.locateModel(model);
-        if (mode == null) {
-            printSummary(Exporter.export(checkpoint, output.dir, options));
-            return 0;
-        }
-        return QuantizeCommand.quantizeLast(output.dir, mode,
-                floatDir -> printValidation(Exporter.export(checkpoint, floatDir, options)));
+        return QuantizeLastOption.write(output.dir, mode,
+                dir -> printValidation(Exporter.export(checkpoint, dir, options)));
     }
 
-    static void printSummary(ExportResult result) {
-        printValidation(result);
-        System.out.println(result.outputDir());
-    }
-
-    /** The validation lines and the export line, on stderr. */
-    static void printValidation(ExportResult result) {
+    /** The validation lines and the export line, on stderr; returns the exported folder. */
+    static Path printValidation(ExportResult result) {
         for (ValidationCase c : result.validation()) {
             if (c.rtol() > 0 && c.argmaxCompared() == 0) {
                 System.err.printf("validated  %-40s worst max abs diff %.2e, %.1e of max |reference| (atol %.0e + rtol %.0e"
@@ -165,5 +138,6 @@ final class ExportCommand implements Callable<Integer> {
                     String.join(", ", result.triton().models().keySet()), result.triton().linkedBytes() / 1e6,
                     result.triton().copiedBytes() / 1e6);
         }
+        return result.outputDir();
     }
 }

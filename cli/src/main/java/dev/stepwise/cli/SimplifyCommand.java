@@ -19,15 +19,8 @@ final class SimplifyCommand implements Callable<Integer> {
     @Mixin
     OutputFolderOption output;
 
-    @Option(names = "--batch-size", required = true, paramLabel = "B")
-    int batch;
-
-    @Option(names = "--sequence-length", required = true, paramLabel = "L", description = "Prompt length (gen step 0).")
-    int sequence;
-
-    @Option(names = "--max-new-tokens", required = true, paramLabel = "N",
-            description = "Number of step graphs: gen steps 0 (prefill) .. N-1.")
-    int maxNewTokens;
+    @Mixin
+    StepGraphShape shape;
 
     @Option(names = "--opset-check", description = "Also fail when a step graph uses an op newer than its opset import.")
     boolean opsetCheck;
@@ -46,7 +39,7 @@ final class SimplifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Simplifier.Options options = Simplifier.Options.of(batch, sequence, maxNewTokens).withOpsetCheck(opsetCheck)
+        Simplifier.Options options = Simplifier.Options.of(shape.batch, shape.sequence, shape.maxNewTokens).withOpsetCheck(opsetCheck)
                 .withVerify(!noVerify).withTolerance(rtol, atol).withThreads(threads);
         Simplifier.Result result = Simplifier.run(model, output.dir, options);
         System.err.print(Simplifier.summary(result));

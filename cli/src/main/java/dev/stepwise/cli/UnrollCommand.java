@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
@@ -30,14 +31,8 @@ final class UnrollCommand implements Callable<Integer> {
     @Option(names = "--output", required = true, paramLabel = "DIR")
     Path output;
 
-    @Option(names = "--batch-size", required = true)
-    int batch;
-
-    @Option(names = "--sequence-length", required = true, description = "Prompt length L of gen step 0.")
-    int sequence;
-
-    @Option(names = "--max-new-tokens", required = true)
-    int maxNewTokens;
+    @Mixin
+    StepGraphShape shape;
 
     @Option(names = "--opset", defaultValue = "13")
     int opset;
@@ -54,16 +49,13 @@ final class UnrollCommand implements Callable<Integer> {
     @Option(names = "--no-validate")
     boolean noValidate;
 
-    @Option(names = "--quantize", paramLabel = "MODE",
-            description = "Quantize the checked step graphs as the last step: int8, int4 or int8-static (the quantize"
-                    + " command's defaults, int8-static on its built-in calibration set; still one weights file; the float"
-                    + " graphs are not kept).")
-    String quantize;
+    @Mixin
+    QuantizeLastOption quantize;
 
     @Override
     public Integer call() {
-        QuantizeMode mode = quantize == null ? null : QuantizeCommand.mode(new CommandLine(this), "--quantize", quantize);
-        UnrollOptions options = UnrollOptions.of(batch, sequence, maxNewTokens).withOpset(opset)
+        QuantizeMode mode = quantize.mode(new CommandLine(this));
+        UnrollOptions options = UnrollOptions.of(shape.batch, shape.sequence, shape.maxNewTokens).withOpset(opset)
                 .withLastTokenLogits(lastTokenLogits).withIncludeFinalStep(includeFinalStep).withAtol(atol)
                 .withValidate(!noValidate).withProgress(new ConsoleProgress());
         Path checkpoint = main.locateModel(model);
@@ -73,12 +65,7 @@ final class UnrollCommand implements Callable<Integer> {
                         + " is an encoder-decoder; quantize its export with 'stepwise quantize'");
             });
         }
-        if (mode == null) {
-            System.out.println(printReport(Unroller.unroll(checkpoint, output, options)));
-            return 0;
-        }
-        return QuantizeCommand.quantizeLast(output, mode,
-                floatDir -> printReport(Unroller.unroll(checkpoint, floatDir, options)));
+        return QuantizeLastOption.write(output, mode, dir -> printReport(Unroller.unroll(checkpoint, dir, options)));
     }
 
     /** The op table, the step checks and the summary line, on stderr. */
