@@ -19,6 +19,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -53,15 +54,8 @@ final class GenerateCommand implements Callable<Integer> {
         String ids;
     }
 
-    @Option(names = "--max-new-tokens", paramLabel = "N",
-            description = "Maximum number of new tokens (default: generation_config.json's max_new_tokens or max_length, else 20).")
-    Integer maxNewTokens;
-
-    @Option(names = "--max-length", paramLabel = "N", description = "Maximum total length, prompt included (transformers' max_length).")
-    Integer maxLength;
-
-    @Option(names = "--min-new-tokens", paramLabel = "N", description = "Suppress eos until N tokens were generated.")
-    Integer minNewTokens;
+    @Mixin
+    GenerationFlags.Length length;
 
     @Option(names = "--greedy", description = "Greedy decoding (overrides do_sample and num_beams of generation_config.json).")
     boolean greedy;
@@ -69,46 +63,14 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--do-sample", description = "Seeded sampling (temperature, top-k, top-p).")
     boolean doSample;
 
-    @Option(names = "--temperature", paramLabel = "T", description = "Sampling temperature (> 0; default 1).")
-    Double temperature;
+    @Mixin
+    GenerationFlags.Sampling sampling;
 
-    @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K most likely tokens (0 = off; default 50, as transformers).")
-    Integer topK;
+    @Mixin
+    GenerationFlags.Beam beam;
 
-    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling: in (0, 1] (1 = off; default 1).")
-    Double topP;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Sampling seed (default 0); the same seed gives the same tokens.")
-    Long seed;
-
-    @Option(names = "--num-beams", paramLabel = "K", description = "Beam search with K beams (1 = no beam search).")
-    Integer numBeams;
-
-    @Option(names = "--length-penalty", paramLabel = "X", description = "Beam scores are divided by length^X (default 1).")
-    Double lengthPenalty;
-
-    @Option(names = "--num-return-sequences", paramLabel = "R", description = "Sequences per prompt (beam search: R <= K; sampling: R draws).")
-    Integer numReturnSequences;
-
-    @Option(names = "--early-stopping", arity = "0..1", fallbackValue = "true", paramLabel = "true|false|never",
-            description = "Beam search stopping rule (bare flag = true; default false, transformers' heuristic).")
-    String earlyStopping;
-
-    @Option(names = "--beam-convention", paramLabel = "transformers|onnxruntime",
-            description = "Length normalisation and done test of beam search: transformers' (default) or onnxruntime's BeamSearch operator's.")
-    String beamConvention;
-
-    @Option(names = "--no-repeat-ngram-size", paramLabel = "N", description = "No n-gram of this size occurs twice (0 = off).")
-    Integer noRepeatNgramSize;
-
-    @Option(names = "--repetition-penalty", paramLabel = "X", description = "Penalty on tokens already present (1 = off).")
-    Double repetitionPenalty;
-
-    @Option(names = "--eos-token-id", paramLabel = "IDS", split = ",", description = "Eos id(s), comma separated (default: the model's).")
-    List<Long> eosTokenIds;
-
-    @Option(names = "--pad-token-id", paramLabel = "ID", description = "Pad id (default: the model's).")
-    Long padTokenId;
+    @Mixin
+    GenerationFlags.TokenRules rules;
 
     @Option(names = "--engine", defaultValue = "java", paramLabel = "java|loop|beam-search",
             description = "Who runs the generation: the Java step loop (default; on an unrolled folder it drives the step graphs), "
@@ -279,8 +241,8 @@ final class GenerateCommand implements Callable<Integer> {
         if (greedy && doSample) {
             throw new UsageError("--greedy and --do-sample exclude each other");
         }
-        if (greedy && numBeams != null && numBeams > 1) {
-            throw new UsageError("--greedy and --num-beams " + numBeams + " exclude each other");
+        if (greedy && beam.numBeams != null && beam.numBeams > 1) {
+            throw new UsageError("--greedy and --num-beams " + beam.numBeams + " exclude each other");
         }
         if (greedy) {
             b.doSample(false).numBeams(1);
@@ -288,82 +250,20 @@ final class GenerateCommand implements Callable<Integer> {
         if (doSample) {
             b.doSample(true);
         }
-        if (maxNewTokens != null) {
-            b.maxNewTokens(maxNewTokens);
-        }
-        if (maxLength != null) {
-            b.maxLength(maxLength);
-        }
-        if (minNewTokens != null) {
-            b.minNewTokens(minNewTokens);
-        }
-        if (temperature != null) {
-            b.temperature(temperature);
-        }
-        if (topK != null) {
-            b.topK(topK);
-        }
-        if (topP != null) {
-            b.topP(topP);
-        }
-        if (seed != null) {
-            b.seed(seed);
-        }
-        if (numBeams != null) {
-            b.numBeams(numBeams);
-        }
-        if (lengthPenalty != null) {
-            b.lengthPenalty(lengthPenalty);
-        }
-        if (numReturnSequences != null) {
-            b.numReturnSequences(numReturnSequences);
-        }
-        if (earlyStopping != null) {
-            try {
-                b.earlyStopping(BeamOptions.EarlyStopping.parse(earlyStopping));
-            } catch (IllegalArgumentException e) {
-                throw new UsageError("--early-stopping must be true, false or never, not '" + earlyStopping + "'");
-            }
-        }
-        if (noRepeatNgramSize != null) {
-            b.noRepeatNgramSize(noRepeatNgramSize);
-        }
-        if (repetitionPenalty != null) {
-            b.repetitionPenalty(repetitionPenalty);
-        }
-        if (eosTokenIds != null) {
-            b.eosTokenIds(eosTokenIds);
-        }
-        if (padTokenId != null) {
-            b.padTokenId(padTokenId);
-        }
-        BeamOptions.Convention convention = BeamOptions.Convention.TRANSFORMERS;
-        if (beamConvention != null) {
-            convention = switch (beamConvention.trim().toLowerCase(java.util.Locale.ROOT)) {
-                case "transformers" -> BeamOptions.Convention.TRANSFORMERS;
-                case "onnxruntime" -> BeamOptions.Convention.ONNX_RUNTIME;
-                default -> throw new UsageError("--beam-convention must be transformers or onnxruntime, not '"
-                        + beamConvention + "'");
-            };
-        }
-        return b.beamOptions().withConvention(convention);
+        length.applyTo(b);
+        sampling.applyTo(b);
+        beam.applyTo(b);
+        rules.applyTo(b);
+        return b.beamOptions().withConvention(beam.convention());
     }
 
     /** Flags given for a mode that is not the one chosen are a mistake, not something to ignore silently. */
     private void checkFlagsApply(GenerationConfig config) {
-        if (!config.doSample()) {
-            String given = temperature != null ? "--temperature" : topK != null ? "--top-k" : topP != null ? "--top-p"
-                    : seed != null ? "--seed" : null;
-            if (given != null) {
-                throw new UsageError(given + " applies only to sampling (add --do-sample)");
-            }
+        if (!config.doSample() && sampling.given() != null) {
+            throw new UsageError(sampling.given() + " applies only to sampling (add --do-sample)");
         }
-        if (!config.isBeamSearch()) {
-            String given = lengthPenalty != null ? "--length-penalty" : earlyStopping != null ? "--early-stopping"
-                    : beamConvention != null ? "--beam-convention" : null;
-            if (given != null) {
-                throw new UsageError(given + " applies only to beam search (add --num-beams K with K > 1)");
-            }
+        if (!config.isBeamSearch() && beam.given() != null) {
+            throw new UsageError(beam.given() + " applies only to beam search (add --num-beams K with K > 1)");
         }
     }
 
