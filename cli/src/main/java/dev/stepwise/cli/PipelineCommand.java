@@ -5,19 +5,16 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.stepwise.runtime.Stepwise;
-import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.pipeline.Pipeline;
 import dev.stepwise.runtime.pipeline.PipelineOptions;
 import dev.stepwise.runtime.pipeline.Pooling;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -39,11 +36,8 @@ final class PipelineCommand implements Callable<Integer> {
             description = "Exported folder (model.onnx, or a seq2seq set, + tokenizer.json).")
     Path model;
 
-    @Option(names = "--input", arity = "1..*", paramLabel = "TEXT", description = "Input texts.")
-    List<String> inputs = new ArrayList<>();
-
-    @Option(names = "--input-file", paramLabel = "FILE", description = "A file of input texts, one per line (blank lines skipped).")
-    Path inputFile;
+    @Mixin
+    PipelineInputs inputs;
 
     @Option(names = "--pooling", paramLabel = "MODE",
             description = "feature-extraction: mean, cls or none (every token's vector); default: the folder's"
@@ -78,29 +72,11 @@ final class PipelineCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         CommandLine cli = new CommandLine(this);
-        List<String> texts = new ArrayList<>(inputs);
-        if (inputFile != null) {
-            try {
-                for (String line : Files.readAllLines(inputFile, StandardCharsets.UTF_8)) {
-                    if (!line.isBlank()) {
-                        texts.add(line);
-                    }
-                }
-            } catch (IOException e) {
-                throw new StepwiseException(inputFile + ": cannot read: " + e.getMessage(), e);
-            }
-        }
-        if (texts.isEmpty()) {
-            throw new CommandLine.ParameterException(cli, "no input: give --input TEXT... or --input-file FILE");
-        }
-        PipelineOptions options;
-        try {
-            options = PipelineOptions.defaults().withTopK(topK).withBatchSize(batchSize).withThreads(threads)
-                    .withNormalize(normalize).withPooling(pooling == null ? null : Pooling.parse(pooling))
-                    .withConfigTask(configTask).withGeneration(settings(cli, generate));
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(cli, e.getMessage());
-        }
+        List<String> texts = inputs.texts(cli);
+        PipelineOptions options = Usage.parsed(cli, "", () -> PipelineOptions.defaults().withTopK(topK)
+                .withBatchSize(batchSize).withThreads(threads).withNormalize(normalize)
+                .withPooling(pooling == null ? null : Pooling.parse(pooling)).withConfigTask(configTask)
+                .withGeneration(settings(cli, generate)));
         Gson gson = new GsonBuilder().disableHtmlEscaping().create();
         try (Pipeline p = Stepwise.pipeline(task, main.locateModel(model), options)) {
             for (JsonElement result : p.apply(texts)) {
