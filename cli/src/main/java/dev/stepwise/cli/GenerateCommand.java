@@ -85,8 +85,8 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Print the prompt ids used (special tokens included) to stderr, one 'prompt ids:' line per prompt.")
     boolean printPromptIds;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads (default: all cores).")
-    int threads;
+    @Mixin
+    OrtThreadsOption threads;
 
     @Option(names = "--seq2seq-decoder", defaultValue = "optimum", paramLabel = "optimum|merged|single",
             description = "Seq2seq export: optimum's decoder pair (default), the merged decoder (If on use_cache_branch)"
@@ -151,8 +151,8 @@ final class GenerateCommand implements Callable<Integer> {
             }
             TokenStream stream = stream(kind, config, rows, rows.get(0), tokenizer);
             Generator.TokenListener listener = stream != null ? stream : Generator.TokenListener.NONE;
-            GenerationEngine chosen = unrolled != null ? new StepGraphEngine(threads, beamOptions, listener)
-                    : GenerationEngines.create(kind, threads, beamOptions, listener);
+            GenerationEngine chosen = unrolled != null ? new StepGraphEngine(threads.count, beamOptions, listener)
+                    : GenerationEngines.create(kind, threads.count, beamOptions, listener);
             List<List<long[]>> out;
             try {
                 out = chosen.generate(model, rows, config);
@@ -175,7 +175,7 @@ final class GenerateCommand implements Callable<Integer> {
     private List<List<long[]>> generateSeq2Seq(Path model, Seq2SeqModel.Decoder decoder, List<long[]> rows,
                                                GenerationConfig config, BeamOptions beamOptions,
                                                TextTokenizer tokenizer) {
-        try (Seq2SeqModel s2s = Seq2SeqModel.open(model, decoder, threads)) {
+        try (Seq2SeqModel s2s = Seq2SeqModel.open(model, decoder, threads.count)) {
             TokenStream stream = stream(GenerationEngines.Kind.JAVA, config, rows,
                     new long[] {s2s.decoderStartTokenId()}, tokenizer);
             List<List<long[]>> out = s2s.generate(rows, config, beamOptions,

@@ -66,15 +66,15 @@ final class PipelineCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "32", description = "Texts per ONNX Runtime run (default 32).")
     int batchSize;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime threads (0 = one per core).")
-    int threads;
+    @Mixin
+    OrtThreadsOption threads;
 
     @Override
     public Integer call() {
         CommandLine cli = new CommandLine(this);
         List<String> texts = inputs.texts(cli);
         PipelineOptions options = Usage.parsed(cli, "", () -> PipelineOptions.defaults().withTopK(topK)
-                .withBatchSize(batchSize).withThreads(threads).withNormalize(normalize)
+                .withBatchSize(batchSize).withThreads(threads.count).withNormalize(normalize)
                 .withPooling(pooling == null ? null : Pooling.parse(pooling)).withConfigTask(configTask)
                 .withGeneration(settings(cli, generate)));
         Gson gson = new GsonBuilder().disableHtmlEscaping().create();

@@ -3,6 +3,7 @@ package dev.stepwise.cli;
 import dev.stepwise.runtime.quantize.QuantizeOptions;
 import java.nio.file.Path;
 import picocli.CommandLine;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** quantize's gate: the comparison with the float model, its inputs and the thresholds it must meet. */
@@ -22,8 +23,8 @@ final class QualityGateFlags {
     @Option(names = "--min-cosine", description = "Encoders: least mean cosine of mean-pooled outputs (default 0.995 int8 and int8-static, 0.98 int4).")
     Double minCosine;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime threads for the gate (default: all cores).")
-    int threads;
+    @Mixin
+    OrtThreadsOption threads;
 
     /** {@code options} (the mode's defaults) with the gate the flags ask for; a threshold out of range is a usage error. */
     QuantizeOptions applyTo(CommandLine cli, QuantizeOptions options) {
@@ -34,6 +35,6 @@ final class QualityGateFlags {
             throw new CommandLine.ParameterException(cli,
                     "thresholds: --min-top1 in [0, 1], --max-kl >= 0, --min-cosine in [-1, 1]");
         }
-        return options.withGate(!noGate).withEval(eval).withThresholds(top1, kl, cosine).withThreads(threads);
+        return options.withGate(!noGate).withEval(eval).withThresholds(top1, kl, cosine).withThreads(threads.count);
     }
 }

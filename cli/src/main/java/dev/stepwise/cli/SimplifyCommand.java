@@ -34,13 +34,13 @@ final class SimplifyCommand implements Callable<Integer> {
     @Option(names = "--atol", defaultValue = "NaN", description = "Absolute tolerance (default 1e-3 for fp16, 1e-4 for fp32).")
     double atol;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime threads for the check (default: all cores).")
-    int threads;
+    @Mixin
+    OrtThreadsOption threads;
 
     @Override
     public Integer call() {
         Simplifier.Options options = Simplifier.Options.of(shape.batch, shape.sequence, shape.maxNewTokens).withOpsetCheck(opsetCheck)
-                .withVerify(!noVerify).withTolerance(rtol, atol).withThreads(threads);
+                .withVerify(!noVerify).withTolerance(rtol, atol).withThreads(threads.count);
         Simplifier.Result result = Simplifier.run(model, output.dir, options);
         System.err.print(Simplifier.summary(result));
         if (noVerify) {
