@@ -22,9 +22,8 @@ import picocli.CommandLine.ParentCommand;
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = "Export a Hugging Face checkpoint folder to a validated ONNX folder.")
 final class ExportCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR|ORG/NAME[@REV]",
-            description = "Checkpoint folder (config.json + safetensors), or a model id in the local Hugging Face cache.")
-    Path model;
+    @Mixin
+    CheckpointOption checkpoint;
 
     @ParentCommand
     Main main;
@@ -112,9 +111,8 @@ final class ExportCommand implements Callable<Integer> {
                 .withDtype(d).withValidate(!noValidate).withGeneration(graphs).withLastLogitsOnly(lastLogitsOnly)
                 .withProgress(new ConsoleProgress()).withTritonRepository(tritonRepository).withOptimize(o)
                 .withMaxLength(maxLength);
-        Path checkpoint = main.locateModel(model);
-        return QuantizeLastOption.write(output.dir, mode,
-                dir -> printValidation(Exporter.export(checkpoint, dir, options)));
+        Path folder = checkpoint.locate(main);
+        return QuantizeLastOption.write(output.dir, mode, dir -> printValidation(Exporter.export(folder, dir, options)));
     }
 
     /** The validation lines and the export line, on stderr; returns the exported folder. */

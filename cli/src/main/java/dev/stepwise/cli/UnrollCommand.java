@@ -21,9 +21,8 @@ import picocli.CommandLine.ParentCommand;
             "On an encoder-decoder (bart, t5) checkpoint: a static encoder (encoder_model-opt.onnx) for B inputs of",
             "--sequence-length tokens (shorter ones right padded and masked) and one decoder graph per step."})
 final class UnrollCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "HF_CHECKPOINT_DIR|ORG/NAME[@REV]",
-            description = "Checkpoint folder, or a model id in the local Hugging Face cache.")
-    Path model;
+    @Mixin
+    CheckpointOption checkpoint;
 
     @ParentCommand
     Main main;
@@ -58,14 +57,14 @@ final class UnrollCommand implements Callable<Integer> {
         UnrollOptions options = UnrollOptions.of(shape.batch, shape.sequence, shape.maxNewTokens).withOpset(opset)
                 .withLastTokenLogits(lastTokenLogits).withIncludeFinalStep(includeFinalStep).withAtol(atol)
                 .withValidate(!noValidate).withProgress(new ConsoleProgress());
-        Path checkpoint = main.locateModel(model);
+        Path folder = checkpoint.locate(main);
         if (mode != null) {
-            Architectures.SEQ2SEQ.of(checkpoint).ifPresent(a -> {
+            Architectures.SEQ2SEQ.of(folder).ifPresent(a -> {
                 throw new StepwiseException("--quantize applies to decoder-only unrolls: " + a.spec().modelType()
                         + " is an encoder-decoder; quantize its export with 'stepwise quantize'");
             });
         }
-        return QuantizeLastOption.write(output, mode, dir -> printReport(Unroller.unroll(checkpoint, dir, options)));
+        return QuantizeLastOption.write(output, mode, dir -> printReport(Unroller.unroll(folder, dir, options)));
     }
 
     /** The op table, the step checks and the summary line, on stderr. */
