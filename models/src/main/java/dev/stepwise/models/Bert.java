@@ -63,14 +63,13 @@ public final class Bert implements EncoderModel {
         Tensor hidden = embeddings(ops, config, p + "embeddings.", in, eps);
         EncoderAttention attention = ops.encoderAttention(
                 new EncoderAttention.Spec(config.numAttentionHeads(), config.headDim(), false), in.attentionMask());
-        for (int layer = 0; layer < config.numLayers(); layer++) {
+        return PostNormEncoderLayer.stack(ops, attention, hidden, config.numLayers(), layer -> {
             String l = p + "encoder.layer." + layer + ".";
             String w = l + "attention.self.";
-            hidden = new PostNormEncoderLayer(w + "query", w + "key", w + "value", l + "attention.output.dense",
+            return new PostNormEncoderLayer(w + "query", w + "key", w + "value", l + "attention.output.dense",
                     l + "attention.output.LayerNorm", l + "intermediate.dense", l + "output.dense",
-                    l + "output.LayerNorm").apply(ops, attention, hidden, h, inner, activation, eps);
-        }
-        return hidden;
+                    l + "output.LayerNorm");
+        }, h, inner, activation, eps);
     }
 
     /** Word + position + token-type embeddings, then LayerNorm; positions {@code 0..S-1} unless given. */

@@ -67,14 +67,12 @@ public final class DistilBert implements EncoderModel {
         // DistilBERT scales the queries before the product, as its MultiHeadSelfAttention does
         EncoderAttention attention = ops.encoderAttention(
                 new EncoderAttention.Spec(config.numAttentionHeads(), config.headDim(), true), in.attentionMask());
-        for (int layer = 0; layer < config.numLayers(); layer++) {
+        return PostNormEncoderLayer.stack(ops, attention, hidden, config.numLayers(), layer -> {
             String l = p + "transformer.layer." + layer + ".";
             String w = l + "attention.";
-            hidden = new PostNormEncoderLayer(w + "q_lin", w + "k_lin", w + "v_lin", w + "out_lin",
-                    l + "sa_layer_norm", l + "ffn.lin1", l + "ffn.lin2", l + "output_layer_norm")
-                    .apply(ops, attention, hidden, h, inner, activation, EPS);
-        }
-        return hidden;
+            return new PostNormEncoderLayer(w + "q_lin", w + "k_lin", w + "v_lin", w + "out_lin", l + "sa_layer_norm",
+                    l + "ffn.lin1", l + "ffn.lin2", l + "output_layer_norm");
+        }, h, inner, activation, EPS);
     }
 
 

@@ -145,9 +145,6 @@ public final class DecoderTracer {
         }
         graph.putMetadata("model_type", spec.modelType());
         graph.putMetadata("cache", mode.name());
-        if (optimize != Optimize.PLAIN) {
-            graph.putMetadata("optimize", optimize.cliName());
-        }
         return graph.build(valueInfo);
     }
 

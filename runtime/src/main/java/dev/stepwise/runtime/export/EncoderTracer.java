@@ -42,9 +42,6 @@ public final class EncoderTracer {
                 sizes.resolveAll(output.axes(), config));
         graph.putMetadata("model_type", spec.modelType());
         graph.putMetadata("task", task.cliName());
-        if (optimize != Optimize.PLAIN) {
-            graph.putMetadata("optimize", optimize.cliName());
-        }
         return graph.build(false);
     }
 

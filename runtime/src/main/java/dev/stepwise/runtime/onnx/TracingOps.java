@@ -95,6 +95,9 @@ public final class TracingOps implements Ops {
                     + "GroupQueryAttention and RotaryEmbedding kernels are float32); got " + floatType);
         }
         this.fusions = optimize == Optimize.ORT ? new OrtFusions(this) : null;
+        if (optimize != Optimize.PLAIN) {
+            graph.putMetadata("optimize", optimize.cliName()); // plain graphs carry no such key, as before
+        }
     }
 
     public GraphBuilder graph() {

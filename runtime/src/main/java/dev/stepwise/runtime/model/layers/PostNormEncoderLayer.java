@@ -3,6 +3,7 @@ package dev.stepwise.runtime.model.layers;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.Tensor;
+import java.util.function.IntFunction;
 
 /**
  * The original transformer's encoder layer, LayerNorm after each residual add (BERT, DistilBERT): self-attention,
@@ -25,5 +26,16 @@ public record PostNormEncoderLayer(String query, String key, String value, Strin
         Tensor ffn = Linear.apply(ops, Linear.applyThenActivate(ops, x, intermediate, width, inner, activation), output,
                 inner, width);
         return Norms.addThenLayerNorm(ops, x, ffn, outputNorm, width, eps).normed();
+    }
+
+    /** {@code layers} such layers in turn on {@code hidden}, {@code names} giving each layer's weight names. */
+    public static Tensor stack(Ops ops, EncoderAttention attention, Tensor hidden, int layers,
+                               IntFunction<PostNormEncoderLayer> names, long width, long inner, String activation,
+                               float eps) {
+        Tensor x = hidden;
+        for (int layer = 0; layer < layers; layer++) {
+            x = names.apply(layer).apply(ops, attention, x, width, inner, activation, eps);
+        }
+        return x;
     }
 }
