@@ -13,6 +13,7 @@ import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.LearnedPositions;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.Norms;
+import dev.stepwise.runtime.model.layers.Projection;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
@@ -57,15 +58,15 @@ public final class BioGpt implements CausalLm {
         CausalAttention attention = ops.causalAttention(new CausalAttention.Spec(config.numAttentionHeads(),
                 config.headDim(), 0, false, false, CausalAttention.Precision.COMPUTE_TYPE), in);
 
-        Tensor pending = null; // the previous block's MLP output, added to the residual inside the next norm
+        Projection pending = null; // the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "layers." + layer + ".";
             ResidualNorm n1 = Norms.addThenLayerNorm(ops, hidden, pending, h + "self_attn_layer_norm", e,
                     LAYER_NORM_EPS);
-            Tensor attn = Opt.attention(ops, config, true, layer, h + "self_attn.", n1.normed(), attention, cache);
+            Projection attn = Opt.attention(ops, config, true, layer, h + "self_attn.", n1.normed(), attention, cache);
             ResidualNorm n2 = Norms.addThenLayerNorm(ops, n1.sum(), attn, h + "final_layer_norm", e, LAYER_NORM_EPS);
             hidden = n2.sum();
-            pending = Linear.apply(ops, Linear.applyThenActivate(ops, n2.normed(), h + "fc1", e, inner, activation),
+            pending = Linear.project(ops, Linear.applyThenActivate(ops, n2.normed(), h + "fc1", e, inner, activation),
                     h + "fc2", inner, e);
         }
         hidden = Norms.addThenLayerNorm(ops, hidden, pending, p + "layer_norm", e, LAYER_NORM_EPS).normed();

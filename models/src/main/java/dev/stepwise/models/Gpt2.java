@@ -12,6 +12,7 @@ import dev.stepwise.runtime.model.layers.LmHead;
 import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.Norms;
+import dev.stepwise.runtime.model.layers.Projection;
 import dev.stepwise.runtime.ops.Dim;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.ResidualNorm;
@@ -45,11 +46,11 @@ public final class Gpt2 implements CausalLm {
                 config.getBoolean("scale_attn_by_inverse_layer_idx", false), CausalAttention.Precision.COMPUTE_TYPE),
                 in);
 
-        Tensor pending = null; // the previous block's MLP output, added to the residual inside the next norm
+        Projection pending = null; // the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "h." + layer + ".";
             ResidualNorm ln1 = Norms.addThenLayerNorm(ops, hidden, pending, h + "ln_1", e, eps);
-            Tensor attn = attention(ops, config, layer, h + "attn.", ln1.normed(), attention, cache);
+            Projection attn = attention(ops, config, layer, h + "attn.", ln1.normed(), attention, cache);
             ResidualNorm ln2 = Norms.addThenLayerNorm(ops, ln1.sum(), attn, h + "ln_2", e, eps);
             hidden = ln2.sum();
             pending = mlp(ops, activation, h + "mlp.", e, inner, ln2.normed());
@@ -60,27 +61,31 @@ public final class Gpt2 implements CausalLm {
         return LmHead.logits(ops, in, hidden, lmHead);
     }
 
-    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,
+    private static Projection attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,
                                     CausalAttention attention, KvCache cache) {
         int embed = config.hiddenSize();
         Dim batch = ops.dim(x, 0);
         Dim sequence = ops.dim(x, 1);
-        Tensor qkv = conv1d(ops, x, w + "c_attn", embed, 3L * embed);
+        Tensor qkv = conv1d(ops, x, w + "c_attn", embed, 3L * embed).value(ops);
         Tensor context = attention.apply(batch, sequence, () -> ops.slice(qkv, -1, Dim.of(0), Dim.of(embed)),
                 () -> ops.slice(qkv, -1, Dim.of(embed), Dim.of(2L * embed)),
                 () -> ops.slice(qkv, -1, Dim.of(2L * embed), Dim.of(3L * embed)), cache, layer);
         return conv1d(ops, context, w + "c_proj", embed, embed);
     }
 
-    private static Tensor mlp(Ops ops, String activation, String w, long e, long inner, Tensor x) {
+    private static Projection mlp(Ops ops, String activation, String w, long e, long inner, Tensor x) {
         Tensor fc = ops.matmul(x, ops.weight(w + "c_fc.weight", e, inner));
         Tensor hidden = ops.biasActivation(activation, fc, ops.weight(w + "c_fc.bias", inner));
         return conv1d(ops, hidden, w + "c_proj", inner, e);
     }
 
-    /** GPT-2's Conv1D is a linear layer whose weight is stored {@code [in, out]}. */
-    private static Tensor conv1d(Ops ops, Tensor x, String name, long in, long out) {
-        return ops.add(ops.matmul(x, ops.weight(name + ".weight", in, out)), ops.weight(name + ".bias", out));
+    /**
+     * GPT-2's Conv1D is a linear layer whose weight is stored {@code [in, out]}; its bias is added by the caller, or
+     * by the residual norm after it.
+     */
+    private static Projection conv1d(Ops ops, Tensor x, String name, long in, long out) {
+        Tensor product = ops.matmul(x, ops.weight(name + ".weight", in, out));
+        return new Projection(product, ops.weight(name + ".bias", out));
     }
 
     /** {@code tiny} (special ids at the top of its small vocabulary, as GPT-2's 50256 is) and {@code gpt2} (124M). */

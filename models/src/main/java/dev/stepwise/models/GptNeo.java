@@ -16,6 +16,7 @@ import dev.stepwise.runtime.model.layers.Activations;
 import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.Norms;
+import dev.stepwise.runtime.model.layers.Projection;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
@@ -54,15 +55,15 @@ public final class GptNeo implements CausalLm {
         CausalAttention global = kinds.contains("global") ? ops.causalAttention(spec(config, 0), in) : null;
         CausalAttention local = kinds.contains("local") ? ops.causalAttention(spec(config, window), in) : null;
 
-        Tensor pending = null; // the previous block's MLP output, added to the residual inside the next norm
+        Projection pending = null; // the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "h." + layer + ".";
             CausalAttention attention = kinds.get(layer).equals("local") ? local : global;
             ResidualNorm ln1 = Norms.addThenLayerNorm(ops, hidden, pending, h + "ln_1", e, eps);
-            Tensor attn = attention(ops, config, layer, h + "attn.attention.", ln1.normed(), attention, cache);
+            Projection attn = attention(ops, config, layer, h + "attn.attention.", ln1.normed(), attention, cache);
             ResidualNorm ln2 = Norms.addThenLayerNorm(ops, ln1.sum(), attn, h + "ln_2", e, eps);
             hidden = ln2.sum();
-            pending = Linear.apply(ops, Linear.applyThenActivate(ops, ln2.normed(), h + "mlp.c_fc", e, inner,
+            pending = Linear.project(ops, Linear.applyThenActivate(ops, ln2.normed(), h + "mlp.c_fc", e, inner,
                     activation), h + "mlp.c_proj", inner, e);
         }
         hidden = Norms.addThenLayerNorm(ops, hidden, pending, p + "ln_f", e, eps).normed();
@@ -80,14 +81,14 @@ public final class GptNeo implements CausalLm {
                 CausalAttention.Precision.FLOAT32_SCORES);
     }
 
-    private static Tensor attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,
+    private static Projection attention(Ops ops, ModelConfig config, int layer, String w, Tensor x,
                                     CausalAttention attention, KvCache cache) {
         long e = config.hiddenSize();
         Tensor context = attention.apply(ops.dim(x, 0), ops.dim(x, 1),
                 () -> Linear.apply(ops, x, w + "q_proj", e, e, false),
                 () -> Linear.apply(ops, x, w + "k_proj", e, e, false),
                 () -> Linear.apply(ops, x, w + "v_proj", e, e, false), cache, layer);
-        return Linear.apply(ops, context, w + "out_proj", e, e);
+        return Linear.project(ops, context, w + "out_proj", e, e);
     }
 
     static int windowSize(ModelConfig config) {

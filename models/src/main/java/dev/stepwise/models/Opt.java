@@ -14,6 +14,7 @@ import dev.stepwise.runtime.model.layers.CausalAttention;
 import dev.stepwise.runtime.model.layers.LearnedPositions;
 import dev.stepwise.runtime.model.layers.Linear;
 import dev.stepwise.runtime.model.layers.Norms;
+import dev.stepwise.runtime.model.layers.Projection;
 import dev.stepwise.runtime.ops.Ops;
 import dev.stepwise.runtime.ops.ResidualNorm;
 import dev.stepwise.runtime.ops.Tensor;
@@ -80,18 +81,19 @@ public final class Opt implements CausalLm {
         CausalAttention attention = ops.causalAttention(new CausalAttention.Spec(config.numAttentionHeads(),
                 config.headDim(), 0, false, false, CausalAttention.Precision.FLOAT32_SOFTMAX), in);
 
-        Tensor pending = null; // pre-norm: the previous block's MLP output, added to the residual inside the next norm
+        Projection pending = null; // pre-norm: the previous block's MLP output, added to the residual inside the next norm
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String h = p + "layers." + layer + ".";
             if (s.normBefore()) {
                 ResidualNorm n1 = addThenNorm(ops, s, hidden, pending, h + "self_attn_layer_norm", e);
-                Tensor attn = attention(ops, config, s.bias(), layer, h + "self_attn.", n1.normed(), attention, cache);
+                Projection attn = attention(ops, config, s.bias(), layer, h + "self_attn.", n1.normed(), attention,
+                        cache);
                 ResidualNorm n2 = addThenNorm(ops, s, n1.sum(), attn, h + "final_layer_norm", e);
                 hidden = n2.sum();
                 pending = mlp(ops, s, h, e, ffn, n2.normed());
             } else {
                 // post-norm: the norm of each sum is the residual stream
-                Tensor attn = attention(ops, config, s.bias(), layer, h + "self_attn.", hidden, attention, cache);
+                Projection attn = attention(ops, config, s.bias(), layer, h + "self_attn.", hidden, attention, cache);
                 hidden = addThenNorm(ops, s, hidden, attn, h + "self_attn_layer_norm", e).normed();
                 hidden = addThenNorm(ops, s, hidden, mlp(ops, s, h, e, ffn, hidden), h + "final_layer_norm", e)
                         .normed();
@@ -100,7 +102,7 @@ public final class Opt implements CausalLm {
         if (s.finalNorm()) {
             hidden = addThenNorm(ops, s, hidden, pending, p + "final_layer_norm", e).normed();
         } else if (pending != null) {
-            hidden = ops.add(hidden, pending);
+            hidden = ops.add(hidden, pending.value(ops));
         }
         if (s.project()) {
             hidden = projection(ops, hidden, p + "project_out", e, word);
@@ -110,17 +112,17 @@ public final class Opt implements CausalLm {
     }
 
     /** {@code fc2(activation(fc1(x)))}, fc1's bias added inside {@link Ops#biasActivation}. */
-    private static Tensor mlp(Ops ops, Settings s, String h, long e, long ffn, Tensor x) {
+    private static Projection mlp(Ops ops, Settings s, String h, long e, long ffn, Tensor x) {
         Tensor fc1 = s.bias() ? Linear.applyThenActivate(ops, x, h + "fc1", e, ffn, s.activation())
                 : Activations.apply(ops, s.activation(), Linear.apply(ops, x, h + "fc1", e, ffn, false));
-        return Linear.apply(ops, fc1, h + "fc2", ffn, e, s.bias());
+        return Linear.project(ops, fc1, h + "fc2", ffn, e, s.bias());
     }
 
     /**
      * The projections around {@link CausalAttention} (BART's attention, which BioGPT shares): the queries are scaled
      * by 1/sqrt(head dim), not the scores; {@code bias} on every projection or none.
      */
-    static Tensor attention(Ops ops, ModelConfig config, boolean bias, int layer, String w, Tensor x,
+    static Projection attention(Ops ops, ModelConfig config, boolean bias, int layer, String w, Tensor x,
                             CausalAttention attention, KvCache cache) {
         float scaling = (float) Math.pow(config.headDim(), -0.5);
         long e = config.hiddenSize();
@@ -128,19 +130,19 @@ public final class Opt implements CausalLm {
                 () -> ops.mul(Linear.apply(ops, x, w + "q_proj", e, e, bias), ops.scalar(scaling)),
                 () -> Linear.apply(ops, x, w + "k_proj", e, e, bias),
                 () -> Linear.apply(ops, x, w + "v_proj", e, e, bias), cache, layer);
-        return Linear.apply(ops, context, w + "out_proj", e, e, bias);
+        return Linear.project(ops, context, w + "out_proj", e, e, bias);
     }
 
     /**
      * {@code residual + delta} (none when {@code delta} is null) and the norm {@code name} of the sum: one fused layer
      * when the norm has weights; without ({@code layer_norm_elementwise_affine=false}) the add and the composed norm.
      */
-    private static ResidualNorm addThenNorm(Ops ops, Settings s, Tensor residual, Tensor delta, String name,
+    private static ResidualNorm addThenNorm(Ops ops, Settings s, Tensor residual, Projection delta, String name,
                                             long width) {
         if (s.affine()) {
             return Norms.addThenLayerNorm(ops, residual, delta, name, width, LAYER_NORM_EPS);
         }
-        Tensor sum = delta == null ? residual : ops.add(residual, delta);
+        Tensor sum = delta == null ? residual : ops.add(residual, delta.value(ops));
         return new ResidualNorm(sum, layerNorm(ops, s, sum, name, width));
     }
 

@@ -161,6 +161,14 @@ class OrtFusedExportTest {
             }
         }
 
+        // the output projections' biases (attention, MLP) are the bias input of the norm after them, no Add of their
+        // own: every SkipLayerNormalization of these architectures has one
+        long skips = ops.getOrDefault("com.microsoft.SkipLayerNormalization", 0);
+        long biased = model.getGraph().getNodeList().stream().filter(n -> n.getOpType()
+                .equals("SkipLayerNormalization") && n.getInputCount() == 5 && !n.getInput(4).isEmpty()).count();
+        System.out.printf("%s --optimize ort: %d of %d SkipLayerNormalization carry the projection's bias%n", label,
+                biased, skips);
+        assertEquals(skips, biased, label + ": SkipLayerNormalization nodes with the projection's bias");
         try (ExportedModel p = ExportedModel.open(plain.outputDir(), 1);
              ExportedModel f = ExportedModel.open(fused.outputDir(), 1)) {
             LastLogitsOnlyTest.assertSameTokens(label + " --optimize ort vs plain", p, f, 10, 8);

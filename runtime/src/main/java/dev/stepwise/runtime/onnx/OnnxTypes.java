@@ -21,16 +21,14 @@ public final class OnnxTypes {
         };
     }
 
-    /** The Stepwise type of an ONNX element type number; null when Stepwise has no such type. */
+    /** The Stepwise type of an ONNX element type number ({@link #elemType}'s inverse); null when Stepwise has none. */
     public static DType dtype(int elemType) {
-        return switch (elemType) {
-            case TensorProto.DataType.FLOAT_VALUE -> DType.FLOAT;
-            case TensorProto.DataType.FLOAT16_VALUE -> DType.FLOAT16;
-            case TensorProto.DataType.INT64_VALUE -> DType.INT64;
-            case TensorProto.DataType.INT32_VALUE -> DType.INT32;
-            case TensorProto.DataType.BOOL_VALUE -> DType.BOOL;
-            default -> null;
-        };
+        for (DType type : DType.values()) {
+            if (elemType(type) == elemType) {
+                return type;
+            }
+        }
+        return null;
     }
 
     /** Bytes per element in raw_data / external data; 0 for types without a fixed width (string). */

@@ -146,10 +146,13 @@ final class OrtFusions {
                 Attributes.of("interleaved", 0L)).get(0);
     }
 
-    ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Tensor gamma, Tensor beta, float eps) {
+    /** SkipLayerNormalization of {@code residual + delta (+ deltaBias)}: the projection's bias is its fifth input. */
+    ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Tensor deltaBias, Tensor gamma, Tensor beta, float eps) {
         Dim[] dims = TracingOps.broadcast(((TracedTensor) residual).dims(), ((TracedTensor) delta).dims());
-        // outputs: normalized, mean, inverse std (both unused), residual + delta
-        List<TracedTensor> out = ops.emit(DOMAIN, "SkipLayerNormalization", List.of(residual, delta, gamma, beta),
+        List<Tensor> inputs = deltaBias == null ? List.of(residual, delta, gamma, beta)
+                : List.of(residual, delta, gamma, beta, deltaBias);
+        // outputs: normalized, mean, inverse std (both unused), residual + delta (+ bias)
+        List<TracedTensor> out = ops.emit(DOMAIN, "SkipLayerNormalization", inputs,
                 List.of(residual.type(), DType.FLOAT, DType.FLOAT, residual.type()), Arrays.asList(dims, null, null,
                         dims), Attributes.of("epsilon", eps));
         return new ResidualNorm(out.get(3), out.get(0));

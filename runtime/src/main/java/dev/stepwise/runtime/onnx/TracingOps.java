@@ -1003,10 +1003,10 @@ public final class TracingOps implements Ops {
     }
 
     @Override
-    public ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Supplier<Tensor> gamma, Supplier<Tensor> beta,
-                                     float eps) {
-        return fusions != null ? fusions.addLayerNorm(residual, delta, gamma.get(), beta.get(), eps)
-                : Ops.super.addLayerNorm(residual, delta, gamma, beta, eps);
+    public ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Tensor deltaBias, Supplier<Tensor> gamma,
+                                     Supplier<Tensor> beta, float eps) {
+        return fusions != null ? fusions.addLayerNorm(residual, delta, deltaBias, gamma.get(), beta.get(), eps)
+                : Ops.super.addLayerNorm(residual, delta, deltaBias, gamma, beta, eps);
     }
 
     @Override

@@ -270,12 +270,14 @@ public interface Ops {
     }
 
     /**
-     * {@code residual + delta} and its {@link #layerNorm}: a pre-norm block's residual add and the next LayerNorm.
-     * The scale and shift are asked for after the add, where a forward declares them when it writes the two steps.
+     * {@code residual + (delta + deltaBias)} and its {@link #layerNorm}: a pre-norm block's residual add and the next
+     * LayerNorm, {@code deltaBias} the bias of the projection that made {@code delta} (null when it has none or has
+     * added it). The scale and shift are asked for after the add, where a forward declares them when it writes the
+     * two steps.
      */
-    default ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Supplier<Tensor> gamma, Supplier<Tensor> beta,
-                                      float eps) {
-        Tensor sum = add(residual, delta);
+    default ResidualNorm addLayerNorm(Tensor residual, Tensor delta, Tensor deltaBias, Supplier<Tensor> gamma,
+                                      Supplier<Tensor> beta, float eps) {
+        Tensor sum = add(residual, deltaBias == null ? delta : add(delta, deltaBias));
         return new ResidualNorm(sum, layerNorm(sum, gamma.get(), beta.get(), eps));
     }
 

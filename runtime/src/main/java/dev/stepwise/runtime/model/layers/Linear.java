@@ -27,4 +27,15 @@ public final class Linear {
         Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight", out, in));
         return ops.biasActivation(activation, y, ops.weight(name + ".bias", out));
     }
+
+    /** {@link #apply} with the bias not yet added, for a residual norm after it ({@link Norms#addThenLayerNorm}). */
+    public static Projection project(Ops ops, Tensor x, String name, long in, long out) {
+        return project(ops, x, name, in, out, true);
+    }
+
+    /** As above; without {@code bias} the projection's bias is null. */
+    public static Projection project(Ops ops, Tensor x, String name, long in, long out, boolean bias) {
+        Tensor y = ops.matmul(x, ops.weightTransposed(name + ".weight", out, in));
+        return new Projection(y, bias ? ops.weight(name + ".bias", out) : null);
+    }
 }

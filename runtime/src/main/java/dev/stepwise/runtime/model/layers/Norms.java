@@ -23,10 +23,22 @@ public final class Norms {
      */
     public static ResidualNorm addThenLayerNorm(Ops ops, Tensor residual, Tensor delta, String name, long width,
                                                 float eps) {
+        return addThenLayerNorm(ops, residual, delta, null, name, width, eps);
+    }
+
+    /** As above for a projection whose bias is not yet added: the fused form adds it inside the norm. */
+    public static ResidualNorm addThenLayerNorm(Ops ops, Tensor residual, Projection delta, String name, long width,
+                                                float eps) {
+        return delta == null ? addThenLayerNorm(ops, residual, (Tensor) null, name, width, eps)
+                : addThenLayerNorm(ops, residual, delta.product(), delta.bias(), name, width, eps);
+    }
+
+    private static ResidualNorm addThenLayerNorm(Ops ops, Tensor residual, Tensor delta, Tensor deltaBias,
+                                                 String name, long width, float eps) {
         if (delta == null) {
             return new ResidualNorm(residual, layerNorm(ops, residual, name, width, eps));
         }
-        return ops.addLayerNorm(residual, delta, () -> ops.weight(name + ".weight", WeightInit.SCALE, width),
+        return ops.addLayerNorm(residual, delta, deltaBias, () -> ops.weight(name + ".weight", WeightInit.SCALE, width),
                 () -> ops.weight(name + ".bias", width), eps);
     }
 }

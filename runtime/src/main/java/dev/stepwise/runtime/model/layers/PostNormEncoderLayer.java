@@ -9,7 +9,8 @@ import java.util.function.IntFunction;
  * The original transformer's encoder layer, LayerNorm after each residual add (BERT, DistilBERT): self-attention,
  * add and norm, a two-layer feed-forward, add and norm. The fields are the checkpoint's weight names (each a linear
  * layer or LayerNorm with {@code .weight} and {@code .bias}); under {@code --optimize ort} the attention, the adds
- * with their norms and the first projection's bias with its activation are single ONNX Runtime nodes.
+ * with their norms (and the bias of the projection before each) and the first projection's bias with its activation
+ * are single ONNX Runtime nodes.
  */
 public record PostNormEncoderLayer(String query, String key, String value, String attentionOutput,
                                    String attentionNorm, String intermediate, String output, String outputNorm) {
@@ -21,10 +22,10 @@ public record PostNormEncoderLayer(String query, String key, String value, Strin
         Dim sequence = ops.dim(hidden, 1);
         Tensor context = attention.apply(batch, sequence, Linear.apply(ops, hidden, query, width, width),
                 Linear.apply(ops, hidden, key, width, width), Linear.apply(ops, hidden, value, width, width));
-        Tensor x = Norms.addThenLayerNorm(ops, hidden, Linear.apply(ops, context, attentionOutput, width, width),
+        Tensor x = Norms.addThenLayerNorm(ops, hidden, Linear.project(ops, context, attentionOutput, width, width),
                 attentionNorm, width, eps).normed();
-        Tensor ffn = Linear.apply(ops, Linear.applyThenActivate(ops, x, intermediate, width, inner, activation), output,
-                inner, width);
+        Projection ffn = Linear.project(ops, Linear.applyThenActivate(ops, x, intermediate, width, inner, activation),
+                output, inner, width);
         return Norms.addThenLayerNorm(ops, x, ffn, outputNorm, width, eps).normed();
     }
 
