@@ -232,23 +232,26 @@ public final class Benchmark {
 
     /** The floor for {@code bytes} on its own: warm-up and measured rounds of a few reads with each method. */
     static FloorResult floorAlone(long bytes, BenchOptions options) {
+        try (BandwidthFloor floor = BandwidthFloor.open(bytes, options.threads())) {
+            return floorReads(floor, options);
+        }
+    }
+
+    /** {@code options}' warm-up and measured rounds of every read method on an open floor buffer; the fastest wins. */
+    static FloorResult floorReads(BandwidthFloor floor, BenchOptions options) {
         BandwidthFloor.Method[] methods = BandwidthFloor.Method.values();
         long[][] floorReads = new long[methods.length][options.runs() * FLOOR_READS_PER_ROUND];
-        long floorBytes;
-        try (BandwidthFloor floor = BandwidthFloor.open(bytes, options.threads())) {
-            floorBytes = floor.bytes();
-            for (int round = -options.warmup(); round < options.runs(); round++) {
-                for (BandwidthFloor.Method m : methods) {
-                    long[] reads = floor.read(m, FLOOR_READS_PER_ROUND);
-                    settle();
-                    if (round >= 0) {
-                        System.arraycopy(reads, 0, floorReads[m.ordinal()], round * FLOOR_READS_PER_ROUND,
-                                FLOOR_READS_PER_ROUND);
-                    }
+        for (int round = -options.warmup(); round < options.runs(); round++) {
+            for (BandwidthFloor.Method m : methods) {
+                long[] reads = floor.read(m, FLOOR_READS_PER_ROUND);
+                settle();
+                if (round >= 0) {
+                    System.arraycopy(reads, 0, floorReads[m.ordinal()], round * FLOOR_READS_PER_ROUND,
+                            FLOOR_READS_PER_ROUND);
                 }
             }
         }
-        return FloorResult.fastest(floorReads, floorBytes);
+        return FloorResult.fastest(floorReads, floor.bytes());
     }
 
     /** Warm-up and measured greedy decodes of one engine. */

@@ -25,9 +25,9 @@ import java.util.Map;
 
 /**
  * {@code bench --matrix}: one run over a {@link MatrixGrid}. Each variant is exported once (validated) and quantized
- * once per precision (no gate), and every cell reuses those folders; the floor's bandwidth is measured once and each
- * cell's floor is its own bytes (the variant's decode-step weights plus the KV cache at the cell's length) read at
- * it. The PyTorch engine's fp32 figure is measured once per batch, kind and length, the reference for every variant
+ * once per precision (no gate), and every cell reuses those folders; each cell's floor is its own bytes (the
+ * variant's decode-step weights plus the KV cache at the cell's length) read at the bandwidth measured right after
+ * the cell, its session still loaded (the bandwidth read alone before any session is reported beside it). The PyTorch engine's fp32 figure is measured once per batch, kind and length, the reference for every variant
  * and precision in that cell. Engines run one after another (one ONNX Runtime session or the PyTorch engine in memory
  * at a time), so load from other processes can land on one engine's cells more than another's; the load average is
  * reported.
@@ -72,9 +72,8 @@ public final class MatrixBenchmark {
             try (Checkpoint weights = Checkpoint.open(checkpointDir)) {
                 fp32Bytes = Exporter.float32Bytes(weights);
             }
-            log.printf("[floor] %.1f MB buffer%n", fp32Bytes / 1e6);
+            log.printf("[floor] %.1f MB buffer, alone%n", fp32Bytes / 1e6);
             FloorResult floor = Benchmark.floorAlone(fp32Bytes, options);
-            double bytesPerMs = floor.gigabytesPerSecond() * 1e6;
 
             TorchEngine.setThreads(options.threads());
             Map<String, Double> torch = new HashMap<>();
@@ -104,7 +103,10 @@ public final class MatrixBenchmark {
                         continue; // the variant was skipped
                     }
                     long stepBytes = DecodeStepBytes.of(dir.resolve(Exporter.MODEL_FILE));
-                    try (GreedyDecoder engine = Benchmark.ortDecoder(dir, options)) {
+                    // the floor is read again right after each cell, the session still loaded: the bandwidth a step
+                    // gets depends on what else is resident, and it drifts over a long run
+                    try (GreedyDecoder engine = Benchmark.ortDecoder(dir, options);
+                         BandwidthFloor floorBuffer = BandwidthFloor.open(fp32Bytes, options.threads())) {
                         forEachCell(grid, config, (batch, kind, length, why) -> {
                             if (why != null) {
                                 cells.add(MatrixCell.skipped(variant, precision, batch, kind, length, why));
@@ -112,10 +114,11 @@ public final class MatrixBenchmark {
                             }
                             log.printf("[%s %s] batch %d %s%n", variant, precision, batch, label(kind, length));
                             double ms = measure(engine, grid, config, options, batch, kind, length, log);
+                            double gbPerS = Benchmark.floorReads(floorBuffer, options).gigabytesPerSecond();
                             long kv = DecodeStepBytes.kvCache(config, batch, length);
                             cells.add(new MatrixCell(variant, precision, batch, kind, length, ms,
-                                    (stepBytes + kv) / bytesPerMs, torch.getOrDefault(key(batch, kind, length),
-                                    Double.NaN), stepBytes, kv, null));
+                                    (stepBytes + kv) / (gbPerS * 1e6), gbPerS,
+                                    torch.getOrDefault(key(batch, kind, length), Double.NaN), stepBytes, kv, null));
                         });
                     }
                     Benchmark.settle();

@@ -78,17 +78,18 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
     public String toTable() {
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "stepwise bench --matrix: %s, %.1f MB of fp32 weights, %d threads, %d warm-up"
-                        + " + %d measured rounds per cell, decode = median of %d steps per round; floor read at %.1f"
-                        + " GB/s (%s)%n", modelType, weightBytes / 1e6, options.threads(), options.warmup(),
-                options.runs(), grid.decodeSteps(), floor.gigabytesPerSecond(), floor.method()));
-        s.append(String.format(Locale.ROOT, "  %-7s %-5s %5s %-13s %11s %10s %9s %11s %11s%n", "variant", "prec", "batch",
-                "cell", "ORT ms", "floor ms", "ORT/floor", "PyTorch ms", "PyTorch/ORT"));
+                        + " + %d measured rounds per cell, decode = median of %d steps per round; each cell's floor"
+                        + " read right after it (alone, before any session: %.1f GB/s, %s)%n", modelType,
+                weightBytes / 1e6, options.threads(), options.warmup(), options.runs(), grid.decodeSteps(),
+                floor.gigabytesPerSecond(), floor.method()));
+        s.append(String.format(Locale.ROOT, "  %-7s %-5s %5s %-13s %11s %10s %6s %9s %11s %11s%n", "variant", "prec",
+                "batch", "cell", "ORT ms", "floor ms", "GB/s", "ORT/floor", "PyTorch ms", "PyTorch/ORT"));
         for (MatrixCell c : cells) {
             String head = String.format(Locale.ROOT, "  %-7s %-5s %5d %-13s", c.variant(), c.precision(), c.batch(),
                     c.label());
             if (c.measured()) {
-                s.append(head).append(String.format(Locale.ROOT, " %11.2f %10.2f %8.2fx", c.ms(), c.floorMs(),
-                        c.vsFloor()));
+                s.append(head).append(String.format(Locale.ROOT, " %11.2f %10.2f %6.1f %8.2fx", c.ms(), c.floorMs(),
+                        c.floorGbPerS(), c.vsFloor()));
                 s.append(Double.isNaN(c.torchMs()) ? String.format("%12s %11s%n", "-", "-")
                         : String.format(Locale.ROOT, " %11.2f %10.2fx%n", c.torchMs(), c.torchOverOrt()));
             } else {
@@ -114,8 +115,8 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
         j.addProperty("warmup", options.warmup());
         j.addProperty("runs", options.runs());
         j.addProperty("decode_steps", grid.decodeSteps());
-        j.addProperty("floor_gb_per_s", round(floor.gigabytesPerSecond()));
-        j.addProperty("floor_method", floor.method());
+        j.addProperty("floor_alone_gb_per_s", round(floor.gigabytesPerSecond()));
+        j.addProperty("floor_alone_method", floor.method());
         JsonObject g = new JsonObject();
         g.add("variants", array(grid.variants()));
         g.add("precisions", array(grid.precisions()));
@@ -137,6 +138,7 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
             if (c.measured()) {
                 o.addProperty("ort_ms", round(c.ms()));
                 o.addProperty("floor_ms", round(c.floorMs()));
+                o.addProperty("floor_gb_per_s", round(c.floorGbPerS()));
                 o.addProperty("vs_floor", round(c.vsFloor()));
                 String noTorch = torchSkipped.get(MatrixBenchmark.key(c.batch(), c.kind(), c.length()));
                 if (noTorch == null) {

@@ -42,7 +42,7 @@ class BenchMatrixCommandTest {
         List<String> lines = o.stdout().strip().lines().toList();
         assertEquals(1, lines.size(), "stdout holds exactly one JSON object, got: " + o.stdout());
         JsonObject j = JsonParser.parseString(lines.get(0)).getAsJsonObject();
-        for (String key : List.of("model_type", "weight_bytes", "threads", "decode_steps", "floor_gb_per_s", "grid",
+        for (String key : List.of("model_type", "weight_bytes", "threads", "decode_steps", "floor_alone_gb_per_s", "grid",
                 "skipped_variants", "cells", "targets", "cpu_model", "load_average_before")) {
             assertTrue(j.has(key), "missing " + key + " in " + j);
         }
@@ -59,8 +59,8 @@ class BenchMatrixCommandTest {
                 assertTrue(c.get("skipped").getAsString().contains("exceed the model's 256 positions"), c.toString());
                 continue;
             }
-            for (String key : List.of("ort_ms", "floor_ms", "torch_ms", "vs_floor", "torch_over_ort", "weight_bytes",
-                    "kv_bytes")) {
+            for (String key : List.of("ort_ms", "floor_ms", "floor_gb_per_s", "torch_ms", "vs_floor", "torch_over_ort",
+                    "weight_bytes", "kv_bytes")) {
                 double v = c.get(key).getAsDouble();
                 assertTrue(v > 0 && Double.isFinite(v), key + " = " + v + " in " + c);
             }
