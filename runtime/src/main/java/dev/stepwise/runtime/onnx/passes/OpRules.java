@@ -9,6 +9,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * Static output types of every op found in decoder exports: the standard ONNX ops by the operator spec, and the
@@ -484,11 +485,7 @@ final class OpRules {
     private static TensorType transpose(NodeContext c) {
         long[] d = c.dims(0);
         int[] p = perm(c, d.length);
-        long[] out = new long[d.length];
-        for (int i = 0; i < d.length; i++) {
-            out[i] = d[p[i]];
-        }
-        return TensorType.of(c.elemType(0), out);
+        return TensorType.of(c.elemType(0), IntStream.range(0, d.length).mapToLong(i -> d[p[i]]).toArray());
     }
 
     private static TensorType concat(NodeContext c) {
@@ -797,11 +794,9 @@ final class OpRules {
     private static TensorType pad(NodeContext c) {
         long[] d = c.dims(0);
         long[] p = pads(c, d.length);
-        long[] out = new long[d.length];
-        for (int i = 0; i < d.length; i++) {
-            out[i] = d[i] + p[i] + p[i + d.length];
-        }
-        return TensorType.of(c.elemType(0), out);
+        // pads are [begin_0 .. begin_n-1, end_0 .. end_n-1]
+        return TensorType.of(c.elemType(0),
+                IntStream.range(0, d.length).mapToLong(i -> d[i] + p[i] + p[i + d.length]).toArray());
     }
 
     private static TensorType einsum(NodeContext c) {
