@@ -24,6 +24,8 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
     static final int TARGET_PAST = 32;
     static final int LONG_PAST = 2048;
     static final int LONG_PREFILL = 1024;
+    /** The end of a target's reason when the grid has no cell for it (such targets are left out of the table). */
+    private static final String NOT_IN_GRID = " is not in the grid";
 
     /**
      * Issue 12's targets for every measured variant and grid precision: batch-1 decode at past 32 within 1.1x its
@@ -69,7 +71,7 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
     /** Null when the cell was measured; otherwise why the target cannot be evaluated. */
     private static String missing(Optional<MatrixCell> c, String label, int batch) {
         if (c.isEmpty()) {
-            return "not measured (" + label + " at batch " + batch + " is not in the grid)";
+            return "not measured (" + label + " at batch " + batch + NOT_IN_GRID + ")";
         }
         return c.get().measured() ? null : "not measured (" + label + ": " + c.get().skipped() + ")";
     }
@@ -99,8 +101,16 @@ public record MatrixReport(String modelType, long weightBytes, MatrixGrid grid, 
         skippedVariants.forEach((v, why) -> s.append(String.format("  %-7s skipped: %s%n", v, why)));
         torchSkipped.forEach((cell, why) -> s.append(String.format("  %s: %s%n", cell, why)));
         s.append("targets (issue 12):").append(System.lineSeparator());
+        int outsideGrid = 0;
         for (MatrixTarget t : targets()) {
-            s.append(t.line()).append(System.lineSeparator());
+            if (t.missing() != null && t.missing().endsWith(NOT_IN_GRID + ")")) {
+                outsideGrid++;
+            } else {
+                s.append(t.line()).append(System.lineSeparator());
+            }
+        }
+        if (outsideGrid > 0) {
+            s.append(String.format("  (%d more need cells this grid does not have; --json lists them)%n", outsideGrid));
         }
         s.append(machine.line(versions, loadBefore, loadAfter));
         return s.toString();
