@@ -67,9 +67,10 @@ final class ExportCommand implements Callable<Integer> {
     boolean lastLogitsOnly;
 
     @Option(names = "--optimize", paramLabel = "none|ort", defaultValue = "none",
-            description = "Operators of the decoder graph: none (default: standard ONNX operators, runs anywhere)"
-                    + " or ort (ONNX Runtime's fused com.microsoft operators: GroupQueryAttention, RotaryEmbedding,"
-                    + " SkipSimplifiedLayerNormalization; ONNX Runtime only, float32, llama and mistral for now).")
+            description = "Operators of the graph: none (default: standard ONNX operators, runs anywhere) or ort"
+                    + " (ONNX Runtime's fused com.microsoft operators: GroupQueryAttention, RotaryEmbedding,"
+                    + " Skip(Simplified)LayerNormalization, FastGelu / BiasGelu, MultiHeadAttention for encoders;"
+                    + " ONNX Runtime only, float32; every decoder and BERT / DistilBERT, not seq2seq).")
     String optimize;
 
     @Option(names = "--max-length", paramLabel = "N", defaultValue = "0",

@@ -250,9 +250,10 @@ public record ExportOptions(Task task, int opset, double atol, boolean validate,
     }
 
     /**
-     * Chooses the operators of the decoder graph: {@link Optimize#ORT} traces the forward with ONNX Runtime's fused
-     * {@code com.microsoft} operators (a file for ONNX Runtime only; float32; LLaMA-family forwards for now, others are
-     * refused with the reason), {@link Optimize#PLAIN} with standard ONNX operators.
+     * Chooses the operators of the graph: {@link Optimize#ORT} traces the forward with ONNX Runtime's fused
+     * {@code com.microsoft} operators (a file for ONNX Runtime only; float32; the decoders and the BERT / DistilBERT
+     * encoders; seq2seq and forwards that build their own attention are refused with the reason),
+     * {@link Optimize#PLAIN} with standard ONNX operators.
      *
      * @param o the operators to use ({@link Optimize#PLAIN} by default)
      * @return these options with the setting changed
