@@ -111,9 +111,7 @@ public final class EncoderExporter {
     private static void writeManifest(Path dir, EncoderSpec spec, Task task, TensorDecl output,
                                       ExportSettings settings, DType dtype, boolean external, Optimize optimize) {
         JsonObject m = ExportManifest.common("encoder", spec.modelType(), task, settings, dtype);
-        if (optimize != Optimize.PLAIN) {
-            m.addProperty("optimize", optimize.cliName()); // absent from plain exports, which stay as they were
-        }
+        ExportManifest.putOptimize(m, optimize);
         m.addProperty("model", Exporter.MODEL_FILE);
         JsonArray files = new JsonArray();
         files.add(Exporter.MODEL_FILE);

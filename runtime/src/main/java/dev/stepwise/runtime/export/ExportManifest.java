@@ -5,6 +5,7 @@ import com.google.gson.JsonObject;
 import dev.stepwise.annotations.DType;
 import dev.stepwise.annotations.Task;
 import dev.stepwise.runtime.io.OutputFolder;
+import dev.stepwise.runtime.onnx.Optimize;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,6 +30,13 @@ final class ExportManifest {
         m.addProperty("atol", settings.atol());
         m.addProperty("rtol", settings.rtol());
         return m;
+    }
+
+    /** Records a fused export's operators; a plain export has no {@code optimize} key, as before it existed. */
+    static void putOptimize(JsonObject manifest, Optimize optimize) {
+        if (optimize != Optimize.PLAIN) {
+            manifest.addProperty("optimize", optimize.cliName());
+        }
     }
 
     static void write(Path dir, JsonObject manifest) {

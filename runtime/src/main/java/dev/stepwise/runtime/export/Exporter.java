@@ -163,14 +163,10 @@ public final class Exporter {
     }
 
     /**
-     * Refuses an {@code --optimize ort} trace whose graph has no fused attention: the forward built its attention
-     * from standard ops instead of {@code Ops}' fused layers ({@code rotaryAttention}, {@code causalAttention}), so
-     * the file would be a plain graph labelled fused, with no in-place cache. Checked on the traced graph, the one
-     * place that knows what the forward used; the output folder is still temporary.
-     */
-    /**
-     * Refuses a traced {@code --optimize ort} graph without the fused attention {@code op}: the forward wrote its own
-     * attention instead of asking {@code hooks} for it.
+     * Refuses a traced {@code --optimize ort} graph without the fused attention {@code op}: the forward built its
+     * attention from standard ops instead of asking {@code hooks} ({@code Ops}' fused layers) for it, so the file
+     * would be a plain graph labelled fused. Checked on the traced graph, the one place that knows what the forward
+     * used; the output folder is still temporary.
      */
     static void checkFused(ModelProto model, String modelType, String op, String hooks) {
         boolean fused = model.getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals(op));
@@ -252,9 +248,7 @@ public final class Exporter {
         JsonObject m = ExportManifest.common("kv-cache-decoder", spec.modelType(), task, settings, dtype);
         m.addProperty("model", MODEL_FILE);
         m.addProperty("last_logits_only", lastLogitsOnly);
-        if (optimize != Optimize.PLAIN) {
-            m.addProperty("optimize", optimize.cliName()); // absent from plain exports, which stay as they were
-        }
+        ExportManifest.putOptimize(m, optimize);
         if (maxLength > 0) {
             JsonObject kv = new JsonObject();
             kv.addProperty("capacity", maxLength);

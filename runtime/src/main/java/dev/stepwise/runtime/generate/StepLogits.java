@@ -1,14 +1,12 @@
 package dev.stepwise.runtime.generate;
 
 import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import dev.stepwise.annotations.DType;
 import dev.stepwise.runtime.StepwiseException;
 import dev.stepwise.runtime.ort.OrtSessions;
+import dev.stepwise.runtime.ort.OrtTensors;
 import dev.stepwise.runtime.ort.PinnedLogits;
-import java.nio.IntBuffer;
-import java.nio.LongBuffer;
+import dev.stepwise.runtime.tensor.HostTensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,18 +65,8 @@ final class StepLogits implements AutoCloseable {
     }
 
     private OnnxTensor put(Map<String, OnnxTensor> feed, String name, long[] data, int length) throws OrtException {
-        OrtEnvironment env = OrtSessions.environment();
-        long[] shape = {rows, length};
-        OnnxTensor t;
-        if (model.inputType(name) == DType.INT32) {
-            int[] narrow = new int[data.length];
-            for (int i = 0; i < data.length; i++) {
-                narrow[i] = (int) data[i];
-            }
-            t = OnnxTensor.createTensor(env, IntBuffer.wrap(narrow), shape);
-        } else {
-            t = OnnxTensor.createTensor(env, LongBuffer.wrap(data), shape);
-        }
+        OnnxTensor t = OrtTensors.create(OrtSessions.environment(), HostTensor.ofLongs(data, rows, length),
+                model.inputType(name));
         feed.put(name, t);
         return t;
     }

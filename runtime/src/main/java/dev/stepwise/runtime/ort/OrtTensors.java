@@ -22,10 +22,6 @@ public final class OrtTensors {
     }
 
     /**
-     * An ORT tensor of the declared type ({@code INT32} inputs get the int64 ids narrowed, {@code FLOAT16} ones the
-     * floats rounded to nearest even).
-     */
-    /**
      * The ONNX Runtime Java type of an ONNX element type number ({@code TensorProto.DataType}); {@code UNKNOWN} for
      * the types its Java API cannot wrap. (ONNX Runtime's own {@code OnnxTensorType.mapFromInt} numbers differently.)
      */
@@ -54,6 +50,10 @@ public final class OrtTensors {
         };
     }
 
+    /**
+     * An ORT tensor of the declared type ({@code INT32} inputs get the int64 ids narrowed, {@code FLOAT16} ones the
+     * floats rounded to nearest even).
+     */
     public static OnnxTensor create(OrtEnvironment env, HostTensor t, DType declared) throws OrtException {
         if (t.type() == DType.FLOAT && declared == DType.FLOAT16) {
             ByteBuffer b = ByteBuffer.allocateDirect(t.floats().length * 2).order(ByteOrder.nativeOrder());
